@@ -1,0 +1,75 @@
+#include "kernels/device.h"
+
+#include "kernels/error.h"
+#include "kernels/runtime.h"
+
+namespace i2v {
+
+Device Device::parse(const std::string& name) {
+  if (name == "cpu") return cpu();
+  if (name == "sim") return sim();
+  if (name == "cuda") return cuda();
+  I2V_THROW("unknown device '{}': expected cpu, sim or cuda", name);
+}
+
+std::string Device::name() const {
+  switch (type) {
+    case DeviceType::cpu: return "cpu";
+    case DeviceType::sim: return "sim";
+    case DeviceType::cuda: return "cuda";
+  }
+  return "?";
+}
+
+void throw_cuda_not_built(const char* function) {
+  I2V_THROW("{}: this build has no CUDA support (nvcc was not found at configure time; "
+            "configure with -DI2V_CUDA=ON and a CUDA toolkit)", function);
+}
+
+namespace {
+
+struct CudaProbe {
+  bool available = false;
+  std::string reason;
+};
+
+const CudaProbe& cuda_probe() {
+  static const CudaProbe probe = [] {
+    CudaProbe p;
+#if I2V_HAVE_CUDA
+    p.available = cuda::device_count(&p.reason) > 0;
+#else
+    p.reason = "this build has no CUDA support (nvcc was not found at configure time)";
+#endif
+    return p;
+  }();
+  return probe;
+}
+
+}  // namespace
+
+bool cuda_available() { return cuda_probe().available; }
+
+std::string cuda_unavailable_reason() { return cuda_probe().reason; }
+
+std::vector<Device> available_devices() {
+  std::vector<Device> devices = {Device::cpu(), Device::sim()};
+  if (cuda_available()) devices.push_back(Device::cuda());
+  return devices;
+}
+
+std::string describe_devices() {
+  std::string text = "cpu   host CPU kernels (kernels/*.cpp)\n";
+  text += "sim   CUDA kernels (kernels/*.cu) on the SIMT emulator: " + sim::device_name() + "\n";
+#if I2V_HAVE_CUDA
+  if (cuda_available())
+    text += "cuda  CUDA kernels on " + cuda::device_name() + "\n";
+  else
+    text += "cuda  unavailable: " + cuda_unavailable_reason() + "\n";
+#else
+  text += "cuda  unavailable: " + cuda_unavailable_reason() + "\n";
+#endif
+  return text;
+}
+
+}  // namespace i2v

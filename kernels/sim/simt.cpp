@@ -1,0 +1,505 @@
+// The SIMT machine: a fiber per CUDA thread, blocks run one after another (see simt.h).
+#include "kernels/sim/simt.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <random>
+#include <vector>
+
+#include <boost/context/fiber.hpp>
+
+#include "kernels/error.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+namespace i2v::simt {
+
+thread_local const ThreadContext* current_thread = nullptr;
+
+namespace {
+
+namespace ctx = boost::context;
+
+// cudaError_t values the launch returns (the numbers are CUDA's own).
+constexpr int kCudaSuccess = 0;
+constexpr int kCudaErrorInvalidValue = 1;
+constexpr int kCudaErrorInvalidConfiguration = 9;
+
+constexpr unsigned kWarpSize = 32;
+
+// Fiber stacks: kernels keep small arrays in registers, which here live on the fiber's stack.
+// AddressSanitizer's redzones need more room.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr size_t kStackBytes = 256 * 1024;
+#else
+constexpr size_t kStackBytes = 64 * 1024;
+#endif
+
+// Fiber stacks are reused across blocks and launches: creating 1024 stacks per block would
+// cost more than running most kernels. Each stack has a guard page below it, so an overflow
+// faults instead of corrupting a neighbour.
+class StackPool {
+ public:
+  ~StackPool() {
+    for (void* base : free_) munmap(base, kStackBytes + page_size());
+  }
+
+  ctx::stack_context allocate() {
+    last_ = take();
+    return last_;
+  }
+
+  void deallocate(ctx::stack_context& stack) {
+    free_.push_back(static_cast<char*>(stack.sp) - kStackBytes - page_size());
+  }
+
+  // The stack handed out by the latest allocate(): a fiber's stack, for the sanitizer.
+  const ctx::stack_context& last_allocated() const { return last_; }
+
+ private:
+  ctx::stack_context take() {
+    void* base;
+    if (!free_.empty()) {
+      base = free_.back();
+      free_.pop_back();
+    } else {
+      base = mmap(nullptr, kStackBytes + page_size(), PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      I2V_CHECK(base != MAP_FAILED, "sim: cannot map a {} KiB fiber stack", kStackBytes / 1024);
+      mprotect(base, page_size(), PROT_NONE);
+    }
+    ctx::stack_context stack;
+    stack.size = kStackBytes;
+    stack.sp = static_cast<char*>(base) + page_size() + kStackBytes;
+    return stack;
+  }
+
+  static size_t page_size() {
+    static const size_t size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    return size;
+  }
+  std::vector<void*> free_;
+  ctx::stack_context last_;
+};
+
+// AddressSanitizer must be told about every switch between stacks, or it mistakes the fiber
+// stacks for overflows (as Boost's ucontext fibers do it, which Debian's Boost lacks).
+struct StackBounds {
+  const void* bottom = nullptr;
+  size_t size = 0;
+};
+
+#if defined(__SANITIZE_ADDRESS__)
+void* begin_switch(const StackBounds& to, bool leaving_for_good = false) {
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(leaving_for_good ? nullptr : &fake_stack, to.bottom, to.size);
+  return fake_stack;
+}
+void end_switch(void* fake_stack, StackBounds* from = nullptr) {
+  __sanitizer_finish_switch_fiber(fake_stack, from ? &from->bottom : nullptr, from ? &from->size : nullptr);
+}
+#else
+void* begin_switch(const StackBounds&, bool = false) { return nullptr; }
+void end_switch(void*, StackBounds* = nullptr) {}
+#endif
+
+// Thrown inside the remaining threads of a block that failed, so their stacks unwind normally.
+struct BlockAborted {};
+
+// What boost::context copies into each fiber: a handle on the shared pool.
+struct PooledStack {
+  StackPool* pool;
+  ctx::stack_context allocate() { return pool->allocate(); }
+  void deallocate(ctx::stack_context& stack) noexcept { pool->deallocate(stack); }
+};
+
+enum class ThreadState { ready, at_barrier, at_warp_op, exited };
+
+struct SimThread {
+  ThreadContext context;
+  unsigned linear = 0;  // threadIdx.x + threadIdx.y * blockDim.x + ...
+  ThreadState state = ThreadState::ready;
+  ctx::fiber fiber;      // the thread, while it is suspended
+  ctx::fiber scheduler;  // where the thread returns to when it blocks
+  StackBounds stack;     // the fiber's stack
+  std::exception_ptr error;
+  // The warp collective this thread waits in, and its result once the warp completes it.
+  WarpOp op = WarpOp::sync;
+  unsigned mask = 0;
+  uint64_t value = 0;
+  int lane_param = 0;
+  int width = 0;
+  uint64_t result = 0;
+};
+
+struct Warp {
+  unsigned lanes = 0;    // lanes that exist (a block's last warp may be partial)
+  unsigned waiting = 0;  // lanes waiting in a collective
+  unsigned exited = 0;
+};
+
+const char* op_name(WarpOp op) {
+  switch (op) {
+    case WarpOp::sync: return "__syncwarp";
+    case WarpOp::shfl_idx: return "__shfl_sync";
+    case WarpOp::shfl_up: return "__shfl_up_sync";
+    case WarpOp::shfl_down: return "__shfl_down_sync";
+    case WarpOp::shfl_xor: return "__shfl_xor_sync";
+    case WarpOp::ballot: return "__ballot_sync";
+    case WarpOp::any: return "__any_sync";
+    case WarpOp::all: return "__all_sync";
+  }
+  return "?";
+}
+
+std::string block_name(const uint3& b) { return fmt::format("block ({},{},{})", b.x, b.y, b.z); }
+
+std::string thread_name(const SimThread& t) {
+  const uint3& i = t.context.thread_idx;
+  return fmt::format("thread ({},{},{}) of {}", i.x, i.y, i.z, block_name(t.context.block_idx));
+}
+
+struct Machine {
+  std::mutex mutex;  // one launch at a time: static shared memory is one copy per process
+  Schedule schedule = Schedule::in_order;
+  std::mt19937_64 rng{0};
+  StackPool stacks;
+  std::map<const void*, size_t> max_dynamic_shared;  // per kernel, set by cudaFuncSetAttribute
+  std::vector<unsigned char> dynamic_shared;
+  Stats stats;
+};
+
+Machine& machine() {
+  static Machine m;
+  return m;
+}
+
+// Runs one block to completion.
+class BlockRun {
+ public:
+  BlockRun(const LaunchSite& site, const LaunchConfig& config, const uint3& block_idx,
+           const std::function<void()>& body)
+      : site_(site), body_(body), threads_(config.block.x * config.block.y * config.block.z) {
+    const dim3& bd = config.block;
+    for (unsigned z = 0, linear = 0; z < bd.z; ++z)
+      for (unsigned y = 0; y < bd.y; ++y)
+        for (unsigned x = 0; x < bd.x; ++x, ++linear) {
+          SimThread& t = threads_[linear];
+          t.context = ThreadContext{uint3{x, y, z}, block_idx, config.block, config.grid};
+          t.linear = linear;
+        }
+    warps_.resize((threads_.size() + kWarpSize - 1) / kWarpSize);
+    for (size_t i = 0; i < threads_.size(); ++i) warps_[i / kWarpSize].lanes |= 1u << (i % kWarpSize);
+  }
+
+  void run() {
+    Machine& m = machine();
+    for (SimThread& t : threads_) {
+      t.fiber = ctx::fiber(std::allocator_arg, PooledStack{&m.stacks},
+                           [this, &t](ctx::fiber&& scheduler) { return thread_main(t, std::move(scheduler)); });
+      const ctx::stack_context& stack = m.stacks.last_allocated();
+      t.stack = StackBounds{static_cast<char*>(stack.sp) - stack.size, stack.size};
+    }
+    std::vector<unsigned> runnable;
+    size_t exited = 0;
+    while (exited < threads_.size()) {
+      runnable.clear();
+      for (const SimThread& t : threads_)
+        if (t.state == ThreadState::ready) runnable.push_back(t.linear);
+      if (runnable.empty()) abort_block(deadlock_report());
+      if (m.schedule == Schedule::shuffled) std::shuffle(runnable.begin(), runnable.end(), m.rng);
+      for (unsigned i : runnable) {
+        SimThread& t = threads_[i];
+        if (t.state != ThreadState::ready) continue;
+        resume(t);
+        if (t.error) abort_block(t.error);
+        if (t.state == ThreadState::exited) ++exited;
+      }
+    }
+  }
+
+  void syncthreads() {
+    SimThread& t = *running_;
+    if (exited_ > 0) {
+      throw error_here(fmt::format("{} reached __syncthreads() after {} thread(s) of its block exited "
+                             "(barrier divergence: a barrier must be reached by every thread)",
+                             thread_name(t), exited_));
+    }
+    t.state = ThreadState::at_barrier;
+    if (++at_barrier_ == threads_.size()) {
+      at_barrier_ = 0;
+      for (SimThread& other : threads_) other.state = ThreadState::ready;
+      ++machine().stats.barriers;
+      return;
+    }
+    yield(t);
+  }
+
+  uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int lane_param, int width) {
+    SimThread& t = *running_;
+    const unsigned lane = t.linear % kWarpSize;
+    Warp& warp = warps_[t.linear / kWarpSize];
+    if (!(mask & (1u << lane)))
+      throw error_here(fmt::format("{} (lane {}) called {} with mask {:#010x}, which does not name it",
+                             thread_name(t), lane, op_name(op), mask));
+    if (mask & ~warp.lanes)
+      throw error_here(fmt::format("{} called {} with mask {:#010x}, which names lanes that do not exist "
+                             "in its warp (lanes {:#010x}; the block size is not a multiple of 32)",
+                             thread_name(t), op_name(op), mask, warp.lanes));
+    if (mask & warp.exited)
+      throw error_here(fmt::format("{} called {} with mask {:#010x}, which names lanes {:#010x} that "
+                             "already exited", thread_name(t), op_name(op), mask, mask & warp.exited));
+    if (width < 1 || width > 32 || (width & (width - 1)))
+      throw error_here(fmt::format("{}: {} width {} is not a power of two in [1, 32]", thread_name(t),
+                             op_name(op), width));
+    t.op = op;
+    t.mask = mask;
+    t.value = value;
+    t.lane_param = lane_param;
+    t.width = width;
+    t.state = ThreadState::at_warp_op;
+    warp.waiting |= 1u << lane;
+    if ((warp.waiting & mask) == mask) {
+      complete_warp_collective(t.linear / kWarpSize, mask);
+      ++machine().stats.warp_collectives;
+    } else {
+      yield(t);
+    }
+    return t.result;
+  }
+
+  unsigned active_lanes() const {
+    const Warp& warp = warps_[running_->linear / kWarpSize];
+    return warp.lanes & ~warp.exited;
+  }
+
+ private:
+  ctx::fiber thread_main(SimThread& t, ctx::fiber&& scheduler) {
+    end_switch(nullptr, &scheduler_stack_);
+    t.scheduler = std::move(scheduler);
+    try {
+      if (!aborting_) body_();
+    } catch (const BlockAborted&) {
+      // The block failed elsewhere; this thread's stack is unwound.
+    } catch (...) {
+      t.error = std::current_exception();
+    }
+    t.state = ThreadState::exited;
+    ++exited_;
+    warps_[t.linear / kWarpSize].exited |= 1u << (t.linear % kWarpSize);
+    begin_switch(scheduler_stack_, /*leaving_for_good=*/true);
+    return std::move(t.scheduler);
+  }
+
+  void resume(SimThread& t) {
+    running_ = &t;
+    current_thread = &t.context;
+    void* fake_stack = begin_switch(t.stack);
+    t.fiber = std::move(t.fiber).resume();
+    end_switch(fake_stack);
+    current_thread = nullptr;
+  }
+
+  // Called by a thread that must wait: back to the scheduler until it resumes this thread.
+  void yield(SimThread& t) {
+    void* fake_stack = begin_switch(scheduler_stack_);
+    t.scheduler = std::move(t.scheduler).resume();
+    end_switch(fake_stack);
+    if (aborting_) throw BlockAborted{};
+  }
+
+  // Unwinds every thread still suspended, then throws `error`.
+  [[noreturn]] void abort_block(std::exception_ptr error) {
+    aborting_ = true;
+    for (SimThread& t : threads_)
+      if (t.state != ThreadState::exited && t.fiber) resume(t);
+    std::rethrow_exception(error);
+  }
+
+  void complete_warp_collective(unsigned warp_index, unsigned mask) {
+    SimThread* lanes = &threads_[warp_index * kWarpSize];
+    const SimThread& first = lanes[__builtin_ctz(mask)];
+    for (unsigned l = 0; l < kWarpSize; ++l) {
+      if (!(mask & (1u << l))) continue;
+      const SimThread& o = lanes[l];
+      if (o.op != first.op || o.mask != first.mask || o.width != first.width)
+        throw error_here(fmt::format("divergent warp collective in warp {} of {}: lane {} called {} "
+                               "(mask {:#010x}) while lane {} called {} (mask {:#010x})",
+                               warp_index, block_name(first.context.block_idx), __builtin_ctz(mask),
+                               op_name(first.op), first.mask, l, op_name(o.op), o.mask));
+    }
+    uint64_t ballot = 0;
+    bool all = true;
+    for (unsigned l = 0; l < kWarpSize; ++l) {
+      if (!(mask & (1u << l))) continue;
+      ballot |= uint64_t(lanes[l].value != 0) << l;
+      all = all && lanes[l].value != 0;
+    }
+    for (unsigned l = 0; l < kWarpSize; ++l) {
+      if (!(mask & (1u << l))) continue;
+      SimThread& t = lanes[l];
+      const unsigned segment = l & ~unsigned(t.width - 1);  // first lane of this lane's segment
+      int source = int(l);
+      switch (t.op) {
+        case WarpOp::shfl_idx: source = int(segment) + (t.lane_param & (t.width - 1)); break;
+        case WarpOp::shfl_up:
+          if (int(l) - t.lane_param >= int(segment)) source = int(l) - t.lane_param;
+          break;
+        case WarpOp::shfl_down:
+          if (int(l) + t.lane_param < int(segment) + t.width) source = int(l) + t.lane_param;
+          break;
+        case WarpOp::shfl_xor:
+          if (int(l ^ unsigned(t.lane_param)) < int(segment) + t.width) source = int(l ^ unsigned(t.lane_param));
+          break;
+        default: break;
+      }
+      switch (t.op) {
+        case WarpOp::sync: t.result = 0; break;
+        case WarpOp::ballot: t.result = ballot; break;
+        case WarpOp::any: t.result = ballot != 0; break;
+        case WarpOp::all: t.result = all; break;
+        default:
+          if (!(mask & (1u << source)))
+            throw error_here(fmt::format("lane {} of warp {} in {} reads lane {} with {}, but mask "
+                                   "{:#010x} does not name that lane (undefined on a GPU)",
+                                   l, warp_index, block_name(t.context.block_idx), source,
+                                   op_name(t.op), mask));
+          t.result = lanes[source].value;
+      }
+      t.state = ThreadState::ready;
+    }
+    warps_[warp_index].waiting &= ~mask;
+  }
+
+  std::exception_ptr deadlock_report() const {
+    size_t at_barrier = 0, at_warp = 0;
+    std::string warp_detail;
+    for (const SimThread& t : threads_) {
+      if (t.state == ThreadState::at_barrier) ++at_barrier;
+      if (t.state == ThreadState::at_warp_op) {
+        if (at_warp++ == 0)
+          warp_detail = fmt::format("; e.g. {} waits in {} with mask {:#010x}", thread_name(t),
+                                    op_name(t.op), t.mask);
+      }
+    }
+    return std::make_exception_ptr(error_here(fmt::format(
+        "deadlock in {}: {} thread(s) wait at __syncthreads(), {} in warp collectives, {} exited{}",
+        block_name(threads_[0].context.block_idx), at_barrier, at_warp, exited_, warp_detail)));
+  }
+
+  Error error_here(const std::string& message) const {
+    return Error(site_.file, site_.line, "", "sim: " + message);
+  }
+
+  const LaunchSite& site_;
+  const std::function<void()>& body_;
+  std::vector<SimThread> threads_;
+  std::vector<Warp> warps_;
+  SimThread* running_ = nullptr;
+  StackBounds scheduler_stack_;  // the OS thread's stack, where the scheduler runs
+  bool aborting_ = false;
+  size_t at_barrier_ = 0;
+  size_t exited_ = 0;
+};
+
+thread_local BlockRun* current_block = nullptr;
+
+BlockRun& block() {
+  I2V_CHECK(current_block != nullptr, "sim: a device intrinsic was called outside a kernel");
+  return *current_block;
+}
+
+bool valid_dims(const dim3& d, unsigned max_x, unsigned max_y, unsigned max_z) {
+  return d.x >= 1 && d.y >= 1 && d.z >= 1 && d.x <= max_x && d.y <= max_y && d.z <= max_z;
+}
+
+}  // namespace
+
+const DeviceLimits& limits() {
+  static const DeviceLimits l;
+  return l;
+}
+
+void set_schedule(Schedule schedule, uint64_t seed) {
+  Machine& m = machine();
+  std::lock_guard<std::mutex> lock(m.mutex);
+  m.schedule = schedule;
+  m.rng.seed(seed);
+}
+
+Schedule schedule() { return machine().schedule; }
+
+int launch(const LaunchSite& site, const SharedUnit& unit, const LaunchConfig& config,
+           const std::function<void()>& thread_body) {
+  const DeviceLimits& lim = limits();
+  const dim3& b = config.block;
+  const dim3& g = config.grid;
+  if (!valid_dims(b, lim.max_block_dim_x, lim.max_block_dim_y, lim.max_block_dim_z) ||
+      uint64_t(b.x) * b.y * b.z > lim.max_threads_per_block ||
+      !valid_dims(g, lim.max_grid_dim_x, lim.max_grid_dim_y, lim.max_grid_dim_z))
+    return kCudaErrorInvalidConfiguration;
+
+  Machine& m = machine();
+  std::lock_guard<std::mutex> lock(m.mutex);
+  const size_t static_bytes = size_t(unit.end - unit.begin);
+  auto optin = m.max_dynamic_shared.find(config.kernel);
+  const size_t dynamic_limit = optin == m.max_dynamic_shared.end() ? lim.dynamic_shared_default : optin->second;
+  if (config.dynamic_shared_bytes > dynamic_limit ||
+      static_bytes + config.dynamic_shared_bytes > lim.shared_optin_limit)
+    return kCudaErrorInvalidValue;
+
+  m.dynamic_shared.resize(config.dynamic_shared_bytes);
+  ++m.stats.launches;
+  for (unsigned z = 0; z < g.z; ++z)
+    for (unsigned y = 0; y < g.y; ++y)
+      for (unsigned x = 0; x < g.x; ++x) {
+        // Reads of shared memory no thread of this block wrote show up as NaN or -1.
+        std::memset(unit.begin, 0xFF, static_bytes);
+        std::memset(m.dynamic_shared.data(), 0xFF, m.dynamic_shared.size());
+        BlockRun run(site, config, uint3{x, y, z}, thread_body);
+        current_block = &run;
+        try {
+          run.run();
+        } catch (...) {
+          current_block = nullptr;
+          throw;
+        }
+        current_block = nullptr;
+        ++m.stats.blocks;
+        m.stats.threads += uint64_t(b.x) * b.y * b.z;
+      }
+  return kCudaSuccess;
+}
+
+int set_max_dynamic_shared(const void* kernel, size_t bytes) {
+  if (bytes > limits().shared_optin_limit) return kCudaErrorInvalidValue;
+  Machine& m = machine();
+  std::lock_guard<std::mutex> lock(m.mutex);
+  m.max_dynamic_shared[kernel] = bytes;
+  return kCudaSuccess;
+}
+
+void* dynamic_shared_memory() {
+  block();  // checks that a kernel is running
+  return machine().dynamic_shared.data();
+}
+
+void syncthreads() { block().syncthreads(); }
+
+uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int lane_param, int width) {
+  return block().warp_collective(op, mask, value, lane_param, width);
+}
+
+unsigned active_lanes() { return block().active_lanes(); }
+
+Stats stats() { return machine().stats; }
+
+}  // namespace i2v::simt

@@ -1,0 +1,122 @@
+// The SIMT machine behind the `sim` device: it runs CUDA kernels, compiled by the host
+// compiler, on the CPU with CUDA's execution semantics.
+//
+// Model (see docs/sim.md):
+//   - blocks run one after another on the calling OS thread;
+//   - every CUDA thread of a block is a fiber (Boost.Context); a fiber runs until it reaches
+//     a barrier (__syncthreads), a warp collective (__shfl_sync, __ballot_sync, ...) or its end,
+//     then the next runnable fiber is resumed;
+//   - static __shared__ variables and dynamic shared memory are filled with 0xFF bytes (a NaN
+//     for floats, -1 for integers) at the start of every block;
+//   - in the shuffled schedule, the runnable threads are resumed in a seeded random order in
+//     every pass, so a kernel that relies on an order it did not enforce with a barrier
+//     computes a wrong result in a test.
+// Misuse that a GPU would hang on or silently get wrong (a barrier some threads skip, a warp
+// collective whose mask names an exited lane, a divergent collective) throws i2v::Error.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace i2v::simt {
+
+// CUDA's launch-dimension and index types, in a namespace of their own so that their
+// symbols never clash with the real CUDA runtime linked into the same program.
+struct uint3 {
+  unsigned x, y, z;
+};
+
+struct dim3 {
+  unsigned x, y, z;
+  constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+// What a running CUDA thread sees as threadIdx, blockIdx, blockDim and gridDim.
+struct ThreadContext {
+  uint3 thread_idx;
+  uint3 block_idx;
+  dim3 block_dim;
+  dim3 grid_dim;
+};
+
+// The context of the fiber that is running now; set by the scheduler before each resume.
+extern thread_local const ThreadContext* current_thread;
+
+inline const ThreadContext& current() { return *current_thread; }
+
+// Limits the emulated device enforces at launch, those of an sm_90 GPU (H100).
+struct DeviceLimits {
+  unsigned max_threads_per_block = 1024;
+  unsigned max_block_dim_x = 1024, max_block_dim_y = 1024, max_block_dim_z = 64;
+  unsigned max_grid_dim_x = 2147483647u, max_grid_dim_y = 65535, max_grid_dim_z = 65535;
+  size_t static_shared_limit = 48 * 1024;    // per kernel, without opt-in
+  size_t dynamic_shared_default = 48 * 1024; // dynamic shared memory without opt-in
+  size_t shared_optin_limit = 227 * 1024;    // static + dynamic, with cudaFuncSetAttribute
+};
+
+const DeviceLimits& limits();
+
+enum class Schedule { in_order, shuffled };
+
+// The order in which runnable threads are resumed; `seed` drives the shuffled order.
+void set_schedule(Schedule schedule, uint64_t seed);
+Schedule schedule();
+
+// The static __shared__ variables of one kernel source file: the linker gathers them into one
+// section per file (see cmake/I2vKernels.cmake), which is poisoned at the start of each block.
+struct SharedUnit {
+  const char* name;
+  char* begin;
+  char* end;
+};
+
+// Where a kernel was launched from, for error messages.
+struct LaunchSite {
+  const char* file;
+  int line;
+};
+
+struct LaunchConfig {
+  dim3 grid;
+  dim3 block;
+  size_t dynamic_shared_bytes;
+  const void* kernel;  // identifies the kernel for cudaFuncSetAttribute
+};
+
+// Validates the launch as a GPU would and, if it is valid, runs every block of the grid before
+// returning. Returns a cudaError_t value (0 on success); errors found while running (deadlock,
+// barrier divergence, an exception in a thread) are thrown as i2v::Error.
+int launch(const LaunchSite& site, const SharedUnit& unit, const LaunchConfig& config,
+           const std::function<void()>& thread_body);
+
+// Raises the dynamic shared memory a kernel may be launched with
+// (cudaFuncAttributeMaxDynamicSharedMemorySize). Returns a cudaError_t value.
+int set_max_dynamic_shared(const void* kernel, size_t bytes);
+
+// The block's dynamic shared memory (what `extern __shared__` names under nvcc).
+void* dynamic_shared_memory();
+
+// __syncthreads(): waits until every thread of the block has arrived.
+void syncthreads();
+
+// Warp collectives. Every lane named in `mask` must call the same collective with the same mask;
+// the call returns once all of them have arrived.
+enum class WarpOp { sync, shfl_idx, shfl_up, shfl_down, shfl_xor, ballot, any, all };
+uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int lane_param, int width);
+
+// The lanes of the calling thread's warp that have not exited (__activemask()).
+unsigned active_lanes();
+
+// Counters, for tests and the emulator benchmark.
+struct Stats {
+  uint64_t launches = 0;
+  uint64_t blocks = 0;
+  uint64_t threads = 0;
+  uint64_t barriers = 0;
+  uint64_t warp_collectives = 0;
+};
+Stats stats();
+
+}  // namespace i2v::simt

@@ -1,0 +1,48 @@
+#include <cstring>
+
+#include "kernels/tensor_ops.h"
+
+namespace i2v::cpu {
+namespace {
+
+template <typename T>
+void fill_as(void* data, int64_t count, uint64_t pattern) {
+  T value;
+  std::memcpy(&value, &pattern, sizeof(T));
+  T* out = static_cast<T*>(data);
+  for (int64_t i = 0; i < count; ++i) out[i] = value;
+}
+
+template <typename T>
+void strided_copy_as(void* dst, const void* src, const StridedCopy& layout, int64_t count) {
+  T* out = static_cast<T*>(dst);
+  const T* in = static_cast<const T*>(src);
+#pragma omp parallel for if (count > (1 << 16))
+  for (int64_t i = 0; i < count; ++i) {
+    out[strided_offset(i, layout.dims, layout.shape, layout.dst_strides)] =
+        in[strided_offset(i, layout.dims, layout.shape, layout.src_strides)];
+  }
+}
+
+}  // namespace
+
+void fill_elements(void* data, int64_t count, int element_bytes, uint64_t pattern) {
+  switch (element_bytes) {
+    case 1: return fill_as<uint8_t>(data, count, pattern);
+    case 2: return fill_as<uint16_t>(data, count, pattern);
+    case 4: return fill_as<uint32_t>(data, count, pattern);
+    default: return fill_as<uint64_t>(data, count, pattern);
+  }
+}
+
+void strided_copy(void* dst, const void* src, int element_bytes, const StridedCopy& layout,
+                  int64_t count) {
+  switch (element_bytes) {
+    case 1: return strided_copy_as<uint8_t>(dst, src, layout, count);
+    case 2: return strided_copy_as<uint16_t>(dst, src, layout, count);
+    case 4: return strided_copy_as<uint32_t>(dst, src, layout, count);
+    default: return strided_copy_as<uint64_t>(dst, src, layout, count);
+  }
+}
+
+}  // namespace i2v::cpu

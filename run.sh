@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The project's commands. The two that matter:
+#   ./run.sh demo   the main job
+#   ./run.sh test   build everything and run the whole test suite through ctest
+# Each installs what is missing (Debian packages, as root or with sudo), configures, builds
+# incrementally and runs. Also: ./run.sh build | bench | help.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+BUILD_DIR=${I2V_BUILD_DIR:-build}
+JOBS=$(nproc)
+
+# Debian 12 packages the build needs (the CUDA toolkit is optional: /usr/local/cuda when present).
+PACKAGES=(
+  cmake ninja-build g++ pkg-config
+  libfmt-dev nlohmann-json3-dev libcli11-dev libeigen3-dev libboost-context-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+usage() {
+  cat <<'TXT'
+usage: ./run.sh COMMAND
+
+  demo    build, then run the demo (see README.md)
+  test    build everything, then run the whole test suite through ctest
+  build   install what is missing, configure and build (incremental)
+  bench   build, then run the benchmarks in bench/ (results: bench/RESULTS.md)
+  help    this text
+
+Environment: I2V_BUILD_DIR (default: build).
+TXT
+}
+
+install_missing_packages() {
+  local missing=()
+  for package in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  echo "run.sh: installing ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "run.sh: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo=sudo
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  install_missing_packages
+  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  fi
+  cmake --build "$BUILD_DIR" -j"$JOBS"
+}
+
+case "${1:-help}" in
+  demo)
+    build
+    "$BUILD_DIR/apps/i2v" devices
+    echo
+    "$BUILD_DIR/apps/i2v" smoke
+    ;;
+  test)
+    build
+    ctest --test-dir "$BUILD_DIR" -j"$JOBS" --output-on-failure
+    ;;
+  build)
+    build
+    ;;
+  bench)
+    build
+    "$BUILD_DIR/bench/sim_bench"
+    ;;
+  help|-h|--help)
+    usage
+    ;;
+  *)
+    usage >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,49 @@
+// main() of every test binary: picks the run's seed and puts the sim device in its shuffled
+// schedule, so that a kernel missing a barrier fails here rather than on someone's GPU.
+#include <cstdlib>
+#include <functional>
+
+#include "kernels/sim/simt.h"
+#include "tests/test_util.h"
+
+namespace i2v::test {
+namespace {
+uint64_t g_seed = 0;
+}
+
+uint64_t run_seed() { return g_seed; }
+
+std::mt19937_64 test_rng() {
+  const testing::TestInfo* info = testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "";
+  return std::mt19937_64(g_seed ^ std::hash<std::string>{}(name));
+}
+
+Tensor random_tensor(const Shape& shape, std::mt19937_64& rng, Device device, float lo, float hi) {
+  std::uniform_real_distribution<float> uniform(lo, hi);
+  std::vector<float> values(size_t(shape_numel(shape)));
+  for (float& v : values) v = uniform(rng);
+  return Tensor::from_vector(values, shape, device);
+}
+
+std::vector<Device> all_devices() { return available_devices(); }
+
+std::vector<Device> gpu_devices() {
+  std::vector<Device> devices = {Device::sim()};
+  if (cuda_available()) devices.push_back(Device::cuda());
+  return devices;
+}
+
+}  // namespace i2v::test
+
+int main(int argc, char** argv) {
+  testing::InitGoogleTest(&argc, argv);
+  const char* fixed = std::getenv("I2V_TEST_SEED");
+  i2v::test::g_seed = fixed ? std::strtoull(fixed, nullptr, 10) : std::random_device{}();
+  std::printf("[ i2v    ] I2V_TEST_SEED=%llu (set it to replay this run); sim schedule: shuffled\n",
+              static_cast<unsigned long long>(i2v::test::g_seed));
+  if (!i2v::cuda_available())
+    std::printf("[ i2v    ] cuda device skipped: %s\n", i2v::cuda_unavailable_reason().c_str());
+  i2v::simt::set_schedule(i2v::simt::Schedule::shuffled, i2v::test::g_seed);
+  return RUN_ALL_TESTS();
+}

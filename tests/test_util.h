@@ -1,0 +1,39 @@
+// Helpers shared by the tests: the run's seed, random tensors, and the device list that
+// device-parameterised tests run over.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/device.h"
+#include "nn/tensor.h"
+
+namespace i2v::test {
+
+// The seed of this run: I2V_TEST_SEED when set, else fresh; printed at start-up.
+uint64_t run_seed();
+// A generator for the current test, derived from the run seed and the test's name, so each test
+// draws fresh inputs every run and a failure replays with the printed seed.
+std::mt19937_64 test_rng();
+
+// Uniform values in [lo, hi) — never all zeros or constants.
+Tensor random_tensor(const Shape& shape, std::mt19937_64& rng, Device device = Device::cpu(),
+                     float lo = -1.0f, float hi = 1.0f);
+
+// cpu, sim, and cuda when a GPU is present.
+std::vector<Device> all_devices();
+// sim, and cuda when a GPU is present: where the .cu kernels run.
+std::vector<Device> gpu_devices();
+
+inline std::string device_name(const testing::TestParamInfo<Device>& info) { return info.param.name(); }
+
+}  // namespace i2v::test
+
+namespace i2v {
+// How GoogleTest prints a Device parameter (in test names and failures).
+inline void PrintTo(const Device& device, std::ostream* os) { *os << device.name(); }
+}  // namespace i2v
