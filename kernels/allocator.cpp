@@ -55,7 +55,24 @@ class Ledger {
   AllocatorStats stats_;
 };
 
-class HostAllocator final : public Allocator {
+// The stats half of an allocator: live blocks and counters, behind one mutex.
+class TrackedAllocator : public Allocator {
+ public:
+  AllocatorStats stats() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return ledger_.stats();
+  }
+  void reset_peak() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ledger_.stats().peak_in_use_bytes = ledger_.stats().in_use_bytes;
+  }
+
+ protected:
+  mutable std::mutex mutex_;
+  Ledger ledger_;
+};
+
+class HostAllocator final : public TrackedAllocator {
  public:
   void* allocate(size_t bytes) override {
     if (bytes == 0) bytes = 1;
@@ -76,23 +93,11 @@ class HostAllocator final : public Allocator {
     }
     std::free(pointer);
   }
-  AllocatorStats stats() const override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return ledger_.stats();
-  }
-  void reset_peak() override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ledger_.stats().peak_in_use_bytes = ledger_.stats().in_use_bytes;
-  }
   void empty_cache() override {}
   bool caching() const override { return false; }
-
- private:
-  mutable std::mutex mutex_;
-  Ledger ledger_;
 };
 
-class CachingAllocator final : public Allocator {
+class CachingAllocator final : public TrackedAllocator {
  public:
   explicit CachingAllocator(Device device) : device_(device), caching_(caching_enabled_by_default()) {}
 
@@ -124,16 +129,6 @@ class CachingAllocator final : public Allocator {
       device_free(pointer);
       ledger_.stats().reserved_bytes -= bytes;
     }
-  }
-
-  AllocatorStats stats() const override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return ledger_.stats();
-  }
-
-  void reset_peak() override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ledger_.stats().peak_in_use_bytes = ledger_.stats().in_use_bytes;
   }
 
   void empty_cache() override {
@@ -189,8 +184,6 @@ class CachingAllocator final : public Allocator {
 
   Device device_;
   bool caching_;
-  mutable std::mutex mutex_;
-  Ledger ledger_;
   std::multimap<size_t, void*> cached_;  // size class -> free block
 };
 

@@ -4,6 +4,8 @@
 // them, with no arithmetic to speak of. Grid-stride loops keep every element in one thread's
 // hands whatever the grid size. A strided read is not coalesced unless the innermost stride is 1;
 // making a tensor contiguous is an occasional copy, not a hot path.
+#include <cstring>
+
 #include "kernels/gpu.cuh"
 #include "kernels/launch_shape.h"
 #include "kernels/tensor_ops.h"
@@ -44,23 +46,14 @@ void strided_copy_as(void* dst, const void* src, const StridedCopy& layout, int6
 
 void fill_elements(void* data, int64_t count, int element_bytes, uint64_t pattern) {
   if (count == 0) return;
-  switch (element_bytes) {
-    case 1: return fill_as<uint8_t>(data, count, pattern);
-    case 2: return fill_as<uint16_t>(data, count, pattern);
-    case 4: return fill_as<uint32_t>(data, count, pattern);
-    default: return fill_as<uint64_t>(data, count, pattern);
-  }
+  visit_element_type(element_bytes, [&](auto element) { fill_as<decltype(element)>(data, count, pattern); });
 }
 
 void strided_copy(void* dst, const void* src, int element_bytes, const StridedCopy& layout,
                   int64_t count) {
   if (count == 0) return;
-  switch (element_bytes) {
-    case 1: return strided_copy_as<uint8_t>(dst, src, layout, count);
-    case 2: return strided_copy_as<uint16_t>(dst, src, layout, count);
-    case 4: return strided_copy_as<uint32_t>(dst, src, layout, count);
-    default: return strided_copy_as<uint64_t>(dst, src, layout, count);
-  }
+  visit_element_type(element_bytes,
+                     [&](auto element) { strided_copy_as<decltype(element)>(dst, src, layout, count); });
 }
 
 }  // namespace i2v::I2V_GPU_NS

@@ -29,6 +29,18 @@ I2V_HD int64_t strided_offset(int64_t linear, int dims, const int64_t* shape, co
   return offset;
 }
 
+// Calls f(T{}) with T the unsigned integer type of `element_bytes` bytes (1, 2, 4 or 8): the
+// kernels below move elements without looking at them.
+template <typename F>
+void visit_element_type(int element_bytes, F&& f) {
+  switch (element_bytes) {
+    case 1: f(uint8_t{}); break;
+    case 2: f(uint16_t{}); break;
+    case 4: f(uint32_t{}); break;
+    default: f(uint64_t{}); break;
+  }
+}
+
 }  // namespace i2v
 
 I2V_DECLARE_KERNELS(
