@@ -9,14 +9,19 @@
 
 namespace i2v {
 
-I2V_HD float relu(float x) { return x > 0.0f ? x : 0.0f; }
-// d relu / dx at x, times the incoming gradient (0 at x == 0, as PyTorch).
-I2V_HD float relu_grad(float x, float dy) { return x > 0.0f ? dy : 0.0f; }
+template <typename T>
+I2V_HD T relu(T x) {
+  return x > T(0) ? x : T(0);
+}
+// The incoming gradient through a ReLU at x (0 at x == 0, as PyTorch).
+template <typename T>
+I2V_HD T relu_grad(T x, T dy) {
+  return x > T(0) ? dy : T(0);
+}
 
 }  // namespace i2v
 
-I2V_DECLARE_KERNELS(
-    // y[i] = relu(x[i]); y may alias x.
-    void relu_forward(const float* x, float* y, int64_t n);
-    // dx[i] = relu_grad(x[i], dy[i]); dx may alias dy.
-    void relu_backward(const float* x, const float* dy, float* dx, int64_t n);)
+// y[i] = relu(x[i]); y may alias x.
+I2V_DECLARE_FLOATING_KERNEL(void relu_forward(const scalar_t* x, scalar_t* y, int64_t n))
+// dx[i] = relu_grad(x[i], dy[i]); dx may alias dy.
+I2V_DECLARE_FLOATING_KERNEL(void relu_backward(const scalar_t* x, const scalar_t* dy, scalar_t* dx, int64_t n))

@@ -26,6 +26,11 @@ void throw_cuda_not_built(const char* function) {
             "configure with -DI2V_CUDA=ON and a CUDA toolkit)", function);
 }
 
+void throw_double_off_cpu(const char* function, Device device) {
+  I2V_THROW("{}: double precision runs on the cpu device only (it is the gradient checker's "
+            "reference), not on {}", function, device.name());
+}
+
 namespace {
 
 struct CudaProbe {

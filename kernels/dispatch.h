@@ -1,10 +1,19 @@
 // Declaring and dispatching a kernel that exists for every device.
 //
-//   I2V_DECLARE_KERNELS(void relu_forward(const float* x, float* y, int64_t n);)
+//   I2V_DECLARE_KERNELS(void fill_elements(void* data, int64_t count, ...);)
 // declares the function in i2v::cpu (defined in a .cpp), i2v::sim and i2v::cuda (both defined by
 // one .cu source, compiled twice), with identical signatures; and
-//   I2V_DISPATCH(device, relu_forward, x, y, n);
+//   I2V_DISPATCH(device, fill_elements, data, count, ...);
 // calls the one for `device`.
+//
+// Layer kernels compute in float on every device and, on the CPU only, also in double: the
+// double-precision CPU path is the reference the gradient checker differentiates numerically.
+//   I2V_DECLARE_FLOATING_KERNEL(void relu_forward(const scalar_t* x, scalar_t* y, int64_t n));
+// declares a template over scalar_t in i2v::cpu (instantiated for float and double) and the
+// float version in i2v::sim and i2v::cuda; and
+//   I2V_DISPATCH_FLOATING(device, dtype, relu_forward, x.data<scalar_t>(), y.data<scalar_t>(), n);
+// calls it with scalar_t = double on the CPU for f64 tensors and scalar_t = float otherwise
+// (PyTorch's AT_DISPATCH_FLOATING_TYPES idiom).
 #pragma once
 
 #include "i2v_config.h"
@@ -24,8 +33,23 @@
   }                              \
   I2V_DECLARE_GPU(__VA_ARGS__)
 
+#define I2V_DECLARE_FLOATING_KERNEL(...) \
+  namespace i2v::cpu {                     \
+  template <typename scalar_t>             \
+  __VA_ARGS__;                             \
+  }                                        \
+  namespace i2v::sim {                     \
+  using scalar_t = float;                  \
+  __VA_ARGS__;                             \
+  }                                        \
+  namespace i2v::cuda {                    \
+  using scalar_t = float;                  \
+  __VA_ARGS__;                             \
+  }
+
 namespace i2v {
 [[noreturn]] void throw_cuda_not_built(const char* function);
+[[noreturn]] void throw_double_off_cpu(const char* function, Device device);
 }
 
 #if I2V_HAVE_CUDA
@@ -41,4 +65,16 @@ namespace i2v {
       case ::i2v::DeviceType::sim: ::i2v::sim::fn(__VA_ARGS__); break;      \
       case ::i2v::DeviceType::cuda: I2V_CUDA_CALL(fn, __VA_ARGS__); break;  \
     }                                                                       \
+  } while (0)
+
+#define I2V_DISPATCH_FLOATING(device, dtype, fn, ...)                                  \
+  do {                                                                                 \
+    if ((dtype) == ::i2v::DType::f64) {                                                \
+      if (!(device).is_cpu()) ::i2v::throw_double_off_cpu(#fn, (device));              \
+      using scalar_t = double;                                                         \
+      ::i2v::cpu::fn(__VA_ARGS__);                                                     \
+    } else {                                                                           \
+      using scalar_t = float;                                                          \
+      I2V_DISPATCH(device, fn, __VA_ARGS__);                                           \
+    }                                                                                  \
   } while (0)

@@ -1,5 +1,6 @@
 #include "nn/tensor.h"
 
+#include <atomic>
 #include <cstring>
 
 #include "kernels/allocator.h"
@@ -90,16 +91,67 @@ void synchronize(Device device) {
   if (device.type == DeviceType::cuda) I2V_CUDA_CALL(device_synchronize);
 }
 
+namespace {
+
+// The bytes of `value` stored as `dtype`, in the low bytes of a uint64.
+uint64_t fill_pattern(double value, DType dtype) {
+  uint64_t pattern = 0;
+  auto store = [&pattern](auto v) { std::memcpy(&pattern, &v, sizeof v); };
+  switch (dtype) {
+    case DType::f32: store(float(value)); break;
+    case DType::f64: store(value); break;
+    case DType::i32: store(int32_t(value)); break;
+    case DType::i64: store(int64_t(value)); break;
+    case DType::u8: store(uint8_t(value)); break;
+    case DType::u64: store(uint64_t(value)); break;
+  }
+  return pattern;
+}
+
+// Writes `value` converted to `dtype` at p (host memory).
+void store_element(unsigned char* p, DType dtype, double value) {
+  const uint64_t bits = fill_pattern(value, dtype);
+  std::memcpy(p, &bits, dtype_size(dtype));
+}
+
+// An element read from host memory as double.
+double element_as_double(const unsigned char* p, DType dtype) {
+  auto load = [p](auto v) {
+    std::memcpy(&v, p, sizeof v);
+    return double(v);
+  };
+  switch (dtype) {
+    case DType::f32: return load(float{});
+    case DType::f64: return load(double{});
+    case DType::i32: return load(int32_t{});
+    case DType::i64: return load(int64_t{});
+    case DType::u8: return load(uint8_t{});
+    case DType::u64: return load(uint64_t{});
+  }
+  return 0;
+}
+
+}  // namespace
+
 Tensor::Tensor(std::shared_ptr<Storage> storage, int64_t offset, Shape shape, Shape strides, DType dtype)
     : storage_(std::move(storage)), offset_(offset), shape_(std::move(shape)), strides_(std::move(strides)),
       dtype_(dtype) {}
+
+namespace {
+std::atomic<bool> poison_new_tensors{false};
+}
+
+void set_poison_new_tensors(bool on) { poison_new_tensors = on; }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t s : shape) I2V_CHECK(s >= 0, "negative size in shape {}", shape_str(shape));
   I2V_CHECK(shape.size() <= size_t(kMaxDims), "shape {} has more than {} dimensions", shape_str(shape),
             kMaxDims);
   auto storage = std::make_shared<Storage>(size_t(shape_numel(shape)) * dtype_size(dtype), device);
-  return Tensor(std::move(storage), 0, shape, contiguous_strides(shape), dtype);
+  Tensor t(std::move(storage), 0, shape, contiguous_strides(shape), dtype);
+  if (poison_new_tensors && t.numel() > 0)
+    I2V_DISPATCH(device, fill_elements, t.raw_data(), int64_t(t.nbytes()), 1, uint64_t(0xFF));
+  return t;
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
@@ -256,6 +308,19 @@ Tensor Tensor::clone() const {
   return copy;
 }
 
+Tensor Tensor::cast(DType dtype) const {
+  check_defined("cast()");
+  if (dtype == dtype_) return *this;
+  const Tensor host = to(Device::cpu()).contiguous();
+  Tensor converted = empty(shape_, dtype, Device::cpu());
+  const auto* from = static_cast<const unsigned char*>(host.raw_data());
+  auto* to = static_cast<unsigned char*>(converted.raw_data());
+  for (int64_t i = 0; i < numel(); ++i)
+    store_element(to + i * int64_t(dtype_size(dtype)), dtype,
+                  element_as_double(from + i * int64_t(dtype_size(dtype_)), dtype_));
+  return converted.to(device());
+}
+
 Tensor Tensor::to(Device device) const {
   if (this->device() == device) return *this;
   Tensor copy = empty(shape_, dtype_, device);
@@ -295,41 +360,6 @@ void Tensor::copy_from(const Tensor& source) {
   I2V_DISPATCH(device(), strided_copy, raw_data(), src.raw_data(), int(dtype_size(dtype_)), layout, numel());
 }
 
-namespace {
-
-// The bytes of `value` stored as `dtype`, in the low bytes of a uint64.
-uint64_t fill_pattern(double value, DType dtype) {
-  uint64_t pattern = 0;
-  auto store = [&pattern](auto v) { std::memcpy(&pattern, &v, sizeof v); };
-  switch (dtype) {
-    case DType::f32: store(float(value)); break;
-    case DType::f64: store(value); break;
-    case DType::i32: store(int32_t(value)); break;
-    case DType::i64: store(int64_t(value)); break;
-    case DType::u8: store(uint8_t(value)); break;
-    case DType::u64: store(uint64_t(value)); break;
-  }
-  return pattern;
-}
-
-// An element read from the host as double, for printing.
-double element_as_double(const unsigned char* p, DType dtype) {
-  auto load = [p](auto v) {
-    std::memcpy(&v, p, sizeof v);
-    return double(v);
-  };
-  switch (dtype) {
-    case DType::f32: return load(float{});
-    case DType::f64: return load(double{});
-    case DType::i32: return load(int32_t{});
-    case DType::i64: return load(int64_t{});
-    case DType::u8: return load(uint8_t{});
-    case DType::u64: return load(uint64_t{});
-  }
-  return 0;
-}
-
-}  // namespace
 
 Tensor& Tensor::fill_(double value) {
   check_defined("fill_()");

@@ -111,6 +111,8 @@ class Tensor {
   Tensor clone() const;
   // A copy on `device` (this tensor itself if it is already there).
   Tensor to(Device device) const;
+  // A copy with elements converted to `dtype` (this tensor itself if it already is that dtype).
+  Tensor cast(DType dtype) const;
   // Copies `source` (same shape and dtype, any device, any strides) into this tensor's elements.
   void copy_from(const Tensor& source);
   Tensor& fill_(double value);
@@ -146,5 +148,9 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
 
 // Waits until the device has finished all work (a no-op on cpu and sim).
 void synchronize(Device device);
+
+// When on, every new tensor's memory is filled with 0xFF bytes (NaN for floats) before it is
+// handed out, so a kernel that leaves an output element unwritten shows NaN. Tests turn it on.
+void set_poison_new_tensors(bool on);
 
 }  // namespace i2v

@@ -1,5 +1,6 @@
-// main() of every test binary: picks the run's seed and puts the sim device in its shuffled
-// schedule, so that a kernel missing a barrier fails here rather than on someone's GPU.
+// main() of every test binary: picks the run's seed, puts the sim device in its shuffled
+// schedule (so that a kernel missing a barrier fails here rather than on someone's GPU) and
+// poisons every new tensor (so that an output a kernel never wrote fails a comparison).
 #include <cstdlib>
 #include <functional>
 
@@ -40,10 +41,11 @@ int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
   const char* fixed = std::getenv("I2V_TEST_SEED");
   i2v::test::g_seed = fixed ? std::strtoull(fixed, nullptr, 10) : std::random_device{}();
-  std::printf("[ i2v    ] I2V_TEST_SEED=%llu (set it to replay this run); sim schedule: shuffled\n",
+  std::printf("[ i2v    ] I2V_TEST_SEED=%llu (set it to replay this run); sim schedule: shuffled; new tensors: NaN\n",
               static_cast<unsigned long long>(i2v::test::g_seed));
   if (!i2v::cuda_available())
     std::printf("[ i2v    ] cuda device skipped: %s\n", i2v::cuda_unavailable_reason().c_str());
   i2v::simt::set_schedule(i2v::simt::Schedule::shuffled, i2v::test::g_seed);
+  i2v::set_poison_new_tensors(true);  // an output element no kernel wrote reads as NaN
   return RUN_ALL_TESTS();
 }

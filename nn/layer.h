@@ -1,0 +1,70 @@
+// A layer: one operation of a network, with its forward and backward passes and its parameters.
+//
+// Contract shared by every layer (nn/layers/*):
+//   - forward(inputs, mode) checks the input shapes (output_shape() does the same checks) and
+//     returns a new output tensor on the inputs' device. In Mode::train it keeps what backward()
+//     needs (Caffe keeps it in the layer too); in Mode::eval it keeps nothing.
+//   - backward(grad_output, need_input_grad) may only follow a train-mode forward. It returns
+//     one tensor per input: dL/d(input), or an undefined Tensor where need_input_grad is false
+//     (the first layer of a network needs none). It ADDS dL/d(parameter) into the grad of
+//     every parameter with requires_grad (the optimizer zeroes them); a frozen parameter costs
+//     no gradient work.
+//   - Tensors are float32 on every device, or float64 on the cpu device (the double-precision
+//     reference the gradient checker differentiates numerically).
+//   - Parameters use PyTorch's layouts (conv weight [out, in, kh, kw], linear [out, in]) and
+//     the names "weight" and "bias"; buffers are state that is not trained (BatchNorm's
+//     running statistics).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nn/tensor.h"
+
+namespace i2v {
+
+enum class Mode { train, eval };
+
+struct Parameter {
+  Tensor value;
+  Tensor grad;  // same shape, device and dtype as value; accumulated by backward()
+  bool requires_grad = true;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  // The layer's kind as written in configs: "conv2d", "relu", ...
+  virtual std::string kind() const = 0;
+  // One line for model summaries, e.g. "conv2d 3->64 k3 s1 p1".
+  virtual std::string describe() const { return kind(); }
+
+  // The output shape for these input shapes; throws i2v::Error with the reason when they do not fit.
+  virtual Shape output_shape(const std::vector<Shape>& inputs) const = 0;
+  // Floating-point operations of one forward pass (a multiply-add counts 2).
+  virtual int64_t forward_flops(const std::vector<Shape>& /*inputs*/) const { return 0; }
+
+  virtual Tensor forward(const std::vector<Tensor>& inputs, Mode mode) = 0;
+  virtual std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) = 0;
+
+  // Trained tensors, by name ("weight", "bias").
+  virtual std::vector<std::pair<std::string, Parameter*>> parameters() { return {}; }
+  // Untrained state saved with the weights (BatchNorm's "running_mean", "running_var").
+  virtual std::vector<std::pair<std::string, Tensor*>> buffers() { return {}; }
+  // Releases what forward kept for backward.
+  virtual void clear_saved() {}
+
+  // Moves parameters (and their grads) and buffers to `device` as `dtype` (f32, or f64 on cpu).
+  void to(Device device, DType dtype = DType::f32);
+  // Sets every parameter's grad to zero.
+  void zero_grad();
+};
+
+// A parameter of `shape` (zeros, gradient zeroed) on the cpu.
+Parameter make_parameter(const Shape& shape);
+
+}  // namespace i2v
