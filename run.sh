@@ -14,6 +14,7 @@ JOBS=$(nproc)
 PACKAGES=(
   cmake ninja-build g++ pkg-config
   libfmt-dev nlohmann-json3-dev libcli11-dev libeigen3-dev libboost-context-dev
+  libturbojpeg0-dev libstb-dev libsvm-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

@@ -8,8 +8,7 @@ int main(int argc, char** argv) {
   CLI::App app{"i2v — a from-scratch C++/CUDA deep-learning framework for illustrations.\n"
                "Run `i2v COMMAND --help` for a command's options and examples."};
   app.require_subcommand(1);
-  i2v::app::add_devices_command(app);
-  i2v::app::add_smoke_command(app);
+  i2v::app::add_registered_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -61,8 +61,6 @@ void run_smoke(unsigned seed) {
               (unsigned long long)s.barriers);
 }
 
-}  // namespace
-
 void add_smoke_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("smoke", "Run a tiny network on every device and compare the outputs");
   static unsigned seed = 1;
@@ -73,4 +71,7 @@ void add_smoke_command(CLI::App& app) {
   cmd->callback([] { run_smoke(seed); });
 }
 
+const bool registered = register_command("smoke", add_smoke_command);
+
+}  // namespace
 }  // namespace i2v::app
