@@ -10,7 +10,6 @@
 #include <filesystem>
 
 #include "kernels/error.h"
-#include "nn/safetensors.h"
 #include "train/atomic_file.h"
 
 namespace i2v {
@@ -43,8 +42,11 @@ uint32_t crc32_of_range(const SafetensorsFile& file, uint64_t begin, uint64_t en
   return crc;
 }
 
-// Checks the checksum of an opened checkpoint file.
-void verify_checksum(const SafetensorsFile& file) {
+}  // namespace
+
+bool has_checkpoint_checksum(const SafetensorsFile& file) { return file.metadata().count(kChecksumKey) > 0; }
+
+void verify_checkpoint_checksum(const SafetensorsFile& file) {
   const std::string& path = file.path();
   const uint64_t digits_at = 8 + kChecksumPrefix.size();
   std::string start(kChecksumPrefix.size() + kChecksumDigits, '\0');
@@ -63,8 +65,6 @@ void verify_checksum(const SafetensorsFile& file) {
             "{}: checksum mismatch (stored {}, computed {:08x}): the file is corrupt or was modified", path,
             digits, computed);
 }
-
-}  // namespace
 
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   Safetensors contents;
@@ -88,7 +88,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
 
 Checkpoint load_checkpoint(const std::string& path) {
   const SafetensorsFile file(path);
-  verify_checksum(file);
+  verify_checkpoint_checksum(file);
   const std::map<std::string, std::string>& metadata = file.metadata();
   const auto format = metadata.find(kFormatKey);
   I2V_CHECK(format != metadata.end() && format->second == kFormatVersion,
@@ -193,7 +193,7 @@ std::optional<LatestCheckpoint> CheckpointDirectory::load_latest() const {
       LatestCheckpoint latest{file->first, file->second, load_checkpoint(file->second), skipped};
       return latest;
     } catch (const Error& e) {
-      skipped.push_back(fmt::format("skipped {}: {}", fs::path(file->second).filename().string(), e.message()));
+      skipped.push_back(e.message());  // it names the file
     }
   }
   if (files.empty()) return std::nullopt;

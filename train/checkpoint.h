@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nn/safetensors.h"
 #include "nn/tensor.h"
 
 namespace i2v {
@@ -36,6 +37,11 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 // Reads and verifies the whole file; throws i2v::Error naming the file and what is wrong.
 Checkpoint load_checkpoint(const std::string& path);
 
+// For tools that open any safetensors file: whether it carries a checkpoint's checksum, and
+// verifying that checksum (throws naming the file when it does not match).
+bool has_checkpoint_checksum(const SafetensorsFile& file);
+void verify_checkpoint_checksum(const SafetensorsFile& file);
+
 // "checkpoint-000001200.i2vckpt": the file name of a step's checkpoint in a CheckpointDirectory.
 std::string checkpoint_file_name(int64_t step);
 
@@ -44,7 +50,7 @@ struct LatestCheckpoint {
   int64_t step = 0;
   std::string path;
   Checkpoint checkpoint;
-  // One line per newer file that did not load (its name and why); the caller should print them.
+  // Why each newer file did not load (one line each, naming it); the caller should print them.
   std::vector<std::string> skipped;
 };
 
