@@ -20,6 +20,7 @@
 #include "kernels/error.h"
 #include "nn/safetensors.h"
 #include "train/atomic_file.h"
+#include "tests/temp_directory.h"
 #include "tests/test_util.h"
 
 namespace i2v {
@@ -27,19 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class CheckpointTest : public testing::Test {
- protected:
-  void SetUp() override {
-    const testing::TestInfo* info = testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / fmt::format("i2v_checkpoint_{}_{}_{}", info->name(), test::run_seed(), ::getpid());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  fs::path dir_;
-};
+using CheckpointTest = test::TempDirectoryTest;
 
 // What a training run saves: weights, a buffer, momentum, and its state.
 Checkpoint training_checkpoint(std::mt19937_64& rng, int64_t step) {
@@ -87,6 +76,9 @@ TEST_F(CheckpointTest, RoundTripAndReadableAsSafetensors) {
   EXPECT_EQ(plain.metadata.at("i2v.checkpoint.format"), "1");
   EXPECT_EQ(nlohmann::json::parse(plain.metadata.at("i2v.checkpoint.state")), saved.state);
   EXPECT_EQ(plain.metadata.at("i2v.checkpoint.crc32").size(), 8u);
+  const SafetensorsFile file(path("a.i2vckpt"));
+  EXPECT_TRUE(has_checkpoint_checksum(file));
+  EXPECT_NO_THROW(verify_checkpoint_checksum(file));
 }
 
 TEST_F(CheckpointTest, EveryTruncationIsRefused) {
@@ -129,6 +121,7 @@ TEST_F(CheckpointTest, EveryDamagedByteIsRefused) {
 TEST_F(CheckpointTest, PlainSafetensorsIsNotACheckpoint) {
   auto rng = test::test_rng();
   save_safetensors(path("weights.safetensors"), {training_checkpoint(rng, 1).tensors, {}});
+  EXPECT_FALSE(has_checkpoint_checksum(SafetensorsFile(path("weights.safetensors"))));
   try {
     load_checkpoint(path("weights.safetensors"));
     FAIL() << "loaded a safetensors file without a checksum";

@@ -12,12 +12,11 @@
 #include <functional>
 #include <optional>
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include "kernels/error.h"
 #include "train/atomic_file.h"
+#include "tests/temp_directory.h"
 #include "tests/test_util.h"
 
 namespace i2v {
@@ -25,19 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class SafetensorsTest : public testing::Test {
- protected:
-  void SetUp() override {
-    const testing::TestInfo* info = testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / fmt::format("i2v_safetensors_{}_{}_{}", info->name(), test::run_seed(), ::getpid());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  fs::path dir_;
-};
+using SafetensorsTest = test::TempDirectoryTest;
 
 // Writes a file by hand: the 8-byte length (of `header`, unless `length` is given), `header`,
 // then `data_bytes` bytes of data.
