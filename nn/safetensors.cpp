@@ -187,15 +187,18 @@ SafetensorsEntry parse_entry(const std::string& name, const json& value, uint64_
   I2V_CHECK(file_dtype != nullptr, "{}: unknown dtype '{}' (the format's dtypes: {})", where, entry.dtype,
             known_dtype_names());
 
-  uint64_t numel = 1;
+  // Strides multiply the sizes even when one of them is 0, so the product of the non-zero sizes
+  // must fit in an int64 too.
+  uint64_t numel = 1, extent = 1;
   for (uint64_t size : unsigned_array(value["shape"], where + ": shape")) {
-    I2V_CHECK(size <= uint64_t(INT64_MAX) && !__builtin_mul_overflow(numel, size, &numel),
+    I2V_CHECK(!__builtin_mul_overflow(extent, std::max<uint64_t>(size, 1), &extent) && extent <= uint64_t(INT64_MAX),
               "{}: shape {} overflows", where, value["shape"].dump());
+    numel *= size;
     entry.shape.push_back(int64_t(size));
   }
   uint64_t needed_bytes = 0;
-  I2V_CHECK(numel <= uint64_t(INT64_MAX) && !__builtin_mul_overflow(numel, file_dtype->element_bytes, &needed_bytes),
-            "{}: shape {} overflows", where, value["shape"].dump());
+  I2V_CHECK(!__builtin_mul_overflow(numel, file_dtype->element_bytes, &needed_bytes), "{}: shape {} overflows", where,
+            value["shape"].dump());
 
   const std::vector<uint64_t> offsets = unsigned_array(value["data_offsets"], where + ": data_offsets");
   I2V_CHECK(offsets.size() == 2, "{}: data_offsets must be [begin, end], not {}", where,

@@ -231,6 +231,8 @@ TEST_F(SafetensorsTest, MalformedHeadersAreRefusedWithClearErrors) {
       {"shape not an array", R"({"a":{"dtype":"F32","shape":"2x2","data_offsets":[0,16]}})", 16, {"shape must be an array"}},
       {"shape overflows", R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}})", 16,
        {"tensor 'a'", "overflows"}},
+      {"zero-size shape overflows", R"({"a":{"dtype":"F32","shape":[0,4611686018427387904,4],"data_offsets":[0,0]}})", 0,
+       {"tensor 'a'", "overflows"}},
       {"bytes overflow", R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,16]}})", 16,
        {"tensor 'a'", "overflows"}},
       {"shape mismatch", R"({"fc.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,16]}})", 16,
