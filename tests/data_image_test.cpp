@@ -241,8 +241,8 @@ TEST(DataImage, GrowingIsBilinearAndSameSizeIsExact) {
   picture.rgb.resize(7 * 5 * 3);
   for (uint8_t& v : picture.rgb) v = uint8_t(rng());
   EXPECT_EQ(resize_image(picture, 7, 5).rgb, picture.rgb);
-  // Doubling: output pixel 2i+1 sits at source 0.25 past pixel i's centre... (centres at
-  // (o + 0.5) / 2 - 0.5).
+  // Doubling: output pixel o sits at source coordinate (o + 0.5) / 2 - 0.5, between the two
+  // nearest pixel centres (3 -> 1.25, 4 -> 1.75).
   std::vector<float> out(14 * 10 * 3);
   resample(picture, Box{0, 0, 7, 5}, 14, 10, out.data());
   const auto at = [&](int x, int y, int c) { return out[size_t((y * 14 + x) * 3 + c)]; };

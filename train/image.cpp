@@ -342,6 +342,26 @@ Taps make_taps(double start, double length, int source_size, int out_size) {
   return result;
 }
 
+// One row of the horizontal pass: out[x] = sum_k w[x][k] * row[first[x] + k], per channel. TAPS
+// is the window size when it is small and known (the loop unrolls), 0 for a run-time window.
+template <int TAPS>
+void resample_row(const float* row, const Taps& columns, int out_width, float* out) {
+  const int taps = TAPS > 0 ? TAPS : columns.max_taps;
+  for (int x = 0; x < out_width; ++x) {
+    const float* s = row + size_t(columns.first[size_t(x)]) * 3;
+    const float* w = &columns.weights[size_t(x) * size_t(taps)];
+    float r = 0, g = 0, b = 0;
+    for (int k = 0; k < taps; ++k) {
+      r += w[k] * s[k * 3];
+      g += w[k] * s[k * 3 + 1];
+      b += w[k] * s[k * 3 + 2];
+    }
+    out[x * 3] = r;
+    out[x * 3 + 1] = g;
+    out[x * 3 + 2] = b;
+  }
+}
+
 }  // namespace
 
 void resample(const Image& image, const Box& box, int out_width, int out_height, float* out) {
@@ -354,22 +374,16 @@ void resample(const Image& image, const Box& box, int out_width, int out_height,
   const int row_lo = rows.first.front(), row_hi = rows.first.back() + rows.max_taps;
   const size_t out_row = size_t(out_width) * 3;
   std::vector<float> horizontal(size_t(row_hi - row_lo) * out_row);
+  std::vector<float> source(size_t(image.width) * 3);
+  const auto pass = columns.max_taps == 1   ? resample_row<1>
+                    : columns.max_taps == 2 ? resample_row<2>
+                    : columns.max_taps == 3 ? resample_row<3>
+                    : columns.max_taps == 4 ? resample_row<4>
+                                            : resample_row<0>;
   for (int y = row_lo; y < row_hi; ++y) {
-    const uint8_t* source = image.pixel(0, y);
-    float* dst = &horizontal[size_t(y - row_lo) * out_row];
-    for (int x = 0; x < out_width; ++x) {
-      const uint8_t* s = source + size_t(columns.first[size_t(x)]) * 3;
-      const float* w = &columns.weights[size_t(x) * size_t(columns.max_taps)];
-      float r = 0, g = 0, b = 0;
-      for (int k = 0; k < columns.max_taps; ++k) {
-        r += w[k] * s[k * 3];
-        g += w[k] * s[k * 3 + 1];
-        b += w[k] * s[k * 3 + 2];
-      }
-      dst[x * 3] = r;
-      dst[x * 3 + 1] = g;
-      dst[x * 3 + 2] = b;
-    }
+    const uint8_t* pixels = image.pixel(0, y);
+    for (size_t i = 0; i < source.size(); ++i) source[i] = pixels[i];
+    pass(source.data(), columns, out_width, &horizontal[size_t(y - row_lo) * out_row]);
   }
   // Vertical pass: each output row is a weighted sum of whole rows (contiguous, vectorises).
   for (int y = 0; y < out_height; ++y) {
@@ -393,7 +407,7 @@ Image resize_image(const Image& image, int width, int height) {
   out.width = width;
   out.height = height;
   out.rgb.resize(values.size());
-  for (size_t i = 0; i < values.size(); ++i) out.rgb[i] = uint8_t(std::clamp(std::lround(values[i]), 0L, 255L));
+  for (size_t i = 0; i < values.size(); ++i) out.rgb[i] = uint8_t(std::clamp(values[i] + 0.5f, 0.0f, 255.0f));
   return out;
 }
 
