@@ -140,15 +140,12 @@ void add_from_emoji(CLI::App* data) {
   });
 }
 
-void add_mean(CLI::App* data) {
-  CLI::App* mean = data->add_subcommand("mean", "Measure the per-channel mean and std of a split, for --mean-file");
-  static DataSourceOptions source;
-  static PreprocessOptions preprocess;
-  static std::string split = "train", output;
+void add_mean(CLI::App* parent) {
+  CLI::App* mean = parent->add_subcommand("mean", "Measure the per-channel mean and std of a split, for --mean-file");
+  static DatasetSplitOptions data;
+  static std::string output;
   static int workers = 2;
-  source.add(mean);
-  preprocess.add(mean);
-  mean->add_option("--split", split, "train, val or test")->capture_default_str();
+  data.add(mean);
   mean->add_option("--workers", workers, "Decoding threads")->capture_default_str();
   mean->add_option("--output,-o", output, "The JSON file to write")->required();
   mean->footer("Measured after the resize and crop of the preprocessing (centre crops, no flips), in RGB\n"
@@ -157,13 +154,10 @@ void add_mean(CLI::App* data) {
                "  i2v data mean --metadata emoji-dump/metadata.jsonl --images emoji-dump --size 64 -o mean.json\n"
                "  i2v data preview ... --mean-file mean.json");
   mean->callback([] {
-    DatasetOptions options;
-    options.preprocess = preprocess.build();
-    const Dataset dataset(source.read(), parse_split(split), options);
-    const ChannelStats stats = compute_channel_stats(dataset, workers);
+    const ChannelStats stats = compute_channel_stats(*data.open(), workers);
     stats.save(output);
     std::printf("%s pictures (%s split, %dx%d): mean R %.3f G %.3f B %.3f, std R %.3f G %.3f B %.3f\nwrote %s\n",
-                with_thousands(stats.images).c_str(), split.c_str(), stats.size, stats.size, stats.mean[0],
+                with_thousands(stats.images).c_str(), data.split.c_str(), stats.size, stats.size, stats.mean[0],
                 stats.mean[1], stats.mean[2], stats.std[0], stats.std[1], stats.std[2], output.c_str());
   });
 }
@@ -184,17 +178,14 @@ Image input_to_image(const float* chw, const Preprocess& pre) {
   return image;
 }
 
-void add_preview(CLI::App* data) {
-  CLI::App* preview = data->add_subcommand("preview", "Save a contact sheet of network inputs, after preprocessing and augmentation");
-  static DataSourceOptions source;
-  static PreprocessOptions preprocess;
-  static std::string split = "train", output;
+void add_preview(CLI::App* parent) {
+  CLI::App* preview = parent->add_subcommand("preview", "Save a contact sheet of network inputs, after preprocessing and augmentation");
+  static DatasetSplitOptions data;
+  static std::string output;
   static int count = 16;
   static uint64_t seed = 0;
   static int64_t epoch = 0;
-  source.add(preview);
-  preprocess.add(preview);
-  preview->add_option("--split", split, "train, val or test")->capture_default_str();
+  data.add(preview);
   preview->add_option("--count", count, "Pictures on the sheet")->capture_default_str();
   preview->add_option("--seed", seed, "Loader seed (shuffle and augmentation)")->capture_default_str();
   preview->add_option("--epoch", epoch, "Which epoch's first batch")->capture_default_str();
@@ -206,9 +197,7 @@ void add_preview(CLI::App* data) {
                   "  i2v data preview --folders artists --crop quarters --size 128 -o quarters.png\n"
                   "  i2v data preview ... --preset i2v --crop random --hflip --seed 3 -o augmented.png");
   preview->callback([] {
-    DatasetOptions options;
-    options.preprocess = preprocess.build();
-    auto dataset = std::make_shared<const Dataset>(source.read(), parse_split(split), options);
+    const std::shared_ptr<const Dataset> dataset = data.open();
     LoaderOptions loader_options;
     loader_options.batch_size = count;
     loader_options.seed = seed;

@@ -81,6 +81,18 @@ Preprocess PreprocessOptions::build() const {
   return p;
 }
 
+void DatasetSplitOptions::add(CLI::App* command) {
+  source.add(command);
+  preprocess.add(command);
+  command->add_option("--split", split, "train, val or test")->capture_default_str();
+}
+
+std::shared_ptr<const Dataset> DatasetSplitOptions::open() const {
+  DatasetOptions options;
+  options.preprocess = preprocess.build();
+  return std::make_shared<const Dataset>(source.read(), parse_split(split), options);
+}
+
 std::string format_duration(double seconds) {
   const auto total = int64_t(seconds + 0.5);
   if (total >= 3600) return fmt::format("{}:{:02d}:{:02d}", total / 3600, total / 60 % 60, total % 60);

@@ -50,6 +50,16 @@ struct PreprocessOptions {
   Preprocess build() const;
 };
 
+// One split of a dataset with its preprocessing: the options of both, and --split.
+struct DatasetSplitOptions {
+  DataSourceOptions source;
+  PreprocessOptions preprocess;
+  std::string split = "train";
+
+  void add(CLI::App* command);
+  std::shared_ptr<const Dataset> open() const;
+};
+
 // "  checked 1,234 / 15,000 (8%)  512/s  ETA 0:27" on stderr: redrawn on a terminal, a line every
 // 10 s otherwise.
 class Progress {

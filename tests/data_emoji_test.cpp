@@ -98,6 +98,15 @@ fs::path make_packages(const fs::path& dir) {
   return packages;
 }
 
+// Options reading the packages made in `dir`, writing <dir>/dump.
+EmojiOptions options_for(const fs::path& dir, std::vector<std::string> vendors) {
+  EmojiOptions options;
+  options.packages = make_packages(dir).string();
+  options.output = (dir / "dump").string();
+  options.vendors = std::move(vendors);
+  return options;
+}
+
 std::map<int64_t, Post> read_dump(const std::string& metadata) {
   std::map<int64_t, Post> posts;
   DataReport report;
@@ -115,10 +124,7 @@ std::set<std::string> names_of(const Post& post, TagCategory category) {
 
 TEST(DataEmoji, ConvertsPackagesIntoADanbooruStyleDump) {
   const fs::path dir = test::fresh_test_directory();
-  EmojiOptions options;
-  options.packages = make_packages(dir).string();
-  options.output = (dir / "dump").string();
-  options.vendors = {"google", "twitter"};
+  EmojiOptions options = options_for(dir, {"google", "twitter"});
   options.class_folders = true;
   const EmojiSummary summary = convert_emoji(options);
   ASSERT_EQ(summary.vendors.size(), 2u);
@@ -178,10 +184,7 @@ TEST(DataEmoji, ConvertsPackagesIntoADanbooruStyleDump) {
 
 TEST(DataEmoji, TagStringFormReadsAsA2022Dump) {
   const fs::path dir = test::fresh_test_directory();
-  EmojiOptions options;
-  options.packages = make_packages(dir).string();
-  options.output = (dir / "dump").string();
-  options.vendors = {"twitter"};
+  EmojiOptions options = options_for(dir, {"twitter"});
   options.tag_strings = true;
   options.skin_tones = false;
   const EmojiSummary summary = convert_emoji(options);
@@ -196,10 +199,7 @@ TEST(DataEmoji, TagStringFormReadsAsA2022Dump) {
 
 TEST(DataEmoji, MissingPackagesSayWhatToRun) {
   const fs::path dir = test::fresh_test_directory();
-  EmojiOptions options;
-  options.packages = make_packages(dir).string();
-  options.output = (dir / "dump").string();
-  options.vendors = {"twitter", "apple"};
+  EmojiOptions options = options_for(dir, {"twitter", "apple"});
   try {
     convert_emoji(options);
     ADD_FAILURE() << "converted without the apple package";

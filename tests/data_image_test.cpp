@@ -37,6 +37,17 @@ double mean_abs_difference(const Image& a, const Image& b) {
 
 uint64_t seed() { return test::test_rng()(); }
 
+// Random bytes: the least forgiving picture for a resampler.
+Image noise(int width, int height) {
+  auto rng = test::test_rng();
+  Image picture;
+  picture.width = width;
+  picture.height = height;
+  picture.rgb.resize(size_t(width) * size_t(height) * 3);
+  for (uint8_t& v : picture.rgb) v = uint8_t(rng());
+  return picture;
+}
+
 TEST(DataImage, DecodesEveryFormat) {
   const Image picture = drawing(37, 29, seed());
   // Lossless formats give the pixels back exactly.
@@ -200,12 +211,7 @@ TEST(DataImage, ScaledJpegDecodingMatchesFullDecodingThenShrinking) {
 }
 
 TEST(DataImage, ShrinkingAveragesAreas) {
-  auto rng = test::test_rng();
-  Image picture;
-  picture.width = 12;
-  picture.height = 9;
-  picture.rgb.resize(12 * 9 * 3);
-  for (uint8_t& v : picture.rgb) v = uint8_t(rng());
+  const Image picture = noise(12, 9);
   // By an integer factor: each output pixel is the exact mean of its 3x3 block.
   std::vector<float> out(4 * 3 * 3);
   resample(picture, Box{0, 0, 12, 9}, 4, 3, out.data());
@@ -234,12 +240,7 @@ TEST(DataImage, ShrinkingAveragesAreas) {
 }
 
 TEST(DataImage, GrowingIsBilinearAndSameSizeIsExact) {
-  auto rng = test::test_rng();
-  Image picture;
-  picture.width = 7;
-  picture.height = 5;
-  picture.rgb.resize(7 * 5 * 3);
-  for (uint8_t& v : picture.rgb) v = uint8_t(rng());
+  const Image picture = noise(7, 5);
   EXPECT_EQ(resize_image(picture, 7, 5).rgb, picture.rgb);
   // Doubling: output pixel o sits at source coordinate (o + 0.5) / 2 - 0.5, between the two
   // nearest pixel centres (3 -> 1.25, 4 -> 1.75).

@@ -39,6 +39,24 @@ std::shared_ptr<const DatasetContents> folder_contents(const fs::path& root) {
   return std::make_shared<const DatasetContents>(read_image_folder(source));
 }
 
+// Random crops and flips at size × size.
+DatasetOptions augmenting(int size, ResizeMode resize) {
+  DatasetOptions options;
+  options.preprocess.size = size;
+  options.preprocess.resize = resize;
+  options.preprocess.crop = CropMode::random;
+  options.preprocess.hflip = true;
+  return options;
+}
+
+LoaderOptions loading(int64_t batch_size, uint64_t seed, int workers) {
+  LoaderOptions options;
+  options.batch_size = batch_size;
+  options.seed = seed;
+  options.workers = workers;
+  return options;
+}
+
 Image solid(int width, int height, uint8_t r, uint8_t g, uint8_t b) {
   Image image;
   image.width = width;
@@ -125,11 +143,7 @@ TEST(DataLoader, SkipsAndCountsBadPicturesPerEpoch) {
   auto dataset = std::make_shared<const Dataset>(fixture_contents(fixture), std::nullopt, options);
   std::vector<std::string> summaries;
   for (int workers : {0, 3}) {
-    LoaderOptions loader_options;
-    loader_options.batch_size = 5;
-    loader_options.workers = workers;
-    loader_options.seed = 11;
-    DataLoader loader(dataset, loader_options);
+    DataLoader loader(dataset, loading(5, 11, workers));
     EXPECT_EQ(loader.batches_per_epoch(), 3);
     for (int epoch = 0; epoch < 2; ++epoch) {
       std::vector<int64_t> ids;
@@ -202,15 +216,9 @@ void expect_same_batches(const std::vector<Batch>& a, const std::vector<Batch>& 
 TEST(DataLoader, SameSeedSameBatchesWhateverTheWorkers) {
   const fs::path dir = test::fresh_test_directory();
   make_image_folder(dir, {9, 7, 8}, test::test_rng()());
-  DatasetOptions options;
-  options.preprocess.size = 12;
-  options.preprocess.crop = CropMode::random;
-  options.preprocess.hflip = true;
-  auto dataset = std::make_shared<const Dataset>(folder_contents(dir), std::nullopt, options);
-  LoaderOptions loader_options;
-  loader_options.batch_size = 5;
-  loader_options.seed = 3;
-  loader_options.workers = 0;
+  auto dataset =
+      std::make_shared<const Dataset>(folder_contents(dir), std::nullopt, augmenting(12, ResizeMode::direct));
+  LoaderOptions loader_options = loading(5, 3, 0);
   const std::vector<Batch> reference = epochs_of(dataset, loader_options, 2);
   ASSERT_EQ(reference.size(), 10u);
   EXPECT_EQ(reference.back().size(), 4);
@@ -235,16 +243,9 @@ TEST(DataLoader, SameSeedSameBatchesWhateverTheWorkers) {
 TEST(DataLoader, ResumingFromAPositionGivesTheRemainingBatches) {
   const fs::path dir = test::fresh_test_directory();
   make_image_folder(dir, {6, 6, 5}, test::test_rng()());
-  DatasetOptions options;
-  options.preprocess.size = 10;
-  options.preprocess.resize = ResizeMode::shorter_side;
-  options.preprocess.crop = CropMode::random;
-  options.preprocess.hflip = true;
-  auto dataset = std::make_shared<const Dataset>(folder_contents(dir), Split::train, options);
-  LoaderOptions loader_options;
-  loader_options.batch_size = 4;
-  loader_options.seed = 99;
-  loader_options.workers = 2;
+  auto dataset =
+      std::make_shared<const Dataset>(folder_contents(dir), Split::train, augmenting(10, ResizeMode::shorter_side));
+  const LoaderOptions loader_options = loading(4, 99, 2);
   const std::vector<Batch> uninterrupted = epochs_of(dataset, loader_options, 3);
   const int64_t per_epoch = int64_t(uninterrupted.size()) / 3;
   // Interrupted after epoch 0 and 2 batches of epoch 1: a new loader from the saved position.
@@ -360,16 +361,11 @@ TEST(DataDataset, CacheGivesTheSameSamplesAndStillReportsBadOnes) {
   make_image_folder(dir, {5, 4}, test::test_rng()());
   test::write_bytes(dir / "dog" / "broken.png", "\x89PNG\r\n\x1a\n broken");
   const auto contents = folder_contents(dir);
-  DatasetOptions options;
-  options.preprocess.size = 16;
-  options.preprocess.crop = CropMode::random;
-  options.preprocess.hflip = true;
+  DatasetOptions options = augmenting(16, ResizeMode::direct);
   auto plain = std::make_shared<const Dataset>(contents, std::nullopt, options);
   options.cache = true;
   auto cached = std::make_shared<const Dataset>(contents, std::nullopt, options);
-  LoaderOptions loader_options;
-  loader_options.batch_size = 4;
-  loader_options.workers = 2;
+  const LoaderOptions loader_options = loading(4, 0, 2);
   const std::vector<Batch> reference = epochs_of(plain, loader_options, 2);
   expect_same_batches(epochs_of(cached, loader_options, 2), reference);
   DataLoader loader(cached, loader_options);

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "train/enum_names.h"
+
 namespace i2v {
 
 namespace fs = std::filesystem;
@@ -42,9 +44,8 @@ const char* rating_vintage_name(RatingVintage vintage) {
 }
 
 RatingVintage parse_rating_vintage(const std::string& text) {
-  for (RatingVintage v : {RatingVintage::automatic, RatingVintage::legacy, RatingVintage::y2022})
-    if (text == rating_vintage_name(v)) return v;
-  I2V_THROW("unknown rating vintage '{}' (auto, legacy or 2022)", text);
+  return parse_enum(text, {RatingVintage::automatic, RatingVintage::legacy, RatingVintage::y2022}, rating_vintage_name,
+                    "rating vintage");
 }
 
 RatingVintage resolve_rating_vintage(RatingVintage vintage, bool saw_g) {
@@ -240,9 +241,8 @@ const char* image_layout_name(ImageLayout layout) {
 }
 
 ImageLayout parse_image_layout(const std::string& text) {
-  for (ImageLayout layout : {ImageLayout::automatic, ImageLayout::original, ImageLayout::px512, ImageLayout::path})
-    if (text == image_layout_name(layout)) return layout;
-  I2V_THROW("unknown image layout '{}' (auto, original, 512px or path)", text);
+  return parse_enum(text, {ImageLayout::automatic, ImageLayout::original, ImageLayout::px512, ImageLayout::path},
+                    image_layout_name, "image layout");
 }
 
 ImageLayout resolve_image_layout(ImageLayout layout, const std::string& root) {

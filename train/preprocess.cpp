@@ -7,6 +7,7 @@
 
 #include "kernels/error.h"
 #include "train/channel_stats.h"
+#include "train/enum_names.h"
 
 namespace i2v {
 
@@ -26,21 +27,15 @@ const char* crop_mode_name(CropMode mode) {
 const char* channel_order_name(ChannelOrder order) { return order == ChannelOrder::rgb ? "rgb" : "bgr"; }
 
 ResizeMode parse_resize_mode(const std::string& text) {
-  for (ResizeMode m : {ResizeMode::direct, ResizeMode::shorter_side})
-    if (text == resize_mode_name(m)) return m;
-  I2V_THROW("unknown resize mode '{}' (direct or shorter_side)", text);
+  return parse_enum(text, {ResizeMode::direct, ResizeMode::shorter_side}, resize_mode_name, "resize mode");
 }
 
 CropMode parse_crop_mode(const std::string& text) {
-  for (CropMode m : {CropMode::center, CropMode::random, CropMode::quarters})
-    if (text == crop_mode_name(m)) return m;
-  I2V_THROW("unknown crop mode '{}' (center, random or quarters)", text);
+  return parse_enum(text, {CropMode::center, CropMode::random, CropMode::quarters}, crop_mode_name, "crop mode");
 }
 
 ChannelOrder parse_channel_order(const std::string& text) {
-  for (ChannelOrder o : {ChannelOrder::rgb, ChannelOrder::bgr})
-    if (text == channel_order_name(o)) return o;
-  I2V_THROW("unknown channel order '{}' (rgb or bgr)", text);
+  return parse_enum(text, {ChannelOrder::rgb, ChannelOrder::bgr}, channel_order_name, "channel order");
 }
 
 Preprocess Preprocess::i2v() {

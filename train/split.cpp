@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "kernels/error.h"
+#include "train/enum_names.h"
 #include "train/random.h"
 
 namespace i2v {
@@ -19,9 +20,7 @@ const char* split_name(Split split) {
 }
 
 Split parse_split(const std::string& name) {
-  for (Split split : {Split::train, Split::val, Split::test})
-    if (name == split_name(split)) return split;
-  I2V_THROW("unknown split '{}' (train, val or test)", name);
+  return parse_enum(name, {Split::train, Split::val, Split::test}, split_name, "split");
 }
 
 void SplitFractions::check() const {
