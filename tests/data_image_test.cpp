@@ -128,6 +128,13 @@ TEST(DataImage, BadFilesAreRefusedWithTheirReason) {
   EXPECT_EQ(problem_of("PK\x03\x04 a zip archive"), DataProblem::unsupported_format);
   EXPECT_EQ(problem_of("just some text"), DataProblem::unsupported_format);
   EXPECT_EQ(problem_of(test::png_claiming(10000, 10000)), DataProblem::too_many_pixels);
+  EXPECT_EQ(problem_of(test::png_claiming(60000, 60000)), DataProblem::too_many_pixels);  // stb_image refuses it too
+  std::string gif = test::gif_bytes({drawing(4, 4, seed())});
+  gif[6] = gif[7] = gif[8] = gif[9] = char(0xFF);  // 65535 x 65535
+  EXPECT_EQ(problem_of(gif), DataProblem::too_many_pixels);
+  std::string big_bmp = test::bmp_bytes(drawing(4, 4, seed()));
+  big_bmp[20] = big_bmp[24] = char(0x7F);  // 8,323,076 x 8,323,076
+  EXPECT_EQ(problem_of(big_bmp), DataProblem::too_many_pixels);
   // The limit is an option, checked from the header.
   DecodeOptions small;
   small.max_pixels = 64 * 48 - 1;

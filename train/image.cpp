@@ -165,20 +165,43 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& name, con
   return image;
 }
 
-ImageHeader read_stb_header(ImageFormat format, const uint8_t* data, size_t size, const std::string& name, int* channels) {
+uint32_t little_endian(const uint8_t* p, int bytes) {
+  uint32_t value = 0;
+  for (int i = bytes - 1; i >= 0; --i) value = value << 8 | p[i];
+  return value;
+}
+
+// The size a PNG, GIF or BMP header claims, read here: stb_image refuses very large sizes
+// itself, as if the file were not an image at all, and the limit must say what it is.
+void claimed_size(ImageFormat format, const uint8_t* data, size_t size, int64_t* width, int64_t* height) {
+  if (format == ImageFormat::png && size >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0) {
+    *width = int64_t(data[16]) << 24 | data[17] << 16 | data[18] << 8 | data[19];
+    *height = int64_t(data[20]) << 24 | data[21] << 16 | data[22] << 8 | data[23];
+  } else if (format == ImageFormat::gif && size >= 10) {
+    *width = little_endian(data + 6, 2);
+    *height = little_endian(data + 8, 2);
+  } else if (format == ImageFormat::bmp && size >= 26) {
+    const bool os2 = little_endian(data + 14, 4) == 12;
+    *width = os2 ? little_endian(data + 18, 2) : std::abs(int64_t(int32_t(little_endian(data + 18, 4))));
+    *height = os2 ? little_endian(data + 20, 2) : std::abs(int64_t(int32_t(little_endian(data + 22, 4))));
+  }
+}
+
+ImageHeader read_stb_header(ImageFormat format, const uint8_t* data, size_t size, const std::string& name,
+                            int64_t max_pixels, int* channels) {
   I2V_CHECK(size <= size_t(INT_MAX), "{}: {} file of {} bytes is too large", name, image_format_name(format), size);
+  int64_t claimed_width = 0, claimed_height = 0;
+  claimed_size(format, data, size, &claimed_width, &claimed_height);
+  if (claimed_width * claimed_height > max_pixels)
+    I2V_DATA_ERROR(DataProblem::too_many_pixels, "{}: {} header claims {}x{} pixels ({:.1f} MP), over the limit of {:.1f} MP",
+                   name, image_format_name(format), claimed_width, claimed_height,
+                   double(claimed_width * claimed_height) / 1e6, double(max_pixels) / 1e6);
   ImageHeader header{format, 0, 0};
   if (!stbi_info_from_memory(data, int(size), &header.width, &header.height, channels)) {
     const std::string reason = stbi_failure_reason() ? stbi_failure_reason() : "unknown";
     I2V_DATA_ERROR(DataProblem::corrupt_image, "{}: corrupt {} header: {}", name, image_format_name(format), reason);
   }
   return header;
-}
-
-uint32_t little_endian(const uint8_t* p, int bytes) {
-  uint32_t value = 0;
-  for (int i = bytes - 1; i >= 0; --i) value = value << 8 | p[i];
-  return value;
 }
 
 // stb_image decodes a cut-off BMP without complaint (the missing rows come out as garbage), so an
@@ -198,7 +221,7 @@ void check_bmp_size(const uint8_t* data, size_t size, const std::string& name) {
 Image decode_with_stb(ImageFormat format, const uint8_t* data, size_t size, const std::string& name,
                       const DecodeOptions& options) {
   int channels = 0;
-  const ImageHeader header = read_stb_header(format, data, size, name, &channels);
+  const ImageHeader header = read_stb_header(format, data, size, name, options.max_pixels, &channels);
   check_pixels(header, options.max_pixels, name);
   if (format == ImageFormat::bmp) check_bmp_size(data, size, name);
   const bool alpha = channels == 2 || channels == 4;
@@ -239,7 +262,7 @@ ImageHeader read_image_header(const uint8_t* data, size_t size, const std::strin
   int ignored = 0;
   const ImageHeader header = format == ImageFormat::jpeg
                                  ? read_jpeg_header(thread_decompressor(), data, size, name, &ignored)
-                                 : read_stb_header(format, data, size, name, &ignored);
+                                 : read_stb_header(format, data, size, name, max_pixels, &ignored);
   check_pixels(header, max_pixels, name);
   return header;
 }

@@ -30,10 +30,6 @@ size_t category_rank(TagCategory category) {
   return size_t(std::find(order.begin(), order.end(), category) - order.begin());
 }
 
-std::string index_key(TagCategory category, const std::string& name) {
-  return std::string(tag_category_name(category)) + "/" + name;
-}
-
 }  // namespace
 
 Vocabulary::Vocabulary(std::vector<VocabularyEntry> entries, int64_t posts, RatingVintage vintage)
@@ -45,44 +41,40 @@ Vocabulary::Vocabulary(std::vector<VocabularyEntry> entries, int64_t posts, Rati
     I2V_CHECK(i == 0 || category_rank(entries_[i - 1].category) <= category_rank(e.category),
               "vocabulary entry {} ({}, {}) is out of the category order general, character, copyright, artist, meta, rating",
               i, e.name, tag_category_name(e.category));
-    I2V_CHECK(index_.emplace(index_key(e.category, e.name), int64_t(i)).second,
-              "vocabulary entry {} repeats the {} tag '{}'", i, tag_category_name(e.category), e.name);
+    const size_t rank = category_rank(e.category);
+    I2V_CHECK(index_[rank].emplace(e.name, int64_t(i)).second, "vocabulary entry {} repeats the {} tag '{}'", i,
+              tag_category_name(e.category), e.name);
+    if (count_[rank]++ == 0) first_[rank] = int64_t(i);
   }
+  for (size_t rank = 1; rank < kCategories; ++rank)  // an empty category starts where the next ones do
+    if (count_[rank] == 0) first_[rank] = first_[rank - 1] + count_[rank - 1];
+  rating_outputs_.fill(-1);
   const int64_t ratings = count(TagCategory::rating);
   if (ratings > 0) {
-    const std::vector<std::string> expected = RatingScheme(vintage_, int(ratings)).names();
+    const RatingScheme scheme(vintage_, int(ratings));
+    const std::vector<std::string> expected = scheme.names();
     for (int64_t r = 0; r < ratings; ++r)
       I2V_CHECK(entries_[size_t(first(TagCategory::rating) + r)].name == expected[size_t(r)],
                 "the vocabulary's rating outputs must be {} (for a {} dump), in that order",
                 fmt::join(expected, ", "), rating_vintage_name(vintage_));
+    for (char letter : {'g', 's', 'q', 'e'})
+      if (scheme.index(letter) >= 0) rating_outputs_[size_t(letter)] = first(TagCategory::rating) + scheme.index(letter);
   }
 }
 
 std::string Vocabulary::display_name(int64_t index) const { return tag_display_name(entry(index).name); }
 
 int64_t Vocabulary::index(TagCategory category, const std::string& name) const {
-  const auto it = index_.find(index_key(category, name));
-  return it == index_.end() ? -1 : it->second;
+  const auto& names = index_[category_rank(category)];
+  const auto it = names.find(name);
+  return it == names.end() ? -1 : it->second;
 }
 
-int64_t Vocabulary::first(TagCategory category) const {
-  const size_t rank = category_rank(category);
-  int64_t i = 0;
-  while (i < size() && category_rank(entries_[size_t(i)].category) < rank) ++i;
-  return i;
-}
+int64_t Vocabulary::first(TagCategory category) const { return first_[category_rank(category)]; }
 
-int64_t Vocabulary::count(TagCategory category) const {
-  return int64_t(std::count_if(entries_.begin(), entries_.end(),
-                               [&](const VocabularyEntry& e) { return e.category == category; }));
-}
+int64_t Vocabulary::count(TagCategory category) const { return count_[category_rank(category)]; }
 
-int64_t Vocabulary::rating_index(char letter) const {
-  const int64_t ratings = count(TagCategory::rating);
-  if (ratings == 0) return -1;
-  const int r = RatingScheme(vintage_, int(ratings)).index(letter);
-  return r < 0 ? -1 : first(TagCategory::rating) + r;
-}
+int64_t Vocabulary::rating_index(char letter) const { return rating_outputs_[static_cast<unsigned char>(letter)]; }
 
 void Vocabulary::save(const std::string& path) const {
   json tags = json::array();

@@ -12,6 +12,7 @@
 // Names keep Danbooru's underscores in files; display_name() has spaces, for printing.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -65,10 +66,15 @@ class Vocabulary {
   int64_t posts() const { return posts_; }
 
  private:
+  // Looked up once per tag of every post of a dump: no search, no allocation.
+  static constexpr size_t kCategories = 6;  // vocabulary_category_order()
   std::vector<VocabularyEntry> entries_;
   int64_t posts_ = 0;
   RatingVintage vintage_ = RatingVintage::legacy;
-  std::unordered_map<std::string, int64_t> index_;  // "<category>/<name>" -> index
+  std::array<std::unordered_map<std::string, int64_t>, kCategories> index_;  // by category rank: name -> index
+  std::array<int64_t, kCategories> first_{};
+  std::array<int64_t, kCategories> count_{};
+  std::array<int64_t, 256> rating_outputs_{};  // rating letter -> output, or -1
 };
 
 // The category order of a vocabulary's outputs.
