@@ -56,7 +56,7 @@ ImageFormat detect_format(const uint8_t* data, size_t size, const std::string& n
     what = "unknown, first bytes";
     for (size_t i = 0; i < std::min<size_t>(size, 8); ++i) what += fmt::format(" {:02x}", data[i]);
   }
-  I2V_DATA_ERROR(DataProblem::unsupported_format, "{}: unsupported image format ({}); JPEG, PNG, GIF and BMP are",
+  I2V_DATA_ERROR(DataProblem::unsupported_format, "{}: unsupported image format ({}): only JPEG, PNG, GIF and BMP are read",
                  name, what);
 }
 
