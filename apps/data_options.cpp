@@ -15,6 +15,9 @@ void DataSourceOptions::add(CLI::App* command) {
   command->add_option("--layout", layout, "Where a post's picture is: auto, original, 512px or path")
       ->capture_default_str();
   command->add_option("--vocab", vocab, "Vocabulary (from `i2v vocab build`); default: built in memory");
+  command->add_option("--rating-vintage", rating_vintage,
+                      "Without --vocab: auto (2022 when any post is rated g), legacy (s q e) or 2022 (g s q e)")
+      ->capture_default_str();
   command->add_option("--folders", folders, "An image folder instead: <DIR>/<class>/<picture> (single-label)");
   command->add_option("--split-fractions", fractions, "Train, val, test fractions")->capture_default_str();
   command->add_option("--split-seed", split_seed, "Salt of the id hash (dumps) / seed of the shuffle (folders)")
@@ -31,7 +34,9 @@ std::shared_ptr<const DatasetContents> DataSourceOptions::read() const {
   Vocabulary vocabulary;
   if (vocab.empty()) {
     DataReport report;
-    vocabulary = build_vocabulary(metadata, VocabularyOptions{}, report);
+    VocabularyOptions options;
+    options.vintage = parse_rating_vintage(rating_vintage);
+    vocabulary = build_vocabulary(metadata, options, report);
     std::fprintf(stderr, "vocabulary: built in memory, %lld outputs (ratings: %s dump)\n",
                  static_cast<long long>(vocabulary.size()), rating_vintage_name(vocabulary.rating_vintage()));
   } else {

@@ -24,6 +24,7 @@ struct DataSourceOptions {
   std::string images;
   std::string layout = "auto";
   std::string vocab;  // empty: a vocabulary with the default sizes is built in memory
+  std::string rating_vintage = "auto";  // for that in-memory vocabulary
   std::string folders;
   std::string fractions = "0.8,0.1,0.1";
   uint64_t split_seed = 0;
