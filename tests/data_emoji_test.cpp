@@ -1,5 +1,7 @@
 // The emoji converter on packages made here (a folder and a .tgz, in the layout of npm's
 // emoji-datasource-<vendor>), and the tarball reader.
+#include <zlib.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -9,28 +11,19 @@
 #include "train/emoji.h"
 #include "train/tarball.h"
 
-// stb_image_write's zlib compressor (libstb exports it; its header declares it only inside the
-// implementation).
-extern "C" unsigned char* stbi_zlib_compress(unsigned char* data, int data_len, int* out_len, int quality);
-
 namespace i2v {
 namespace {
+
+// Each test gets a fresh directory of its own, dir_.
+using DataEmoji = test::TempDirectoryTest;
+using DataTarball = test::TempDirectoryTest;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-uint32_t crc32(const std::string& data) {
-  uint32_t crc = 0xFFFFFFFFu;
-  for (unsigned char byte : data) {
-    crc ^= byte;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
-// A .tgz as npm pack writes it: ustar entries under package/, gzip-compressed.
-std::string tgz(const std::map<std::string, std::string>& files) {
-  std::string tar;
+// A tar archive as npm pack writes it: ustar entries under package/.
+std::string tar(const std::map<std::string, std::string>& files) {
+  std::string archive;
   for (const auto& [name, contents] : files) {
     std::string header(512, '\0');
     std::copy(name.begin(), name.end(), header.begin());
@@ -46,17 +39,25 @@ std::string tgz(const std::map<std::string, std::string>& files) {
     uint64_t sum = 0;
     for (unsigned char c : header) sum += c;
     octal(148, 7, sum);
-    tar += header + contents + std::string((512 - contents.size() % 512) % 512, '\0');
+    archive += header + contents + std::string((512 - contents.size() % 512) % 512, '\0');
   }
-  tar += std::string(1024, '\0');
-  int size = 0;
-  unsigned char* zlib = stbi_zlib_compress(reinterpret_cast<unsigned char*>(tar.data()), int(tar.size()), &size, 8);
-  std::string gz("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10);
-  gz.append(reinterpret_cast<char*>(zlib) + 2, size_t(size) - 6);  // raw deflate: no zlib header, no adler32
-  free(zlib);
-  for (uint32_t value : {crc32(tar), uint32_t(tar.size())})
-    for (int i = 0; i < 4; ++i) gz += char(value >> (8 * i));
-  return gz;
+  archive += std::string(1024, '\0');
+  return archive;
+}
+
+// `contents` gzip-compressed, as a .tgz file is.
+std::string gzip(const std::string& contents) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);  // 16: gzip wrapper
+  std::string out(deflateBound(&z, uLong(contents.size())), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(contents.data()));
+  z.avail_in = uInt(contents.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = uInt(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
 }
 
 json emoji_json() {
@@ -93,7 +94,7 @@ fs::path make_packages(const fs::path& dir) {
       google[std::string("package/img/google/64/") + image] = test::rgba_png_bytes(test::drawing(64, 64, seed + 10), [](int, int) { return 200; });
     ++seed;
   }
-  test::write_bytes(packages / "emoji-datasource-google-16.0.0.tgz", tgz(google));
+  test::write_bytes(packages / "emoji-datasource-google-16.0.0.tgz", gzip(tar(google)));
   test::write_bytes(packages / "emoji-datasource-google-9.0.0.tgz", "an older version, never read");
   return packages;
 }
@@ -122,8 +123,8 @@ std::set<std::string> names_of(const Post& post, TagCategory category) {
   return names;
 }
 
-TEST(DataEmoji, ConvertsPackagesIntoADanbooruStyleDump) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataEmoji, ConvertsPackagesIntoADanbooruStyleDump) {
+  const fs::path& dir = dir_;
   EmojiOptions options = options_for(dir, {"google", "twitter"});
   options.class_folders = true;
   const EmojiSummary summary = convert_emoji(options);
@@ -179,11 +180,10 @@ TEST(DataEmoji, ConvertsPackagesIntoADanbooruStyleDump) {
   const Dataset dataset(contents, std::nullopt, dataset_options);
   EXPECT_EQ(dataset.size(), 7);
   for (int64_t i = 0; i < dataset.size(); ++i) EXPECT_NO_THROW(dataset.get(i));
-  fs::remove_all(dir);
 }
 
-TEST(DataEmoji, TagStringFormReadsAsA2022Dump) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataEmoji, TagStringFormReadsAsA2022Dump) {
+  const fs::path& dir = dir_;
   EmojiOptions options = options_for(dir, {"twitter"});
   options.tag_strings = true;
   options.skin_tones = false;
@@ -194,11 +194,10 @@ TEST(DataEmoji, TagStringFormReadsAsA2022Dump) {
   EXPECT_EQ(names_of(posts.at(10002), TagCategory::character), (std::set<std::string>{"grinning"}));
   DataReport report;
   EXPECT_EQ(build_vocabulary({summary.metadata}, VocabularyOptions{}, report).rating_vintage(), RatingVintage::y2022);
-  fs::remove_all(dir);
 }
 
-TEST(DataEmoji, MissingPackagesSayWhatToRun) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataEmoji, MissingPackagesSayWhatToRun) {
+  const fs::path& dir = dir_;
   EmojiOptions options = options_for(dir, {"twitter", "apple"});
   try {
     convert_emoji(options);
@@ -210,21 +209,34 @@ TEST(DataEmoji, MissingPackagesSayWhatToRun) {
   EXPECT_FALSE(fs::exists(dir / "dump" / "metadata.jsonl"));
   options.vendors = {"snapchat"};
   EXPECT_THROW(convert_emoji(options), Error);
-  fs::remove_all(dir);
 }
 
-TEST(DataTarball, ReadsWantedFilesAndRefusesOthers) {
-  const fs::path dir = test::fresh_test_directory();
-  test::write_bytes(dir / "a.tgz", tgz({{"package/a.txt", "alpha"}, {"package/b.bin", std::string(1000, '\7')}}));
-  const auto files = read_tarball((dir / "a.tgz").string(), [](const std::string& name) { return name != "package/a.txt"; });
-  ASSERT_EQ(files.size(), 1u);
-  EXPECT_EQ(files.at("package/b.bin"), std::string(1000, '\7'));
-  test::write_bytes(dir / "bad.tgz", "not an archive at all, just text that is long enough to fill a header........");
-  EXPECT_THROW(read_tarball((dir / "bad.tgz").string(), [](const std::string&) { return true; }), Error);
-  const std::string good = read_file((dir / "a.tgz").string());
-  test::write_bytes(dir / "cut.tgz", good.substr(0, good.size() / 2));
-  EXPECT_THROW(read_tarball((dir / "cut.tgz").string(), [](const std::string&) { return true; }), Error);
-  fs::remove_all(dir);
+TEST_F(DataTarball, ReadsWantedFilesAndRefusesOthers) {
+  const fs::path& dir = dir_;
+  const std::string archive = tar({{"package/a.txt", "alpha"}, {"package/b.bin", std::string(1000, '\7')}});
+  const auto all_but_a = [](const std::string& name) { return name != "package/a.txt"; };
+  for (const std::string file : {"a.tgz", "a.tar"}) {  // compressed or not
+    test::write_bytes(dir / file, file == "a.tgz" ? gzip(archive) : archive);
+    const auto files = read_tarball((dir / file).string(), all_but_a);
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(files.at("package/b.bin"), std::string(1000, '\7'));
+  }
+  const auto refused = [&](const std::string& bytes, const std::string& words) {
+    test::write_bytes(dir / "bad.tgz", bytes);
+    try {
+      read_tarball((dir / "bad.tgz").string(), [](const std::string&) { return true; });
+      ADD_FAILURE() << "read a bad archive";
+    } catch (const Error& e) {
+      EXPECT_NE(e.message().find(words), std::string::npos) << e.message();
+    }
+  };
+  refused(std::string(600, 'x'), "not a tar archive");
+  refused(archive.substr(0, 700), "cut off");
+  refused(gzip(archive).substr(0, 60), "");
+  std::string corrupt = gzip(archive);
+  for (size_t i = 20; i < corrupt.size() - 8; i += 3) corrupt[i] = char(corrupt[i] ^ 0x55);
+  refused(corrupt, "");
+  EXPECT_THROW(read_tarball((dir / "missing.tgz").string(), all_but_a), Error);
 }
 
 }  // namespace

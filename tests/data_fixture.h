@@ -3,8 +3,6 @@
 // every kind of bad input the data pipeline must skip and count.
 #pragma once
 
-#include <unistd.h>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +13,7 @@
 #include <turbojpeg.h>
 
 #include "kernels/error.h"
+#include "tests/temp_directory.h"
 #include "tests/test_util.h"
 #include "train/data_error.h"
 #include "train/image.h"
@@ -23,16 +22,6 @@
 namespace i2v::test {
 
 namespace fs = std::filesystem;
-
-// A fresh directory for the current test (tests run as separate processes, in parallel).
-inline fs::path fresh_test_directory() {
-  const testing::TestInfo* info = testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = fs::temp_directory_path() /
-                       fmt::format("i2v_{}_{}_{}_{}", info->test_suite_name(), info->name(), run_seed(), ::getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 inline void write_bytes(const fs::path& path, const std::string& bytes) {
   fs::create_directories(path.parent_path());

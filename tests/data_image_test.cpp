@@ -10,6 +10,11 @@
 namespace i2v {
 namespace {
 
+namespace fs = std::filesystem;
+
+// Each test gets a fresh directory of its own, dir_.
+using DataImage = test::TempDirectoryTest;
+
 using test::drawing;
 
 Image decode(const std::string& bytes, const DecodeOptions& options = {}) {
@@ -48,7 +53,7 @@ Image noise(int width, int height) {
   return picture;
 }
 
-TEST(DataImage, DecodesEveryFormat) {
+TEST_F(DataImage, DecodesEveryFormat) {
   const Image picture = drawing(37, 29, seed());
   // Lossless formats give the pixels back exactly.
   EXPECT_EQ(decode(test::png_bytes(picture)).rgb, picture.rgb);
@@ -68,7 +73,7 @@ TEST(DataImage, DecodesEveryFormat) {
   }
 }
 
-TEST(DataImage, GrayscaleBecomesRgbAndAlphaIsCompositedOnWhite) {
+TEST_F(DataImage, GrayscaleBecomesRgbAndAlphaIsCompositedOnWhite) {
   const Image picture = drawing(24, 16, seed());
   std::vector<uint8_t> gray;
   const Image decoded = decode(test::gray_jpeg_bytes(picture, &gray));
@@ -91,7 +96,7 @@ TEST(DataImage, GrayscaleBecomesRgbAndAlphaIsCompositedOnWhite) {
       }
 }
 
-TEST(DataImage, CmykJpegIsConverted) {
+TEST_F(DataImage, CmykJpegIsConverted) {
   // TurboJPEG writes CMYK JPEGs (as Adobe does: inverted values); the decoder converts to RGB.
   const Image picture = drawing(32, 32, seed());
   std::vector<uint8_t> cmyk(32 * 32 * 4);
@@ -109,7 +114,7 @@ TEST(DataImage, CmykJpegIsConverted) {
   EXPECT_LT(mean_abs_difference(decoded, picture), 4.0);
 }
 
-TEST(DataImage, BadFilesAreRefusedWithTheirReason) {
+TEST_F(DataImage, BadFilesAreRefusedWithTheirReason) {
   const std::string jpeg = encode_jpeg(drawing(64, 48, seed()), 90);
   const std::string png = test::png_bytes(drawing(64, 48, seed()));
   EXPECT_EQ(problem_of(""), DataProblem::empty_file);
@@ -144,7 +149,7 @@ TEST(DataImage, BadFilesAreRefusedWithTheirReason) {
   EXPECT_EQ(decode(jpeg, small).width, 64);
 }
 
-TEST(DataImage, JpegHeaderClaimingHugeSizeIsRefusedBeforeDecoding) {
+TEST_F(DataImage, JpegHeaderClaimingHugeSizeIsRefusedBeforeDecoding) {
   std::string jpeg = encode_jpeg(drawing(16, 16, seed()), 90);
   // The SOF0 marker (FF C0): length(2) precision(1) height(2) width(2).
   const size_t sof = jpeg.find("\xFF\xC0");
@@ -166,8 +171,8 @@ TEST(DataImage, JpegHeaderClaimingHugeSizeIsRefusedBeforeDecoding) {
   EXPECT_EQ(header.format, ImageFormat::jpeg);
 }
 
-TEST(DataImage, MissingAndEmptyFiles) {
-  const auto dir = test::fresh_test_directory();
+TEST_F(DataImage, MissingAndEmptyFiles) {
+  const fs::path& dir = dir_;
   try {
     load_image((dir / "nothing.jpg").string());
     ADD_FAILURE() << "loaded a missing file";
@@ -191,10 +196,9 @@ TEST(DataImage, MissingAndEmptyFiles) {
   const Image picture = drawing(64, 48, seed());
   save_jpeg((dir / "a.jpg").string(), picture, 95);
   EXPECT_LT(mean_abs_difference(load_image((dir / "a.jpg").string()), picture), 12.0);
-  std::filesystem::remove_all(dir);
 }
 
-TEST(DataImage, ScaledJpegDecodingMatchesFullDecodingThenShrinking) {
+TEST_F(DataImage, ScaledJpegDecodingMatchesFullDecodingThenShrinking) {
   const Image picture = drawing(500, 480, seed());
   const std::string jpeg = encode_jpeg(picture, 90);
   const Image full = decode(jpeg);
@@ -217,7 +221,7 @@ TEST(DataImage, ScaledJpegDecodingMatchesFullDecodingThenShrinking) {
   EXPECT_LT(mean_abs_difference(resize_image(half, 224, 224), resize_image(full, 224, 224)), 2.5);
 }
 
-TEST(DataImage, ShrinkingAveragesAreas) {
+TEST_F(DataImage, ShrinkingAveragesAreas) {
   const Image picture = noise(12, 9);
   // By an integer factor: each output pixel is the exact mean of its 3x3 block.
   std::vector<float> out(4 * 3 * 3);
@@ -246,7 +250,7 @@ TEST(DataImage, ShrinkingAveragesAreas) {
   for (int c = 0; c < 3; ++c) EXPECT_NEAR(one[size_t(c)], (picture.pixel(3, 2)[c] + picture.pixel(4, 2)[c]) / 2.0, 1e-3);
 }
 
-TEST(DataImage, GrowingIsBilinearAndSameSizeIsExact) {
+TEST_F(DataImage, GrowingIsBilinearAndSameSizeIsExact) {
   const Image picture = noise(7, 5);
   EXPECT_EQ(resize_image(picture, 7, 5).rgb, picture.rgb);
   // Doubling: output pixel o sits at source coordinate (o + 0.5) / 2 - 0.5, between the two

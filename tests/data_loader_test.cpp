@@ -13,6 +13,12 @@
 namespace i2v {
 namespace {
 
+// Each test gets a fresh directory of its own, dir_.
+using DataDataset = test::TempDirectoryTest;
+using DataLoading = test::TempDirectoryTest;
+using DataPreprocess = test::TempDirectoryTest;
+using DataChannelStats = test::TempDirectoryTest;
+
 namespace fs = std::filesystem;
 
 std::shared_ptr<const DatasetContents> fixture_contents(const test::Fixture& fixture) {
@@ -65,8 +71,8 @@ Image solid(int width, int height, uint8_t r, uint8_t g, uint8_t b) {
   return image;
 }
 
-TEST(DataDataset, DanbooruTargetsAndBadPictures) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataDataset, DanbooruTargetsAndBadPictures) {
+  const fs::path& dir = dir_;
   const test::Fixture fixture = test::make_fixture(dir);
   const auto contents = fixture_contents(fixture);
   // ids 1..12 are posts with a picture path; 13 is an mp4; five lines were unreadable.
@@ -115,11 +121,10 @@ TEST(DataDataset, DanbooruTargetsAndBadPictures) {
   EXPECT_EQ(sample.image.shape(), (Shape{3, 16, 16}));
   EXPECT_EQ(sample.target.shape(), (Shape{11}));
   EXPECT_EQ(sample.id, 1);
-  fs::remove_all(dir);
 }
 
-TEST(DataDataset, AWrongImageRootFailsAtOnce) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataDataset, AWrongImageRootFailsAtOnce) {
+  const fs::path& dir = dir_;
   const test::Fixture fixture = test::make_fixture(dir);
   DataReport report;
   const Vocabulary vocabulary = build_vocabulary({fixture.metadata}, VocabularyOptions{}, report);
@@ -132,11 +137,10 @@ TEST(DataDataset, AWrongImageRootFailsAtOnce) {
   } catch (const Error& e) {
     EXPECT_NE(e.message().find("none of the first 12 pictures exists"), std::string::npos) << e.message();
   }
-  fs::remove_all(dir);
 }
 
-TEST(DataLoader, SkipsAndCountsBadPicturesPerEpoch) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataLoading, SkipsAndCountsBadPicturesPerEpoch) {
+  const fs::path& dir = dir_;
   const test::Fixture fixture = test::make_fixture(dir);
   DatasetOptions options;
   options.preprocess.size = 8;
@@ -172,11 +176,10 @@ TEST(DataLoader, SkipsAndCountsBadPicturesPerEpoch) {
   // The first examples come in batch order, whatever the threads did.
   EXPECT_EQ(summaries[0], summaries[2]);
   EXPECT_EQ(summaries[1], summaries[3]);
-  fs::remove_all(dir);
 }
 
-TEST(DataLoader, NothingReadableIsAnError) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataLoading, NothingReadableIsAnError) {
+  const fs::path& dir = dir_;
   make_image_folder(dir, {3, 2}, 1);
   for (const auto& entry : fs::recursive_directory_iterator(dir))
     if (entry.is_regular_file()) test::write_bytes(entry.path(), "not a picture");
@@ -189,7 +192,6 @@ TEST(DataLoader, NothingReadableIsAnError) {
     EXPECT_NE(e.message().find("nothing in epoch 0 was readable"), std::string::npos) << e.message();
     EXPECT_NE(e.message().find("unsupported format 5"), std::string::npos) << e.message();
   }
-  fs::remove_all(dir);
 }
 
 std::vector<Batch> epochs_of(const std::shared_ptr<const Dataset>& dataset, LoaderOptions options, int epochs,
@@ -213,8 +215,8 @@ void expect_same_batches(const std::vector<Batch>& a, const std::vector<Batch>& 
   }
 }
 
-TEST(DataLoader, SameSeedSameBatchesWhateverTheWorkers) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataLoading, SameSeedSameBatchesWhateverTheWorkers) {
+  const fs::path& dir = dir_;
   make_image_folder(dir, {9, 7, 8}, test::test_rng()());
   auto dataset =
       std::make_shared<const Dataset>(folder_contents(dir), std::nullopt, augmenting(12, ResizeMode::direct));
@@ -237,11 +239,10 @@ TEST(DataLoader, SameSeedSameBatchesWhateverTheWorkers) {
   const std::vector<Batch> ordered = epochs_of(dataset, loader_options, 1);
   ASSERT_EQ(ordered.size(), 4u);
   EXPECT_EQ(ordered[1].indices, (std::vector<int64_t>{5, 6, 7, 8, 9}));
-  fs::remove_all(dir);
 }
 
-TEST(DataLoader, ResumingFromAPositionGivesTheRemainingBatches) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataLoading, ResumingFromAPositionGivesTheRemainingBatches) {
+  const fs::path& dir = dir_;
   make_image_folder(dir, {6, 6, 5}, test::test_rng()());
   auto dataset =
       std::make_shared<const Dataset>(folder_contents(dir), Split::train, augmenting(10, ResizeMode::shorter_side));
@@ -270,11 +271,10 @@ TEST(DataLoader, ResumingFromAPositionGivesTheRemainingBatches) {
   EXPECT_FALSE(at_end.next().has_value());
   EXPECT_EQ(at_end.position(), (LoaderPosition{1, 0}));
   EXPECT_THROW(DataLoader(dataset, loader_options, {0, per_epoch + 1}), Error);
-  fs::remove_all(dir);
 }
 
-TEST(DataPreprocess, Illustration2VecPresetValues) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataPreprocess, Illustration2VecPresetValues) {
+  const fs::path& dir = dir_;
   test::write_bytes(dir / "one" / "a.png", test::png_bytes(solid(30, 20, 200, 100, 50)));
   DatasetOptions options;
   options.preprocess = Preprocess::i2v();
@@ -289,16 +289,15 @@ TEST(DataPreprocess, Illustration2VecPresetValues) {
     ASSERT_NEAR(values[2 * 224 * 224 + i], 200 - 181.13838569f, 1e-3);
   }
   EXPECT_EQ(sample.target.to_vector<int64_t>(), (std::vector<int64_t>{0}));
-  fs::remove_all(dir);
 }
 
-TEST(DataPreprocess, FlipsQuartersAndCrops) {
+TEST_F(DataPreprocess, FlipsQuartersAndCrops) {
   // A 40x20 picture: its four 20x10 quarters red, green, blue, white.
   Image picture = solid(40, 20, 0, 0, 0);
   const uint8_t colours[4][3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 255}};
   for (int y = 0; y < 20; ++y)
     for (int x = 0; x < 40; ++x) std::copy_n(colours[(y / 10) * 2 + x / 20], 3, picture.pixel(x, y));
-  const fs::path dir = test::fresh_test_directory();
+  const fs::path& dir = dir_;
   test::write_bytes(dir / "one" / "a.png", test::png_bytes(picture));
   const auto contents = folder_contents(dir);
   const auto make = [&](const std::function<void(Preprocess&)>& edit) {
@@ -353,11 +352,10 @@ TEST(DataPreprocess, FlipsQuartersAndCrops) {
   EXPECT_FLOAT_EQ(from_json.mean[2], 181.13838569f);
   EXPECT_THROW(Preprocess::from_json(nlohmann::json{{"sise", 64}}), Error);
   EXPECT_EQ(Preprocess::from_json(Preprocess::imagenet().to_json()).describe(), Preprocess::imagenet().describe());
-  fs::remove_all(dir);
 }
 
-TEST(DataDataset, CacheGivesTheSameSamplesAndStillReportsBadOnes) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataDataset, CacheGivesTheSameSamplesAndStillReportsBadOnes) {
+  const fs::path& dir = dir_;
   make_image_folder(dir, {5, 4}, test::test_rng()());
   test::write_bytes(dir / "dog" / "broken.png", "\x89PNG\r\n\x1a\n broken");
   const auto contents = folder_contents(dir);
@@ -375,11 +373,10 @@ TEST(DataDataset, CacheGivesTheSameSamplesAndStillReportsBadOnes) {
     EXPECT_EQ(loader.last_epoch_report().skipped(DataProblem::corrupt_image), 1);
     EXPECT_EQ(loader.last_epoch_report().read(), 9);
   }
-  fs::remove_all(dir);
 }
 
-TEST(DataDataset, ImageFolderClassesAndSplits) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataDataset, ImageFolderClassesAndSplits) {
+  const fs::path& dir = dir_;
   make_image_folder(dir, {10, 5, 20}, 1);
   test::write_bytes(dir / "cat" / ".hidden.png", "x");
   test::write_bytes(dir / "cat" / "notes.txt", "x");
@@ -400,11 +397,10 @@ TEST(DataDataset, ImageFolderClassesAndSplits) {
   for (int64_t i = 0; i < test_split.size(); ++i)
     EXPECT_EQ(test_split.path(i).find(contents->class_names[size_t(test_split.class_index(i))]), dir.string().size() + 1);
   EXPECT_THROW(read_image_folder({(dir / "missing").string(), {}, 0}), Error);
-  fs::remove_all(dir);
 }
 
-TEST(DataChannelStats, MeanAndStdOfTheTrainingPictures) {
-  const fs::path dir = test::fresh_test_directory();
+TEST_F(DataChannelStats, MeanAndStdOfTheTrainingPictures) {
+  const fs::path& dir = dir_;
   test::write_bytes(dir / "a" / "1.png", test::png_bytes(solid(10, 10, 200, 100, 0)));
   test::write_bytes(dir / "a" / "2.bmp", test::bmp_bytes(solid(20, 14, 100, 50, 20)));
   test::write_bytes(dir / "a" / "3.png", "garbage");  // skipped, as in training
@@ -432,7 +428,6 @@ TEST(DataChannelStats, MeanAndStdOfTheTrainingPictures) {
   EXPECT_NEAR(bgr.std[2], 50 / 255.0, 1e-6);
   test::write_bytes(dir / "bad.json", "{\"format\":\"i2v-channel-stats\",\"mean\":[1,2]}");
   EXPECT_THROW(ChannelStats::load((dir / "bad.json").string()), Error);
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -13,14 +13,21 @@
 namespace i2v {
 namespace {
 
+namespace fs = std::filesystem;
+
+// Each test gets a fresh directory of its own, dir_.
+using DataMetadata = test::TempDirectoryTest;
+using DataVocabulary = test::TempDirectoryTest;
+using DataSplit = test::TempDirectoryTest;
+
 std::vector<Post> read_posts(const std::string& file, DataReport& report) {
   std::vector<Post> posts;
   for_each_post({file}, [&](Post& post) { posts.push_back(post); }, report);
   return posts;
 }
 
-TEST(DataMetadata, ReadsBothFormsAndSkipsBadLines) {
-  const auto dir = test::fresh_test_directory();
+TEST_F(DataMetadata, ReadsBothFormsAndSkipsBadLines) {
+  const fs::path& dir = dir_;
   const test::Fixture fixture = test::make_fixture(dir);
   DataReport report;
   const std::vector<Post> posts = read_posts(fixture.metadata, report);
@@ -58,11 +65,10 @@ TEST(DataMetadata, ReadsBothFormsAndSkipsBadLines) {
       << summary;
   EXPECT_NE(summary.find("metadata.jsonl:18: unknown rating"), std::string::npos) << summary;
   EXPECT_EQ(report.to_json()["problems"]["malformed_json"], 3);
-  std::filesystem::remove_all(dir);
 }
 
-TEST(DataMetadata, SingleTagStringAndOddValues) {
-  const auto dir = test::fresh_test_directory();
+TEST_F(DataMetadata, SingleTagStringAndOddValues) {
+  const fs::path& dir = dir_;
   test::write_bytes(dir / "a.jsonl",
                     R"({"id":5,"rating":"General","tag_string":"a_b  c"})" "\n"
                     R"({"id":"x7"})" "\n"
@@ -81,11 +87,10 @@ TEST(DataMetadata, SingleTagStringAndOddValues) {
   EXPECT_EQ(posts[1].tags[0].category, TagCategory::character);
   EXPECT_EQ(report.skipped(DataProblem::malformed_json), 2);  // id "x7", a tag without a name
   EXPECT_EQ(report.skipped(DataProblem::unknown_category), 1);
-  std::filesystem::remove_all(dir);
 }
 
-TEST(DataMetadata, MetadataFilesOfAFolderAreSorted) {
-  const auto dir = test::fresh_test_directory();
+TEST_F(DataMetadata, MetadataFilesOfAFolderAreSorted) {
+  const fs::path& dir = dir_;
   test::write_bytes(dir / "b.json", "{\"id\":2}\n");
   test::write_bytes(dir / "a.jsonl", "{\"id\":1}\n");
   test::write_bytes(dir / "notes.txt", "not metadata\n");
@@ -93,10 +98,9 @@ TEST(DataMetadata, MetadataFilesOfAFolderAreSorted) {
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(std::filesystem::path(files[0]).filename(), "a.jsonl");
   EXPECT_THROW(metadata_files({(dir / "missing").string()}), Error);
-  std::filesystem::remove_all(dir);
 }
 
-TEST(DataMetadata, RatingVintages) {
+TEST_F(DataMetadata, RatingVintages) {
   const RatingScheme legacy(RatingVintage::legacy, 3);
   EXPECT_EQ(legacy.index('s'), 0);
   EXPECT_EQ(legacy.index('q'), 1);
@@ -116,7 +120,7 @@ TEST(DataMetadata, RatingVintages) {
   EXPECT_EQ(resolve_rating_vintage(RatingVintage::legacy, true), RatingVintage::legacy);
 }
 
-TEST(DataMetadata, ImagePaths) {
+TEST_F(DataMetadata, ImagePaths) {
   Post post;
   post.id = 2921;
   post.file_ext = "jpg";
@@ -131,17 +135,16 @@ TEST(DataMetadata, ImagePaths) {
   EXPECT_THROW(post_image_path(post, ImageLayout::path), DataError);
   post.path = "somewhere/x.png";  // an explicit path always wins
   EXPECT_EQ(post_image_path(post, ImageLayout::original), "somewhere/x.png");
-  const auto dir = test::fresh_test_directory();
+  const fs::path& dir = dir_;
   EXPECT_EQ(resolve_image_layout(ImageLayout::automatic, dir.string()), ImageLayout::original);
   std::filesystem::create_directories(dir / "512px");
   EXPECT_EQ(resolve_image_layout(ImageLayout::automatic, dir.string()), ImageLayout::px512);
   std::filesystem::create_directories(dir / "original");
   EXPECT_EQ(resolve_image_layout(ImageLayout::automatic, dir.string()), ImageLayout::original);
-  std::filesystem::remove_all(dir);
 }
 
-TEST(DataVocabulary, MostFrequentPerCategoryInOutputOrder) {
-  const auto dir = test::fresh_test_directory();
+TEST_F(DataVocabulary, MostFrequentPerCategoryInOutputOrder) {
+  const fs::path& dir = dir_;
   const test::Fixture fixture = test::make_fixture(dir);
   DataReport report;
   const Vocabulary vocabulary = build_vocabulary({fixture.metadata}, VocabularyOptions{}, report);
@@ -191,12 +194,11 @@ TEST(DataVocabulary, MostFrequentPerCategoryInOutputOrder) {
     EXPECT_EQ(loaded.entry(i).count, vocabulary.entry(i).count);
   }
   EXPECT_NE(read_file(path).find("\"long_hair\""), std::string::npos);
-  std::filesystem::remove_all(dir);
 }
 
-TEST(DataVocabulary, DefaultsGiveTheIllustration2VecLayout) {
+TEST_F(DataVocabulary, DefaultsGiveTheIllustration2VecLayout) {
   // 600 general, 600 character, 600 copyright tags of decreasing frequency: 512 of each kept.
-  const auto dir = test::fresh_test_directory();
+  const fs::path& dir = dir_;
   std::string lines;
   for (int post = 0; post < 600; ++post) {
     std::string general, character, copyright;
@@ -220,11 +222,10 @@ TEST(DataVocabulary, DefaultsGiveTheIllustration2VecLayout) {
   EXPECT_EQ(vocabulary.first(TagCategory::rating), 1536);
   EXPECT_EQ(vocabulary.entry(1538).name, "explicit");
   for (int64_t i = 1; i < 512; ++i) EXPECT_GE(vocabulary.entry(i - 1).count, vocabulary.entry(i).count);
-  std::filesystem::remove_all(dir);
 }
 
-TEST(DataVocabulary, VintageAutoDetectionAndBadFiles) {
-  const auto dir = test::fresh_test_directory();
+TEST_F(DataVocabulary, VintageAutoDetectionAndBadFiles) {
+  const fs::path& dir = dir_;
   test::write_bytes(dir / "new.jsonl", "{\"id\":1,\"rating\":\"g\"}\n{\"id\":2,\"rating\":\"s\"}\n{\"id\":3,\"rating\":\"e\"}\n");
   DataReport report;
   const Vocabulary modern = build_vocabulary({(dir / "new.jsonl").string()}, VocabularyOptions{}, report);
@@ -263,10 +264,9 @@ TEST(DataVocabulary, VintageAutoDetectionAndBadFiles) {
           "order");
   rejects(R"({"format":"i2v-vocabulary","version":1,"tags":[{"index":0,"name":"a","category":"weird"}]})", "weird");
   EXPECT_THROW(Vocabulary::load((dir / "missing.json").string()), Error);
-  std::filesystem::remove_all(dir);
 }
 
-TEST(DataSplit, ByIdIsStableAndFollowsTheFractions) {
+TEST_F(DataSplit, ByIdIsStableAndFollowsTheFractions) {
   const SplitFractions fractions{0.7, 0.2, 0.1};
   int counts[3] = {0, 0, 0};
   for (int64_t id = 0; id < 20000; ++id) {
@@ -290,7 +290,7 @@ TEST(DataSplit, ByIdIsStableAndFollowsTheFractions) {
   EXPECT_THROW(parse_split_fractions("0.5,0.2,0.2"), Error);
 }
 
-TEST(DataSplit, StratifiedKeepsEveryClassInProportion) {
+TEST_F(DataSplit, StratifiedKeepsEveryClassInProportion) {
   std::vector<int64_t> classes;
   for (int c = 0; c < 3; ++c)
     for (int i = 0; i < 50 + c * 25; ++i) classes.push_back(c);

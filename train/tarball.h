@@ -1,6 +1,6 @@
 // Reading files out of a .tgz / .tar.gz (or plain .tar) archive, such as the packages `npm pack`
-// downloads, without unpacking it on disk. The archive is inflated in memory (stb_image's
-// inflate), so it must fit there (npm's emoji packages: about 110 MB unpacked).
+// downloads, without unpacking it on disk. The archive is streamed through zlib; only the files
+// asked for are kept in memory.
 #pragma once
 
 #include <functional>
