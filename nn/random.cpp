@@ -8,17 +8,10 @@
 
 namespace i2v {
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 Rng::Rng(uint64_t seed) {
   for (uint64_t& word : s_) {
     seed += 0x9E3779B97F4A7C15ull;
-    word = splitmix64(seed - 0x9E3779B97F4A7C15ull);
+    word = mix64(seed - 0x9E3779B97F4A7C15ull);
   }
 }
 
