@@ -1,0 +1,57 @@
+// Helpers for the search-index and .npy tests: a scratch directory per test, random binary
+// codes, and running numpy through Debian's /usr/bin/python3 for cross-checks.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/test_util.h"
+
+namespace i2v::test {
+
+// A fresh, empty directory for the current test, removed when the object goes away.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const testing::TestInfo* t = testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() /
+            (std::string("i2v_") + t->test_suite_name() + "_" + t->name() + "_" + std::to_string(run_seed()));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// `count` random codes of `words` 64-bit words, row-major.
+inline std::vector<uint64_t> random_codes(int64_t count, int words, std::mt19937_64& rng) {
+  std::vector<uint64_t> codes(size_t(count) * size_t(words));
+  for (uint64_t& w : codes) w = rng();
+  return codes;
+}
+
+// True when /usr/bin/python3 can import numpy (Debian's python3-numpy).
+inline bool numpy_available() {
+  static const bool available =
+      std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
+  return available;
+}
+
+// Runs a Python script with /usr/bin/python3; returns its exit status (0 on success).
+inline int run_python(const std::string& script, const std::string& directory) {
+  const std::string file = directory + "/script.py";
+  std::ofstream(file) << script;
+  return std::system(("/usr/bin/python3 " + file).c_str());
+}
+
+}  // namespace i2v::test
