@@ -174,30 +174,13 @@ void read_exactly(int fd, void* out, size_t bytes, size_t offset, const std::str
   }
 }
 
-class File {
- public:
-  explicit File(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
-    I2V_CHECK(fd_ >= 0, "cannot open {}: {}", path, std::strerror(errno));
-  }
-  ~File() { ::close(fd_); }
-  File(const File&) = delete;
-  File& operator=(const File&) = delete;
-  int fd() const { return fd_; }
-  size_t size(const std::string& path) const {
-    struct stat st {};
-    I2V_CHECK(::fstat(fd_, &st) == 0, "cannot stat {}: {}", path, std::strerror(errno));
-    return size_t(st.st_size);
-  }
-
- private:
-  int fd_;
-};
-
-NpyHeader read_header(const File& file, const std::string& path) {
-  const size_t file_bytes = file.size(path);
+NpyHeader read_header(int fd, const std::string& path) {
+  struct stat st {};
+  I2V_CHECK(::fstat(fd, &st) == 0, "cannot stat {}: {}", path, std::strerror(errno));
+  const size_t file_bytes = size_t(st.st_size);
   I2V_CHECK(file_bytes >= kMagicBytes + 4, "{}: not a .npy file (only {} bytes)", path, file_bytes);
   unsigned char prefix[12] = {};
-  read_exactly(file.fd(), prefix, std::min<size_t>(sizeof prefix, file_bytes), 0, path);
+  read_exactly(fd, prefix, std::min<size_t>(sizeof prefix, file_bytes), 0, path);
   I2V_CHECK(std::memcmp(prefix, kMagic, kMagicBytes) == 0, "{}: not a .npy file (bad magic)", path);
   const int major = prefix[6];
   I2V_CHECK(major >= 1 && major <= 3, "{}: unsupported .npy format version {}.{}", path, major, int(prefix[7]));
@@ -207,7 +190,7 @@ NpyHeader read_header(const File& file, const std::string& path) {
   const size_t header_start = 8 + length_bytes;
   I2V_CHECK(header_start + header_length <= file_bytes, "{}: truncated .npy header", path);
   std::string text(header_length, '\0');
-  read_exactly(file.fd(), text.data(), header_length, header_start, path);
+  read_exactly(fd, text.data(), header_length, header_start, path);
   NpyHeader header = HeaderParser(text, path).parse();
   header.data_offset = header_start + header_length;
   for (int64_t d : header.shape) I2V_CHECK(d >= 0, "{}: negative dimension", path);
@@ -256,13 +239,31 @@ NpyType npy_type_of(DType dtype) {
   I2V_THROW("no .npy type for dtype {}", dtype_name(dtype));
 }
 
-NpyHeader read_npy_header(const std::string& path) { return read_header(File(path), path); }
+NpyFile::NpyFile(const std::string& path) : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+  I2V_CHECK(fd_ >= 0, "cannot open {}: {}", path, std::strerror(errno));
+  try {
+    header_ = read_header(fd_, path);
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
+}
+
+NpyFile::~NpyFile() { ::close(fd_); }
+
+void NpyFile::read(size_t offset, size_t bytes, void* out) const {
+  I2V_CHECK(offset + bytes <= header_.data_bytes(), "{}: reading bytes {}..{} of {}", path_, offset, offset + bytes,
+            header_.data_bytes());
+  read_exactly(fd_, out, bytes, header_.data_offset + offset, path_);
+}
+
+NpyHeader read_npy_header(const std::string& path) { return NpyFile(path).header(); }
 
 NpyArray read_npy(const std::string& path) {
-  const File file(path);
-  const NpyHeader header = read_header(file, path);
+  const NpyFile file(path);
+  const NpyHeader& header = file.header();
   NpyArray array{header.type, header.shape, std::vector<uint8_t>(header.data_bytes())};
-  read_exactly(file.fd(), array.bytes.data(), array.bytes.size(), header.data_offset, path);
+  file.read(0, array.bytes.size(), array.bytes.data());
   if (header.type == NpyType::boolean) {
     for (uint8_t b : array.bytes) I2V_CHECK(b <= 1, "{}: a bool array holds the byte {}", path, int(b));
   }

@@ -43,8 +43,27 @@ struct NpyArray {
   std::vector<uint8_t> bytes;
 };
 
-// Parses and checks the header of `path`, including that the file holds exactly the data the
-// header announces. Does not read the data.
+// An open .npy file whose data is read piece by piece, so arrays larger than memory can be
+// streamed. Opening parses and checks the header, including that the file holds exactly the
+// data the header announces.
+class NpyFile {
+ public:
+  explicit NpyFile(const std::string& path);
+  ~NpyFile();
+  NpyFile(const NpyFile&) = delete;
+  NpyFile& operator=(const NpyFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  const NpyHeader& header() const { return header_; }
+  // Copies `bytes` bytes of the data, starting `offset` bytes into it, to `out`.
+  void read(size_t offset, size_t bytes, void* out) const;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  NpyHeader header_;
+};
+
 NpyHeader read_npy_header(const std::string& path);
 NpyArray read_npy(const std::string& path);
 // The array as a tensor on `device` (bool arrays become u8 tensors of 0/1).
