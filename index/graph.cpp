@@ -119,6 +119,30 @@ NeighbourGraph build_neighbour_graph(const CodeStore& store, int k, Device devic
   return graph_from_knn(knn, store.bits(), store.codes_checksum());
 }
 
+std::vector<int32_t> connected_components(const NeighbourGraph& g) {
+  std::vector<int32_t> component(size_t(g.node_count), -1);
+  std::vector<int32_t> stack;
+  int32_t next = 0;
+  for (int64_t start = 0; start < g.node_count; ++start) {
+    if (component[size_t(start)] >= 0) continue;
+    component[size_t(start)] = next;
+    stack.push_back(int32_t(start));
+    while (!stack.empty()) {
+      const int32_t node = stack.back();
+      stack.pop_back();
+      for (int64_t e = g.offsets[size_t(node)]; e < g.offsets[size_t(node) + 1]; ++e) {
+        const int32_t j = g.neighbours[size_t(e)];
+        if (component[size_t(j)] < 0) {
+          component[size_t(j)] = next;
+          stack.push_back(j);
+        }
+      }
+    }
+    ++next;
+  }
+  return component;
+}
+
 void save_graph(const std::string& path, const NeighbourGraph& g) {
   validate(g, path);
   const Layout layout = layout_for(uint64_t(g.node_count), uint64_t(g.entries()));

@@ -39,6 +39,9 @@ NeighbourGraph graph_from_knn(const KnnLists& knn, int bits, uint64_t codes_chec
 // All-pairs top-k of the store's codes on `device`, then graph_from_knn.
 NeighbourGraph build_neighbour_graph(const CodeStore& store, int k, Device device, const Progress& progress = {});
 
+// The connected component of each node, numbered 0, 1, ... in the order of their smallest node.
+std::vector<int32_t> connected_components(const NeighbourGraph& graph);
+
 void save_graph(const std::string& path, const NeighbourGraph& graph);
 // Throws i2v::Error naming the file and the problem: truncation, bad magic, checksums, an
 // inconsistent header, edges out of range, unsorted, or without their reverse.

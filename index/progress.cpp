@@ -59,6 +59,7 @@ void ProgressMeter::update(int64_t done) {
     last_draw_ = now;
     std::fprintf(stderr, "\r%s\033[K", line(done).c_str());
   } else {
+    if (done >= total_) return;  // finish() prints the last line
     const int decile = total_ ? int(10 * done / total_) : 10;
     if (decile == last_decile_) return;
     last_decile_ = decile;

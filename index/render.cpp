@@ -96,6 +96,7 @@ Image contact_sheet(const std::vector<std::string>& files, int thumb, int column
   Image sheet = blank(cols * cell, rows * cell, kWhite);
   for (int i = 0; i < n; ++i) {
     const int x = (i % cols) * cell + kGap, y = (i / cols) * cell + kGap;
+    if (files[size_t(i)].empty()) continue;  // a gap in the grid
     paste(sheet, thumbnail(files[size_t(i)], thumb, failures), x, y);
     if (std::find(highlighted.begin(), highlighted.end(), i) != highlighted.end()) frame(sheet, x, y, thumb, 3, kFrame);
   }

@@ -21,7 +21,8 @@ std::string resolve_image_path(const std::string& root, std::string_view path);
 // with the reason appended to `failures`.
 Image thumbnail(const std::string& file, int size, std::vector<std::string>& failures);
 
-// The images in rows of `columns`, `thumb` pixels each, 4-pixel gaps. The tiles listed in
+// The images in rows of `columns`, `thumb` pixels each, 4-pixel gaps; an empty file name leaves
+// its tile white (to start each of several sequences on a new row). The tiles listed in
 // `highlighted` (indices into files) get a coloured frame (the query; a path's two ends).
 Image contact_sheet(const std::vector<std::string>& files, int thumb, int columns, const std::vector<int>& highlighted,
                     std::vector<std::string>& failures);

@@ -183,11 +183,13 @@ TEST(ShortestPath, MatchesFloydWarshallOnRandomGraphs) {
 }
 
 TEST(ShortestPath, DisconnectedAndOutOfRange) {
-  const NeighbourGraph g = graph_of(5, {{{0, 1}, 2}, {{1, 2}, 2}, {{3, 4}, 1}});
+  const NeighbourGraph g = graph_of(6, {{{0, 1}, 2}, {{1, 2}, 2}, {{3, 4}, 1}});
+  EXPECT_EQ(connected_components(g), (std::vector<int32_t>{0, 0, 0, 1, 1, 2}));
   EXPECT_FALSE(shortest_path(g, 0, 4).has_value());
   EXPECT_TRUE(shortest_paths(g, 0, 4, 3).empty());
   EXPECT_EQ(shortest_path(g, 2, 2)->nodes, (std::vector<int32_t>{2}));
-  EXPECT_THROW(shortest_path(g, 0, 5), Error);
+  EXPECT_FALSE(shortest_path(g, 0, 5).has_value());
+  EXPECT_THROW(shortest_path(g, 0, 6), Error);
   EXPECT_THROW(shortest_path(g, -1, 0), Error);
 }
 
