@@ -8,11 +8,10 @@
 #include "kernels/error.h"
 #include "index/code_store.h"
 #include "index/graph.h"
-#include "index/lookup.h"
+#include "index/results.h"
 #include "index/morph.h"
 #include "index/progress.h"
 #include "index/render.h"
-#include "train/atomic_file.h"
 
 namespace i2v::app {
 namespace {
@@ -66,15 +65,9 @@ void run_morph(const MorphOptions& o) {
       ends.push_back(int(row * longest));
       ends.push_back(int(row * longest + paths[row].nodes.size() - 1));
     }
-    std::vector<std::string> failures;
-    save_png(o.sheet, contact_sheet(files, o.thumb, int(longest), ends, failures));
-    out["sheet"] = o.sheet;
-    out["unreadable_images"] = failures;
-    for (const std::string& failure : failures) std::fprintf(stderr, "morph: %s (drawn as a crossed tile)\n", failure.c_str());
+    write_contact_sheet(o.sheet, files, o.thumb, int(longest), ends, "morph", out);
   }
-  const std::string text = out.dump(2) + "\n";
-  if (o.json.empty()) std::fputs(text.c_str(), stdout);
-  else write_file_atomically(o.json, text);
+  emit_json(out, o.json);
 }
 
 void add_morph_command(CLI::App& app) {

@@ -7,9 +7,8 @@
 #include "kernels/error.h"
 #include "index/code_store.h"
 #include "index/knn.h"
-#include "index/lookup.h"
+#include "index/results.h"
 #include "index/render.h"
-#include "train/atomic_file.h"
 
 namespace i2v::app {
 namespace {
@@ -41,16 +40,8 @@ void run_search(const SearchOptions& o) {
   }
   nlohmann::json out = {{"store", o.store}, {"bits", store.bits()}, {"query", item_json(store, query)},
                         {"k", k}, {"results", results}};
-  if (!o.sheet.empty()) {
-    std::vector<std::string> failures;
-    save_png(o.sheet, contact_sheet(files, o.thumb, o.columns, {0}, failures));
-    out["sheet"] = o.sheet;
-    out["unreadable_images"] = failures;
-    for (const std::string& failure : failures) std::fprintf(stderr, "search: %s (drawn as a crossed tile)\n", failure.c_str());
-  }
-  const std::string text = out.dump(2) + "\n";
-  if (o.json.empty()) std::fputs(text.c_str(), stdout);
-  else write_file_atomically(o.json, text);
+  if (!o.sheet.empty()) write_contact_sheet(o.sheet, files, o.thumb, o.columns, {0}, "search", out);
+  emit_json(out, o.json);
 }
 
 void add_search_command(CLI::App& app) {

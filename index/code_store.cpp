@@ -13,6 +13,7 @@
 #include <numeric>
 #include <utility>
 
+#include "index/binary_file.h"
 #include "index/checksum.h"
 #include "kernels/error.h"
 #include "nn/npy.h"
@@ -44,8 +45,6 @@ struct Header {
   uint64_t header_checksum;  // of every byte before it
 };
 static_assert(sizeof(Header) == 128, "the on-disk header is 128 bytes");
-
-uint64_t align64(uint64_t x) { return (x + 63) / 64 * 64; }
 
 // Where each section starts for N codes of B bits and a paths section of `paths_bytes`.
 struct Layout {
@@ -167,7 +166,7 @@ void write_code_store(const std::string& path, const CodeStoreSource& source) {
       write_all(fd, zeros.data(), layout.paths_offset - (layout.ids_offset + count * 8), path);
       write_all(fd, paths.data(), paths.size(), path);
     }
-    header.header_checksum = checksum(&header, offsetof(Header, header_checksum));
+    seal_index_header(&header);
     I2V_CHECK(::pwrite(fd, &header, sizeof header, 0) == ssize_t(sizeof header), "cannot write {}: {}", path,
               std::strerror(errno));
   });
@@ -271,14 +270,7 @@ CodeStore CodeStore::open(const std::string& path) {
     const uint64_t file_bytes = uint64_t(st.st_size);
     Header h{};
     read_at(fd, &h, std::min<uint64_t>(sizeof h, file_bytes), 0, path);
-    I2V_CHECK(std::memcmp(h.magic, kMagic, std::min<uint64_t>(sizeof kMagic, file_bytes)) == 0,
-              "{}: not an i2v code store (bad magic; build one with `i2v index build`)", path);
-    I2V_CHECK(file_bytes >= sizeof h, "{}: truncated: {} bytes, shorter than the {}-byte header", path, file_bytes,
-              sizeof h);
-    I2V_CHECK(h.version == kVersion, "{}: code store version {}; this build reads version {}", path, h.version,
-              kVersion);
-    I2V_CHECK(h.header_checksum == checksum(&h, offsetof(Header, header_checksum)),
-              "{}: header checksum mismatch (the file is corrupted)", path);
+    check_index_header(&h, file_bytes, kMagic, kVersion, path, "code store", "build one with `i2v index build`");
     I2V_CHECK(h.header_bytes == sizeof h, "{}: inconsistent header: {} header bytes", path, h.header_bytes);
     check_bits(int64_t(std::min<uint64_t>(h.bits, INT64_MAX)), path);
     I2V_CHECK(h.count > 0 && h.count <= INT32_MAX, "{}: inconsistent header: {} codes", path, h.count);
@@ -288,10 +280,7 @@ CodeStore CodeStore::open(const std::string& path) {
               "{}: inconsistent header: {} codes of {} bits (+ {} bytes of paths) make a file of {} bytes with ids "
               "at {}, the header says {} bytes with ids at {}", path, h.count, h.bits, h.paths_bytes,
               expected.file_bytes, expected.ids_offset, h.file_bytes, h.ids_offset);
-    I2V_CHECK(file_bytes >= h.file_bytes, "{}: truncated: {} bytes of {} ({} codes of {} bits)", path, file_bytes,
-              h.file_bytes, h.count, h.bits);
-    I2V_CHECK(file_bytes == h.file_bytes, "{}: {} bytes, but {} codes of {} bits make {} (data after the end)",
-              path, file_bytes, h.count, h.bits, h.file_bytes);
+    check_index_file_size(file_bytes, h.file_bytes, path);
 
     void* mapping = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
     I2V_CHECK(mapping != MAP_FAILED, "cannot map {}: {}", path, std::strerror(errno));

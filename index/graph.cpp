@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "index/binary_file.h"
 #include "index/checksum.h"
 #include "kernels/error.h"
 #include "train/atomic_file.h"
@@ -33,8 +34,6 @@ struct Header {
   uint64_t header_checksum;  // of every byte before it
 };
 static_assert(sizeof(Header) == 128, "the on-disk header is 128 bytes");
-
-uint64_t align64(uint64_t x) { return (x + 63) / 64 * 64; }
 
 struct Layout {
   uint64_t offsets_offset, neighbours_offset, weights_offset, file_bytes;
@@ -162,7 +161,7 @@ void save_graph(const std::string& path, const NeighbourGraph& g) {
   h.offsets_checksum = checksum(g.offsets.data(), g.offsets.size() * 8);
   h.neighbours_checksum = checksum(g.neighbours.data(), g.neighbours.size() * 4);
   h.weights_checksum = checksum(g.weights.data(), g.weights.size() * 4);
-  h.header_checksum = checksum(&h, offsetof(Header, header_checksum));
+  seal_index_header(&h);
   write_file_atomically(path, [&](int fd) {
     const char zeros[64] = {};
     write_all(fd, &h, sizeof h, path);
@@ -178,13 +177,7 @@ NeighbourGraph load_graph(const std::string& path) {
   const std::string bytes = read_file(path);
   Header h{};
   std::memcpy(&h, bytes.data(), std::min(bytes.size(), sizeof h));
-  I2V_CHECK(std::memcmp(h.magic, kMagic, std::min(sizeof kMagic, bytes.size())) == 0,
-            "{}: not an i2v graph (bad magic; build one with `i2v index graph`)", path);
-  I2V_CHECK(bytes.size() >= sizeof h, "{}: truncated: {} bytes, shorter than the {}-byte header", path, bytes.size(),
-            sizeof h);
-  I2V_CHECK(h.version == kVersion, "{}: graph version {}; this build reads version {}", path, h.version, kVersion);
-  I2V_CHECK(h.header_checksum == checksum(&h, offsetof(Header, header_checksum)),
-            "{}: header checksum mismatch (the file is corrupted)", path);
+  check_index_header(&h, bytes.size(), kMagic, kVersion, path, "graph", "build one with `i2v index graph`");
   I2V_CHECK(h.node_count >= 1 && h.node_count <= INT32_MAX && h.entries <= (uint64_t(1) << 40),
             "{}: inconsistent header: {} nodes, {} edge entries", path, h.node_count, h.entries);
   const Layout expected = layout_for(h.node_count, h.entries);
@@ -193,9 +186,7 @@ NeighbourGraph load_graph(const std::string& path) {
                 h.file_bytes == expected.file_bytes,
             "{}: inconsistent header: {} nodes and {} edge entries make a file of {} bytes, the header says {}", path,
             h.node_count, h.entries, expected.file_bytes, h.file_bytes);
-  I2V_CHECK(bytes.size() >= h.file_bytes, "{}: truncated: {} bytes of {}", path, bytes.size(), h.file_bytes);
-  I2V_CHECK(bytes.size() == h.file_bytes, "{}: {} bytes, but the header says {} (data after the end)", path,
-            bytes.size(), h.file_bytes);
+  check_index_file_size(bytes.size(), h.file_bytes, path);
   const char* base = bytes.data();
   I2V_CHECK(checksum(base + h.offsets_offset, (h.node_count + 1) * 8) == h.offsets_checksum &&
                 checksum(base + h.neighbours_offset, h.entries * 4) == h.neighbours_checksum &&

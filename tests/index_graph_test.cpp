@@ -27,15 +27,7 @@ int32_t hamming(const uint64_t* a, const uint64_t* b, int words) {
   return d;
 }
 
-template <typename F>
-void expect_error(F body, const std::string& fragment) {
-  try {
-    body();
-    ADD_FAILURE() << "expected an error containing '" << fragment << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 // A graph from an undirected edge list.
 NeighbourGraph graph_of(int64_t n, const std::map<std::pair<int32_t, int32_t>, int32_t>& edges, int bits = 64) {

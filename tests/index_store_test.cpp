@@ -25,15 +25,7 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
-template <typename F>
-void expect_error(F body, const std::string& fragment) {
-  try {
-    body();
-    ADD_FAILURE() << "expected an error containing '" << fragment << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 void expect_store_refused(const std::string& path, const std::string& fragment) {
   expect_error([&] { CodeStore::open(path); }, fragment);

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/error.h"
 #include "tests/test_util.h"
 
 namespace i2v::test {
@@ -38,6 +39,17 @@ inline std::vector<uint64_t> random_codes(int64_t count, int words, std::mt19937
   std::vector<uint64_t> codes(size_t(count) * size_t(words));
   for (uint64_t& w : codes) w = rng();
   return codes;
+}
+
+// Runs `body` and expects an i2v::Error whose message contains `fragment`.
+template <typename F>
+void expect_error(F body, const std::string& fragment) {
+  try {
+    body();
+    ADD_FAILURE() << "expected an error containing '" << fragment << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
 }
 
 // True when /usr/bin/python3 can import numpy (Debian's python3-numpy).

@@ -112,14 +112,22 @@ TEST(Tsne, AffinitiesAreSymmetricAndSumToOne) {
   for (const auto& [ij, v] : entries) EXPECT_DOUBLE_EQ(entries.at({ij.second, ij.first}), v);
 }
 
+// P of `clusters` blobs of `per` points in `dims` dimensions (k neighbours, `perplexity`), and a
+// random map of them with coordinates of standard deviation `spread`.
+std::pair<TsneAffinities, std::vector<double>> blob_problem(int clusters, int per, int dims, int k, double perplexity,
+                                                            double spread, std::mt19937_64& rng) {
+  std::vector<int64_t> labels;
+  const std::vector<float> x = blobs(clusters, per, dims, rng, labels);
+  const int64_t n = int64_t(clusters) * per;
+  std::normal_distribution<double> normal(0.0, spread);
+  std::vector<double> y(size_t(2 * n));
+  for (double& v : y) v = normal(rng);
+  return {tsne_affinities(float_neighbourhoods(x.data(), n, dims, k), perplexity), y};
+}
+
 TEST(Tsne, ExactGradientMatchesCentralDifferencesOfKL) {
   auto rng = test::test_rng();
-  std::vector<int64_t> labels;
-  const std::vector<float> x = blobs(3, 10, 6, rng, labels);
-  const TsneAffinities p = tsne_affinities(float_neighbourhoods(x.data(), 30, 6, 12), 4);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::vector<double> y(60);
-  for (double& v : y) v = normal(rng);
+  const auto [p, y] = blob_problem(3, 10, 6, 12, 4, 1.0, rng);
   std::vector<double> gradient;
   tsne_gradient(p, y, 0.0, 1.0, gradient);
   const double step = 1e-6;
@@ -134,12 +142,7 @@ TEST(Tsne, ExactGradientMatchesCentralDifferencesOfKL) {
 
 TEST(Tsne, BarnesHutGradientIsCloseToExact) {
   auto rng = test::test_rng();
-  std::vector<int64_t> labels;
-  const std::vector<float> x = blobs(4, 100, 5, rng, labels);
-  const TsneAffinities p = tsne_affinities(float_neighbourhoods(x.data(), 400, 5, 30), 10);
-  std::normal_distribution<double> normal(0.0, 5.0);
-  std::vector<double> y(800);
-  for (double& v : y) v = normal(rng);
+  const auto [p, y] = blob_problem(4, 100, 5, 30, 10, 5.0, rng);
   std::vector<double> exact, approximate;
   tsne_gradient(p, y, 0.0, 1.0, exact);
   tsne_gradient(p, y, 0.5, 1.0, approximate);

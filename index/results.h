@@ -1,9 +1,10 @@
-// Finding the item a user means (an id, or an image path recorded in the store) and describing
-// items in JSON, for the search, morph and index commands.
+// What the search and morph commands share: finding the item a user means (an id, or an image
+// path the store records), and reporting results as JSON and contact sheets.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -19,5 +20,13 @@ int64_t find_item(const CodeStore& store, const std::string& reference, const st
 
 // {"id": ..., "row": ..., "path": ...} ("path" only when the store has paths).
 nlohmann::json item_json(const CodeStore& store, int64_t row);
+
+// Prints `out` as indented JSON on stdout, or writes it to `file` (atomically) when one is given.
+void emit_json(const nlohmann::json& out, const std::string& file);
+
+// Draws `files` as a contact sheet PNG at `sheet` (index/render.h) and records it in `out`
+// ("sheet", "unreadable_images"); each unreadable image is also named on stderr after `command`.
+void write_contact_sheet(const std::string& sheet, const std::vector<std::string>& files, int thumb, int columns,
+                         const std::vector<int>& highlighted, const char* command, nlohmann::json& out);
 
 }  // namespace i2v

@@ -1,11 +1,13 @@
-#include "index/lookup.h"
+#include "index/results.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include "index/render.h"
 #include "kernels/error.h"
+#include "train/atomic_file.h"
 
 namespace i2v {
 namespace {
@@ -52,6 +54,21 @@ nlohmann::json item_json(const CodeStore& store, int64_t row) {
   nlohmann::json item = {{"id", store.id(row)}, {"row", row}};
   if (store.has_paths()) item["path"] = std::string(store.image_path(row));
   return item;
+}
+
+void emit_json(const nlohmann::json& out, const std::string& file) {
+  const std::string text = out.dump(2) + "\n";
+  if (file.empty()) std::fputs(text.c_str(), stdout);
+  else write_file_atomically(file, text);
+}
+
+void write_contact_sheet(const std::string& sheet, const std::vector<std::string>& files, int thumb, int columns,
+                         const std::vector<int>& highlighted, const char* command, nlohmann::json& out) {
+  std::vector<std::string> failures;
+  save_png(sheet, contact_sheet(files, thumb, columns, highlighted, failures));
+  out["sheet"] = sheet;
+  out["unreadable_images"] = failures;
+  for (const std::string& failure : failures) std::fprintf(stderr, "%s: %s (drawn as a crossed tile)\n", command, failure.c_str());
 }
 
 }  // namespace i2v
