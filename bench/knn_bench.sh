@@ -11,7 +11,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "== $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 "$build/bench/knn_bench" --save-codes "$work/codes.npy" --save-knn "$work/knn.npy" "$@" | tee "$work/ours.txt"
-ours=$(sed -n 's/^time .* s, \([0-9.e+]*\) pairs\/s.*/\1/p' "$work/ours.txt")
+ours=$(sed -n 's/^all-pairs: [0-9.]* s, \([0-9.e+]*\) pairs\/s.*/\1/p' "$work/ours.txt")
 if /usr/bin/python3 -c 'import faiss' 2>/dev/null; then
   /usr/bin/python3 bench/knn_faiss.py "$work/codes.npy" "$work/knn.npy" ${FAISS_QUERIES:+--queries $FAISS_QUERIES} | tee "$work/faiss.txt"
   theirs=$(sed -n 's/^PAIRS_PER_SECOND //p' "$work/faiss.txt")

@@ -11,7 +11,7 @@ namespace {
 
 // Queries per kernel call in all-pairs: on the CPU about half a second of work for 4,096-bit
 // codes and N = 76k (one progress step); on a GPU 1,024 tiles of 64 queries, enough to fill it.
-int64_t block_queries(Device device) { return device.is_cpu() ? 4096 : 65536; }
+int64_t block_queries(Device device) { return device.is_cpu() ? 16384 : 65536; }
 
 KnnLists empty_lists(int64_t count, int k) {
   KnnLists lists;

@@ -65,7 +65,7 @@ namespace {
 using hamming::kBlockRows;
 using hamming::kGroupQueries;
 
-constexpr int64_t kChunkQueries = 256;
+constexpr int64_t kChunkQueries = 512;
 constexpr int64_t kTileBytes = int64_t(256) << 10;
 
 // What one thread keeps for the chunk of queries it works on.
