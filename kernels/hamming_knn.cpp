@@ -1,7 +1,7 @@
 // Hamming k-NN on the CPU (see hamming_knn.h and hamming_knn_cpu.h).
 //
-// Threads take chunks of 256 queries. A chunk is transposed into groups of 32 (hamming_knn_cpu.h)
-// and swept over the database in tiles of ~256 KiB, which stay in L2 while all 8 groups of the
+// Threads take chunks of 512 queries. A chunk is transposed into groups of 32 (hamming_knn_cpu.h)
+// and swept over the database in tiles of ~256 KiB, which stay in L2 while all 16 groups of the
 // chunk pass over them; each block of 6 rows is compared with a group by the block kernel, which
 // returns the (query, row) pairs nearer than the query's current k-th neighbour. Those go into
 // the query's sorted list. Rows reach each query in increasing order, so a candidate as far as

@@ -116,7 +116,7 @@ TEST(HammingKnnCpu, BothPopcountPathsMatchBruteForce) {
   for (cpu::PopcountPath path : paths) {
     SCOPED_TRACE(cpu::popcount_path_name(path));
     for (const Case& c : cases()) check_case(c, Device::cpu(), rng, [&](const HammingKnnArgs& a) { cpu::hamming_knn_using(path, a); });
-    // Several chunks of 256 queries, several tiles: the threads' work is independent.
+    // Several chunks of 512 queries, several tiles: the threads' work is independent.
     check_case({600, 700, 64, 5, false, true}, Device::cpu(), rng,
                [&](const HammingKnnArgs& a) { cpu::hamming_knn_using(path, a); });
     check_case({300, 5000, 2, 7, true, false}, Device::cpu(), rng,
