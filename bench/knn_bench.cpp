@@ -179,9 +179,9 @@ void run_all_pairs(const Options& o) {
   if (device.is_cpu() && o.path != "auto") setenv("I2V_POPCOUNT", o.path == "portable" ? "portable" : "avx512", 1);
   const cpu::PopcountPath path = cpu::default_popcount_path();
   const int threads = omp_get_max_threads();
-  std::printf("all-pairs top-%d of N = %lld random %d-bit codes on %s%s, %d threads\n", o.k, (long long)o.n, o.bits,
-              device.name().c_str(), device.is_cpu() ? (std::string(" (") + cpu::popcount_path_name(path) + ")").c_str() : "",
-              threads);
+  std::printf("all-pairs top-%d of N = %lld random %d-bit codes on %s\n", o.k, (long long)o.n, o.bits,
+              device.is_cpu() ? fmt::format("cpu ({}, {} threads)", cpu::popcount_path_name(path), threads).c_str()
+                              : device.name().c_str());
   const std::vector<uint64_t> codes = random_codes(o.n, words, o.seed);
   if (!o.save_codes.empty()) write_npy(o.save_codes, NpyType::u8, {o.n, o.bits / 8}, codes.data());
 
@@ -198,13 +198,15 @@ void run_all_pairs(const Options& o) {
   const Rate alu_after = device.is_cpu() ? vector_alu_rate(threads) : Rate{};
   // Pairs per second had every thread had its CPU all the time.
   const double per_cpu = pairs / cpu_seconds * threads;
-  std::printf("all-pairs: %.2f s, %.3e pairs/s; %.2f CPU-s on %d threads (%.0f%% of the wall time): %.3e pairs/s "
-              "per CPU-second of each thread\n", seconds, pairs / seconds, cpu_seconds, threads,
-              100.0 * cpu_seconds / (seconds * threads), per_cpu);
-  if (device.is_cpu())
+  std::printf("all-pairs: %.2f s, %.3e pairs/s", seconds, pairs / seconds);
+  if (!device.is_cpu()) std::printf(" on %s\n", device.name().c_str());
+  if (device.is_cpu()) {
+    std::printf("; %.2f CPU-s on %d threads (%.0f%% of the wall time): %.3e pairs/s per CPU-second of each thread\n",
+                cpu_seconds, threads, 100.0 * cpu_seconds / (seconds * threads), per_cpu);
     std::printf("block kernel alone (data in L1): %.3e pairs/s, %.3e per CPU-second of each thread\n", block.per_second,
                 block.per_cpu_second);
-  if (alu_before.per_cpu_second > 0) {
+  }
+  if (alu_before.per_cpu_second > 0 && path == cpu::PopcountPath::avx512) {
     const double alu = std::max(alu_before.per_cpu_second, alu_after.per_cpu_second);
     const double bound = alu / ops_per_pair;
     std::printf("vector ALU: XOR+VPOPCNTQ+add retire %.3e/s per CPU-second of each of %d threads (%.3e before, %.3e "
