@@ -8,6 +8,7 @@
 
 #include "index/checksum.h"
 #include "index/code_store.h"
+#include "index/results.h"
 #include "kernels/error.h"
 #include "nn/npy.h"
 #include "tests/index_test_util.h"
@@ -175,6 +176,22 @@ TEST(CodeStore, RefusesBadSources) {
   expect_error([&] { write_code_store(dir.file("s"), code_source({codes.data(), 4, 1}, {1, 2})); }, "2 ids for 4");
   expect_error([&] { write_code_store(dir.file("s"), code_source({codes.data(), 0, 1})); }, "at least one");
   EXPECT_FALSE(std::filesystem::exists(dir.file("s")));
+}
+
+TEST(CodeStore, FindsItemsByIdOrStoredPath) {
+  ScratchDir dir;
+  auto rng = test::test_rng();
+  const std::vector<uint64_t> codes = test::random_codes(3, 1, rng);
+  write_code_store(dir.file("s"), code_source({codes.data(), 3, 1}, {10, 20, 30}, {"a.png", "sub/b.png", "c.png"}));
+  const CodeStore store = CodeStore::open(dir.file("s"));
+  EXPECT_EQ(find_item(store, "20", ""), 1);
+  EXPECT_EQ(find_item(store, "sub/b.png", ""), 1);
+  EXPECT_EQ(find_item(store, dir.file("sub/../c.png"), dir.file("")), 2);  // resolved under the image root
+  expect_error([&] { find_item(store, "21", ""); }, "no item with id 21 (ids 10..30");
+  expect_error([&] { find_item(store, "nothing.png", ""); }, "neither an id nor an image path");
+  std::ofstream(dir.file("new.png")) << "an image the store does not hold";
+  expect_error([&] { find_item(store, dir.file("new.png"), ""); }, "needs the hash model");
+  EXPECT_EQ(item_json(store, 2).dump(), R"({"id":30,"path":"c.png","row":2})");
 }
 
 class CorruptStore : public testing::Test {
