@@ -89,8 +89,8 @@ void run_info(const InfoOptions& o) {
   for (int32_t c : component) ++sizes[c];
   int64_t largest = 0;
   for (const auto& [c, size] : sizes) largest = std::max(largest, size);
-  std::printf("%s: %s nodes, top-%d graph, %s edges, degree %lld..%lld (mean %.2f), %s connected components "
-              "(largest %s nodes); %s\n",
+  std::printf("%s: %s nodes, top-%d graph, %s edges, degree %lld..%lld (mean %.2f), connected components: %s "
+              "(the largest has %s nodes); %s\n",
               o.graph.c_str(), format_count(g.node_count).c_str(), g.k, format_count(g.entries() / 2).c_str(),
               (long long)min_degree, (long long)max_degree, double(g.entries()) / double(g.node_count),
               format_count(int64_t(sizes.size())).c_str(), format_count(largest).c_str(),
@@ -167,7 +167,7 @@ void run_graph(const GraphOptions& o) {
   const NeighbourGraph graph = graph_from_knn(knn, store.bits(), store.codes_checksum());
   save_graph(o.output, graph);
   const std::vector<int32_t> component = connected_components(graph);
-  std::printf("wrote %s: %s nodes, %s edges (top-%d in either direction), %s connected components\n",
+  std::printf("wrote %s: %s nodes, %s edges (top-%d in either direction), connected components: %s\n",
               o.output.c_str(), format_count(graph.node_count).c_str(), format_count(graph.entries() / 2).c_str(), o.k,
               format_count(int64_t(*std::max_element(component.begin(), component.end())) + 1).c_str());
 }
