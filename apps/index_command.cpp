@@ -72,11 +72,11 @@ struct InfoOptions {
 
 void run_info(const InfoOptions& o) {
   const CodeStore store = CodeStore::open(o.store);
-  std::printf("%s: %s codes of %s bits (%s of codes), ids %s..%s, image paths: %s, codes checksum %016llx\n",
+  std::printf("%s: %s codes of %s bits (%s of codes), ids %s..%s, image paths: %s, CRC-32 of the codes %08x\n",
               o.store.c_str(), format_count(store.size()).c_str(), format_count(store.bits()).c_str(),
               megabytes(double(store.size()) * store.bits() / 8).c_str(), format_count(store.id(0)).c_str(),
               format_count(store.id(store.size() - 1)).c_str(), store.has_paths() ? "yes" : "no",
-              (unsigned long long)store.codes_checksum());
+              store.codes_checksum());
   if (o.graph.empty()) return;
   const NeighbourGraph g = load_graph(o.graph);
   int64_t min_degree = g.node_count, max_degree = 0;

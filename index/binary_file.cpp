@@ -3,18 +3,23 @@
 #include <algorithm>
 #include <cstring>
 
-#include "index/checksum.h"
+#include <zlib.h>
+
 #include "kernels/error.h"
 
 namespace i2v {
 
 namespace {
-constexpr size_t kChecksumOffset = kIndexHeaderBytes - 8;
+constexpr size_t kChecksumOffset = kIndexHeaderBytes - 4;
+}
+
+uint32_t crc32_of(const void* data, size_t bytes, uint32_t crc) {
+  return uint32_t(::crc32_z(crc, static_cast<const Bytef*>(data), bytes));
 }
 
 void seal_index_header(void* header) {
-  const uint64_t sum = checksum(header, kChecksumOffset);
-  std::memcpy(static_cast<char*>(header) + kChecksumOffset, &sum, 8);
+  const uint32_t crc = crc32_of(header, kChecksumOffset);
+  std::memcpy(static_cast<char*>(header) + kChecksumOffset, &crc, 4);
 }
 
 void check_index_header(const void* header, uint64_t file_bytes, const char (&magic)[8], uint32_t version,
@@ -24,13 +29,12 @@ void check_index_header(const void* header, uint64_t file_bytes, const char (&ma
             "{}: not an i2v {} (bad magic; {})", path, kind, how_to_make);
   I2V_CHECK(file_bytes >= kIndexHeaderBytes, "{}: truncated: {} bytes, shorter than the {}-byte header", path,
             file_bytes, kIndexHeaderBytes);
-  uint32_t file_version;
-  uint64_t stored_sum;
+  uint32_t file_version, stored_crc;
   std::memcpy(&file_version, bytes + 8, 4);
-  std::memcpy(&stored_sum, bytes + kChecksumOffset, 8);
+  std::memcpy(&stored_crc, bytes + kChecksumOffset, 4);
   I2V_CHECK(file_version == version, "{}: {} version {}; this build reads version {}", path, kind, file_version,
             version);
-  I2V_CHECK(stored_sum == checksum(bytes, kChecksumOffset), "{}: header checksum mismatch (the file is corrupted)",
+  I2V_CHECK(stored_crc == crc32_of(bytes, kChecksumOffset), "{}: header checksum mismatch (the file is corrupted)",
             path);
 }
 

@@ -14,7 +14,6 @@
 #include <utility>
 
 #include "index/binary_file.h"
-#include "index/checksum.h"
 #include "kernels/error.h"
 #include "nn/npy.h"
 #include "train/atomic_file.h"
@@ -38,11 +37,11 @@ struct Header {
   uint64_t paths_offset;  // 0 when the store has no paths
   uint64_t paths_bytes;
   uint64_t file_bytes;
-  uint64_t codes_checksum;
-  uint64_t ids_checksum;
-  uint64_t paths_checksum;
-  uint64_t reserved[3];
-  uint64_t header_checksum;  // of every byte before it
+  uint32_t codes_crc32;
+  uint32_t ids_crc32;
+  uint32_t paths_crc32;
+  uint32_t reserved[10];
+  uint32_t header_crc32;  // of every byte before it
 };
 static_assert(sizeof(Header) == 128, "the on-disk header is 128 bytes");
 
@@ -144,21 +143,21 @@ void write_code_store(const std::string& path, const CodeStoreSource& source) {
   header.paths_offset = layout.paths_offset;
   header.paths_bytes = paths.size();
   header.file_bytes = layout.file_bytes;
-  header.ids_checksum = checksum(ids.data(), ids.size() * 8);
-  header.paths_checksum = checksum(paths.data(), paths.size());
+  header.ids_crc32 = crc32_of(ids.data(), ids.size() * 8);
+  header.paths_crc32 = crc32_of(paths.data(), paths.size());
 
   write_file_atomically(path, [&](int fd) {
     const std::vector<char> zeros(kCodesOffset, 0);
     write_all(fd, zeros.data(), kCodesOffset, path);  // the header goes in last, with its checksums
-    Checksum codes_sum;
+    uint32_t codes_crc32 = 0;
     std::vector<uint8_t> chunk(size_t(std::min<int64_t>(kRowsPerChunk, source.count)) * code_bytes);
     for (int64_t first = 0; first < source.count; first += kRowsPerChunk) {
       const int64_t n = std::min<int64_t>(kRowsPerChunk, source.count - first);
       source.read_rows(first, n, chunk.data());
-      codes_sum.update(chunk.data(), size_t(n) * code_bytes);
+      codes_crc32 = crc32_of(chunk.data(), size_t(n) * code_bytes, codes_crc32);
       write_all(fd, chunk.data(), size_t(n) * code_bytes, path);
     }
-    header.codes_checksum = codes_sum.digest();
+    header.codes_crc32 = codes_crc32;
     const uint64_t codes_end = layout.codes_offset + count * code_bytes;
     write_all(fd, zeros.data(), layout.ids_offset - codes_end, path);
     write_all(fd, ids.data(), ids.size() * 8, path);
@@ -292,15 +291,15 @@ CodeStore CodeStore::open(const std::string& path) {
     store.codes_ = reinterpret_cast<const uint64_t*>(base + h.codes_offset);
     store.ids_ = reinterpret_cast<const int64_t*>(base + h.ids_offset);
     const size_t code_bytes = h.count * (h.bits / 8);
-    store.codes_checksum_ = checksum(store.codes_, code_bytes);
-    I2V_CHECK(store.codes_checksum_ == h.codes_checksum, "{}: checksum mismatch in the codes (the file is corrupted)",
+    store.codes_checksum_ = crc32_of(store.codes_, code_bytes);
+    I2V_CHECK(store.codes_checksum_ == h.codes_crc32, "{}: checksum mismatch in the codes (the file is corrupted)",
               path);
-    I2V_CHECK(checksum(store.ids_, h.count * 8) == h.ids_checksum,
+    I2V_CHECK(crc32_of(store.ids_, h.count * 8) == h.ids_crc32,
               "{}: checksum mismatch in the ids (the file is corrupted)", path);
     for (uint64_t r = 1; r < h.count; ++r)
       I2V_CHECK(store.ids_[r] > store.ids_[r - 1], "{}: ids not increasing at row {}", path, r);
     if (h.paths_bytes) {
-      I2V_CHECK(checksum(base + h.paths_offset, h.paths_bytes) == h.paths_checksum,
+      I2V_CHECK(crc32_of(base + h.paths_offset, h.paths_bytes) == h.paths_crc32,
                 "{}: checksum mismatch in the image paths (the file is corrupted)", path);
       I2V_CHECK(h.paths_bytes >= (h.count + 1) * 8, "{}: inconsistent paths section", path);
       store.path_offsets_ = reinterpret_cast<const uint64_t*>(base + h.paths_offset);

@@ -7,16 +7,16 @@
 //
 // On disk (all integers little-endian):
 //   [0, 128)           header: magic "I2VCODES", version, N, B, section offsets and sizes, the
-//                      file size, a checksum per section, and a checksum of the header itself
+//                      file size, a CRC-32 per section, and a CRC-32 of the header itself
 //   [4096, ...)        codes: N × B/8 bytes, row-major (page-aligned, so rows are 64-byte aligned
 //                      in the memory map)
 //   next, 64-aligned   ids: N × int64, strictly increasing (row order is id order, so "ties
 //                      broken by the smaller id" and "by the smaller row" agree)
 //   next, 64-aligned   paths (optional): (N + 1) uint64 offsets into the UTF-8 bytes that follow
 // The file is written atomically and memory-mapped when opened: N in the millions costs no
-// read into RAM. Opening checks everything: magic, version, the header checksum, that N, B and
+// read into RAM. Opening checks everything: magic, version, the header's CRC-32, that N, B and
 // the section offsets agree with each other and with the file's size (a truncated file is named
-// as such), every section's checksum, ids increasing, and the path offsets.
+// as such), every section's CRC-32, ids increasing, and the path offsets.
 #pragma once
 
 #include <cstdint>
@@ -64,8 +64,8 @@ class CodeStore {
   std::string_view image_path(int64_t row) const;
   // The first row whose image path is `image_path`, if any.
   std::optional<int64_t> find_path(std::string_view image_path) const;
-  // The checksum of the codes section: graphs record it to refuse a store they were not built from.
-  uint64_t codes_checksum() const { return codes_checksum_; }
+  // The CRC-32 of the codes section: graphs record it to refuse a store they were not built from.
+  uint32_t codes_checksum() const { return codes_checksum_; }
 
  private:
   CodeStore() = default;
@@ -80,7 +80,7 @@ class CodeStore {
   const int64_t* ids_ = nullptr;
   const uint64_t* path_offsets_ = nullptr;
   const char* path_bytes_ = nullptr;
-  uint64_t codes_checksum_ = 0;
+  uint32_t codes_checksum_ = 0;
 };
 
 // What a store is written from. `read_rows(first, n, out)` fills `out` with the packed codes of

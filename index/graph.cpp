@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "index/binary_file.h"
-#include "index/checksum.h"
 #include "kernels/error.h"
 #include "train/atomic_file.h"
 
@@ -22,16 +21,17 @@ struct Header {
   uint32_t k;
   uint32_t bits;
   uint64_t entries;
-  uint64_t codes_checksum;
+  uint32_t codes_crc32;  // of the store's codes it was built from
+  uint32_t reserved0;
   uint64_t offsets_offset;
   uint64_t neighbours_offset;
   uint64_t weights_offset;
   uint64_t file_bytes;
-  uint64_t offsets_checksum;
-  uint64_t neighbours_checksum;
-  uint64_t weights_checksum;
-  uint64_t reserved[2];
-  uint64_t header_checksum;  // of every byte before it
+  uint32_t offsets_crc32;
+  uint32_t neighbours_crc32;
+  uint32_t weights_crc32;
+  uint32_t reserved[8];
+  uint32_t header_crc32;  // of every byte before it
 };
 static_assert(sizeof(Header) == 128, "the on-disk header is 128 bytes");
 
@@ -74,7 +74,7 @@ void validate(const NeighbourGraph& g, const std::string& path) {
 
 }  // namespace
 
-NeighbourGraph graph_from_knn(const KnnLists& knn, int bits, uint64_t codes_checksum) {
+NeighbourGraph graph_from_knn(const KnnLists& knn, int bits, uint32_t codes_checksum) {
   NeighbourGraph g;
   g.node_count = knn.count;
   g.k = knn.k;
@@ -153,14 +153,14 @@ void save_graph(const std::string& path, const NeighbourGraph& g) {
   h.k = uint32_t(g.k);
   h.bits = uint32_t(g.bits);
   h.entries = uint64_t(g.entries());
-  h.codes_checksum = g.codes_checksum;
+  h.codes_crc32 = g.codes_checksum;
   h.offsets_offset = layout.offsets_offset;
   h.neighbours_offset = layout.neighbours_offset;
   h.weights_offset = layout.weights_offset;
   h.file_bytes = layout.file_bytes;
-  h.offsets_checksum = checksum(g.offsets.data(), g.offsets.size() * 8);
-  h.neighbours_checksum = checksum(g.neighbours.data(), g.neighbours.size() * 4);
-  h.weights_checksum = checksum(g.weights.data(), g.weights.size() * 4);
+  h.offsets_crc32 = crc32_of(g.offsets.data(), g.offsets.size() * 8);
+  h.neighbours_crc32 = crc32_of(g.neighbours.data(), g.neighbours.size() * 4);
+  h.weights_crc32 = crc32_of(g.weights.data(), g.weights.size() * 4);
   seal_index_header(&h);
   write_file_atomically(path, [&](int fd) {
     const char zeros[64] = {};
@@ -188,15 +188,15 @@ NeighbourGraph load_graph(const std::string& path) {
             h.node_count, h.entries, expected.file_bytes, h.file_bytes);
   check_index_file_size(bytes.size(), h.file_bytes, path);
   const char* base = bytes.data();
-  I2V_CHECK(checksum(base + h.offsets_offset, (h.node_count + 1) * 8) == h.offsets_checksum &&
-                checksum(base + h.neighbours_offset, h.entries * 4) == h.neighbours_checksum &&
-                checksum(base + h.weights_offset, h.entries * 4) == h.weights_checksum,
+  I2V_CHECK(crc32_of(base + h.offsets_offset, (h.node_count + 1) * 8) == h.offsets_crc32 &&
+                crc32_of(base + h.neighbours_offset, h.entries * 4) == h.neighbours_crc32 &&
+                crc32_of(base + h.weights_offset, h.entries * 4) == h.weights_crc32,
             "{}: checksum mismatch in the edges (the file is corrupted)", path);
   NeighbourGraph g;
   g.node_count = int64_t(h.node_count);
   g.k = int(h.k);
   g.bits = int(h.bits);
-  g.codes_checksum = h.codes_checksum;
+  g.codes_checksum = h.codes_crc32;
   g.offsets.resize(h.node_count + 1);
   g.neighbours.resize(h.entries);
   g.weights.resize(h.entries);

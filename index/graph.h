@@ -4,8 +4,8 @@
 // directions), so it costs O(N·k) memory whatever N.
 //
 // On disk (little-endian): a 128-byte header (magic "I2VGRAPH", version, N, k, bits, edge
-// entries, the checksum of the codes it was built from, section offsets, the file size, a
-// checksum per section and of the header), then offsets (N + 1 int64), neighbours (int32) and
+// entries, the CRC-32 of the codes it was built from, section offsets, the file size, a
+// CRC-32 per section and of the header), then offsets (N + 1 int64), neighbours (int32) and
 // weights (int32), each 64-byte aligned. Written atomically; loading checks everything,
 // including that every edge has its reverse with the same weight.
 #pragma once
@@ -24,7 +24,7 @@ struct NeighbourGraph {
   int64_t node_count = 0;
   int k = 0;                    // the k of the top-k lists it was built from
   int bits = 0;                 // code length: weights are at most this
-  uint64_t codes_checksum = 0;  // of the codes it was built from (CodeStore::codes_checksum)
+  uint32_t codes_checksum = 0;  // CRC-32 of the codes it was built from (CodeStore::codes_checksum)
   std::vector<int64_t> offsets;     // [node_count + 1]: node i's edges are [offsets[i], offsets[i+1])
   std::vector<int32_t> neighbours;  // sorted within each node
   std::vector<int32_t> weights;     // Hamming distances
@@ -34,7 +34,7 @@ struct NeighbourGraph {
 };
 
 // The union of the top-k lists as an undirected weighted graph.
-NeighbourGraph graph_from_knn(const KnnLists& knn, int bits, uint64_t codes_checksum);
+NeighbourGraph graph_from_knn(const KnnLists& knn, int bits, uint32_t codes_checksum);
 
 // All-pairs top-k of the store's codes on `device`, then graph_from_knn.
 NeighbourGraph build_neighbour_graph(const CodeStore& store, int k, Device device, const Progress& progress = {});

@@ -217,7 +217,7 @@ TEST(Tsne, BinaryCodeClustersStaySeparated) {
   }
   TsneOptions options;
   options.perplexity = 10;
-  options.iterations = 400;
+  options.iterations = 1000;
   const int64_t n = clusters * per;
   const KnnLists knn = all_pairs_knn({codes.data(), n, words}, tsne_neighbours(options.perplexity, n), Device::cpu());
   const std::vector<float> y = tsne(neighbourhoods_from_knn(knn), options);
