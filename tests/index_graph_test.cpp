@@ -15,11 +15,11 @@
 #include "index/recall.h"
 #include "kernels/error.h"
 #include "tests/index_test_util.h"
+#include "tests/temp_directory.h"
 
 namespace i2v {
 namespace {
 
-using test::ScratchDir;
 
 int32_t hamming(const uint64_t* a, const uint64_t* b, int words) {
   int32_t d = 0;
@@ -91,12 +91,13 @@ TEST(NeighbourGraph, IsTheSymmetricUnionOfTheTopKLists) {
   EXPECT_EQ(on_sim.distances, knn.distances);
 }
 
-TEST(NeighbourGraph, SaveLoadAndDamagedFiles) {
-  ScratchDir dir;
+class NeighbourGraphFile : public test::TempDirectoryTest {};
+
+TEST_F(NeighbourGraphFile, SaveLoadAndDamagedFiles) {
   auto rng = test::test_rng();
   const std::vector<uint64_t> codes = test::random_codes(40, 1, rng);
-  write_code_store(dir.file("s"), code_source({codes.data(), 40, 1}));
-  const CodeStore store = CodeStore::open(dir.file("s"));
+  write_code_store(path("s"), code_source({codes.data(), 40, 1}));
+  const CodeStore store = CodeStore::open(path("s"));
   std::vector<int64_t> reported;
   const NeighbourGraph g = build_neighbour_graph(store, 5, Device::cpu(), [&](int64_t done, int64_t total) {
     EXPECT_EQ(total, 40);
@@ -104,8 +105,8 @@ TEST(NeighbourGraph, SaveLoadAndDamagedFiles) {
   });
   EXPECT_EQ(reported.back(), 40);
   EXPECT_EQ(g.codes_checksum, store.codes_checksum());
-  save_graph(dir.file("g"), g);
-  const NeighbourGraph back = load_graph(dir.file("g"));
+  save_graph(path("g"), g);
+  const NeighbourGraph back = load_graph(path("g"));
   EXPECT_EQ(back.node_count, g.node_count);
   EXPECT_EQ(back.k, 5);
   EXPECT_EQ(back.bits, 64);
@@ -114,11 +115,11 @@ TEST(NeighbourGraph, SaveLoadAndDamagedFiles) {
   EXPECT_EQ(back.neighbours, g.neighbours);
   EXPECT_EQ(back.weights, g.weights);
 
-  std::ifstream in(dir.file("g"), std::ios::binary);
+  std::ifstream in(path("g"), std::ios::binary);
   const std::string bytes(std::istreambuf_iterator<char>(in), {});
   auto refused = [&](std::string damaged, const std::string& fragment) {
-    std::ofstream(dir.file("bad"), std::ios::binary | std::ios::trunc) << damaged;
-    expect_error([&] { load_graph(dir.file("bad")); }, fragment);
+    std::ofstream(path("bad"), std::ios::binary | std::ios::trunc) << damaged;
+    expect_error([&] { load_graph(path("bad")); }, fragment);
   };
   for (size_t keep : {size_t(0), size_t(60), size_t(128), size_t(500), bytes.size() - 1}) refused(bytes.substr(0, keep), "truncated");
   refused("GRAPH???" + bytes.substr(8), "bad magic");
@@ -132,8 +133,8 @@ TEST(NeighbourGraph, SaveLoadAndDamagedFiles) {
 
   NeighbourGraph one_way = graph_of(3, {{{0, 1}, 4}, {{1, 2}, 3}});
   one_way.weights[0] = 5;  // 0 -> 1 weighs 5, 1 -> 0 weighs 4
-  expect_error([&] { save_graph(dir.file("asym"), one_way); }, "no reverse of the same weight");
-  EXPECT_FALSE(std::filesystem::exists(dir.file("asym")));
+  expect_error([&] { save_graph(path("asym"), one_way); }, "no reverse of the same weight");
+  EXPECT_FALSE(std::filesystem::exists(path("asym")));
 }
 
 TEST(ShortestPath, MatchesFloydWarshallOnRandomGraphs) {

@@ -12,11 +12,12 @@
 #include "kernels/error.h"
 #include "nn/npy.h"
 #include "tests/index_test_util.h"
+#include "tests/temp_directory.h"
 
 namespace i2v {
 namespace {
 
-using test::ScratchDir;
+class CodeStoreFile : public test::TempDirectoryTest {};
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -38,8 +39,7 @@ void expect_codes_equal(const CodeStore& store, const std::vector<uint64_t>& cod
   EXPECT_EQ(std::memcmp(store.codes().data, codes.data(), codes.size() * 8), 0);
 }
 
-TEST(CodeStore, RoundTripWithIdsAndPaths) {
-  ScratchDir dir;
+TEST_F(CodeStoreFile, RoundTripWithIdsAndPaths) {
   auto rng = test::test_rng();
   for (int words : {1, 2, 64}) {
     const int64_t n = 37;
@@ -50,7 +50,7 @@ TEST(CodeStore, RoundTripWithIdsAndPaths) {
       ids.push_back(1000 + 3 * i);
       paths.push_back("images/" + std::to_string(i) + (i % 2 ? ".png" : ".jpg"));
     }
-    const std::string file = dir.file("s.i2vcodes");
+    const std::string file = path("s.i2vcodes");
     write_code_store(file, code_source({codes.data(), n, words}, ids, paths));
     const CodeStore store = CodeStore::open(file);
     EXPECT_EQ(store.size(), n);
@@ -70,12 +70,11 @@ TEST(CodeStore, RoundTripWithIdsAndPaths) {
   }
 }
 
-TEST(CodeStore, WithoutPathsAndDefaultIds) {
-  ScratchDir dir;
+TEST_F(CodeStoreFile, WithoutPathsAndDefaultIds) {
   auto rng = test::test_rng();
   const std::vector<uint64_t> codes = test::random_codes(5, 3, rng);
-  write_code_store(dir.file("s"), code_source({codes.data(), 5, 3}));
-  CodeStore store = CodeStore::open(dir.file("s"));
+  write_code_store(path("s"), code_source({codes.data(), 5, 3}));
+  CodeStore store = CodeStore::open(path("s"));
   EXPECT_FALSE(store.has_paths());
   EXPECT_EQ(store.image_path(2), "");
   for (int64_t i = 0; i < 5; ++i) EXPECT_EQ(store.id(i), i);
@@ -83,8 +82,7 @@ TEST(CodeStore, WithoutPathsAndDefaultIds) {
   expect_codes_equal(moved, codes, 3);
 }
 
-TEST(CodeStore, ImportFromPackedAndBoolNpyReorderedById) {
-  ScratchDir dir;
+TEST_F(CodeStoreFile, ImportFromPackedAndBoolNpyReorderedById) {
   auto rng = test::test_rng();
   const int64_t n = 21, bits = 128;
   std::vector<uint8_t> flags(size_t(n * bits)), packed(size_t(n * bits / 8), 0);
@@ -92,24 +90,24 @@ TEST(CodeStore, ImportFromPackedAndBoolNpyReorderedById) {
     flags[size_t(i)] = uint8_t(rng() & 1);
     if (flags[size_t(i)]) packed[size_t(i / 8)] |= uint8_t(0x80 >> (i % 8));  // np.packbits order
   }
-  write_npy(dir.file("bool.npy"), NpyType::boolean, {n, bits}, flags.data());
-  write_npy(dir.file("packed.npy"), NpyType::u8, {n, bits / 8}, packed.data());
+  write_npy(path("bool.npy"), NpyType::boolean, {n, bits}, flags.data());
+  write_npy(path("packed.npy"), NpyType::u8, {n, bits / 8}, packed.data());
   std::vector<int64_t> ids(static_cast<size_t>(n));
   std::vector<std::string> paths;
   for (int64_t i = 0; i < n; ++i) {
     ids[size_t(i)] = int64_t((i * 7919) % 101) - 50;  // distinct, unsorted, some negative
     paths.push_back("p" + std::to_string(i));
   }
-  write_npy(dir.file("ids.npy"), NpyType::i64, {n}, ids.data());
+  write_npy(path("ids.npy"), NpyType::i64, {n}, ids.data());
 
-  write_code_store(dir.file("a"), code_source_from_npy(dir.file("packed.npy"), "", {}));
-  write_code_store(dir.file("b"), code_source_from_npy(dir.file("bool.npy"), "", {}));
-  const CodeStore a = CodeStore::open(dir.file("a")), b = CodeStore::open(dir.file("b"));
+  write_code_store(path("a"), code_source_from_npy(path("packed.npy"), "", {}));
+  write_code_store(path("b"), code_source_from_npy(path("bool.npy"), "", {}));
+  const CodeStore a = CodeStore::open(path("a")), b = CodeStore::open(path("b"));
   EXPECT_EQ(std::memcmp(a.codes().data, packed.data(), packed.size()), 0);
   EXPECT_EQ(std::memcmp(b.codes().data, packed.data(), packed.size()), 0);
 
-  write_code_store(dir.file("c"), code_source_from_npy(dir.file("bool.npy"), dir.file("ids.npy"), paths));
-  const CodeStore c = CodeStore::open(dir.file("c"));
+  write_code_store(path("c"), code_source_from_npy(path("bool.npy"), path("ids.npy"), paths));
+  const CodeStore c = CodeStore::open(path("c"));
   for (int64_t r = 0; r < n; ++r) {
     ASSERT_GT(r == 0 ? 1 : c.id(r) - c.id(r - 1), 0);
     const int64_t source_row = std::find(ids.begin(), ids.end(), c.id(r)) - ids.begin();
@@ -118,69 +116,69 @@ TEST(CodeStore, ImportFromPackedAndBoolNpyReorderedById) {
   }
 
   ids[3] = ids[4];
-  write_npy(dir.file("dup.npy"), NpyType::i64, {n}, ids.data());
-  expect_error([&] { code_source_from_npy(dir.file("packed.npy"), dir.file("dup.npy"), {}); }, "more than once");
-  write_npy(dir.file("odd.npy"), NpyType::u8, {n, 4}, packed.data());
-  expect_error([&] { code_source_from_npy(dir.file("odd.npy"), "", {}); }, "multiple of 64");
-  write_npy(dir.file("f.npy"), NpyType::f32, {4, 4}, packed.data());
-  expect_error([&] { code_source_from_npy(dir.file("f.npy"), "", {}); }, "uint8");
-  expect_error([&] { code_source_from_npy(dir.file("packed.npy"), "", {"only one"}); }, "image paths");
+  write_npy(path("dup.npy"), NpyType::i64, {n}, ids.data());
+  expect_error([&] { code_source_from_npy(path("packed.npy"), path("dup.npy"), {}); }, "more than once");
+  write_npy(path("odd.npy"), NpyType::u8, {n, 4}, packed.data());
+  expect_error([&] { code_source_from_npy(path("odd.npy"), "", {}); }, "multiple of 64");
+  write_npy(path("f.npy"), NpyType::f32, {4, 4}, packed.data());
+  expect_error([&] { code_source_from_npy(path("f.npy"), "", {}); }, "uint8");
+  expect_error([&] { code_source_from_npy(path("packed.npy"), "", {"only one"}); }, "image paths");
   flags[5] = 2;
-  write_npy(dir.file("bad_bool.npy"), NpyType::boolean, {n, bits}, flags.data());
-  expect_error([&] { write_code_store(dir.file("d"), code_source_from_npy(dir.file("bad_bool.npy"), "", {})); },
+  write_npy(path("bad_bool.npy"), NpyType::boolean, {n, bits}, flags.data());
+  expect_error([&] { write_code_store(path("d"), code_source_from_npy(path("bad_bool.npy"), "", {})); },
                "holds the byte 2");
-  EXPECT_FALSE(std::filesystem::exists(dir.file("d")));
+  EXPECT_FALSE(std::filesystem::exists(path("d")));
 }
 
-TEST(CodeStore, ImportMatchesNumpyPackbits) {
+TEST_F(CodeStoreFile, ImportMatchesNumpyPackbits) {
   if (!test::numpy_available()) GTEST_SKIP() << "/usr/bin/python3 with numpy is not installed (python3-numpy)";
-  ScratchDir dir;
   const std::string script = R"(
 import numpy as np
-d = ')" + dir.file("") + R"('
+d = ')" + path("") + R"('
 rng = np.random.default_rng(5)
 bits = rng.random((9, 192)) < 0.5
 np.save(d + 'bool.npy', bits)
 np.save(d + 'packed.npy', np.packbits(bits, axis=1))
 )";
-  ASSERT_EQ(test::run_python(script, dir.file("")), 0);
-  write_code_store(dir.file("b"), code_source_from_npy(dir.file("bool.npy"), "", {}));
-  const CodeStore b = CodeStore::open(dir.file("b"));
-  const NpyArray packed = read_npy(dir.file("packed.npy"));
+  ASSERT_EQ(test::run_python(script, path("")), 0);
+  write_code_store(path("b"), code_source_from_npy(path("bool.npy"), "", {}));
+  const CodeStore b = CodeStore::open(path("b"));
+  const NpyArray packed = read_npy(path("packed.npy"));
   ASSERT_EQ(packed.bytes.size(), size_t(9 * 24));
   EXPECT_EQ(std::memcmp(b.codes().data, packed.bytes.data(), packed.bytes.size()), 0);
 }
 
-TEST(CodeStore, RefusesBadSources) {
-  ScratchDir dir;
+TEST_F(CodeStoreFile, RefusesBadSources) {
   auto rng = test::test_rng();
   const std::vector<uint64_t> codes = test::random_codes(4, 1, rng);
-  expect_error([&] { write_code_store(dir.file("s"), code_source({codes.data(), 4, 1}, {1, 2, 2, 3})); },
+  expect_error([&] { write_code_store(path("s"), code_source({codes.data(), 4, 1}, {1, 2, 2, 3})); },
                "strictly increasing");
-  expect_error([&] { write_code_store(dir.file("s"), code_source({codes.data(), 4, 1}, {1, 2})); }, "2 ids for 4");
-  expect_error([&] { write_code_store(dir.file("s"), code_source({codes.data(), 0, 1})); }, "at least one");
-  EXPECT_FALSE(std::filesystem::exists(dir.file("s")));
+  expect_error([&] { write_code_store(path("s"), code_source({codes.data(), 4, 1}, {1, 2})); }, "2 ids for 4");
+  expect_error([&] { write_code_store(path("s"), code_source({codes.data(), 0, 1})); }, "at least one");
+  EXPECT_FALSE(std::filesystem::exists(path("s")));
 }
 
-TEST(CodeStore, FindsItemsByIdOrStoredPath) {
-  ScratchDir dir;
+TEST_F(CodeStoreFile, FindsItemsByIdOrStoredPath) {
   auto rng = test::test_rng();
   const std::vector<uint64_t> codes = test::random_codes(3, 1, rng);
-  write_code_store(dir.file("s"), code_source({codes.data(), 3, 1}, {10, 20, 30}, {"a.png", "sub/b.png", "c.png"}));
-  const CodeStore store = CodeStore::open(dir.file("s"));
+  write_code_store(path("s"), code_source({codes.data(), 3, 1}, {10, 20, 30}, {"a.png", "sub/b.png", "c.png"}));
+  const CodeStore store = CodeStore::open(path("s"));
   EXPECT_EQ(find_item(store, "20", ""), 1);
   EXPECT_EQ(find_item(store, "sub/b.png", ""), 1);
-  EXPECT_EQ(find_item(store, dir.file("sub/../c.png"), dir.file("")), 2);  // resolved under the image root
+  EXPECT_EQ(find_item(store, path("sub/../c.png"), path("")), 2);  // resolved under the image root
   expect_error([&] { find_item(store, "21", ""); }, "no item with id 21 (ids 10..30");
   expect_error([&] { find_item(store, "nothing.png", ""); }, "neither an id nor an image path");
-  std::ofstream(dir.file("new.png")) << "an image the store does not hold";
-  expect_error([&] { find_item(store, dir.file("new.png"), ""); }, "needs the hash model");
+  std::ofstream(path("new.png")) << "an image the store does not hold";
+  expect_error([&] { find_item(store, path("new.png"), ""); }, "needs the hash model");
   EXPECT_EQ(item_json(store, 2).dump(), R"({"id":30,"path":"c.png","row":2})");
 }
 
-class CorruptStore : public testing::Test {
+class CorruptStore : public test::TempDirectoryTest {
  protected:
   void SetUp() override {
+    TempDirectoryTest::SetUp();
+    good_ = path("good");
+    bad_ = path("bad");
     auto rng = test::test_rng();
     codes_ = test::random_codes(n_, 2, rng);
     std::vector<std::string> paths;
@@ -208,10 +206,9 @@ class CorruptStore : public testing::Test {
     std::memcpy(&bytes[124], &crc, 4);
   }
 
-  ScratchDir dir_;
   const int n_ = 50;
   std::vector<uint64_t> codes_;
-  const std::string good_ = dir_.file("good"), bad_ = dir_.file("bad");
+  std::string good_, bad_;
   std::string bytes_;
 };
 

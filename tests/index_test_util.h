@@ -1,10 +1,10 @@
-// Helpers for the search-index and .npy tests: a scratch directory per test, random binary
-// codes, and running numpy through Debian's /usr/bin/python3 for cross-checks.
+// Helpers for the search-index and .npy tests: random binary codes, expected errors, and running
+// numpy through Debian's /usr/bin/python3 for cross-checks. (Scratch directories:
+// tests/temp_directory.h.)
 #pragma once
 
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
@@ -16,23 +16,6 @@
 #include "tests/test_util.h"
 
 namespace i2v::test {
-
-// A fresh, empty directory for the current test, removed when the object goes away.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const testing::TestInfo* t = testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            (std::string("i2v_") + t->test_suite_name() + "_" + t->name() + "_" + std::to_string(run_seed()));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 // `count` random codes of `words` 64-bit words, row-major.
 inline std::vector<uint64_t> random_codes(int64_t count, int words, std::mt19937_64& rng) {

@@ -15,11 +15,11 @@
 #include "index/tsne.h"
 #include "kernels/error.h"
 #include "tests/index_test_util.h"
+#include "tests/temp_directory.h"
 
 namespace i2v {
 namespace {
 
-using test::ScratchDir;
 
 // `clusters` Gaussian blobs of `per` points in `dims` dimensions, centres 10 apart, spread 1.
 std::vector<float> blobs(int clusters, int per, int dims, std::mt19937_64& rng, std::vector<int64_t>& labels) {
@@ -277,12 +277,13 @@ Image solid(int w, int h, uint8_t r, uint8_t g, uint8_t b) {
   return image;
 }
 
-TEST(Render, ContactSheetWithAMissingImage) {
-  ScratchDir dir;
-  save_png(dir.file("red.png"), solid(40, 20, 255, 0, 0));
-  save_png(dir.file("blue.png"), solid(10, 30, 0, 0, 255));
+class Render : public test::TempDirectoryTest {};
+
+TEST_F(Render, ContactSheetWithAMissingImage) {
+  save_png(path("red.png"), solid(40, 20, 255, 0, 0));
+  save_png(path("blue.png"), solid(10, 30, 0, 0, 255));
   std::vector<std::string> failures;
-  const Image sheet = contact_sheet({dir.file("red.png"), dir.file("missing.png"), dir.file("blue.png")}, 32, 2, {0},
+  const Image sheet = contact_sheet({path("red.png"), path("missing.png"), path("blue.png")}, 32, 2, {0},
                                     failures);
   EXPECT_EQ(sheet.width, 2 * (32 + 8));
   EXPECT_EQ(sheet.height, 2 * (32 + 8));
@@ -303,14 +304,13 @@ TEST(Render, ContactSheetWithAMissingImage) {
   EXPECT_EQ(resolve_image_path("", "a/b.png"), "a/b.png");
 }
 
-TEST(Render, ThumbnailMapPlacesOneImagePerCell) {
-  ScratchDir dir;
-  save_png(dir.file("g.png"), solid(8, 8, 0, 255, 0));
+TEST_F(Render, ThumbnailMapPlacesOneImagePerCell) {
+  save_png(path("g.png"), solid(8, 8, 0, 255, 0));
   // Two points far apart and a third on top of the first: two thumbnails.
   const std::vector<float> xy = {0, 0, 10, 10, 0.001f, 0};
   std::vector<std::string> failures;
   Image canvas;
-  const int drawn = thumbnail_map(xy, {dir.file("g.png"), dir.file("g.png"), dir.file("g.png")}, {}, 100, 20, 1, canvas,
+  const int drawn = thumbnail_map(xy, {path("g.png"), path("g.png"), path("g.png")}, {}, 100, 20, 1, canvas,
                                   failures);
   EXPECT_EQ(drawn, 2);
   EXPECT_TRUE(failures.empty());

@@ -8,11 +8,12 @@
 #include "kernels/error.h"
 #include "nn/npy.h"
 #include "tests/index_test_util.h"
+#include "tests/temp_directory.h"
 
 namespace i2v {
 namespace {
 
-using test::ScratchDir;
+class NpyFile : public test::TempDirectoryTest {};
 
 NpyArray random_array(NpyType type, const Shape& shape, std::mt19937_64& rng) {
   NpyArray array{type, shape, std::vector<uint8_t>(size_t(shape_numel(shape)) * npy_type_size(type))};
@@ -52,8 +53,7 @@ void expect_refused(const std::string& path, const std::string& fragment) {
   test::expect_error([&] { read_npy(path); }, fragment);
 }
 
-TEST(Npy, RoundTripEveryTypeAndShape) {
-  ScratchDir dir;
+TEST_F(NpyFile, RoundTripEveryTypeAndShape) {
   auto rng = test::test_rng();
   const NpyType types[] = {NpyType::f32, NpyType::f64, NpyType::i32, NpyType::i64,
                            NpyType::u8,  NpyType::u64, NpyType::boolean};
@@ -61,11 +61,11 @@ TEST(Npy, RoundTripEveryTypeAndShape) {
   for (NpyType type : types) {
     for (const Shape& shape : shapes) {
       const NpyArray array = random_array(type, shape, rng);
-      const std::string path = dir.file("a.npy");
-      write_npy(path, array);
-      const NpyHeader header = read_npy_header(path);
+      const std::string file = path("a.npy");
+      write_npy(file, array);
+      const NpyHeader header = read_npy_header(file);
       EXPECT_EQ(header.data_offset % 64, 0u);
-      const NpyArray back = read_npy(path);
+      const NpyArray back = read_npy(file);
       EXPECT_EQ(back.type, type) << npy_descr(type);
       EXPECT_EQ(back.shape, shape) << npy_descr(type);
       EXPECT_EQ(back.bytes, array.bytes) << npy_descr(type) << " " << shape_str(shape);
@@ -73,22 +73,20 @@ TEST(Npy, RoundTripEveryTypeAndShape) {
   }
 }
 
-TEST(Npy, TensorRoundTripFromAView) {
-  ScratchDir dir;
+TEST_F(NpyFile, TensorRoundTripFromAView) {
   auto rng = test::test_rng();
   const Tensor t = test::random_tensor({4, 6}, rng);
   const Tensor view = t.transpose(0, 1);  // not contiguous: written in C order of the view
-  write_npy(dir.file("t.npy"), view);
-  const Tensor back = read_npy_tensor(dir.file("t.npy"));
+  write_npy(path("t.npy"), view);
+  const Tensor back = read_npy_tensor(path("t.npy"));
   EXPECT_EQ(back.shape(), (Shape{6, 4}));
   EXPECT_EQ(back.to_vector<float>(), view.contiguous().to_vector<float>());
-  const Tensor on_sim = read_npy_tensor(dir.file("t.npy"), Device::sim());
+  const Tensor on_sim = read_npy_tensor(path("t.npy"), Device::sim());
   EXPECT_EQ(on_sim.device(), Device::sim());
   EXPECT_EQ(on_sim.to_vector<float>(), back.to_vector<float>());
 }
 
-TEST(Npy, ReadsVersion2HeadersAndPythonTwoLongs) {
-  ScratchDir dir;
+TEST_F(NpyFile, ReadsVersion2HeadersAndPythonTwoLongs) {
   std::string dict = "{'descr': '<i4', 'fortran_order': False, 'shape': (2L, 1L), }";
   while ((12 + dict.size() + 1) % 64) dict += ' ';
   dict += '\n';
@@ -96,8 +94,8 @@ TEST(Npy, ReadsVersion2HeadersAndPythonTwoLongs) {
   for (int i = 0; i < 4; ++i) bytes += char((dict.size() >> (8 * i)) & 0xFF);
   const int32_t values[2] = {-7, 123456};
   bytes += dict + std::string(reinterpret_cast<const char*>(values), sizeof values);
-  write_bytes(dir.file("v2.npy"), bytes);
-  const NpyArray array = read_npy(dir.file("v2.npy"));
+  write_bytes(path("v2.npy"), bytes);
+  const NpyArray array = read_npy(path("v2.npy"));
   EXPECT_EQ(array.shape, (Shape{2, 1}));
   int32_t back[2];
   std::memcpy(back, array.bytes.data(), sizeof back);
@@ -105,10 +103,9 @@ TEST(Npy, ReadsVersion2HeadersAndPythonTwoLongs) {
   EXPECT_EQ(back[1], 123456);
 }
 
-TEST(Npy, RefusesOtherLayoutsWithAClearMessage) {
-  ScratchDir dir;
+TEST_F(NpyFile, RefusesOtherLayoutsWithAClearMessage) {
   const std::string four(16, '\x01');
-  const std::string path = dir.file("bad.npy");
+  const std::string bad = path("bad.npy");
   const struct {
     const char* dict;
     std::string data;
@@ -126,24 +123,23 @@ TEST(Npy, RefusesOtherLayoutsWithAClearMessage) {
       {"{'descr': '<f4', 'shape': (4,), }", four, "lacks"},
   };
   for (const auto& r : refused) {
-    write_bytes(path, npy_file_with_header(r.dict, r.data));
-    expect_refused(path, r.fragment);
+    write_bytes(bad, npy_file_with_header(r.dict, r.data));
+    expect_refused(bad, r.fragment);
   }
-  write_bytes(path, "PK\x03\x04 this is a zip file, e.g. an .npz");
-  expect_refused(path, "bad magic");
-  write_bytes(path, std::string("\x93NUMPY\x09\x00", 8) + "xx");
-  expect_refused(path, "version 9");
-  expect_refused(dir.file("missing.npy"), "cannot open");
+  write_bytes(bad, "PK\x03\x04 this is a zip file, e.g. an .npz");
+  expect_refused(bad, "bad magic");
+  write_bytes(bad, std::string("\x93NUMPY\x09\x00", 8) + "xx");
+  expect_refused(bad, "version 9");
+  expect_refused(path("missing.npy"), "cannot open");
 }
 
-TEST(Npy, AgreesWithNumpy) {
+TEST_F(NpyFile, AgreesWithNumpy) {
   if (!test::numpy_available()) GTEST_SKIP() << "/usr/bin/python3 with numpy is not installed (python3-numpy)";
-  ScratchDir dir;
   auto rng = test::test_rng();
   // numpy writes, we read.
   const std::string script_write = R"(
 import numpy as np
-d = ')" + dir.file("") + R"('
+d = ')" + path("") + R"('
 np.save(d + 'f4.npy', np.arange(12, dtype=np.float32).reshape(3, 4) / 3)
 np.save(d + 'f8.npy', np.linspace(-1, 1, 5))
 np.save(d + 'i4.npy', np.array([[-3, 2**31 - 1]], dtype=np.int32))
@@ -155,45 +151,45 @@ np.save(d + 'scalar.npy', np.float64(2.5))
 np.save(d + 'fortran.npy', np.asfortranarray(np.ones((2, 3), dtype=np.float32)))
 np.save(d + 'big.npy', np.ones(3, dtype='>f4'))
 )";
-  ASSERT_EQ(test::run_python(script_write, dir.file("")), 0);
-  auto values_f32 = read_npy_tensor(dir.file("f4.npy")).to_vector<float>();
+  ASSERT_EQ(test::run_python(script_write, path("")), 0);
+  auto values_f32 = read_npy_tensor(path("f4.npy")).to_vector<float>();
   ASSERT_EQ(values_f32.size(), 12u);
   for (int i = 0; i < 12; ++i) EXPECT_EQ(values_f32[size_t(i)], float(i) / 3.0f);
-  EXPECT_EQ(read_npy_tensor(dir.file("f8.npy")).to_vector<double>(), (std::vector<double>{-1, -0.5, 0, 0.5, 1}));
-  EXPECT_EQ(read_npy_tensor(dir.file("i4.npy")).to_vector<int32_t>(), (std::vector<int32_t>{-3, 2147483647}));
-  EXPECT_EQ(read_npy_tensor(dir.file("i8.npy")).to_vector<int64_t>(), (std::vector<int64_t>{-(int64_t(1) << 40), 7}));
-  const NpyArray packed = read_npy(dir.file("u1.npy"));
+  EXPECT_EQ(read_npy_tensor(path("f8.npy")).to_vector<double>(), (std::vector<double>{-1, -0.5, 0, 0.5, 1}));
+  EXPECT_EQ(read_npy_tensor(path("i4.npy")).to_vector<int32_t>(), (std::vector<int32_t>{-3, 2147483647}));
+  EXPECT_EQ(read_npy_tensor(path("i8.npy")).to_vector<int64_t>(), (std::vector<int64_t>{-(int64_t(1) << 40), 7}));
+  const NpyArray packed = read_npy(path("u1.npy"));
   EXPECT_EQ(packed.shape, (Shape{1, 2}));
   EXPECT_EQ(packed.bytes, (std::vector<uint8_t>{0xB1, 0x80}));  // MSB first
-  const NpyArray flags = read_npy(dir.file("b1.npy"));
+  const NpyArray flags = read_npy(path("b1.npy"));
   EXPECT_EQ(flags.type, NpyType::boolean);
   EXPECT_EQ(flags.bytes, (std::vector<uint8_t>{1, 0, 1}));
-  EXPECT_EQ(read_npy_tensor(dir.file("u8.npy")).to_vector<uint64_t>(), (std::vector<uint64_t>{~uint64_t(0)}));
-  const NpyArray scalar = read_npy(dir.file("scalar.npy"));
+  EXPECT_EQ(read_npy_tensor(path("u8.npy")).to_vector<uint64_t>(), (std::vector<uint64_t>{~uint64_t(0)}));
+  const NpyArray scalar = read_npy(path("scalar.npy"));
   EXPECT_TRUE(scalar.shape.empty());
-  expect_refused(dir.file("fortran.npy"), "Fortran");
-  expect_refused(dir.file("big.npy"), "big-endian");
+  expect_refused(path("fortran.npy"), "Fortran");
+  expect_refused(path("big.npy"), "big-endian");
 
   // We write, numpy reads and checks.
   const NpyArray a = random_array(NpyType::f32, {3, 7}, rng);
   const NpyArray b = random_array(NpyType::boolean, {5}, rng);
   const NpyArray c = random_array(NpyType::i64, {2, 2, 2}, rng);
-  write_npy(dir.file("a.npy"), a);
-  write_npy(dir.file("b.npy"), b);
-  write_npy(dir.file("c.npy"), c);
-  write_npy(dir.file("a.raw"), NpyType::u8, {int64_t(a.bytes.size())}, a.bytes.data());
-  write_npy(dir.file("b.raw"), NpyType::u8, {int64_t(b.bytes.size())}, b.bytes.data());
-  write_npy(dir.file("c.raw"), NpyType::u8, {int64_t(c.bytes.size())}, c.bytes.data());
+  write_npy(path("a.npy"), a);
+  write_npy(path("b.npy"), b);
+  write_npy(path("c.npy"), c);
+  write_npy(path("a.raw"), NpyType::u8, {int64_t(a.bytes.size())}, a.bytes.data());
+  write_npy(path("b.raw"), NpyType::u8, {int64_t(b.bytes.size())}, b.bytes.data());
+  write_npy(path("c.raw"), NpyType::u8, {int64_t(c.bytes.size())}, c.bytes.data());
   const std::string script_read = R"(
 import numpy as np, sys
-d = ')" + dir.file("") + R"('
+d = ')" + path("") + R"('
 for name, dtype, shape in (('a', np.float32, (3, 7)), ('b', np.bool_, (5,)), ('c', np.int64, (2, 2, 2))):
     x = np.load(d + name + '.npy')
     raw = np.load(d + name + '.raw', allow_pickle=False)
     if x.dtype != dtype or x.shape != shape or x.tobytes() != raw.tobytes():
         sys.exit('mismatch in ' + name)
 )";
-  EXPECT_EQ(test::run_python(script_read, dir.file("")), 0);
+  EXPECT_EQ(test::run_python(script_read, path("")), 0);
 }
 
 }  // namespace
