@@ -87,18 +87,6 @@ std::string paths_section(const std::vector<std::string>& paths) {
   return section + bytes;
 }
 
-void read_at(int fd, void* out, size_t bytes, size_t offset, const std::string& path) {
-  char* p = static_cast<char*>(out);
-  while (bytes > 0) {
-    const ssize_t n = ::pread(fd, p, bytes, off_t(offset));
-    if (n < 0 && errno == EINTR) continue;
-    I2V_CHECK(n > 0, "cannot read {}: {}", path, n < 0 ? std::strerror(errno) : "unexpected end of file");
-    p += n;
-    bytes -= size_t(n);
-    offset += size_t(n);
-  }
-}
-
 // Packs bool bytes (0/1) MSB-first, as np.packbits.
 void pack_bits(const uint8_t* flags, int64_t bits, uint8_t* out, const std::string& what) {
   for (int64_t byte = 0; byte < bits / 8; ++byte) {
@@ -267,8 +255,16 @@ CodeStore CodeStore::open(const std::string& path) {
     struct stat st {};
     I2V_CHECK(::fstat(fd, &st) == 0, "cannot stat {}: {}", path, std::strerror(errno));
     const uint64_t file_bytes = uint64_t(st.st_size);
+    // Mapped first (the store unmaps it if a check below throws), then checked.
+    if (file_bytes > 0) {
+      void* mapping = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+      I2V_CHECK(mapping != MAP_FAILED, "cannot map {}: {}", path, std::strerror(errno));
+      store.mapping_ = mapping;
+      store.mapping_bytes_ = file_bytes;
+    }
+    const char* base = static_cast<const char*>(store.mapping_);
     Header h{};
-    read_at(fd, &h, std::min<uint64_t>(sizeof h, file_bytes), 0, path);
+    if (file_bytes > 0) std::memcpy(&h, base, std::min<uint64_t>(sizeof h, file_bytes));
     check_index_header(&h, file_bytes, kMagic, kVersion, path, "code store", "build one with `i2v index build`");
     I2V_CHECK(h.header_bytes == sizeof h, "{}: inconsistent header: {} header bytes", path, h.header_bytes);
     check_bits(int64_t(std::min<uint64_t>(h.bits, INT64_MAX)), path);
@@ -280,12 +276,6 @@ CodeStore CodeStore::open(const std::string& path) {
               "at {}, the header says {} bytes with ids at {}", path, h.count, h.bits, h.paths_bytes,
               expected.file_bytes, expected.ids_offset, h.file_bytes, h.ids_offset);
     check_index_file_size(file_bytes, h.file_bytes, path);
-
-    void* mapping = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-    I2V_CHECK(mapping != MAP_FAILED, "cannot map {}: {}", path, std::strerror(errno));
-    store.mapping_ = mapping;
-    store.mapping_bytes_ = file_bytes;
-    const char* base = static_cast<const char*>(mapping);
     store.count_ = int64_t(h.count);
     store.bits_ = int(h.bits);
     store.codes_ = reinterpret_cast<const uint64_t*>(base + h.codes_offset);
