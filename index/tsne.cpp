@@ -42,14 +42,14 @@ void conditional_p(const float* squared_distances, int k, double perplexity, dou
 
 // ---- the Barnes-Hut quadtree ----------------------------------------------------------------
 
-// A cell of the map. Leaves list their points (order[begin, end)); points that fall together
-// beyond the depth limit share a leaf.
+// A cell of the map. Leaves hold the points at [begin, end) of the tree order; points that fall
+// together beyond the depth limit share a leaf.
 struct Cell {
-  double centre_x, centre_y, half;
   double mass_x = 0, mass_y = 0;  // centre of mass
-  int64_t count = 0;
+  double width2 = 0;              // (cell width)²
+  int32_t count = 0;
   int32_t children[4] = {-1, -1, -1, -1};
-  int64_t begin = 0, end = 0;
+  int32_t begin = 0, end = 0;
   bool leaf() const { return children[0] < 0 && children[1] < 0 && children[2] < 0 && children[3] < 0; }
 };
 
@@ -69,31 +69,41 @@ class QuadTree {
     const double half = std::max(max_x - min_x, max_y - min_y) / 2 * (1 + 1e-9) + 1e-12;
     cells_.reserve(size_t(2 * n + 1));
     build((min_x + max_x) / 2, (min_y + max_y) / 2, half, 0, n, 0);
+    // The points in tree order, so that a leaf's points are contiguous.
+    ordered_.resize(size_t(2 * n));
+    for (int64_t e = 0; e < n; ++e) {
+      ordered_[size_t(2 * e)] = y[size_t(2 * order_[size_t(e)])];
+      ordered_[size_t(2 * e + 1)] = y[size_t(2 * order_[size_t(e)] + 1)];
+    }
   }
+
+  // The points in tree order: neighbours in the map are near in it (better cache use when the
+  // points are visited in this order).
+  const std::vector<int32_t>& order() const { return order_; }
 
   // Repulsion on point i: sum over j != i of q_ij = 1/(1 + |y_i - y_j|²) (returned) and of
   // q_ij² (y_i - y_j) (added to force), far cells taken whole when width / distance < theta.
   double repulsion(int64_t i, double theta, double force[2]) const {
-    const double xi = y_[size_t(2 * i)], yi = y_[size_t(2 * i + 1)];
+    const double xi = y_[size_t(2 * i)], yi = y_[size_t(2 * i + 1)], theta2 = theta * theta;
     double sum_q = 0;
     int32_t stack[256];
     int top = 0;
     stack[top++] = 0;
     while (top > 0) {
       const Cell& c = cells_[size_t(stack[--top])];
-      if (c.count == 0) continue;
-      const double dx = xi - c.mass_x, dy = yi - c.mass_y, d2 = dx * dx + dy * dy;
       if (c.leaf()) {
-        for (int64_t e = c.begin; e < c.end; ++e) {
-          const int32_t j = order_[size_t(e)];
-          if (j == i) continue;
-          const double px = xi - y_[size_t(2 * j)], py = yi - y_[size_t(2 * j + 1)];
+        for (int32_t e = c.begin; e < c.end; ++e) {
+          if (order_[size_t(e)] == i) continue;
+          const double px = xi - ordered_[size_t(2 * e)], py = yi - ordered_[size_t(2 * e + 1)];
           const double q = 1.0 / (1.0 + px * px + py * py);
           sum_q += q;
           force[0] += q * q * px;
           force[1] += q * q * py;
         }
-      } else if (4 * c.half * c.half < theta * theta * d2) {
+        continue;
+      }
+      const double dx = xi - c.mass_x, dy = yi - c.mass_y, d2 = dx * dx + dy * dy;
+      if (c.width2 < theta2 * d2) {
         const double q = 1.0 / (1.0 + d2), mass = double(c.count);
         sum_q += mass * q;
         force[0] += mass * q * q * dx;
@@ -109,22 +119,21 @@ class QuadTree {
  private:
   static constexpr int kMaxDepth = 48;
 
-  // Builds the cell of points order[begin, end) and returns its index.
+  // Builds the cell of points order[begin, end) centred on (cx, cy) and returns its index.
   int32_t build(double cx, double cy, double half, int64_t begin, int64_t end, int depth) {
     const int32_t index = int32_t(cells_.size());
-    cells_.push_back(Cell{cx, cy, half});
-    Cell cell{cx, cy, half};
-    cell.count = end - begin;
-    cell.begin = begin;
-    cell.end = end;
+    cells_.emplace_back();
+    Cell cell;
+    cell.width2 = 4 * half * half;
+    cell.count = int32_t(end - begin);
+    cell.begin = int32_t(begin);
+    cell.end = int32_t(end);
     for (int64_t e = begin; e < end; ++e) {
       cell.mass_x += y_[size_t(2 * order_[size_t(e)])];
       cell.mass_y += y_[size_t(2 * order_[size_t(e)] + 1)];
     }
-    if (cell.count > 0) {
-      cell.mass_x /= double(cell.count);
-      cell.mass_y /= double(cell.count);
-    }
+    cell.mass_x /= double(cell.count);
+    cell.mass_y /= double(cell.count);
     if (cell.count > 1 && depth < kMaxDepth) {
       // Quadrants: split on y, then each half on x.
       auto x_of = [&](int32_t p) { return y_[size_t(2 * p)]; };
@@ -146,6 +155,7 @@ class QuadTree {
 
   const std::vector<double>& y_;
   std::vector<int32_t> order_;
+  std::vector<double> ordered_;  // [n][2]: y in tree order
   std::vector<Cell> cells_;
 };
 
@@ -274,9 +284,11 @@ void tsne_gradient(const TsneAffinities& P, const std::vector<double>& y, double
   gradient.resize(y.size());
   std::vector<double> repulsion(y.size()), sum_q(static_cast<size_t>(n));
   const QuadTree tree(y);
-  // Each point's forces depend only on the map: computed in parallel, summed in a fixed order.
+  // Each point's forces depend only on the map: computed in parallel (in tree order, so that
+  // neighbouring points walk the same cells), summed in a fixed order.
 #pragma omp parallel for schedule(dynamic, 256)
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t position = 0; position < n; ++position) {
+    const int64_t i = tree.order()[size_t(position)];
     double repel[2] = {0, 0}, attract[2] = {0, 0};
     sum_q[size_t(i)] = tree.repulsion(i, theta, repel);
     for (int64_t e = P.offsets[size_t(i)]; e < P.offsets[size_t(i) + 1]; ++e) {
