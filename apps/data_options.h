@@ -61,21 +61,6 @@ struct DatasetSplitOptions {
   std::shared_ptr<const Dataset> open() const;
 };
 
-// "  checked 1,234 / 15,000 (8%)  512/s  ETA 0:27" on stderr: redrawn on a terminal, a line every
-// 10 s otherwise.
-class Progress {
- public:
-  Progress(std::string what, int64_t total);
-  void update(int64_t done);
-  void finish();
-
- private:
-  std::string what_;
-  int64_t total_;
-  int64_t shown_ = -1;
-  bool terminal_;
-  std::chrono::steady_clock::time_point start_, last_;
-};
 
 std::string format_duration(double seconds);  // "1:05", "2:03:04"
 
