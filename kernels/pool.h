@@ -47,16 +47,41 @@ I2V_HD CoveringOutputs pool_outputs_covering(int64_t i, int64_t out, int64_t ker
   return {first, last < out - 1 ? last : out - 1};
 }
 
-// The divisor of average-pool output (oh, ow).
-I2V_HD int64_t avg_pool_divisor(const Pool2dGeometry& g, int64_t oh, int64_t ow) {
-  const PoolSpan h = pool_span(oh, g.in_h, g.kernel_h, g.stride_h, g.pad_h);
-  const PoolSpan w = pool_span(ow, g.in_w, g.kernel_w, g.stride_w, g.pad_w);
+// Output element o (of planes · out_h · out_w): its plane's first input element and the input
+// spans its window pools along h and w.
+struct PoolWindow {
+  int64_t plane_offset;
+  PoolSpan h, w;
+};
+
+I2V_HD PoolWindow pool_window(const Pool2dGeometry& g, int64_t o) {
+  const int64_t ow = o % g.out_w, oh = (o / g.out_w) % g.out_h, plane = o / (g.out_w * g.out_h);
+  return {plane * g.in_h * g.in_w, pool_span(oh, g.in_h, g.kernel_h, g.stride_h, g.pad_h),
+          pool_span(ow, g.in_w, g.kernel_w, g.stride_w, g.pad_w)};
+}
+
+// The divisor of average-pool output o.
+I2V_HD int64_t avg_pool_divisor(const Pool2dGeometry& g, const PoolWindow& window) {
+  const PoolSpan &h = window.h, &w = window.w;
   return g.count_include_pad ? h.padded_size * w.padded_size : (h.end - h.begin) * (w.end - w.begin);
 }
 
-// Output element o (of planes · out_h · out_w) of max pooling: the largest value of its window
-// and its index in the input plane. The first index wins a tie and a NaN wins over numbers, as
-// in PyTorch.
+// Σ contribution(o, index) over the outputs o whose windows cover input element i (of
+// planes · in_h · in_w), in increasing o; `index` is i's index within its plane.
+template <typename T, typename Contribution>
+I2V_HD T sum_over_covering_outputs(const Pool2dGeometry& g, int64_t i, const Contribution& contribution) {
+  const int64_t iw = i % g.in_w, ih = (i / g.in_w) % g.in_h, plane = i / (g.in_w * g.in_h);
+  const CoveringOutputs oh = pool_outputs_covering(ih, g.out_h, g.kernel_h, g.stride_h, g.pad_h);
+  const CoveringOutputs ow = pool_outputs_covering(iw, g.out_w, g.kernel_w, g.stride_w, g.pad_w);
+  const int64_t base = plane * g.out_h * g.out_w, index = ih * g.in_w + iw;
+  T sum = T(0);
+  for (int64_t h = oh.first; h <= oh.last; ++h)
+    for (int64_t w = ow.first; w <= ow.last; ++w) sum += contribution(base + h * g.out_w + w, index);
+  return sum;
+}
+
+// Output element o of max pooling: the largest value of its window and its index in the input
+// plane. The first index wins a tie and a NaN wins over numbers, as in PyTorch.
 template <typename T>
 struct MaxPoolForward {
   const T* x;
@@ -64,14 +89,12 @@ struct MaxPoolForward {
   int32_t* argmax;
   Pool2dGeometry g;
   I2V_HD void operator()(int64_t o) const {
-    const int64_t ow = o % g.out_w, oh = (o / g.out_w) % g.out_h, plane = o / (g.out_w * g.out_h);
-    const PoolSpan h = pool_span(oh, g.in_h, g.kernel_h, g.stride_h, g.pad_h);
-    const PoolSpan w = pool_span(ow, g.in_w, g.kernel_w, g.stride_w, g.pad_w);
-    const T* xp = x + plane * g.in_h * g.in_w;
+    const PoolWindow win = pool_window(g, o);
+    const T* xp = x + win.plane_offset;
     T best = T(-INFINITY);
-    int64_t best_index = h.begin * g.in_w + w.begin;
-    for (int64_t ih = h.begin; ih < h.end; ++ih)
-      for (int64_t iw = w.begin; iw < w.end; ++iw) {
+    int64_t best_index = win.h.begin * g.in_w + win.w.begin;
+    for (int64_t ih = win.h.begin; ih < win.h.end; ++ih)
+      for (int64_t iw = win.w.begin; iw < win.w.end; ++iw) {
         const T v = xp[ih * g.in_w + iw];
         if (v > best || std::isnan(v)) {
           best = v;
@@ -91,16 +114,8 @@ struct MaxPoolBackward {
   T* dx;
   Pool2dGeometry g;
   I2V_HD void operator()(int64_t i) const {
-    const int64_t iw = i % g.in_w, ih = (i / g.in_w) % g.in_h, plane = i / (g.in_w * g.in_h);
-    const CoveringOutputs oh = pool_outputs_covering(ih, g.out_h, g.kernel_h, g.stride_h, g.pad_h);
-    const CoveringOutputs ow = pool_outputs_covering(iw, g.out_w, g.kernel_w, g.stride_w, g.pad_w);
-    const int64_t base = plane * g.out_h * g.out_w;
-    const int32_t index = int32_t(ih * g.in_w + iw);
-    T sum = T(0);
-    for (int64_t h = oh.first; h <= oh.last; ++h)
-      for (int64_t w = ow.first; w <= ow.last; ++w)
-        if (argmax[base + h * g.out_w + w] == index) sum += dy[base + h * g.out_w + w];
-    dx[i] = sum;
+    dx[i] = sum_over_covering_outputs<T>(
+        g, i, [this](int64_t o, int64_t index) { return argmax[o] == index ? dy[o] : T(0); });
   }
 };
 
@@ -110,14 +125,12 @@ struct AvgPoolForward {
   T* y;
   Pool2dGeometry g;
   I2V_HD void operator()(int64_t o) const {
-    const int64_t ow = o % g.out_w, oh = (o / g.out_w) % g.out_h, plane = o / (g.out_w * g.out_h);
-    const PoolSpan h = pool_span(oh, g.in_h, g.kernel_h, g.stride_h, g.pad_h);
-    const PoolSpan w = pool_span(ow, g.in_w, g.kernel_w, g.stride_w, g.pad_w);
-    const T* xp = x + plane * g.in_h * g.in_w;
+    const PoolWindow win = pool_window(g, o);
+    const T* xp = x + win.plane_offset;
     T sum = T(0);
-    for (int64_t ih = h.begin; ih < h.end; ++ih)
-      for (int64_t iw = w.begin; iw < w.end; ++iw) sum += xp[ih * g.in_w + iw];
-    y[o] = sum / T(avg_pool_divisor(g, oh, ow));
+    for (int64_t ih = win.h.begin; ih < win.h.end; ++ih)
+      for (int64_t iw = win.w.begin; iw < win.w.end; ++iw) sum += xp[ih * g.in_w + iw];
+    y[o] = sum / T(avg_pool_divisor(g, win));
   }
 };
 
@@ -128,15 +141,8 @@ struct AvgPoolBackward {
   T* dx;
   Pool2dGeometry g;
   I2V_HD void operator()(int64_t i) const {
-    const int64_t iw = i % g.in_w, ih = (i / g.in_w) % g.in_h, plane = i / (g.in_w * g.in_h);
-    const CoveringOutputs oh = pool_outputs_covering(ih, g.out_h, g.kernel_h, g.stride_h, g.pad_h);
-    const CoveringOutputs ow = pool_outputs_covering(iw, g.out_w, g.kernel_w, g.stride_w, g.pad_w);
-    const int64_t base = plane * g.out_h * g.out_w;
-    T sum = T(0);
-    for (int64_t h = oh.first; h <= oh.last; ++h)
-      for (int64_t w = ow.first; w <= ow.last; ++w)
-        sum += dy[base + h * g.out_w + w] / T(avg_pool_divisor(g, h, w));
-    dx[i] = sum;
+    dx[i] = sum_over_covering_outputs<T>(
+        g, i, [this](int64_t o, int64_t) { return dy[o] / T(avg_pool_divisor(g, pool_window(g, o))); });
   }
 };
 

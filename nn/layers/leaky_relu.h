@@ -2,26 +2,23 @@
 // passes dy where x > 0 and slope · dy elsewhere (x == 0 included, as PyTorch).
 #pragma once
 
-#include "nn/layer.h"
+#include "nn/layers/elementwise.h"
 
 namespace i2v {
 
-class LeakyReLU final : public Layer {
+class LeakyReLU final : public ElementwiseLayer {
  public:
-  explicit LeakyReLU(double slope = 0.01) : slope_(slope) {}
+  explicit LeakyReLU(double slope = 0.01) : ElementwiseLayer(Keeps::input, 1), slope_(slope) {}
   std::string kind() const override { return "leaky_relu"; }
   std::string describe() const override;
-  Shape output_shape(const std::vector<Shape>& inputs) const override;
-  int64_t forward_flops(const std::vector<Shape>& inputs) const override;
-  Tensor forward(const std::vector<Tensor>& inputs, Mode mode) override;
-  std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
-  void clear_saved() override { input_ = Tensor(); }
 
   double slope() const { return slope_; }
 
  private:
+  void run_forward(const Tensor& x, const Tensor& y) const override;
+  void run_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) const override;
+
   double slope_;
-  Tensor input_;  // kept by a train-mode forward
 };
 
 }  // namespace i2v
