@@ -1,28 +1,71 @@
+// Pooling on the CPU: plane by plane (one plane per task), windows walked in order, backward
+// scattered output by output (see pool.h for why that matches the GPU's gather bit for bit).
 #include "kernels/pool.h"
 
-#include "kernels/elementwise_cpu.h"
+#include <algorithm>
+
 #include "kernels/reduce_cpu.h"
 
 namespace i2v::cpu {
+namespace {
+
+// body(plane) for every plane, on all cores when the planes hold enough elements.
+template <typename Body>
+void for_each_plane(int64_t planes, int64_t elements, const Body& body) {
+#pragma omp parallel for if (elements > (1 << 16))
+  for (int64_t plane = 0; plane < planes; ++plane) body(plane);
+}
+
+}  // namespace
 
 template <typename T>
 void max_pool2d_forward(const T* x, const Pool2dGeometry& g, T* y, int32_t* argmax) {
-  for_each_element(MaxPoolForward<T>{x, y, argmax, g}, g.planes * g.out_h * g.out_w);
+  for_each_plane(g.planes, g.planes * g.in_h * g.in_w, [&](int64_t plane) {
+    const T* xp = x + plane * g.in_h * g.in_w;
+    int64_t o = plane * g.out_h * g.out_w;
+    for (int64_t oh = 0; oh < g.out_h; ++oh)
+      for (int64_t ow = 0; ow < g.out_w; ++ow, ++o) {
+        const WindowMax<T> best = window_max(xp, g.in_w, pool_window(g, oh, ow));
+        y[o] = best.value;
+        argmax[o] = best.index;
+      }
+  });
 }
 
 template <typename T>
 void max_pool2d_backward(const T* dy, const int32_t* argmax, const Pool2dGeometry& g, T* dx) {
-  for_each_element(MaxPoolBackward<T>{dy, argmax, dx, g}, g.planes * g.in_h * g.in_w);
+  for_each_plane(g.planes, g.planes * g.in_h * g.in_w, [&](int64_t plane) {
+    T* dxp = dx + plane * g.in_h * g.in_w;
+    std::fill(dxp, dxp + g.in_h * g.in_w, T(0));
+    const int64_t first = plane * g.out_h * g.out_w, last = first + g.out_h * g.out_w;
+    for (int64_t o = first; o < last; ++o) dxp[argmax[o]] += dy[o];
+  });
 }
 
 template <typename T>
 void avg_pool2d_forward(const T* x, const Pool2dGeometry& g, T* y) {
-  for_each_element(AvgPoolForward<T>{x, y, g}, g.planes * g.out_h * g.out_w);
+  for_each_plane(g.planes, g.planes * g.in_h * g.in_w, [&](int64_t plane) {
+    const T* xp = x + plane * g.in_h * g.in_w;
+    int64_t o = plane * g.out_h * g.out_w;
+    for (int64_t oh = 0; oh < g.out_h; ++oh)
+      for (int64_t ow = 0; ow < g.out_w; ++ow, ++o) y[o] = window_mean(xp, g, pool_window(g, oh, ow));
+  });
 }
 
 template <typename T>
 void avg_pool2d_backward(const T* dy, const Pool2dGeometry& g, T* dx) {
-  for_each_element(AvgPoolBackward<T>{dy, dx, g}, g.planes * g.in_h * g.in_w);
+  for_each_plane(g.planes, g.planes * g.in_h * g.in_w, [&](int64_t plane) {
+    T* dxp = dx + plane * g.in_h * g.in_w;
+    std::fill(dxp, dxp + g.in_h * g.in_w, T(0));
+    int64_t o = plane * g.out_h * g.out_w;
+    for (int64_t oh = 0; oh < g.out_h; ++oh)
+      for (int64_t ow = 0; ow < g.out_w; ++ow, ++o) {
+        const PoolWindow win = pool_window(g, oh, ow);
+        const T share = dy[o] / avg_pool_divisor<T>(g, win);
+        for (int64_t ih = win.h.begin; ih < win.h.end; ++ih)
+          for (int64_t iw = win.w.begin; iw < win.w.end; ++iw) dxp[ih * g.in_w + iw] += share;
+      }
+  });
 }
 
 template <typename T>
@@ -32,7 +75,9 @@ void global_avg_pool_forward(const T* x, int64_t planes, int64_t plane_size, T* 
 
 template <typename T>
 void global_avg_pool_backward(const T* dy, int64_t planes, int64_t plane_size, T* dx) {
-  for_each_element(GlobalAvgPoolBackward<T>{dy, dx, plane_size}, planes * plane_size);
+  for_each_plane(planes, planes * plane_size, [&](int64_t plane) {
+    std::fill(dx + plane * plane_size, dx + (plane + 1) * plane_size, dy[plane] / T(plane_size));
+  });
 }
 
 #define I2V_INSTANTIATE(T)                                                                   \

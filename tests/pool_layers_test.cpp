@@ -39,6 +39,29 @@ const std::vector<PoolCase> kCases = {
     {{1, 1, 5, 5}, Pool2dOptions::square(2, 1)},
 };
 
+// `count` pooling configurations drawn at random (replayable from the run's seed): any kernel up
+// to 5, stride up to 4, padding up to half the kernel, ceil_mode or not, on inputs of 1 to 12.
+std::vector<PoolCase> random_cases(std::mt19937_64& rng, int count) {
+  std::vector<PoolCase> cases;
+  auto draw = [&rng](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  while (int(cases.size()) < count) {
+    Pool2dOptions o;
+    o.kernel_h = draw(1, 5), o.kernel_w = draw(1, 5);
+    o.stride_h = draw(1, 4), o.stride_w = draw(1, 4);
+    o.pad_h = draw(0, o.kernel_h / 2), o.pad_w = draw(0, o.kernel_w / 2);
+    o.ceil_mode = draw(0, 1) == 1;
+    const Shape input = {draw(1, 2), draw(1, 3), draw(1, 12), draw(1, 12)};
+    try {
+      pool_output_size(input[2], o.kernel_h, o.stride_h, o.pad_h, o.ceil_mode);
+      pool_output_size(input[3], o.kernel_w, o.stride_w, o.pad_w, o.ceil_mode);
+    } catch (const Error&) {
+      continue;  // no output: PyTorch refuses it too
+    }
+    cases.push_back({input, o});
+  }
+  return cases;
+}
+
 TEST(PoolOutputSize, MatchesPyTorch) {
   struct Row {
     int64_t in, kernel, stride, pad;
@@ -117,6 +140,13 @@ TEST(PoolLayers, GradientsMatchCentralDifferences) {
     test::check_gradients(avg_pool, {test::random_tensor(c.input, rng)}, rng);
     test::check_gradients(avg_pool_exclude, {test::random_tensor(c.input, rng)}, rng);
   }
+  for (const PoolCase& c : random_cases(rng, 8)) {
+    SCOPED_TRACE(shape_str(c.input) + " " + pool2d_options_str(c.options));
+    MaxPool2d max_pool(c.options);
+    test::check_gradients(max_pool, {test::random_tensor(c.input, rng)}, rng);
+    AvgPool2d avg_pool(c.options);
+    test::check_gradients(avg_pool, {test::random_tensor(c.input, rng)}, rng);
+  }
   for (const Shape& shape : std::vector<Shape>{{1, 3, 5, 7}, {2, 4, 1, 1}, {2, 2, 6, 6}}) {
     GlobalAvgPool layer;
     test::check_gradients(layer, {test::random_tensor(shape, rng)}, rng);
@@ -152,6 +182,16 @@ TEST_P(PoolOnDevices, MaxAndAvgAgreeWithCpu) {
     test::check_devices_agree([&] { return std::make_unique<AvgPool2d>(c.options); }, {x}, GetParam(), rng, kExact);
     test::check_devices_agree([&] { return std::make_unique<AvgPool2d>(c.options, false); }, {x}, GetParam(), rng,
                               kExact);
+  }
+}
+
+TEST_P(PoolOnDevices, RandomWindowsAgreeWithCpu) {
+  auto rng = test::test_rng();
+  for (const PoolCase& c : random_cases(rng, 12)) {
+    SCOPED_TRACE(shape_str(c.input) + " " + pool2d_options_str(c.options));
+    const Tensor x = test::random_tensor(c.input, rng);
+    test::check_devices_agree([&] { return std::make_unique<MaxPool2d>(c.options); }, {x}, GetParam(), rng, kExact);
+    test::check_devices_agree([&] { return std::make_unique<AvgPool2d>(c.options); }, {x}, GetParam(), rng, kExact);
   }
 }
 

@@ -1,5 +1,6 @@
 #include "nn/layers/global_avg_pool.h"
 
+#include "kernels/error.h"
 #include "kernels/pool.h"
 
 namespace i2v {
@@ -7,6 +8,7 @@ namespace i2v {
 Shape GlobalAvgPool::output_shape(const std::vector<Shape>& inputs) const {
   check_input_count(*this, inputs.size(), 1);
   check_rank(*this, inputs[0], 4, "NCHW");
+  I2V_CHECK(inputs[0][2] * inputs[0][3] > 0, "{}: empty planes in {}", describe(), shape_str(inputs[0]));
   return {inputs[0][0], inputs[0][1]};
 }
 
