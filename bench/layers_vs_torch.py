@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Times the layers of bench/layers_bench.cpp against the same ops in PyTorch, in one run.
 
-Runs build/bench/layers_bench (Google Benchmark, median of 5 repetitions), then the same
-forward + backward steps in PyTorch (torch.set_num_threads(2): the same cores; median of 5
-timed runs of at least 0.5 s each after a warm-up), and prints one table: i2v's and PyTorch's
-milliseconds per step and the ratio PyTorch / i2v (> 1: i2v is faster).
+Op by op (so that both sides of a ratio see the same machine load): build/bench/layers_bench
+for that op (Google Benchmark, median of 5 repetitions), then the same forward + backward step
+in PyTorch (torch.set_num_threads(2): the same cores; median of 5 timed runs of at least 0.5 s
+each after a warm-up). Prints one table: i2v's and PyTorch's milliseconds per step and the
+ratio PyTorch / i2v (> 1: i2v is faster).
 
     /usr/bin/python3 bench/layers_vs_torch.py [--bench build/bench/layers_bench] [--threads 2]
 
@@ -90,16 +91,17 @@ def time_torch(step, repetitions=5, min_seconds=0.5):
     return statistics.median(samples)
 
 
-def time_i2v(bench):
-    out = subprocess.run([bench, "--benchmark_format=json", "--benchmark_repetitions=5",
-                          "--benchmark_report_aggregates_only=true"],
+def time_i2v(bench, name):
+    """Seconds per step (median) and GB/s of benchmark `name`, and the run's context."""
+    out = subprocess.run([bench, f"--benchmark_filter=^{name}/", "--benchmark_format=json",
+                          "--benchmark_repetitions=5", "--benchmark_report_aggregates_only=true"],
                          check=True, capture_output=True, text=True).stdout
     scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
-    times, context = {}, json.loads(out)
-    for b in context["benchmarks"]:
+    report = json.loads(out)
+    for b in report["benchmarks"]:
         if b.get("aggregate_name") == "median":
-            times[b["run_name"].split("/")[0]] = (b["real_time"] * scale[b["time_unit"]], b.get("GB/s"))
-    return times, context["context"]
+            return b["real_time"] * scale[b["time_unit"]], b.get("GB/s", 0.0), report["context"]
+    sys.exit(f"layers_vs_torch.py: {bench} has no benchmark {name}")
 
 
 def main():
@@ -113,16 +115,16 @@ def main():
         sys.exit(f"layers_vs_torch.py: {args.bench} not found: build it (cmake --build build --target layers_bench)")
     torch.set_num_threads(args.threads)
 
-    i2v_times, context = time_i2v(args.bench)
-    print(f"{time.strftime('%Y-%m-%d')} {platform.node()}: {context.get('num_cpus')} CPUs, "
-          f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads), i2v OpenMP threads: "
-          f"{os.environ.get('OMP_NUM_THREADS', 'default')}")
-    print(f"{'op (forward + backward)':<20} {'i2v ms':>9} {'i2v GB/s':>9} {'torch ms':>9} {'torch/i2v':>9}")
+    print(f"{time.strftime('%Y-%m-%d %H:%M')} {platform.node()}: {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}; PyTorch {torch.__version__} ({torch.get_num_threads()} threads); "
+          f"i2v OpenMP threads: {os.environ.get('OMP_NUM_THREADS', 'default')}")
+    print(f"{'op (forward + backward)':<24} {'i2v ms':>9} {'i2v GB/s':>9} {'torch ms':>9} {'torch/i2v':>9}")
     for name, step in torch_cases().items():
+        seconds, gbps, _ = time_i2v(args.bench, name)
         torch_seconds = time_torch(step)
-        seconds, gbps = i2v_times[name]
-        print(f"{name[3:]:<20} {seconds * 1e3:>9.3f} {gbps or 0:>9.1f} {torch_seconds * 1e3:>9.3f} "
-              f"{torch_seconds / seconds:>9.2f}")
+        print(f"{name[3:]:<24} {seconds * 1e3:>9.3f} {gbps:>9.1f} {torch_seconds * 1e3:>9.3f} "
+              f"{torch_seconds / seconds:>9.2f}", flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
