@@ -64,21 +64,21 @@ void BM_ReLU(benchmark::State& state) {
   ReLU layer;
   run_layer(state, layer, kBlock1, 5 * 4);
 }
-BENCHMARK(BM_ReLU)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ReLU)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 // Sigmoid: forward reads x, writes y; backward reads y and dy, writes dx.
 void BM_Sigmoid(benchmark::State& state) {
   Sigmoid layer;
   run_layer(state, layer, kBlock1, 5 * 4);
 }
-BENCHMARK(BM_Sigmoid)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Sigmoid)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 // Dropout: forward reads x, writes y; backward reads dy, writes dx (the mask is recomputed).
 void BM_Dropout(benchmark::State& state) {
   Dropout layer(0.5, 1);
   run_layer(state, layer, kBlock1, 4 * 4);
 }
-BENCHMARK(BM_Dropout)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Dropout)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 // 2×2 stride 2: forward reads x, writes y and the argmax (a quarter each); backward reads dy and
 // the argmax, writes dx.
@@ -86,20 +86,20 @@ void BM_MaxPool2x2(benchmark::State& state) {
   MaxPool2d layer(2);
   run_layer(state, layer, kBlock1, (1 + 0.5 + 0.5 + 1) * 4);
 }
-BENCHMARK(BM_MaxPool2x2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MaxPool2x2)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 // 2×2 stride 2: forward reads x, writes y (a quarter); backward reads dy, writes dx.
 void BM_AvgPool2x2(benchmark::State& state) {
   AvgPool2d layer(2);
   run_layer(state, layer, kBlock1, (1 + 0.25 + 0.25 + 1) * 4);
 }
-BENCHMARK(BM_AvgPool2x2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AvgPool2x2)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 void BM_GlobalAvgPool(benchmark::State& state) {
   GlobalAvgPool layer;
   run_layer(state, layer, kHead, 2 * 4);
 }
-BENCHMARK(BM_GlobalAvgPool)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_GlobalAvgPool)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 // Training BatchNorm: forward reads x twice (mean, variance) and once more to write y; backward
 // reads x and dy twice (sums, then dx) and writes dx.
@@ -107,13 +107,13 @@ void BM_BatchNorm2d(benchmark::State& state) {
   BatchNorm2d layer(kBlock1[1]);
   run_layer(state, layer, kBlock1, (3 + 1 + 4 + 1) * 4);
 }
-BENCHMARK(BM_BatchNorm2d)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BatchNorm2d)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 void BM_Softmax(benchmark::State& state) {
   Softmax layer;
   run_layer(state, layer, kTags, 5 * 4);
 }
-BENCHMARK(BM_Softmax)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Softmax)->Unit(benchmark::kMicrosecond)->UseRealTime()->MeasureProcessCPUTime();
 
 // A loss step: forward and backward from logits and targets.
 void run_loss(benchmark::State& state, Loss& loss, const std::vector<Tensor>& inputs, double bytes) {
@@ -134,7 +134,7 @@ void BM_BCEWithLogits(benchmark::State& state) {
   run_loss(state, loss, {uniform(kTags, -8.0f, 8.0f, 4), Tensor::from_vector(t, kTags).cast(DType::f32)},
            5.0 * 4 * double(shape_numel(kTags)));
 }
-BENCHMARK(BM_BCEWithLogits)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_BCEWithLogits)->Unit(benchmark::kMicrosecond)->UseRealTime()->MeasureProcessCPUTime();
 
 // Cross-entropy over 1,539 classes: logits read, probabilities written and read, gradient written.
 void BM_CrossEntropy(benchmark::State& state) {
@@ -143,7 +143,7 @@ void BM_CrossEntropy(benchmark::State& state) {
   run_loss(state, loss, {uniform(kTags, -8.0f, 8.0f, 5), Tensor::from_vector(labels, {kTags[0]})},
            4.0 * 4 * double(shape_numel(kTags)));
 }
-BENCHMARK(BM_CrossEntropy)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_CrossEntropy)->Unit(benchmark::kMicrosecond)->UseRealTime()->MeasureProcessCPUTime();
 
 }  // namespace
 
