@@ -12,6 +12,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "kernels/activation.h"
+
 #include "nn/layers/avg_pool2d.h"
 #include "nn/layers/batch_norm2d.h"
 #include "nn/layers/dropout.h"
@@ -65,6 +67,21 @@ void BM_ReLU(benchmark::State& state) {
   run_layer(state, layer, kBlock1, 5 * 4);
 }
 BENCHMARK(BM_ReLU)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
+
+// What a fresh output costs: the ReLU forward kernel alone into a new tensor each step (arg 1:
+// its pages are touched for the first time, a page fault each 4 KiB) or into one reused (arg 0).
+void BM_ReLUForwardKernel(benchmark::State& state) {
+  const bool fresh = state.range(0) == 1;
+  const Tensor x = uniform(kBlock1, -2.0f, 2.0f, 1);
+  Tensor reused = Tensor::empty(kBlock1);
+  for (auto _ : state) {
+    Tensor y = fresh ? Tensor::empty(kBlock1) : reused;
+    I2V_DISPATCH(Device::cpu(), relu_forward, x.data<float>(), y.data<float>(), x.numel());
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  report(state, x.numel(), 2.0 * 4 * double(x.numel()));
+}
+BENCHMARK(BM_ReLUForwardKernel)->ArgName("fresh_output")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 // Sigmoid: forward reads x, writes y; backward reads y and dy, writes dx.
 void BM_Sigmoid(benchmark::State& state) {
