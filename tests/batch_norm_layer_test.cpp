@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include "kernels/error.h"
-#include "kernels/sim/simt.h"
 #include "nn/layers/batch_norm2d.h"
 #include "tests/layer_check.h"
 #include "tests/test_util.h"
@@ -151,25 +150,22 @@ TEST_P(BatchNormOnDevices, VarianceSurvivesALargeMean) {
   for (size_t c = 0; c < 2; ++c) EXPECT_NEAR(got_var[c], want_var[c], 1e-3 * (want_var[c] - 0.9)) << c;
 }
 
-// The GPU's sums use no atomics: two runs give the same bits, here under two different thread
-// schedules of the emulator (a float atomicAdd would add in schedule order and differ).
+// The GPU's sums use no atomics: two runs give the same bits (check_bitwise_reproducible).
 TEST_P(BatchNormOnDevices, IsBitwiseReproducible) {
   auto rng = test::test_rng();
   const Tensor x = test::random_tensor({2, 3, 40, 60}, rng, Device::cpu(), -2.0f, 3.0f).to(GetParam());
   const Tensor dy = test::random_tensor({2, 3, 40, 60}, rng).to(GetParam());
-  std::vector<std::vector<float>> runs;
-  for (uint64_t schedule_seed : {rng(), rng()}) {
-    simt::set_schedule(simt::Schedule::shuffled, schedule_seed);
-    BatchNorm2d layer(3);
-    layer.to(GetParam());
-    std::vector<float> bits = layer.forward({x}, Mode::train).to_vector<float>();
-    for (float v : layer.backward(dy, {true})[0].to_vector<float>()) bits.push_back(v);
-    for (float v : layer.parameters()[0].second->grad.to_vector<float>()) bits.push_back(v);
-    for (float v : layer.buffers()[1].second->to_vector<float>()) bits.push_back(v);
-    runs.push_back(bits);
-  }
-  simt::set_schedule(simt::Schedule::shuffled, test::run_seed());
-  EXPECT_EQ(runs[0], runs[1]);
+  test::check_bitwise_reproducible(
+      [&] {
+        BatchNorm2d layer(3);
+        layer.to(GetParam());
+        std::vector<float> bits = layer.forward({x}, Mode::train).to_vector<float>();
+        for (const Tensor& t : {layer.backward(dy, {true})[0], layer.parameters()[0].second->grad,
+                                *layer.buffers()[1].second})
+          for (float v : t.to_vector<float>()) bits.push_back(v);
+        return bits;
+      },
+      rng);
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, BatchNormOnDevices, testing::ValuesIn(test::gpu_devices()), test::device_name);

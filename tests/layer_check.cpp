@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/sim/simt.h"
+
 #include "tests/test_util.h"
 
 namespace i2v::test {
@@ -180,6 +182,15 @@ void check_loss_devices_agree(const std::function<std::unique_ptr<Loss>()>& make
   EXPECT_EQ(loss_dev.device(), device);
   expect_close("loss", loss_ref, loss_dev, tolerances);
   expect_close("grad_logits", reference->backward(), tested->backward(), tolerances);
+}
+
+void check_bitwise_reproducible(const std::function<std::vector<float>()>& run, std::mt19937_64& rng) {
+  simt::set_schedule(simt::Schedule::shuffled, rng());
+  const std::vector<float> first = run();
+  simt::set_schedule(simt::Schedule::shuffled, rng());
+  const std::vector<float> second = run();
+  simt::set_schedule(simt::Schedule::shuffled, run_seed());
+  EXPECT_EQ(first, second);
 }
 
 }  // namespace i2v::test

@@ -68,6 +68,11 @@ void check_loss_gradients(Loss& loss, const std::vector<Tensor>& inputs, std::mt
 void check_loss_devices_agree(const std::function<std::unique_ptr<Loss>()>& make_loss,
                               const std::vector<Tensor>& inputs, Device device, const Tolerances& tolerances = {});
 
+// Runs `run` (which computes on a GPU-like device and returns what it computed) twice, the sim
+// device in its shuffled schedule with two different seeds, and expects the same bits both
+// times: a GPU reduction that adds in thread order (float atomics) differs between the runs.
+void check_bitwise_reproducible(const std::function<std::vector<float>()>& run, std::mt19937_64& rng);
+
 // Fills every parameter of `layer` with N(0, std) values (on the layer's device and dtype).
 void randomize_parameters(Layer& layer, std::mt19937_64& rng, double std = 1.0);
 

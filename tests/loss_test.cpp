@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include "kernels/error.h"
-#include "kernels/sim/simt.h"
 #include "nn/losses/bce_with_logits.h"
 #include "nn/losses/cross_entropy.h"
 #include "tests/layer_check.h"
@@ -208,23 +207,19 @@ TEST_P(LossesOnDevices, CrossEntropyAgreesWithCpu) {
   }
 }
 
-// The GPU's sums use no atomics: two runs give the same bits, here under two different thread
-// schedules of the emulator (a float atomicAdd would add in schedule order and differ).
+// The GPU's sums use no atomics: two runs give the same bits (check_bitwise_reproducible).
 TEST_P(LossesOnDevices, AreBitwiseReproducible) {
   auto rng = test::test_rng();
   const Tensor x = test::random_tensor({8, 1539}, rng, Device::cpu(), -6, 6).to(GetParam());
   const Tensor t = random_targets({8, 1539}, rng).to(GetParam()), labels = random_labels(8, 1539, rng).to(GetParam());
-  std::vector<std::vector<float>> runs;
-  for (uint64_t schedule_seed : {rng(), rng()}) {
-    simt::set_schedule(simt::Schedule::shuffled, schedule_seed);
-    BCEWithLogits bce;
-    CrossEntropy cross_entropy;
-    std::vector<float> bits = {bce.forward({x, t}).to_vector<float>()[0],
-                               cross_entropy.forward({x, labels}).to_vector<float>()[0]};
-    runs.push_back(bits);
-  }
-  simt::set_schedule(simt::Schedule::shuffled, test::run_seed());
-  EXPECT_EQ(runs[0], runs[1]);
+  test::check_bitwise_reproducible(
+      [&] {
+        BCEWithLogits bce;
+        CrossEntropy cross_entropy;
+        return std::vector<float>{bce.forward({x, t}).to_vector<float>()[0],
+                                  cross_entropy.forward({x, labels}).to_vector<float>()[0]};
+      },
+      rng);
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, LossesOnDevices, testing::ValuesIn(test::gpu_devices()), test::device_name);
