@@ -81,7 +81,13 @@ void BM_ReLUForwardKernel(benchmark::State& state) {
   }
   report(state, x.numel(), 2.0 * 4 * double(x.numel()));
 }
-BENCHMARK(BM_ReLUForwardKernel)->ArgName("fresh_output")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
+BENCHMARK(BM_ReLUForwardKernel)
+    ->ArgName("fresh_output")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MeasureProcessCPUTime();
 
 // Sigmoid: forward reads x, writes y; backward reads y and dy, writes dx.
 void BM_Sigmoid(benchmark::State& state) {

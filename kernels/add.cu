@@ -4,6 +4,8 @@
 
 namespace i2v::I2V_GPU_NS {
 
-void add_forward(const float* a, const float* b, float* y, int64_t n) { for_each_element(AddElements<float>{a, b, y}, n); }
+void add_forward(const float* a, const float* b, float* y, int64_t n) {
+  for_each_element(AddElements<float>{a, b, y}, n);
+}
 
 }  // namespace i2v::I2V_GPU_NS

@@ -76,8 +76,11 @@ struct BceBackward {
   bool mean;
   T* dlogits;
   I2V_HD void operator()(int64_t i) const {
-    dlogits[i] = in.kept(i) ? bce_with_logits_grad(in.logits[i], in.targets[i], in.weight(i)) * bce_loss_scale(sums, mean)
-                            : T(0);
+    if (!in.kept(i)) {
+      dlogits[i] = T(0);
+      return;
+    }
+    dlogits[i] = bce_with_logits_grad(in.logits[i], in.targets[i], in.weight(i)) * bce_loss_scale(sums, mean);
   }
 };
 

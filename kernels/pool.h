@@ -46,7 +46,8 @@ struct PoolWindow {
 };
 
 I2V_HD PoolWindow pool_window(const Pool2dGeometry& g, int64_t oh, int64_t ow) {
-  return {pool_span(oh, g.in_h, g.kernel_h, g.stride_h, g.pad_h), pool_span(ow, g.in_w, g.kernel_w, g.stride_w, g.pad_w)};
+  return {pool_span(oh, g.in_h, g.kernel_h, g.stride_h, g.pad_h),
+          pool_span(ow, g.in_w, g.kernel_w, g.stride_w, g.pad_w)};
 }
 
 // The largest value of a window of the plane `xp` and its index in the plane. The first index

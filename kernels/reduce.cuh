@@ -123,8 +123,8 @@ void channel_sums(const Value& value, int64_t outer, int64_t channels, int64_t i
   I2V_LAUNCH(channel_partial_sums_kernel<K, Value>, grid, split.threads, 0, 0, value, channels, inner, count,
              split.chunk, 1.0f, partials.as<float>());
   const int64_t rows = K * channels, warps_per_block = 8;
-  I2V_LAUNCH(sum_partials_kernel<float>, unsigned((rows + warps_per_block - 1) / warps_per_block), 32 * warps_per_block, 0,
-             0, partials.as<float>(), rows, split.parts, scale, out);
+  I2V_LAUNCH(sum_partials_kernel<float>, unsigned((rows + warps_per_block - 1) / warps_per_block),
+             unsigned(32 * warps_per_block), 0, 0, partials.as<float>(), rows, split.parts, scale, out);
 }
 
 }  // namespace i2v::I2V_GPU_NS

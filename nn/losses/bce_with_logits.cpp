@@ -10,7 +10,8 @@ namespace i2v {
 BCEWithLogits::BCEWithLogits(Reduction reduction, Tensor pos_weight)
     : reduction_(reduction), pos_weight_(std::move(pos_weight)) {
   if (pos_weight_.defined())
-    I2V_CHECK(pos_weight_.dim() == 1, "bce_with_logits: pos_weight must be [C], got {}", shape_str(pos_weight_.shape()));
+    I2V_CHECK(pos_weight_.dim() == 1, "bce_with_logits: pos_weight must be [C], got {}",
+              shape_str(pos_weight_.shape()));
 }
 
 std::string BCEWithLogits::describe() const {
