@@ -1,7 +1,5 @@
 #include "apps/data_options.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 
 #include "train/channel_stats.h"

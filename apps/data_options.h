@@ -1,8 +1,7 @@
 // Command-line options shared by the data tools (i2v data ..., i2v vocab ...): where a dataset
-// is, how its pictures are preprocessed, and a progress line for long passes.
+// is and how its pictures are preprocessed.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -60,8 +59,5 @@ struct DatasetSplitOptions {
   void add(CLI::App* command);
   std::shared_ptr<const Dataset> open() const;
 };
-
-
-std::string format_duration(double seconds);  // "1:05", "2:03:04"
 
 }  // namespace i2v::app

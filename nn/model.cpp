@@ -5,6 +5,7 @@
 
 #include "kernels/axpy.h"
 #include "kernels/error.h"
+#include "nn/random.h"
 
 namespace i2v {
 
@@ -175,6 +176,24 @@ void Model::load_state_dict(const std::map<std::string, Tensor>& state, bool str
   }
 }
 
+std::map<std::string, std::vector<uint64_t>> Model::random_states() const {
+  std::map<std::string, std::vector<uint64_t>> states;
+  for (const ModelNode& node : nodes_) {
+    std::vector<uint64_t> state = node.layer->random_state();
+    if (!state.empty()) states[node.name] = std::move(state);
+  }
+  return states;
+}
+
+void Model::set_random_states(const std::map<std::string, std::vector<uint64_t>>& states) {
+  for (const auto& [name, state] : states) nodes_[index_of(name)].layer->set_random_state(state);
+}
+
+void Model::seed_random_layers(uint64_t seed) {
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (!nodes_[i].layer->random_state().empty()) nodes_[i].layer->set_random_state({mix_seed(seed, i), 0});
+}
+
 void Model::to(Device device, DType dtype) {
   for (ModelNode& node : nodes_) node.layer->to(device, dtype);
   device_ = device;
@@ -188,7 +207,7 @@ namespace {
 
 void initialize_node(ModelNode& node, Rng& rng) {
   for (auto& [name, p] : node.layer->parameters()) {
-    if (name == "weight" && node.layer->kind() == "batchnorm2d") {
+    if (name == "weight" && node.layer->kind() == "batch_norm2d") {
       p->value.fill_(1.0);
     } else if (name == "weight") {
       initialize_weight(p->value, node.init, rng);

@@ -70,6 +70,12 @@ class Model {
   // Errors list every missing, unexpected and mis-shaped tensor.
   void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
 
+  // The random generators of the layers that have one (Dropout), by layer name: for checkpoints.
+  std::map<std::string, std::vector<uint64_t>> random_states() const;
+  void set_random_states(const std::map<std::string, std::vector<uint64_t>>& states);
+  // Gives each layer with a random generator its own seed derived from `seed`.
+  void seed_random_layers(uint64_t seed);
+
   void to(Device device, DType dtype = DType::f32);
   Device device() const { return device_; }
   void zero_grad();

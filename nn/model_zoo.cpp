@@ -16,12 +16,12 @@ json conv(const std::string& name, int64_t out, int64_t kernel = 3, int64_t padd
   return {{"name", name}, {"type", "conv2d"}, {"out_channels", out}, {"kernel", kernel}, {"stride", 1}, {"padding", padding}};
 }
 json relu(const std::string& name) { return {{"name", name}, {"type", "relu"}}; }
-json maxpool(const std::string& name) { return {{"name", name}, {"type", "maxpool2d"}, {"kernel", 2}, {"stride", 2}}; }
+json maxpool(const std::string& name) { return {{"name", name}, {"type", "max_pool2d"}, {"kernel", 2}, {"stride", 2}}; }
 json linear(const std::string& name, int64_t out) { return {{"name", name}, {"type", "linear"}, {"out_features", out}}; }
 json dropout(const std::string& name) { return {{"name", name}, {"type", "dropout"}, {"p", 0.5}}; }
 
 json model(const std::string& name, const ZooOptions& o, json layers) {
-  return {{"name", name}, {"input", {3, o.input_size, o.input_size}}, {"layers", std::move(layers)}};
+  return {{"name", name}, {"input", {3, o.input_size, o.input_size}}, {"outputs", o.outputs}, {"layers", std::move(layers)}};
 }
 
 // VGG model A (VGG-11) as Illustration2Vec names it: conv1_1 pool1 conv2_1 pool2 conv3_1 conv3_2
@@ -51,10 +51,11 @@ void add_conv6(json& layers, double width) {
 json i2v_tag(const ZooOptions& o) {
   json layers = vgg_a_trunk(o.width);
   add_conv6(layers, o.width);
-  json last = conv("conv6_4", o.outputs);
+  json last = conv("conv6_4", 0);
+  last["out_channels"] = "outputs";
   last["init"] = "gaussian:0.01";  // no ReLU follows: He's gain does not apply
   layers.push_back(last);
-  layers.push_back({{"name", "pool6"}, {"type", "global_avgpool"}});
+  layers.push_back({{"name", "pool6"}, {"type", "global_avg_pool"}});
   return model("i2v-tag", o, layers);
 }
 
@@ -66,7 +67,8 @@ json vgg11_fc(const ZooOptions& o) {
     layers.push_back(relu("relu" + std::to_string(i)));
     layers.push_back(dropout("drop" + std::to_string(i)));
   }
-  json last = linear("fc8", o.outputs);
+  json last = linear("fc8", 0);
+  last["out_features"] = "outputs";
   last["init"] = "gaussian:0.01";
   layers.push_back(last);
   return model("vgg11-fc", o, layers);
@@ -80,7 +82,8 @@ json i2v_feature(const ZooOptions& o) {
   encode1["init"] = "xavier";              // a sigmoid follows
   layers.push_back(encode1);
   layers.push_back({{"name", "encode1neuron"}, {"type", "sigmoid"}});
-  json encode2 = linear("encode2", o.outputs);
+  json encode2 = linear("encode2", 0);
+  encode2["out_features"] = "outputs";
   encode2["init"] = "xavier";
   layers.push_back(encode2);
   return model("i2v-feature", o, layers);
@@ -105,7 +108,8 @@ json vgg19(const ZooOptions& o) {
   layers.push_back(linear("classifier.3", scaled(4096, o.width)));
   layers.push_back(relu("classifier.4"));
   layers.push_back(dropout("classifier.5"));
-  json last = linear("classifier.6", o.outputs);
+  json last = linear("classifier.6", 0);
+  last["out_features"] = "outputs";
   last["init"] = "gaussian:0.01";
   layers.push_back(last);
   return model("vgg19", o, layers);
