@@ -1,0 +1,60 @@
+// Conv2d: y[n][o] = bias[o] + Σ_c weight[o][c] ⋆ x[n][c], with any kernel size, stride and zero
+// padding (dilation 1, no groups). Weight [out, in, kernel_h, kernel_w], bias [out] (PyTorch's
+// layouts and names).
+//
+// Computed as GEMMs over im2col (kernels/im2col.h, kernels/gemm.h), a group of images at a time
+// (as many as fit the col budget), on every device:
+//   forward        y_group[out][images · pixels] = weight[out][rows] · col[rows][images · pixels]
+//   weight grad    grad_weight[out][rows] += dy_group[out][images · pixels] · colᵀ
+//   input grad     dcol = weightᵀ · dy_group, then col2im
+// where rows = in · kernel_h · kernel_w. A 1×1 kernel with stride 1 and no padding skips im2col:
+// each image is its own col matrix.
+#pragma once
+
+#include "nn/layer.h"
+
+namespace i2v {
+
+// A height and a width (kernel size, stride, padding); one number means both.
+struct Extent2d {
+  int64_t h, w;
+  Extent2d(int64_t both) : h(both), w(both) {}  // NOLINT: implicit, as PyTorch's int-or-pair
+  Extent2d(int64_t h_, int64_t w_) : h(h_), w(w_) {}
+};
+
+class Conv2d final : public Layer {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, Extent2d kernel, Extent2d stride = 1, Extent2d padding = 0,
+         bool bias = true);
+
+  std::string kind() const override { return "conv2d"; }
+  // "conv2d 3->64 k3 s1 p1", "conv2d 64->64 k1x3 s2x1 p0x1 no-bias"
+  std::string describe() const override;
+  Shape output_shape(const std::vector<Shape>& inputs) const override;
+  int64_t forward_flops(const std::vector<Shape>& inputs) const override;
+  Tensor forward(const std::vector<Tensor>& inputs, Mode mode) override;
+  std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
+  std::vector<std::pair<std::string, Parameter*>> parameters() override;
+  void clear_saved() override { input_ = Tensor(); }
+
+  int64_t in_channels() const { return in_channels_; }
+  int64_t out_channels() const { return out_channels_; }
+  Parameter& weight() { return weight_; }
+  Parameter& bias() { return bias_; }  // undefined value when built without bias
+
+  // The most col elements one GEMM group may hold (default 8 Mi: 32 MiB in float). Fewer bound
+  // the workspace; more put more images into each GEMM.
+  void set_col_budget(int64_t elements);
+
+ private:
+  struct Plan;  // the shapes of one batch (conv2d.cpp)
+  Plan plan(const Shape& input) const;
+
+  int64_t in_channels_, out_channels_;
+  Extent2d kernel_, stride_, padding_;
+  Parameter weight_, bias_;
+  int64_t col_budget_ = int64_t(8) << 20;
+  Tensor input_;  // kept by a train-mode forward
+};
+
+}  // namespace i2v
