@@ -20,6 +20,7 @@
 // GCC 12's intrinsics warn about their own _mm512_undefined_ps() (GCC bug 105593).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 #include <omp.h>
