@@ -85,8 +85,6 @@ void conv_backward(benchmark::State& state, const VggConv& layer) {
   set_counters(state, double(s.forward_gemm_flops) * (need_input_grad ? 2 : 1));
 }
 
-double min_of(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,8 +107,7 @@ int main(int argc, char** argv) {
     for (auto [kind, fn] : {std::pair{"forward", conv_forward}, std::pair{"backward", conv_backward}}) {
       benchmark::RegisterBenchmark(fmt::format("conv_{}/{}", kind, layer.name).c_str(), fn, layer)
           ->Unit(benchmark::kMillisecond)
-          ->UseRealTime()
-          ->ComputeStatistics("min", min_of);
+          ->UseRealTime();
     }
   }
   benchmark::RunSpecifiedBenchmarks();

@@ -116,8 +116,6 @@ void time_gemm(benchmark::State& state, const Variant& v, const GemmShape& s) {
         benchmark::Counter(flops * double(state.iterations()) / 1e9 / g_peak_gflops, benchmark::Counter::kIsRate);
 }
 
-double min_of(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,8 +133,7 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(fmt::format("gemm/{}/{}", shape.name, variant.name).c_str(), time_gemm, variant,
                                    shape)
           ->Unit(benchmark::kMillisecond)
-          ->UseRealTime()
-          ->ComputeStatistics("min", min_of);
+          ->UseRealTime();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -139,13 +139,16 @@ I2V_AVX512 void pack_a_panel(bool trans_a, const float* a, int64_t lda, int rows
       _mm256_store_ps(packed + p * kMR, _mm512_castps512_ps256(_mm512_maskz_loadu_ps(mask, a + p * lda)));
     return;
   }
-  for (int i = 0; i < kMR; ++i) {
-    if (i < rows) {
-      const float* row = a + i * lda;
-      for (int64_t p = 0; p < kc; ++p) packed[p * kMR + i] = row[p];
-    } else {
-      for (int64_t p = 0; p < kc; ++p) packed[p * kMR + i] = 0.0f;
-    }
+  // op(A) row i is a contiguous run of a: transpose 16-deep blocks of the kMR rows in registers
+  // (the upper 8 lanes of each transposed vector are the zero rows 8..15 and are not stored).
+  for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+    const int depth = int(std::min<int64_t>(16, kc - p0));
+    const __mmask16 mask = __mmask16((1u << depth) - 1);
+    __m512 block[16];
+    for (int i = 0; i < 16; ++i)
+      block[i] = i < rows ? _mm512_maskz_loadu_ps(mask, a + i * lda + p0) : _mm512_setzero_ps();
+    transpose_16x16(block);
+    for (int p = 0; p < depth; ++p) _mm256_store_ps(packed + (p0 + p) * kMR, _mm512_castps512_ps256(block[p]));
   }
 }
 
