@@ -26,10 +26,11 @@ std::string geometry_name(const ConvGeometry& g) {
          std::to_string(g.stride_w) + " p" + std::to_string(g.pad_h) + "x" + std::to_string(g.pad_w);
 }
 
-// col as defined in kernels/im2col.h, for `count` images.
-std::vector<float> reference_im2col(const std::vector<float>& images, int64_t count, const ConvGeometry& g) {
+// Calls visit(col_index, image_index) for every entry of the col matrix of `count` images, as
+// defined in kernels/im2col.h; image_index is -1 for an entry in the padding.
+template <typename Visit>
+void for_each_col_entry(int64_t count, const ConvGeometry& g, Visit visit) {
   const int64_t out_h = g.out_height(), out_w = g.out_width(), pixels = out_h * out_w, ld = count * pixels;
-  std::vector<float> col(size_t(g.col_rows() * ld));
   for (int64_t n = 0; n < count; ++n)
     for (int64_t c = 0; c < g.channels; ++c)
       for (int64_t ki = 0; ki < g.kernel_h; ++ki)
@@ -39,28 +40,25 @@ std::vector<float> reference_im2col(const std::vector<float>& images, int64_t co
               const int64_t ih = oh * g.stride_h - g.pad_h + ki, iw = ow * g.stride_w - g.pad_w + kj;
               const bool inside = ih >= 0 && ih < g.height && iw >= 0 && iw < g.width;
               const int64_t row = (c * g.kernel_h + ki) * g.kernel_w + kj;
-              col[size_t(row * ld + n * pixels + oh * out_w + ow)] =
-                  inside ? images[size_t(((n * g.channels + c) * g.height + ih) * g.width + iw)] : 0.0f;
+              visit(row * ld + n * pixels + oh * out_w + ow,
+                    inside ? ((n * g.channels + c) * g.height + ih) * g.width + iw : -1);
             }
+}
+
+std::vector<float> reference_im2col(const std::vector<float>& images, int64_t count, const ConvGeometry& g) {
+  std::vector<float> col(size_t(g.col_rows() * count * g.out_pixels()));
+  for_each_col_entry(count, g, [&](int64_t col_index, int64_t image_index) {
+    col[size_t(col_index)] = image_index >= 0 ? images[size_t(image_index)] : 0.0f;
+  });
   return col;
 }
 
-// The adjoint of reference_im2col: scatter-add every col entry back to the pixel it copied.
+// The adjoint of reference_im2col: every col entry added back to the pixel it copied.
 std::vector<double> reference_col2im(const std::vector<float>& col, int64_t count, const ConvGeometry& g) {
-  const int64_t out_h = g.out_height(), out_w = g.out_width(), pixels = out_h * out_w, ld = count * pixels;
   std::vector<double> images(size_t(count * g.image_size()), 0.0);
-  for (int64_t n = 0; n < count; ++n)
-    for (int64_t c = 0; c < g.channels; ++c)
-      for (int64_t ki = 0; ki < g.kernel_h; ++ki)
-        for (int64_t kj = 0; kj < g.kernel_w; ++kj)
-          for (int64_t oh = 0; oh < out_h; ++oh)
-            for (int64_t ow = 0; ow < out_w; ++ow) {
-              const int64_t ih = oh * g.stride_h - g.pad_h + ki, iw = ow * g.stride_w - g.pad_w + kj;
-              if (ih < 0 || ih >= g.height || iw < 0 || iw >= g.width) continue;
-              const int64_t row = (c * g.kernel_h + ki) * g.kernel_w + kj;
-              images[size_t(((n * g.channels + c) * g.height + ih) * g.width + iw)] +=
-                  col[size_t(row * ld + n * pixels + oh * out_w + ow)];
-            }
+  for_each_col_entry(count, g, [&](int64_t col_index, int64_t image_index) {
+    if (image_index >= 0) images[size_t(image_index)] += col[size_t(col_index)];
+  });
   return images;
 }
 

@@ -25,16 +25,28 @@ struct Conv2d::Plan {
   bool direct(int64_t first) const { return pointwise && count(first) == 1; }
 };
 
-Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Extent2d kernel, Extent2d stride, Extent2d padding,
-               bool bias)
-    : in_channels_(in_channels), out_channels_(out_channels), kernel_(kernel), stride_(stride), padding_(padding) {
+namespace {
+
+// The weight's shape, once the arguments are checked.
+Shape conv_weight_shape(int64_t in_channels, int64_t out_channels, Extent2d kernel, Extent2d stride,
+                        Extent2d padding) {
   I2V_CHECK(in_channels > 0 && out_channels > 0, "conv2d: {} -> {} channels", in_channels, out_channels);
   I2V_CHECK(kernel.h > 0 && kernel.w > 0 && stride.h > 0 && stride.w > 0 && padding.h >= 0 && padding.w >= 0,
             "conv2d: kernel {}x{}, stride {}x{}, padding {}x{}: kernel and stride must be positive, padding "
             "non-negative", kernel.h, kernel.w, stride.h, stride.w, padding.h, padding.w);
-  weight_ = make_parameter({out_channels, in_channels, kernel.h, kernel.w});
-  if (bias) bias_ = make_parameter({out_channels});
+  return {out_channels, in_channels, kernel.h, kernel.w};
 }
+
+}  // namespace
+
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Extent2d kernel, Extent2d stride, Extent2d padding,
+               bool bias)
+    : in_channels_(in_channels),
+      out_channels_(out_channels),
+      kernel_(kernel),
+      stride_(stride),
+      padding_(padding),
+      params_(conv_weight_shape(in_channels, out_channels, kernel, stride, padding), out_channels, bias) {}
 
 void Conv2d::set_col_budget(int64_t elements) {
   I2V_CHECK(elements > 0, "{}: col budget of {} elements", describe(), elements);
@@ -44,7 +56,7 @@ void Conv2d::set_col_budget(int64_t elements) {
 std::string Conv2d::describe() const {
   auto extent = [](const Extent2d& e) { return e.h == e.w ? fmt::format("{}", e.h) : fmt::format("{}x{}", e.h, e.w); };
   return fmt::format("conv2d {}->{} k{} s{} p{}{}", in_channels_, out_channels_, extent(kernel_), extent(stride_),
-                     extent(padding_), bias_.value.defined() ? "" : " no-bias");
+                     extent(padding_), params_.has_bias() ? "" : " no-bias");
 }
 
 Conv2d::Plan Conv2d::plan(const Shape& input) const {
@@ -73,20 +85,14 @@ Shape Conv2d::output_shape(const std::vector<Shape>& inputs) const {
 int64_t Conv2d::forward_flops(const std::vector<Shape>& inputs) const {
   const Plan p = plan(inputs.at(0));
   const int64_t outputs = p.batch * out_channels_ * p.pixels;
-  return 2 * outputs * p.rows + (bias_.value.defined() ? outputs : 0);
-}
-
-std::vector<std::pair<std::string, Parameter*>> Conv2d::parameters() {
-  if (!bias_.value.defined()) return {{"weight", &weight_}};
-  return {{"weight", &weight_}, {"bias", &bias_}};
+  return 2 * outputs * p.rows + (params_.has_bias() ? outputs : 0);
 }
 
 Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
   const Shape out_shape = output_shape({inputs.at(0).shape()});
   const Tensor x = inputs[0].contiguous();
-  const Tensor& w = weight_.value;
-  I2V_CHECK(w.device() == x.device() && w.dtype() == x.dtype(), "{}: input on {} as {}, weights on {} as {}",
-            describe(), x.device().name(), dtype_name(x.dtype()), w.device().name(), dtype_name(w.dtype()));
+  params_.check_matches(*this, x);
+  const Tensor& w = params_.weight.value;
   const Plan p = plan(x.shape());
   const Device device = x.device();
   const DType dtype = x.dtype();
@@ -111,8 +117,8 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
       I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, y_group.data<scalar_t>(), out_channels_, count, p.pixels,
                             y.select(0, first).data<scalar_t>());
   }
-  if (bias_.value.defined())
-    I2V_DISPATCH_FLOATING(device, dtype, add_channel_bias, y.data<scalar_t>(), bias_.value.data<scalar_t>(), p.batch,
+  if (params_.has_bias())
+    I2V_DISPATCH_FLOATING(device, dtype, add_channel_bias, y.data<scalar_t>(), params_.bias.value.data<scalar_t>(), p.batch,
                           out_channels_, p.pixels);
   input_ = mode == Mode::train ? x : Tensor();
   return y;
@@ -124,12 +130,12 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
   const Device device = input_.device();
   const DType dtype = input_.dtype();
   const Tensor dy = grad_output.contiguous();
-  const Tensor& w = weight_.value;
-  const bool need_dx = need_input_grad.at(0), need_dw = weight_.requires_grad;
+  const Tensor& w = params_.weight.value;
+  const bool need_dx = need_input_grad.at(0), need_dw = params_.weight.requires_grad;
 
-  if (bias_.value.defined() && bias_.requires_grad)
+  if (params_.has_bias() && params_.bias.requires_grad)
     I2V_DISPATCH_FLOATING(device, dtype, channel_bias_grad, dy.data<scalar_t>(), p.batch, out_channels_, p.pixels,
-                          bias_.grad.data<scalar_t>());
+                          params_.bias.grad.data<scalar_t>());
   Tensor dx = need_dx ? Tensor::empty(input_.shape(), dtype, device) : Tensor();
   if (!need_dx && !need_dw) return {dx};
 
@@ -152,7 +158,7 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
       const Tensor& col_matrix = p.direct(first) ? images : col;
       I2V_DISPATCH_FLOATING(device, dtype, gemm, false, true, out_channels_, p.rows, columns, scalar_t(1),
                             dy_matrix.data<scalar_t>(), columns, col_matrix.data<scalar_t>(), columns, scalar_t(1),
-                            weight_.grad.data<scalar_t>(), p.rows);
+                            params_.weight.grad.data<scalar_t>(), p.rows);
     }
     if (need_dx) {
       // The gradient of col (into col's buffer, which the weight gradient no longer needs), then

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "nn/layer.h"
+#include "nn/layers/weight_and_bias.h"
 
 namespace i2v {
 
@@ -34,13 +35,13 @@ class Conv2d final : public Layer {
   int64_t forward_flops(const std::vector<Shape>& inputs) const override;
   Tensor forward(const std::vector<Tensor>& inputs, Mode mode) override;
   std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
-  std::vector<std::pair<std::string, Parameter*>> parameters() override;
+  std::vector<std::pair<std::string, Parameter*>> parameters() override { return params_.named(); }
   void clear_saved() override { input_ = Tensor(); }
 
   int64_t in_channels() const { return in_channels_; }
   int64_t out_channels() const { return out_channels_; }
-  Parameter& weight() { return weight_; }
-  Parameter& bias() { return bias_; }  // undefined value when built without bias
+  Parameter& weight() { return params_.weight; }
+  Parameter& bias() { return params_.bias; }  // undefined value when built without bias
 
   // The most col elements one GEMM group may hold (default 8 Mi: 32 MiB in float). Fewer bound
   // the workspace; more put more images into each GEMM.
@@ -52,7 +53,7 @@ class Conv2d final : public Layer {
 
   int64_t in_channels_, out_channels_;
   Extent2d kernel_, stride_, padding_;
-  Parameter weight_, bias_;
+  WeightAndBias params_;
   int64_t col_budget_ = int64_t(8) << 20;
   Tensor input_;  // kept by a train-mode forward
 };

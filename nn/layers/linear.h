@@ -8,6 +8,7 @@
 #pragma once
 
 #include "nn/layer.h"
+#include "nn/layers/weight_and_bias.h"
 
 namespace i2v {
 
@@ -22,17 +23,17 @@ class Linear final : public Layer {
   int64_t forward_flops(const std::vector<Shape>& inputs) const override;
   Tensor forward(const std::vector<Tensor>& inputs, Mode mode) override;
   std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
-  std::vector<std::pair<std::string, Parameter*>> parameters() override;
+  std::vector<std::pair<std::string, Parameter*>> parameters() override { return params_.named(); }
   void clear_saved() override { input_ = Tensor(); }
 
   int64_t in_features() const { return in_features_; }
   int64_t out_features() const { return out_features_; }
-  Parameter& weight() { return weight_; }
-  Parameter& bias() { return bias_; }  // undefined value when built without bias
+  Parameter& weight() { return params_.weight; }
+  Parameter& bias() { return params_.bias; }  // undefined value when built without bias
 
  private:
   int64_t in_features_, out_features_;
-  Parameter weight_, bias_;
+  WeightAndBias params_;
   Tensor input_;  // kept by a train-mode forward
 };
 
