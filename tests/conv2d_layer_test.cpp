@@ -2,7 +2,7 @@
 // against central differences, frozen weights and unneeded input gradients cost nothing, and
 // cpu and the GPU kernels agree, over shapes with batch 1, odd and non-square images, strides
 // above 1, padding, 1×1 / 2×2 / 3×3 / 4×4 and non-square kernels, and image groups split across
-// several GEMMs (a small col budget).
+// several GEMMs (a small workspace budget).
 #include <gtest/gtest.h>
 
 #include "kernels/error.h"
@@ -16,17 +16,17 @@ namespace {
 struct ConvCase {
   int64_t batch, in, out, height, width;
   Extent2d kernel, stride, padding;
-  int64_t col_budget;  // col elements per GEMM group (small ones split the batch)
+  int64_t budget;  // workspace elements per GEMM group (small ones split the batch)
 };
 
 std::string case_name(const ConvCase& c) {
   return fmt::format("batch {} {}x{} ", c.batch, c.height, c.width) +
-         Conv2d(c.in, c.out, c.kernel, c.stride, c.padding).describe() + fmt::format(" budget {}", c.col_budget);
+         Conv2d(c.in, c.out, c.kernel, c.stride, c.padding).describe() + fmt::format(" budget {}", c.budget);
 }
 
 std::unique_ptr<Conv2d> make_conv(const ConvCase& c) {
   auto conv = std::make_unique<Conv2d>(c.in, c.out, c.kernel, c.stride, c.padding);
-  conv->set_col_budget(c.col_budget);
+  conv->set_workspace_budget(c.budget);
   return conv;
 }
 
@@ -42,7 +42,7 @@ const std::vector<ConvCase> kCases = {
     {3, 4, 5, 5, 4, 1, 1, 0, 1},                   // 1×1, one image per group: no im2col
     {2, 3, 4, 6, 5, 1, 2, 0, kWholeBatch},         // 1×1 with stride 2
     {2, 3, 2, 6, 7, {1, 3}, {2, 1}, {0, 1}, kWholeBatch},
-    {5, 2, 3, 6, 5, 3, 1, 1, 2 * 18 * 30},         // groups of 2, 2 and 1 images
+    {5, 2, 3, 6, 5, 3, 1, 1, 2 * 18 * 30},         // 18 rows × 30 pixels: groups of 2, 2 and 1 images
 };
 
 TEST(Conv2dLayer, ForwardMatchesDirectConvolution) {

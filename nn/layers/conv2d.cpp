@@ -48,9 +48,9 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Extent2d kernel, Exten
       padding_(padding),
       params_(conv_weight_shape(in_channels, out_channels, kernel, stride, padding), out_channels, bias) {}
 
-void Conv2d::set_col_budget(int64_t elements) {
-  I2V_CHECK(elements > 0, "{}: col budget of {} elements", describe(), elements);
-  col_budget_ = elements;
+void Conv2d::set_workspace_budget(int64_t elements) {
+  I2V_CHECK(elements > 0, "{}: workspace budget of {} elements", describe(), elements);
+  workspace_budget_ = elements;
 }
 
 std::string Conv2d::describe() const {
@@ -70,7 +70,8 @@ Conv2d::Plan Conv2d::plan(const Shape& input) const {
   p.batch = input[0];
   p.rows = p.geometry.col_rows();
   p.pixels = p.geometry.out_pixels();
-  p.group = std::clamp<int64_t>(col_budget_ / std::max<int64_t>(1, p.rows * p.pixels), 1, std::max<int64_t>(1, p.batch));
+  const int64_t per_image = std::max<int64_t>(1, std::max(p.rows, out_channels_) * p.pixels);
+  p.group = std::clamp<int64_t>(workspace_budget_ / per_image, 1, std::max<int64_t>(1, p.batch));
   p.pointwise = kernel_.h == 1 && kernel_.w == 1 && stride_.h == 1 && stride_.w == 1 && padding_.h == 0 &&
                 padding_.w == 0;
   return p;

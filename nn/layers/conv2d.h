@@ -3,7 +3,7 @@
 // layouts and names).
 //
 // Computed as GEMMs over im2col (kernels/im2col.h, kernels/gemm.h), a group of images at a time
-// (as many as fit the col budget), on every device:
+// (as many as fit the workspace budget), on every device:
 //   forward        y_group[out][images · pixels] = weight[out][rows] · col[rows][images · pixels]
 //   weight grad    grad_weight[out][rows] += dy_group[out][images · pixels] · colᵀ
 //   input grad     dcol = weightᵀ · dy_group, then col2im
@@ -43,9 +43,12 @@ class Conv2d final : public Layer {
   Parameter& weight() { return params_.weight; }
   Parameter& bias() { return params_.bias; }  // undefined value when built without bias
 
-  // The most col elements one GEMM group may hold (default 8 Mi: 32 MiB in float). Fewer bound
-  // the workspace; more put more images into each GEMM.
-  void set_col_budget(int64_t elements);
+  // The most elements a group's col matrix, and its [out][images · pixels] output or gradient,
+  // may hold (one image always fits, whatever its size). The default, 6 Mi (24 MiB in float),
+  // stays under glibc's 32 MiB mmap threshold: larger blocks come back as fresh pages on every
+  // call, whose first touch costs ~15 ms per 32 MiB here. Fewer bound the workspace; more put
+  // more images into each GEMM.
+  void set_workspace_budget(int64_t elements);
 
  private:
   struct Plan;  // the shapes of one batch (conv2d.cpp)
@@ -54,7 +57,7 @@ class Conv2d final : public Layer {
   int64_t in_channels_, out_channels_;
   Extent2d kernel_, stride_, padding_;
   WeightAndBias params_;
-  int64_t col_budget_ = int64_t(8) << 20;
+  int64_t workspace_budget_ = int64_t(6) << 20;
   Tensor input_;  // kept by a train-mode forward
 };
 
