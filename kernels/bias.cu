@@ -26,8 +26,13 @@ __global__ void channel_bias_grad_kernel(const float* dy, int64_t outer, int64_t
   __shared__ float partial[kReduceThreads];
   const int64_t c = blockIdx.x;
   float sum = 0.0f;
-  for (int64_t j = threadIdx.x; j < outer * inner; j += kReduceThreads)
-    sum += dy[(j / inner * channels + c) * inner + j % inner];
+  if (inner >= kReduceThreads) {  // rows of pixels: no index division per element
+    for (int64_t i = 0; i < outer; ++i)
+      for (int64_t p = threadIdx.x; p < inner; p += kReduceThreads) sum += dy[(i * channels + c) * inner + p];
+  } else {  // few pixels per row (Linear: one): the threads take whole elements of the outer × inner walk
+    for (int64_t j = threadIdx.x; j < outer * inner; j += kReduceThreads)
+      sum += dy[(j / inner * channels + c) * inner + j % inner];
+  }
   partial[threadIdx.x] = sum;
   __syncthreads();
   for (int half = kReduceThreads / 2; half > 0; half /= 2) {

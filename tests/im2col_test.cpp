@@ -2,6 +2,8 @@
 // every device, against direct loops written from the definitions in kernels/im2col.h and
 // kernels/bias.h. These move values without arithmetic (col2im and the bias gradient add), so
 // most comparisons are exact.
+#include <array>
+
 #include <gtest/gtest.h>
 
 #include "kernels/bias.h"
@@ -103,23 +105,25 @@ TEST_P(Im2colOnDevices, SwapOuterAxesTransposesBlocks) {
 
 TEST_P(Im2colOnDevices, ChannelBiasAddsAndSums) {
   auto rng = test::test_rng();
-  const int64_t outer = 3, channels = 5, inner = 37;
-  const Tensor y0 = test::random_tensor({outer, channels, inner}, rng);
-  const Tensor bias = test::random_tensor({channels}, rng);
-  const Tensor grad0 = test::random_tensor({channels}, rng);
-  Tensor y = y0.to(GetParam()).clone(), grad = grad0.to(GetParam()).clone();
-  I2V_DISPATCH(GetParam(), add_channel_bias, y.data<float>(), bias.to(GetParam()).data<float>(), outer, channels,
-               inner);
-  I2V_DISPATCH(GetParam(), channel_bias_grad, y0.to(GetParam()).data<float>(), outer, channels, inner,
-               grad.data<float>());
-  for (int64_t c = 0; c < channels; ++c) {
-    double sum = grad0.item<float>({c});
-    for (int64_t i = 0; i < outer; ++i)
-      for (int64_t p = 0; p < inner; ++p) {
-        sum += y0.item<float>({i, c, p});
-        ASSERT_EQ(y.item<float>({i, c, p}), y0.item<float>({i, c, p}) + bias.item<float>({c}));
-      }
-    EXPECT_NEAR(grad.item<float>({c}), sum, 1e-5) << "channel " << c;
+  // Rows shorter and longer than the GPU reduction's 256 threads (two loops there).
+  for (const auto& [outer, channels, inner] : {std::array<int64_t, 3>{3, 5, 37}, std::array<int64_t, 3>{2, 3, 300}}) {
+    const Tensor y0 = test::random_tensor({outer, channels, inner}, rng);
+    const Tensor bias = test::random_tensor({channels}, rng);
+    const Tensor grad0 = test::random_tensor({channels}, rng);
+    Tensor y = y0.to(GetParam()).clone(), grad = grad0.to(GetParam()).clone();
+    I2V_DISPATCH(GetParam(), add_channel_bias, y.data<float>(), bias.to(GetParam()).data<float>(), outer, channels,
+                 inner);
+    I2V_DISPATCH(GetParam(), channel_bias_grad, y0.to(GetParam()).data<float>(), outer, channels, inner,
+                 grad.data<float>());
+    for (int64_t c = 0; c < channels; ++c) {
+      double sum = grad0.item<float>({c});
+      for (int64_t i = 0; i < outer; ++i)
+        for (int64_t p = 0; p < inner; ++p) {
+          sum += y0.item<float>({i, c, p});
+          ASSERT_EQ(y.item<float>({i, c, p}), y0.item<float>({i, c, p}) + bias.item<float>({c}));
+        }
+      EXPECT_NEAR(grad.item<float>({c}), sum, 1e-5) << "channel " << c;
+    }
   }
 }
 
