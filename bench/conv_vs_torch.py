@@ -36,7 +36,9 @@ def run_i2v(args):
     print("running:", " ".join(command), file=sys.stderr)
     report = json.loads(subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout)
     times = {}
-    for b in report["benchmarks"]:  # one entry per repetition: keep the fastest
+    for b in report["benchmarks"]:  # one entry per repetition (and aggregates): keep the fastest run
+        if b.get("run_type") != "iteration":
+            continue
         name = b["run_name"].replace("/real_time", "")
         times[name] = min(times.get(name, float("inf")), b["real_time"])  # ms (kMillisecond)
     return times, float(report["context"].get("fp32_peak_gflops", "nan"))
