@@ -30,6 +30,10 @@ struct ConvGeometry {
   I2V_HD int64_t out_pixels() const { return out_height() * out_width(); }
   I2V_HD int64_t image_size() const { return channels * height * width; }
   I2V_HD int64_t col_rows() const { return channels * kernel_h * kernel_w; }
+  // 1×1, stride 1, no padding: one image's col matrix is the image itself.
+  I2V_HD bool is_pointwise() const {
+    return kernel_h == 1 && kernel_w == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 && pad_w == 0;
+  }
 };
 
 // The outputs o in [begin, end) whose input o · stride + offset lies in [0, size), among

@@ -43,6 +43,7 @@ const std::vector<ConvCase> kCases = {
     {2, 3, 4, 6, 5, 1, 2, 0, kWholeBatch},         // 1×1 with stride 2
     {2, 3, 2, 6, 7, {1, 3}, {2, 1}, {0, 1}, kWholeBatch},
     {5, 2, 3, 6, 5, 3, 1, 1, 2 * 18 * 30},         // 18 rows × 30 pixels: groups of 2, 2 and 1 images
+    {5, 2, 3, 6, 5, 3, 1, 1, 2 * 3 * 30},          // the same, by 3 outputs × 30 pixels, where no col is needed
 };
 
 TEST(Conv2dLayer, ForwardMatchesDirectConvolution) {

@@ -103,6 +103,36 @@ TEST(GemmCpu, AVX512KernelMatchesReference) {
   for (const GemmCase& g : cases_for(kCpuShapes)) check_gemm(g, Device::cpu(), cpu::gemm_avx512, rng);
 }
 
+// A C of over 8 MiB takes the AVX-512 kernel's 512-deep blocks; k = 700 needs two of them.
+// Too large for the full double loop: 400 sampled elements are checked.
+TEST(GemmCpu, AVX512KernelWithDeepBlocksMatchesReference) {
+  if (!cpu_has_avx512f()) GTEST_SKIP() << "this CPU has no AVX-512";
+  auto rng = test::test_rng();
+  const int64_t m = 1029, n = 2050, k = 700;
+  for (const auto& [trans_a, trans_b] : {std::pair{false, false}, std::pair{true, false}, std::pair{false, true}}) {
+    SCOPED_TRACE(fmt::format("trans_a {} trans_b {}", trans_a, trans_b));
+    const std::vector<float> a = test::random_tensor({m * k}, rng).to_vector<float>();
+    const std::vector<float> b = test::random_tensor({k * n}, rng).to_vector<float>();
+    std::vector<float> c = test::random_tensor({m * n}, rng).to_vector<float>();
+    const std::vector<float> c0 = c;
+    const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
+    cpu::gemm_avx512(trans_a, trans_b, m, n, k, 0.5f, a.data(), lda, b.data(), ldb, 2.0f, c.data(), n);
+    std::uniform_int_distribution<int64_t> row(0, m - 1), col(0, n - 1);
+    for (int sample = 0; sample < 400; ++sample) {
+      const int64_t i = row(rng), j = col(rng);
+      double sum = 0, magnitude = 0;
+      for (int64_t p = 0; p < k; ++p) {
+        const double term = double(trans_a ? a[size_t(p * lda + i)] : a[size_t(i * lda + p)]) *
+                            (trans_b ? b[size_t(j * ldb + p)] : b[size_t(p * ldb + j)]);
+        sum += term;
+        magnitude += std::fabs(term);
+      }
+      const double expected = 0.5 * sum + 2.0 * c0[size_t(i * n + j)];
+      ASSERT_NEAR(c[size_t(i * n + j)], expected, 2e-7 * double(k + 4) * (0.5 * magnitude + 2.0)) << i << ", " << j;
+    }
+  }
+}
+
 TEST(GemmCpu, EigenKernelMatchesReference) {
   auto rng = test::test_rng();
   for (const GemmCase& g : cases_for(kCpuShapes)) check_gemm(g, Device::cpu(), cpu::gemm_eigen<float>, rng);

@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include "kernels/bias.h"
+#include "kernels/conv_gemm.h"
 #include "kernels/error.h"
-#include "kernels/gemm.h"
 #include "kernels/im2col.h"
 #include "nn/layers/checks.h"
 
@@ -18,14 +18,22 @@ struct Conv2d::Plan {
   int64_t rows = 0;    // of col: in · kernel_h · kernel_w
   int64_t pixels = 0;  // output pixels per image
   int64_t group = 1;   // images per GEMM
-  bool pointwise = false;  // 1×1, stride 1, no padding: one image is its own col matrix
+  bool col = true;     // whether the GEMMs need a col workspace
 
   int64_t count(int64_t first) const { return std::min(group, batch - first); }
-  // The group starting at `first` needs no im2col.
-  bool direct(int64_t first) const { return pointwise && count(first) == 1; }
+  // The col workspace of a group (kernels/conv_gemm.h), or none.
+  Tensor workspace(DType dtype, Device device) const {
+    if (!col) return Tensor();
+    return Tensor::empty({rows, group * pixels}, dtype, device);
+  }
 };
 
 namespace {
+
+template <typename T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
 
 // The weight's shape, once the arguments are checked.
 Shape conv_weight_shape(int64_t in_channels, int64_t out_channels, Extent2d kernel, Extent2d stride,
@@ -59,34 +67,58 @@ std::string Conv2d::describe() const {
                      extent(padding_), params_.has_bias() ? "" : " no-bias");
 }
 
-Conv2d::Plan Conv2d::plan(const Shape& input) const {
+ConvGeometry Conv2d::geometry(const Shape& input) const {
   I2V_CHECK(input.size() == 4 && input[1] == in_channels_, "{}: input of shape {}, expected [batch, {}, height, width]",
             describe(), shape_str(input), in_channels_);
-  Plan p;
-  p.geometry = ConvGeometry{in_channels_, input[2], input[3], kernel_.h, kernel_.w,
-                            stride_.h,    stride_.w, padding_.h, padding_.w};
   I2V_CHECK(input[2] + 2 * padding_.h >= kernel_.h && input[3] + 2 * padding_.w >= kernel_.w,
             "{}: input of {}x{} pixels is smaller than the kernel", describe(), input[2], input[3]);
+  return {in_channels_, input[2], input[3], kernel_.h, kernel_.w, stride_.h, stride_.w, padding_.h, padding_.w};
+}
+
+namespace {
+
+// Columns a GEMM needs to run near full speed: a few thousand (the CPU kernel's column block
+// is 3072 wide; a 128×128-tile GPU grid over 512 rows needs ~4000 to fill 132 SMs).
+constexpr int64_t kGemmColumns = 3072;
+
+// Images per group: enough for kGemmColumns columns (VGG's 14×14 layers: all 8 of a batch;
+// its 56×56 ones: 1), no more than the budget allows at `per_image` workspace elements each,
+// then evened out (8 images in groups of 3, 3 and 2 become 3, 3, 2; of 6 and 2, 4 and 4).
+int64_t balanced_group(int64_t batch, int64_t pixels, int64_t budget, int64_t per_image) {
+  const int64_t wanted = (kGemmColumns + pixels - 1) / std::max<int64_t>(1, pixels);
+  const int64_t most = std::clamp<int64_t>(std::min(wanted, budget / std::max<int64_t>(1, per_image)), 1,
+                                           std::max<int64_t>(1, batch));
+  const int64_t groups = (batch + most - 1) / most;
+  return std::max<int64_t>(1, (batch + groups - 1) / groups);
+}
+
+}  // namespace
+
+Conv2d::Plan Conv2d::plan(const Shape& input, Device device, DType dtype, bool input_grad) const {
+  Plan p;
+  p.geometry = geometry(input);
   p.batch = input[0];
   p.rows = p.geometry.col_rows();
   p.pixels = p.geometry.out_pixels();
-  const int64_t per_image = std::max<int64_t>(1, std::max(p.rows, out_channels_) * p.pixels);
-  p.group = std::clamp<int64_t>(workspace_budget_ / per_image, 1, std::max<int64_t>(1, p.batch));
-  p.pointwise = kernel_.h == 1 && kernel_.w == 1 && stride_.h == 1 && stride_.w == 1 && padding_.h == 0 &&
-                padding_.w == 0;
+  // A group's output and dy take out · pixels elements per image; its col, rows · pixels more,
+  // unless it needs none: no input gradient, and a CPU that packs im2col on the fly.
+  p.group = balanced_group(p.batch, p.pixels, workspace_budget_, out_channels_ * p.pixels);
+  p.col = input_grad || !(device.is_cpu() && dtype == DType::f32 && cpu::conv_gemm_packs_im2col(p.group, p.geometry));
+  if (p.col) p.group = balanced_group(p.batch, p.pixels, workspace_budget_, std::max(p.rows, out_channels_) * p.pixels);
+  if (p.geometry.is_pointwise() && p.group == 1) p.col = false;  // each image is its own col matrix
   return p;
 }
 
 Shape Conv2d::output_shape(const std::vector<Shape>& inputs) const {
   check_input_count(*this, inputs.size(), 1);
-  const Plan p = plan(inputs[0]);
-  return {p.batch, out_channels_, p.geometry.out_height(), p.geometry.out_width()};
+  const ConvGeometry g = geometry(inputs[0]);
+  return {inputs[0][0], out_channels_, g.out_height(), g.out_width()};
 }
 
 int64_t Conv2d::forward_flops(const std::vector<Shape>& inputs) const {
-  const Plan p = plan(inputs.at(0));
-  const int64_t outputs = p.batch * out_channels_ * p.pixels;
-  return 2 * outputs * p.rows + (params_.has_bias() ? outputs : 0);
+  const ConvGeometry g = geometry(inputs.at(0));
+  const int64_t outputs = inputs[0][0] * out_channels_ * g.out_pixels();
+  return 2 * outputs * g.col_rows() + (params_.has_bias() ? outputs : 0);
 }
 
 Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
@@ -94,26 +126,20 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
   const Tensor x = inputs[0].contiguous();
   params_.check_matches(*this, x);
   const Tensor& w = params_.weight.value;
-  const Plan p = plan(x.shape());
   const Device device = x.device();
   const DType dtype = x.dtype();
+  const Plan p = plan(x.shape(), device, dtype, false);
   Tensor y = Tensor::empty(out_shape, dtype, device);
-  Tensor col, y_group;  // allocated when a group needs them
+  const Tensor col = p.workspace(dtype, device);
+  Tensor y_group;  // a group's output is [out][images · pixels]; one image's is already y's layout
+  if (p.group > 1) y_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
 
   for (int64_t first = 0; first < p.batch; first += p.group) {
-    const int64_t count = p.count(first), columns = count * p.pixels;
-    const Tensor images = x.slice(0, first, first + count);
-    if (!p.direct(first)) {
-      if (!col.defined()) col = Tensor::empty({p.rows, p.group * p.pixels}, dtype, device);
-      I2V_DISPATCH_FLOATING(device, dtype, im2col, images.data<scalar_t>(), count, p.geometry, col.data<scalar_t>());
-    }
-    const Tensor& col_matrix = p.direct(first) ? images : col;
-    // One image's output is already [out][pixels]; a group's is [out][images · pixels].
-    if (count > 1 && !y_group.defined()) y_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
+    const int64_t count = p.count(first);
     const Tensor out = count == 1 ? y.select(0, first) : y_group;
-    I2V_DISPATCH_FLOATING(device, dtype, gemm, false, false, out_channels_, columns, p.rows, scalar_t(1),
-                          w.data<scalar_t>(), p.rows, col_matrix.data<scalar_t>(), columns, scalar_t(0),
-                          out.data<scalar_t>(), columns);
+    I2V_DISPATCH_FLOATING(device, dtype, conv_forward_gemm, w.data<scalar_t>(), out_channels_,
+                          x.select(0, first).data<scalar_t>(), count, p.geometry, data_or_null<scalar_t>(col),
+                          out.data<scalar_t>());
     if (count > 1)
       I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, y_group.data<scalar_t>(), out_channels_, count, p.pixels,
                             y.select(0, first).data<scalar_t>());
@@ -127,12 +153,12 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
 
 std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) {
   check_backward_ready(*this, input_, grad_output, input_.defined() ? output_shape({input_.shape()}) : Shape{});
-  const Plan p = plan(input_.shape());
   const Device device = input_.device();
   const DType dtype = input_.dtype();
+  const bool need_dx = need_input_grad.at(0), need_dw = params_.weight.requires_grad;
+  const Plan p = plan(input_.shape(), device, dtype, need_dx);
   const Tensor dy = grad_output.contiguous();
   const Tensor& w = params_.weight.value;
-  const bool need_dx = need_input_grad.at(0), need_dw = params_.weight.requires_grad;
 
   if (params_.has_bias() && params_.bias.requires_grad)
     I2V_DISPATCH_FLOATING(device, dtype, channel_bias_grad, dy.data<scalar_t>(), p.batch, out_channels_, p.pixels,
@@ -140,39 +166,23 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
   Tensor dx = need_dx ? Tensor::empty(input_.shape(), dtype, device) : Tensor();
   if (!need_dx && !need_dw) return {dx};
 
-  Tensor col, dy_group;  // allocated when a group needs them
+  const Tensor col = p.workspace(dtype, device);
+  Tensor dy_group;  // dy of a group as one [out][images · pixels] matrix
+  if (p.group > 1) dy_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
   for (int64_t first = 0; first < p.batch; first += p.group) {
-    const int64_t count = p.count(first), columns = count * p.pixels;
-    // dy of the group as one [out][images · pixels] matrix.
-    if (count > 1) {
-      if (!dy_group.defined()) dy_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
+    const int64_t count = p.count(first);
+    if (count > 1)
       I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, dy.select(0, first).data<scalar_t>(), count,
                             out_channels_, p.pixels, dy_group.data<scalar_t>());
-    }
     const Tensor dy_matrix = count == 1 ? dy.select(0, first) : dy_group;
-    if (!p.direct(first) && !col.defined()) col = Tensor::empty({p.rows, p.group * p.pixels}, dtype, device);
-
-    if (need_dw) {
-      const Tensor images = input_.slice(0, first, first + count);
-      if (!p.direct(first))
-        I2V_DISPATCH_FLOATING(device, dtype, im2col, images.data<scalar_t>(), count, p.geometry, col.data<scalar_t>());
-      const Tensor& col_matrix = p.direct(first) ? images : col;
-      I2V_DISPATCH_FLOATING(device, dtype, gemm, false, true, out_channels_, p.rows, columns, scalar_t(1),
-                            dy_matrix.data<scalar_t>(), columns, col_matrix.data<scalar_t>(), columns, scalar_t(1),
-                            params_.weight.grad.data<scalar_t>(), p.rows);
-    }
-    if (need_dx) {
-      // The gradient of col (into col's buffer, which the weight gradient no longer needs), then
-      // back to pixels; a direct group's col is its image, so the GEMM writes dx itself.
-      const Tensor dx_images = dx.slice(0, first, first + count);
-      const Tensor& dcol = p.direct(first) ? dx_images : col;
-      I2V_DISPATCH_FLOATING(device, dtype, gemm, true, false, p.rows, columns, out_channels_, scalar_t(1),
-                            w.data<scalar_t>(), p.rows, dy_matrix.data<scalar_t>(), columns, scalar_t(0),
-                            dcol.data<scalar_t>(), columns);
-      if (!p.direct(first))
-        I2V_DISPATCH_FLOATING(device, dtype, col2im, col.data<scalar_t>(), count, p.geometry,
-                              dx_images.data<scalar_t>());
-    }
+    if (need_dw)
+      I2V_DISPATCH_FLOATING(device, dtype, conv_weight_grad_gemm, dy_matrix.data<scalar_t>(), out_channels_,
+                            input_.select(0, first).data<scalar_t>(), count, p.geometry, data_or_null<scalar_t>(col),
+                            params_.weight.grad.data<scalar_t>());
+    if (need_dx)
+      I2V_DISPATCH_FLOATING(device, dtype, conv_input_grad_gemm, w.data<scalar_t>(), out_channels_,
+                            dy_matrix.data<scalar_t>(), count, p.geometry, data_or_null<scalar_t>(col),
+                            dx.select(0, first).data<scalar_t>());
   }
   return {dx};
 }

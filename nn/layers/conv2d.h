@@ -2,15 +2,16 @@
 // padding (dilation 1, no groups). Weight [out, in, kernel_h, kernel_w], bias [out] (PyTorch's
 // layouts and names).
 //
-// Computed as GEMMs over im2col (kernels/im2col.h, kernels/gemm.h), a group of images at a time
-// (as many as fit the workspace budget), on every device:
+// Computed as GEMMs over im2col (kernels/conv_gemm.h), a group of images at a time (as many as
+// fit the workspace budget), on every device:
 //   forward        y_group[out][images · pixels] = weight[out][rows] · col[rows][images · pixels]
 //   weight grad    grad_weight[out][rows] += dy_group[out][images · pixels] · colᵀ
 //   input grad     dcol = weightᵀ · dy_group, then col2im
-// where rows = in · kernel_h · kernel_w. A 1×1 kernel with stride 1 and no padding skips im2col:
-// each image is its own col matrix.
+// where rows = in · kernel_h · kernel_w and col = im2col(images of the group); a group's output
+// and gradient move between [out][images · pixels] and NCHW with swap_outer_axes.
 #pragma once
 
+#include "kernels/im2col.h"
 #include "nn/layer.h"
 #include "nn/layers/weight_and_bias.h"
 
@@ -44,15 +45,19 @@ class Conv2d final : public Layer {
   Parameter& bias() { return params_.bias; }  // undefined value when built without bias
 
   // The most elements a group's col matrix, and its [out][images · pixels] output or gradient,
-  // may hold (one image always fits, whatever its size). The default, 6 Mi (24 MiB in float),
+  // may hold (one image always fits, whatever its size; groups are evened out). The default, 6 Mi (24 MiB in float),
   // stays under glibc's 32 MiB mmap threshold: larger blocks come back as fresh pages on every
   // call, whose first touch costs ~15 ms per 32 MiB here. Fewer bound the workspace; more put
   // more images into each GEMM.
   void set_workspace_budget(int64_t elements);
 
  private:
-  struct Plan;  // the shapes of one batch (conv2d.cpp)
-  Plan plan(const Shape& input) const;
+  struct Plan;  // how one batch is computed (conv2d.cpp)
+  // The geometry of one input image; throws unless `input` is [batch, in, height, width] with
+  // room for the kernel.
+  ConvGeometry geometry(const Shape& input) const;
+  // For a forward pass, or a backward one with or without the input gradient.
+  Plan plan(const Shape& input, Device device, DType dtype, bool input_grad) const;
 
   int64_t in_channels_, out_channels_;
   Extent2d kernel_, stride_, padding_;
