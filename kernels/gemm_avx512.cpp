@@ -5,9 +5,11 @@
 // per image for VGG's conv3_2, 15% of its forward time when packed from DRAM).
 //
 // Loops, outermost first, and where each operand lives:
-//   jc over n in blocks of kNC     the packed kc×kNC block of op(B) (3 or 6 MiB) stays in L3;
+//   jc over n in blocks of ≤ kNC   the packed kc×nc block of op(B) (≤ 4.5 or 9 MiB) stays in L3;
 //   pc over k in blocks of kc        both threads pack it together;
-//   ic over m in blocks of kMC     the packed kMC×kc block of op(A) (256 or 512 KiB) stays in L2;
+//   ic over m in blocks of ≤ kMC   the packed mc×kc block of op(A) (≤ 256 or 512 KiB) stays in L2;
+//                                    blocks are evened out (3136 columns: one block, not 3072 + 64,
+//                                    whose A would be packed again for 2% of the work);
 //                                    both threads pack it together;
 //   micro-tiles of 8×48            split between the threads in contiguous runs, B-panel-major,
 //                                    so a thread reuses one 256×48 B micro-panel (48 KiB, L1/L2)
@@ -48,7 +50,7 @@ constexpr int64_t kKC = 256;                // depth of a packed block ...
 constexpr int64_t kDeepKC = 512;            // ... and of one whose C is larger than kDeepC bytes
 constexpr double kDeepC = 8 << 20;
 constexpr int64_t kMC = 256;                // rows of a packed A block (a multiple of kMR)
-constexpr int64_t kNC = 3072;               // columns of a packed B block (a multiple of kNR)
+constexpr int64_t kNC = 4608;               // columns of a packed B block (a multiple of kNR)
 constexpr double kParallelFlops = 1 << 21;  // smaller products run on the calling thread
 
 // Where one thread packs into: one A block and one B block, allocated once per calling thread.
@@ -313,6 +315,14 @@ I2V_AVX512 void run_tiles(int64_t first, int64_t last, int64_t mc, int64_t nc, i
   }
 }
 
+// The size of the blocks that split `size` into as few blocks of at most `most` as possible,
+// evened out and rounded up to a multiple of `unit`.
+int64_t even_block(int64_t size, int64_t most, int64_t unit) {
+  const int64_t blocks = (size + most - 1) / most;
+  const int64_t block = (size + blocks - 1) / blocks;
+  return (block + unit - 1) / unit * unit;
+}
+
 // C = beta · C (zeros when beta == 0, without reading C).
 void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   for (int64_t i = 0; i < m; ++i)
@@ -333,12 +343,13 @@ void blocked_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, co
   // stay in L3 next to the operands (a weight gradient, a col gradient) comes from DRAM, and
   // twice the depth halves that traffic (VGG conv4_2's backward: 10% faster).
   const int64_t depth_block = 4.0 * double(m) * double(n) > kDeepC ? kDeepKC : kKC;
+  const int64_t column_block = even_block(n, kNC, kNR), row_block = even_block(m, kMC, kMR);
 
 #pragma omp parallel if (parallel)
   {
     const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    for (int64_t jc = 0; jc < n; jc += kNC) {
-      const int64_t nc = std::min(kNC, n - jc), b_panels = (nc + kNR - 1) / kNR;
+    for (int64_t jc = 0; jc < n; jc += column_block) {
+      const int64_t nc = std::min(column_block, n - jc), b_panels = (nc + kNR - 1) / kNR;
       for (int64_t pc = 0; pc < k; pc += depth_block) {
         const int64_t kc = std::min(depth_block, k - pc);
         const float block_beta = pc == 0 ? beta : 1.0f;  // later depth blocks add to the first
@@ -347,8 +358,8 @@ void blocked_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, co
           const int64_t j = jc + jp * kNR;
           b.pack(pc, kc, j, int(std::min<int64_t>(kNR, n - j)), packed_b + jp * kc * kNR);
         }
-        for (int64_t ic = 0; ic < m; ic += kMC) {
-          const int64_t mc = std::min(kMC, m - ic), a_panels = (mc + kMR - 1) / kMR;
+        for (int64_t ic = 0; ic < m; ic += row_block) {
+          const int64_t mc = std::min(row_block, m - ic), a_panels = (mc + kMR - 1) / kMR;
 #pragma omp for schedule(static)
           for (int64_t ip = 0; ip < a_panels; ++ip) {
             const int64_t i = ic + ip * kMR;

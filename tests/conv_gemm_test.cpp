@@ -2,7 +2,7 @@
 // products on their own, against their definition: Eigen's GEMM over the col matrix that
 // im2col (tested in im2col_test.cpp) writes, then col2im for the input gradient. Geometries
 // with strides, padding, non-square kernels, pointwise ones, groups of several images, and on
-// the cpu one that crosses the AVX-512 kernel's row (256), depth (256) and column (3072)
+// the cpu one that crosses the AVX-512 kernel's row (256), depth (256) and column (4608)
 // blocks in all three products.
 #include <cmath>
 #include <functional>
@@ -30,8 +30,8 @@ const std::vector<ConvGemmCase> kSmallCases = {
     {{3, 8, 7, 3, 3, 1, 1, 0, 0}, 2, 4},  {{2, 6, 5, 2, 2, 1, 1, 1, 1}, 3, 5}, {{3, 6, 9, 1, 3, 1, 1, 0, 1}, 2, 6},
     {{2, 7, 7, 3, 3, 1, 1, 2, 2}, 2, 3},  {{2, 9, 6, 4, 4, 1, 1, 0, 0}, 1, 5},
 };
-// 29·3·3 = 261 rows, 2·41·39 = 3198 columns, 260 output channels: several blocks of each.
-const ConvGemmCase kBlockCrossingCase = {{29, 41, 39, 3, 3, 1, 1, 1, 1}, 2, 260};
+// 29·3·3 = 261 rows, 3·41·39 = 4797 columns, 260 output channels: several blocks of each.
+const ConvGemmCase kBlockCrossingCase = {{29, 41, 39, 3, 3, 1, 1, 1, 1}, 3, 260};
 
 struct Operands {
   std::vector<float> weight, images, dy, grad_weight0;

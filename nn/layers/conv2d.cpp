@@ -77,8 +77,8 @@ ConvGeometry Conv2d::geometry(const Shape& input) const {
 
 namespace {
 
-// Columns a GEMM needs to run near full speed: a few thousand (the CPU kernel's column block
-// is 3072 wide; a 128×128-tile GPU grid over 512 rows needs ~4000 to fill 132 SMs).
+// Columns a GEMM needs to run near full speed: a few thousand (the CPU kernel packs up to 4608
+// at a time; a 128×128-tile GPU grid over 512 rows needs ~4000 to fill 132 SMs).
 constexpr int64_t kGemmColumns = 3072;
 
 // Images per group: enough for kGemmColumns columns (VGG's 14×14 layers: all 8 of a batch;
