@@ -1,19 +1,21 @@
 // SGEMM for CPUs with AVX-512, in the BLIS style (Van Zee & van de Geijn, "BLIS: A Framework
 // for Rapidly Instantiating BLAS Functionality", 2015). Contracts: kernels/gemm.h, and the fused
 // convolution GEMMs of kernels/conv_gemm.h, whose op(B) is im2col(images) (or its transpose)
-// packed straight from the images: no col matrix is written to memory and read back (29 MB
-// per image for VGG's conv3_2, 15% of its forward time when packed from DRAM).
+// packed straight from the images: no col matrix (29 MB per image for VGG's conv3_2) is written
+// to memory and read back.
 //
 // Loops, outermost first, and where each operand lives:
 //   jc over n in blocks of ≤ kNC   the packed kc×nc block of op(B) (≤ 4.5 or 9 MiB) stays in L3;
-//   pc over k in blocks of kc        both threads pack it together;
+//                                    both threads pack it together;
+//   pc over k in blocks of kc      kc = kKC, or kDeepKC when C is large (each block is one pass
+//                                    over C);
 //   ic over m in blocks of ≤ kMC   the packed mc×kc block of op(A) (≤ 256 or 512 KiB) stays in L2;
-//                                    blocks are evened out (3136 columns: one block, not 3072 + 64,
-//                                    whose A would be packed again for 2% of the work);
 //                                    both threads pack it together;
 //   micro-tiles of 8×48            split between the threads in contiguous runs, B-panel-major,
-//                                    so a thread reuses one 256×48 B micro-panel (48 KiB, L1/L2)
-//                                    while the 8×256 A micro-panels stream from L2.
+//                                    so a thread reuses one kc×48 B micro-panel (L1/L2) while
+//                                    the 8×kc A micro-panels stream from L2.
+// Row and column blocks are evened out (3136 columns: one block, not 3072 + 64, whose A would be
+// packed again for 2% of the work).
 // The micro-kernel holds an 8×48 tile of C in 24 zmm registers; each step of k loads 3 vectors
 // of B, broadcasts 8 values of A and does 24 FMAs (2 FMA pipes × 4 cycles latency need ≥ 8
 // independent accumulators). Packed panels are zero-padded to whole micro-tiles, so edges run the
@@ -22,6 +24,7 @@
 //
 // Only functions marked I2V_AVX512 use AVX-512 instructions; the rest of the build stays
 // portable and gemm() calls here only when cpu_has_avx512f().
+
 // GCC 12's intrinsics warn about their own _mm512_undefined_ps() (GCC bug 105593).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
