@@ -14,7 +14,7 @@ JOBS=$(nproc)
 PACKAGES=(
   cmake ninja-build g++ pkg-config
   libfmt-dev nlohmann-json3-dev libcli11-dev libeigen3-dev libboost-context-dev
-  libturbojpeg0-dev libstb-dev libsvm-dev
+  libturbojpeg0-dev libstb-dev libsvm-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

@@ -1,0 +1,131 @@
+#include "apps/data_options.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "train/channel_stats.h"
+#include "train/split.h"
+
+namespace i2v::app {
+
+void DataSourceOptions::add(CLI::App* command) {
+  command->add_option("--metadata", metadata, "Danbooru-style JSON-lines metadata: files or folders of *.json/*.jsonl");
+  command->add_option("--images", images, "The image root of the dump");
+  command->add_option("--layout", layout, "Where a post's picture is: auto, original, 512px or path")
+      ->capture_default_str();
+  command->add_option("--vocab", vocab, "Vocabulary (from `i2v vocab build`); default: built in memory");
+  command->add_option("--rating-vintage", rating_vintage,
+                      "Without --vocab: auto (2022 when any post is rated g), legacy (s q e) or 2022 (g s q e)")
+      ->capture_default_str();
+  command->add_option("--folders", folders, "An image folder instead: <DIR>/<class>/<picture> (single-label)");
+  command->add_option("--split-fractions", fractions, "Train, val, test fractions")->capture_default_str();
+  command->add_option("--split-seed", split_seed, "Salt of the id hash (dumps) / seed of the shuffle (folders)")
+      ->capture_default_str();
+}
+
+std::shared_ptr<const DatasetContents> DataSourceOptions::read() const {
+  const SplitFractions split = parse_split_fractions(fractions);
+  if (!folders.empty()) {
+    I2V_CHECK(metadata.empty(), "give either --folders or --metadata/--images, not both");
+    return std::make_shared<const DatasetContents>(read_image_folder({folders, split, split_seed}));
+  }
+  I2V_CHECK(!metadata.empty() && !images.empty(), "give --metadata and --images (a dump), or --folders");
+  Vocabulary vocabulary;
+  if (vocab.empty()) {
+    DataReport report;
+    VocabularyOptions options;
+    options.vintage = parse_rating_vintage(rating_vintage);
+    vocabulary = build_vocabulary(metadata, options, report);
+    std::fprintf(stderr, "vocabulary: built in memory, %lld outputs (ratings: %s dump)\n",
+                 static_cast<long long>(vocabulary.size()), rating_vintage_name(vocabulary.rating_vintage()));
+  } else {
+    vocabulary = Vocabulary::load(vocab);
+  }
+  DanbooruSource source;
+  source.metadata = metadata;
+  source.images = images;
+  source.layout = parse_image_layout(layout);
+  source.fractions = split;
+  source.split_salt = split_seed;
+  return std::make_shared<const DatasetContents>(read_danbooru(source, vocabulary));
+}
+
+void PreprocessOptions::add(CLI::App* command) {
+  command->add_option("--preset", preset, "Preprocessing preset: unit ([0,1] RGB), i2v (BGR minus the i2v mean), imagenet")
+      ->capture_default_str();
+  command->add_option("--size", size, "Output side (default: the preset's, 224)");
+  command->add_option("--resize", resize, "direct (squash to SIZExSIZE) or shorter_side (then crop)");
+  command->add_option("--resize-to", resize_to, "shorter_side: the shorter side before the crop (default SIZE)");
+  command->add_option("--crop", crop, "center, random or quarters (each picture gives its four quarters)");
+  command->add_option("--min-area", min_area, "direct + random crop: smallest fraction of the picture kept (0.5)");
+  command->add_flag("--hflip", hflip, "Random horizontal flips");
+  command->add_option("--order", order, "Channel order: rgb or bgr");
+  command->add_option("--scale", scale, "Pixel values (0..255) are multiplied by this");
+  command->add_option("--mean", mean, "Per-channel mean to subtract (3 values, output channel order, scaled units)")
+      ->expected(3);
+  command->add_option("--std", std, "Per-channel std to divide by (3 values)")->expected(3);
+  command->add_option("--mean-file", mean_file, "Use the mean measured by `i2v data mean`");
+  command->add_flag("--mean-file-std", mean_file_std, "With --mean-file: also divide by its std");
+}
+
+Preprocess PreprocessOptions::build() const {
+  Preprocess p = Preprocess::preset(preset);
+  if (size > 0) p.size = size;
+  if (!resize.empty()) p.resize = parse_resize_mode(resize);
+  if (resize_to >= 0) p.resize_to = resize_to;
+  if (!crop.empty()) p.crop = parse_crop_mode(crop);
+  if (min_area > 0) p.min_area = min_area;
+  if (hflip) p.hflip = true;
+  if (!order.empty()) p.order = parse_channel_order(order);
+  if (scale != 0) p.scale = scale;
+  if (!mean.empty()) std::copy(mean.begin(), mean.end(), p.mean.begin());
+  if (!std.empty()) std::copy(std.begin(), std.end(), p.std.begin());
+  if (!mean_file.empty()) p.use_stats(ChannelStats::load(mean_file), mean_file_std);
+  p.check();
+  return p;
+}
+
+void DatasetSplitOptions::add(CLI::App* command) {
+  source.add(command);
+  preprocess.add(command);
+  command->add_option("--split", split, "train, val or test")->capture_default_str();
+}
+
+std::shared_ptr<const Dataset> DatasetSplitOptions::open() const {
+  DatasetOptions options;
+  options.preprocess = preprocess.build();
+  return std::make_shared<const Dataset>(source.read(), parse_split(split), options);
+}
+
+std::string format_duration(double seconds) {
+  const auto total = int64_t(seconds + 0.5);
+  if (total >= 3600) return fmt::format("{}:{:02d}:{:02d}", total / 3600, total / 60 % 60, total % 60);
+  return fmt::format("{}:{:02d}", total / 60, total % 60);
+}
+
+Progress::Progress(std::string what, int64_t total)
+    : what_(std::move(what)), total_(total), terminal_(::isatty(STDERR_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()), last_(start_) {}
+
+void Progress::update(int64_t done) {
+  const auto now = std::chrono::steady_clock::now();
+  const double since_last = std::chrono::duration<double>(now - last_).count();
+  if (done == shown_ || (done < total_ && since_last < (terminal_ ? 0.2 : 10.0))) return;
+  shown_ = done;
+  last_ = now;
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double rate = elapsed > 0 ? double(done) / elapsed : 0;
+  const std::string eta = rate > 0 && done < total_ ? " ETA " + format_duration(double(total_ - done) / rate) : "";
+  std::fprintf(stderr, "%s  %s %s / %s (%.0f%%)  %.0f/s%s%s", terminal_ ? "\r" : "", what_.c_str(),
+               with_thousands(done).c_str(), with_thousands(total_).c_str(),
+               total_ > 0 ? 100.0 * double(done) / double(total_) : 100.0, rate, eta.c_str(),
+               terminal_ ? "\x1b[K" : "\n");
+  std::fflush(stderr);
+}
+
+void Progress::finish() {
+  if (terminal_) std::fputs("\n", stderr);
+}
+
+}  // namespace i2v::app

@@ -1,0 +1,82 @@
+// Command-line options shared by the data tools (i2v data ..., i2v vocab ...): where a dataset
+// is, how its pictures are preprocessed, and a progress line for long passes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "train/dataset.h"
+#include "train/metadata.h"
+#include "train/preprocess.h"
+#include "train/vocabulary.h"
+
+namespace i2v::app {
+
+// --metadata/--images/--layout/--vocab (a Danbooru-style dump) or --folders (an image folder),
+// and the split.
+struct DataSourceOptions {
+  std::vector<std::string> metadata;
+  std::string images;
+  std::string layout = "auto";
+  std::string vocab;  // empty: a vocabulary with the default sizes is built in memory
+  std::string rating_vintage = "auto";  // for that in-memory vocabulary
+  std::string folders;
+  std::string fractions = "0.8,0.1,0.1";
+  uint64_t split_seed = 0;
+
+  void add(CLI::App* command);
+  // Reads the metadata (or lists the folders), printing what it does to stderr.
+  std::shared_ptr<const DatasetContents> read() const;
+};
+
+// --preset/--size/--resize/--crop/... -> Preprocess.
+struct PreprocessOptions {
+  std::string preset = "unit";
+  int size = 0;  // 0: the preset's
+  std::string resize, crop, order;
+  int resize_to = -1;
+  double min_area = 0;
+  bool hflip = false;
+  float scale = 0;
+  std::vector<float> mean, std;
+  std::string mean_file;
+  bool mean_file_std = false;
+
+  void add(CLI::App* command);
+  Preprocess build() const;
+};
+
+// One split of a dataset with its preprocessing: the options of both, and --split.
+struct DatasetSplitOptions {
+  DataSourceOptions source;
+  PreprocessOptions preprocess;
+  std::string split = "train";
+
+  void add(CLI::App* command);
+  std::shared_ptr<const Dataset> open() const;
+};
+
+// "  checked 1,234 / 15,000 (8%)  512/s  ETA 0:27" on stderr: redrawn on a terminal, a line every
+// 10 s otherwise.
+class Progress {
+ public:
+  Progress(std::string what, int64_t total);
+  void update(int64_t done);
+  void finish();
+
+ private:
+  std::string what_;
+  int64_t total_;
+  int64_t shown_ = -1;
+  bool terminal_;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+std::string format_duration(double seconds);  // "1:05", "2:03:04"
+
+}  // namespace i2v::app

@@ -1,0 +1,73 @@
+// `i2v search`: the k illustrations nearest to one of the store's, by Hamming distance of their
+// hash codes (Illustration2Vec 4.2), as JSON and a contact sheet.
+#include <cstdio>
+#include <memory>
+
+#include "apps/commands.h"
+#include "kernels/error.h"
+#include "index/code_store.h"
+#include "index/knn.h"
+#include "index/results.h"
+#include "index/render.h"
+
+namespace i2v::app {
+namespace {
+
+struct SearchOptions {
+  std::string query, store, json, sheet, image_root, device = "cpu";
+  int k = 10, thumb = 160, columns = 6;
+};
+
+void run_search(const SearchOptions& o) {
+  const CodeStore store = CodeStore::open(o.store);
+  I2V_CHECK(o.sheet.empty() || store.has_paths(), "{} records no image paths, so there is no contact sheet to draw; "
+            "rebuild it with `i2v index build --paths`", o.store);
+  const int64_t query = find_item(store, o.query, o.image_root);
+  const int k = int(std::min<int64_t>(o.k, store.size() - 1));
+  I2V_CHECK(k >= 1, "{} holds a single item: nothing to find", o.store);
+  // The query is a row of the store: search for k + 1 and leave it out.
+  const KnnLists nearest = knn(store.codes(), {store.code(query), 1, store.words()}, k + 1, Device::parse(o.device));
+  nlohmann::json results = nlohmann::json::array();
+  std::vector<std::string> files = {resolve_image_path(o.image_root, store.image_path(query))};
+  for (int r = 0; r <= k && int(results.size()) < k; ++r) {
+    const int32_t row = nearest.rows_of(0)[r];
+    if (row == query) continue;
+    nlohmann::json item = item_json(store, row);
+    item["rank"] = results.size() + 1;
+    item["distance"] = nearest.distances_of(0)[r];
+    results.push_back(item);
+    files.push_back(resolve_image_path(o.image_root, store.image_path(row)));
+  }
+  nlohmann::json out = {{"store", o.store}, {"bits", store.bits()}, {"query", item_json(store, query)},
+                        {"k", k}, {"results", results}};
+  if (!o.sheet.empty()) write_contact_sheet(o.sheet, files, o.thumb, o.columns, {0}, "search", out);
+  emit_json(out, o.json);
+}
+
+void add_search_command(CLI::App& app) {
+  auto o = std::make_shared<SearchOptions>();
+  CLI::App* cmd = app.add_subcommand("search", "Find the illustrations nearest to one of the store's (Hamming k-NN)");
+  cmd->add_option("query", o->query, "An id, or an image path the store records")->required();
+  cmd->add_option("--store", o->store, "The code store (i2v index build)")->required();
+  cmd->add_option("--k", o->k, "How many neighbours")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--json", o->json, "Write the JSON here instead of stdout");
+  cmd->add_option("--sheet", o->sheet, "Draw a contact sheet PNG: the query (framed), then its neighbours");
+  cmd->add_option("--image-root", o->image_root, "Directory the store's relative image paths are under");
+  cmd->add_option("--thumb", o->thumb, "Thumbnail size of the sheet in pixels")->capture_default_str();
+  cmd->add_option("--columns", o->columns, "Thumbnails per row of the sheet")->capture_default_str();
+  cmd->add_option("--device", o->device, "cpu, sim or cuda")->capture_default_str();
+  cmd->footer(
+      "The neighbours come nearest first, ties to the smaller id; the query itself is left out.\n"
+      "JSON: {\"query\": {id, row, path}, \"results\": [{rank, id, row, path, distance}, ...], ...}.\n"
+      "A new image (not in the store) needs the hash model to compute its code: this build has no\n"
+      "model yet (--model/--weights will come with the tagging model), so search by id or by path.\n\n"
+      "Examples:\n"
+      "  i2v search 4711 --store safe.i2vcodes --k 5\n"
+      "  i2v search images/0042.jpg --store safe.i2vcodes --sheet similar.png --json similar.json");
+  cmd->callback([o] { run_search(*o); });
+}
+
+const bool registered = register_command("search", add_search_command);
+
+}  // namespace
+}  // namespace i2v::app

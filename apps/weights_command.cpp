@@ -1,0 +1,238 @@
+// `i2v weights`: the group of commands on weight files (safetensors, nn/safetensors.h).
+//
+// The group is created once, in add_weights_command(); each subcommand is one
+// add_<name>_subcommand(CLI::App& weights) function in this file, called from there. To add a
+// subcommand (e.g. `init`), write add_init_subcommand() — weights.add_subcommand("init", ...),
+// its options, a footer with examples, and a callback — and call it from add_weights_command().
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "apps/commands.h"
+#include "kernels/error.h"
+#include "nn/safetensors.h"
+#include "train/checkpoint.h"
+
+namespace i2v::app {
+namespace {
+
+// ---- formatting -----------------------------------------------------------------------------------
+
+// 1234567 -> "1,234,567"
+std::string with_commas(uint64_t n) {
+  std::string digits = std::to_string(n), text;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) text += ',';
+    text += digits[i];
+  }
+  return text;
+}
+
+// 36925184 -> "35.2 MiB"
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  double value = double(bytes);
+  int unit = 0;
+  for (; value >= 1024 && unit < 4; ++unit) value /= 1024;
+  return unit == 0 ? fmt::format("{} bytes", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
+}
+
+// "features.2.weight" before "features.10.weight": runs of digits compare as numbers.
+bool natural_less(const std::string& a, const std::string& b) {
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (is_digit(a[i]) && is_digit(b[j])) {
+      size_t i_end = i, j_end = j;
+      while (i_end < a.size() && is_digit(a[i_end])) ++i_end;
+      while (j_end < b.size() && is_digit(b[j_end])) ++j_end;
+      while (i < i_end - 1 && a[i] == '0') ++i;  // leading zeros do not count
+      while (j < j_end - 1 && b[j] == '0') ++j;
+      const std::string x = a.substr(i, i_end - i), y = b.substr(j, j_end - j);
+      if (x.size() != y.size()) return x.size() < y.size();
+      if (x != y) return x < y;
+      i = i_end;
+      j = j_end;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  if ((i < a.size()) != (j < b.size())) return j < b.size();
+  return a < b;
+}
+
+// Columns padded to their widest cell; `right_aligned[c]` for numbers.
+void print_table(const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right_aligned) {
+  std::vector<size_t> widths(right_aligned.size(), 0);
+  for (const auto& row : rows)
+    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      const std::string padding(widths[c] - row[c].size(), ' ');
+      line += (c ? "  " : "") + (right_aligned[c] ? padding + row[c] : row[c] + (c + 1 < row.size() ? padding : ""));
+    }
+    std::printf("%s\n", line.c_str());
+  }
+}
+
+// ---- statistics ------------------------------------------------------------------------------------
+
+struct Stats {
+  double mean = NAN, std = NAN, min = NAN, max = NAN;  // over the finite values
+  int64_t non_finite = 0;
+};
+
+template <typename T>
+Stats stats_of(const T* values, int64_t n) {
+  Stats stats;
+  double sum = 0;
+  int64_t finite = 0;
+  stats.min = std::numeric_limits<double>::infinity();
+  stats.max = -stats.min;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = double(values[i]);
+    if (!std::isfinite(v)) continue;
+    sum += v;
+    stats.min = std::min(stats.min, v);
+    stats.max = std::max(stats.max, v);
+    ++finite;
+  }
+  stats.non_finite = n - finite;
+  if (finite == 0) return Stats{NAN, NAN, NAN, NAN, stats.non_finite};
+  stats.mean = sum / double(finite);
+  double squares = 0;  // a second pass: exact enough when the mean is far from 0
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = double(values[i]);
+    if (std::isfinite(v)) squares += (v - stats.mean) * (v - stats.mean);
+  }
+  stats.std = std::sqrt(squares / double(finite));
+  return stats;
+}
+
+Stats tensor_stats(const Tensor& tensor) {
+  if (tensor.dtype() == DType::f32) return stats_of(tensor.data<float>(), tensor.numel());
+  const Tensor doubles = tensor.cast(DType::f64);
+  return stats_of(doubles.data<double>(), doubles.numel());
+}
+
+std::string number(double v) { return std::isnan(v) ? "-" : fmt::format("{:.4g}", v); }
+
+// ---- i2v weights show ---------------------------------------------------------------------------------
+
+struct ShowOptions {
+  std::string path;
+  bool stats = false;
+  std::string metadata_key;
+};
+
+// A metadata value on one line, shortened when long (a checkpoint's state is a whole JSON document).
+std::string metadata_preview(const std::string& key, const std::string& value) {
+  constexpr size_t kMostCharacters = 100;
+  const size_t newline = value.find('\n');
+  if (value.size() <= kMostCharacters && newline == std::string::npos) return value;
+  return fmt::format("{}... ({} characters; --metadata {} prints it all)",
+                     value.substr(0, std::min(kMostCharacters, newline)), value.size(), key);
+}
+
+void show_weights(const ShowOptions& options) {
+  const SafetensorsFile file(options.path);
+  if (!options.metadata_key.empty()) {
+    const auto found = file.metadata().find(options.metadata_key);
+    std::string keys;
+    for (const auto& [key, value] : file.metadata()) keys += (keys.empty() ? "" : ", ") + key;
+    I2V_CHECK(found != file.metadata().end(), "{} has no metadata '{}' (it has: {})", options.path,
+              options.metadata_key, keys.empty() ? "none" : keys);
+    std::printf("%s\n", found->second.c_str());
+    return;
+  }
+
+  std::vector<const SafetensorsEntry*> entries;
+  for (const SafetensorsEntry& entry : file.entries()) entries.push_back(&entry);
+  std::sort(entries.begin(), entries.end(), [](const auto* a, const auto* b) { return natural_less(a->name, b->name); });
+
+  std::vector<std::vector<std::string>> rows = {{"name", "dtype", "shape", "parameters", "bytes"}};
+  std::vector<bool> right_aligned = {false, false, false, true, true};
+  if (options.stats) {
+    for (const char* column : {"mean", "std", "min", "max", "non-finite"}) rows[0].push_back(column);
+    right_aligned.insert(right_aligned.end(), 5, true);
+  }
+  uint64_t parameters = 0, bytes = 0;
+  std::map<std::string, int> dtype_counts;
+  for (const SafetensorsEntry* entry : entries) {
+    parameters += uint64_t(entry->numel());
+    bytes += entry->end - entry->begin;
+    ++dtype_counts[entry->dtype];
+    rows.push_back({entry->name, entry->dtype, shape_str(entry->shape), with_commas(uint64_t(entry->numel())),
+                    with_commas(entry->end - entry->begin)});
+    if (options.stats) {
+      const Stats stats = tensor_stats(file.read(*entry));
+      for (double v : {stats.mean, stats.std, stats.min, stats.max}) rows.back().push_back(number(v));
+      rows.back().push_back(with_commas(uint64_t(stats.non_finite)));
+    }
+  }
+  rows.push_back({"total", "", "", with_commas(parameters), with_commas(bytes)});
+
+  std::string dtypes;
+  for (const auto& [dtype, count] : dtype_counts) dtypes += fmt::format("{}{} {}", dtypes.empty() ? "" : ", ", count, dtype);
+  std::printf("%s: %zu tensors (%s), %s parameters, %s of tensor data, file %s\n", options.path.c_str(),
+              entries.size(), dtypes.empty() ? "none" : dtypes.c_str(), with_commas(parameters).c_str(),
+              human_bytes(bytes).c_str(), human_bytes(file.file_bytes()).c_str());
+  if (has_checkpoint_checksum(file)) {
+    try {
+      verify_checkpoint_checksum(file);
+      std::printf("an i2v checkpoint: checksum verified\n");
+    } catch (const Error& e) {
+      std::printf("an i2v checkpoint, DAMAGED: %s\n", e.message().c_str());
+    }
+  }
+  if (!file.metadata().empty()) {
+    std::printf("metadata:\n");
+    std::vector<std::vector<std::string>> metadata_rows;
+    for (const auto& [key, value] : file.metadata()) metadata_rows.push_back({"  " + key, metadata_preview(key, value)});
+    print_table(metadata_rows, {false, false});
+  }
+  std::printf("\n");
+  print_table(rows, right_aligned);
+  if (options.stats) std::printf("\nstatistics over the finite values; std is the population standard deviation\n");
+}
+
+void add_show_subcommand(CLI::App& weights) {
+  auto options = std::make_shared<ShowOptions>();
+  CLI::App* show = weights.add_subcommand("show", "List a safetensors file's tensors: names, dtypes, shapes, sizes, metadata");
+  show->add_option("file", options->path, "A .safetensors file (or an .i2vckpt checkpoint, which is one)")->required();
+  show->add_flag("--stats", options->stats, "Also read every tensor and print its mean, std, min, max and non-finite count");
+  show->add_option("--metadata", options->metadata_key, "Print only this metadata value, whole (e.g. a checkpoint's state)");
+  show->footer(
+      "Tensors are listed by name, numbers in names ordered as numbers (features.2 before features.10).\n"
+      "Without --stats only the header is read (and a checkpoint's checksum verified), so even a large\n"
+      "file lists at once.\n\n"
+      "Examples:\n"
+      "  i2v weights show vgg11.safetensors\n"
+      "  i2v weights show --stats runs/tag/checkpoint-000012000.i2vckpt\n"
+      "  i2v weights show --metadata i2v.checkpoint.state runs/tag/checkpoint-000012000.i2vckpt | python3 -m json.tool");
+  show->callback([options] { show_weights(*options); });
+}
+
+// ---- the group --------------------------------------------------------------------------------------
+
+void add_weights_command(CLI::App& app) {
+  CLI::App* weights = app.add_subcommand("weights", "Inspect (and create) weight files in safetensors format");
+  weights->require_subcommand(1);
+  weights->footer("Run `i2v weights SUBCOMMAND --help` for its options and examples.");
+  add_show_subcommand(*weights);
+}
+
+const bool registered = register_command("weights", add_weights_command);
+
+}  // namespace
+}  // namespace i2v::app
