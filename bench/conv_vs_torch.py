@@ -77,7 +77,8 @@ def run_torch(args):
         y = conv(x)
         dy = torch.randn_like(y)
         times[f"conv_backward/{name}"] = best_time_ms(lambda: y.backward(dy, retain_graph=True), args.repetitions)
-    return times, f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn {torch.backends.mkldnn.is_available()}"
+    mkldnn = torch.backends.mkldnn.is_available()
+    return times, f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn {mkldnn}"
 
 
 def main():
@@ -117,9 +118,11 @@ def main():
         total["ours"] += f + b
         print("| " + " | ".join(row) + " |")
     rate = total["flops"] / (total["ours"] / 1e3)
-    summary = f"all 8 layers, forward + backward: i2v {total['ours']:.0f} ms, {rate:.0f} GFLOP/s = {rate / peak:.0%} of peak"
+    summary = (f"all 8 layers, forward + backward: i2v {total['ours']:.0f} ms, {rate:.0f} GFLOP/s = "
+               f"{rate / peak:.0%} of peak")
     if theirs:
-        summary += f"; PyTorch {total['theirs']:.0f} ms; PyTorch time / i2v time = {total['theirs'] / total['ours']:.2f}"
+        summary += (f"; PyTorch {total['theirs']:.0f} ms; "
+                    f"PyTorch time / i2v time = {total['theirs'] / total['ours']:.2f}")
     print(summary)
 
 

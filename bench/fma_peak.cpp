@@ -61,7 +61,8 @@ FmaPeak measure_fma_peak(int threads, int trials) {
     float sum = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sum)
     sum += avx512 ? fma_loop_avx512(float(omp_get_thread_num())) : fma_loop_avx2(float(omp_get_thread_num()));
-    best_seconds = std::min(best_seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    best_seconds = std::min(best_seconds, elapsed.count());
     sink = sink + sum;
   }
   const double flops = double(threads) * double(kIterations) * kAccumulators * lanes * 2;

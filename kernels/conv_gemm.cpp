@@ -10,11 +10,6 @@
 namespace i2v::cpu {
 namespace {
 
-template <typename T>
-bool fused(int64_t count, const ConvGeometry& g) {
-  return std::is_same_v<T, float> && conv_gemm_packs_im2col(count, g);
-}
-
 // The col matrix of the group: the images themselves, or im2col written into `col`.
 template <typename T>
 const T* col_matrix(const T* images, int64_t count, const ConvGeometry& g, T* col) {
@@ -33,7 +28,7 @@ template <typename T>
 void conv_forward_gemm(const T* weight, int64_t out_channels, const T* images, int64_t count,
                        const ConvGeometry& g, T* col, T* y) {
   if constexpr (std::is_same_v<T, float>) {
-    if (fused<T>(count, g)) return conv_forward_avx512(weight, out_channels, images, count, g, y);
+    if (conv_gemm_packs_im2col(count, g)) return conv_forward_avx512(weight, out_channels, images, count, g, y);
   }
   const int64_t rows = g.col_rows(), columns = count * g.out_pixels();
   gemm(false, false, out_channels, columns, rows, T(1), weight, rows, col_matrix(images, count, g, col), columns, T(0),
@@ -44,7 +39,8 @@ template <typename T>
 void conv_weight_grad_gemm(const T* dy, int64_t out_channels, const T* images, int64_t count,
                            const ConvGeometry& g, T* col, T* grad_weight) {
   if constexpr (std::is_same_v<T, float>) {
-    if (fused<T>(count, g)) return conv_weight_grad_avx512(dy, out_channels, images, count, g, grad_weight);
+    if (conv_gemm_packs_im2col(count, g))
+      return conv_weight_grad_avx512(dy, out_channels, images, count, g, grad_weight);
   }
   const int64_t rows = g.col_rows(), columns = count * g.out_pixels();
   gemm(false, true, out_channels, rows, columns, T(1), dy, columns, col_matrix(images, count, g, col), columns, T(1),

@@ -152,7 +152,8 @@ __global__ void gemm_tile_128x128x8(bool trans_a, bool trans_b, int64_t m, int64
   int buffer = 0;
   for (int64_t k0 = 0; k0 < k; k0 += kDepth2) {
     const bool more = k0 + kDepth2 < k;
-    if (more) load_slice_128x8(thread, trans_a, trans_b, m, n, k, row0, col0, k0 + kDepth2, a, lda, b, ldb, a_regs, b_regs);
+    if (more)
+      load_slice_128x8(thread, trans_a, trans_b, m, n, k, row0, col0, k0 + kDepth2, a, lda, b, ldb, a_regs, b_regs);
 #pragma unroll
     for (int kk = 0; kk < kDepth2; ++kk) {
       float a_frag[kPerThread2], b_frag[kPerThread2];

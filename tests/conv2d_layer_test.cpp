@@ -109,7 +109,8 @@ TEST(Conv2dLayer, NoInputGradientWhenNotNeeded) {
   auto conv = make_conv(c);
   const Tensor x = test::random_tensor({c.batch, c.in, c.height, c.width}, rng);
   conv->forward({x}, Mode::train);
-  const std::vector<Tensor> grads = conv->backward(test::random_tensor({c.batch, c.out, c.height, c.width}, rng), {false});
+  const Tensor dy = test::random_tensor({c.batch, c.out, c.height, c.width}, rng);
+  const std::vector<Tensor> grads = conv->backward(dy, {false});
   ASSERT_EQ(grads.size(), 1u);
   EXPECT_FALSE(grads[0].defined());
   // The parameters still get theirs.
@@ -173,7 +174,8 @@ TEST_P(Conv2dOnDevices, AgreesWithCpu) {
 // 65 and 70 output channels and 3·3·7 = 63 rows cross the GPU GEMM's 64-wide tiles.
 TEST_P(Conv2dOnDevices, AgreesWithCpuAcrossGemmTiles) {
   auto rng = test::test_rng();
-  for (const ConvCase& c : {ConvCase{2, 7, 65, 9, 8, 3, 1, 1, kWholeBatch}, ConvCase{1, 7, 70, 11, 6, 3, 2, 0, kWholeBatch}}) {
+  for (const ConvCase& c :
+       {ConvCase{2, 7, 65, 9, 8, 3, 1, 1, kWholeBatch}, ConvCase{1, 7, 70, 11, 6, 3, 2, 0, kWholeBatch}}) {
     SCOPED_TRACE(case_name(c));
     test::check_devices_agree([&] { return make_conv(c); },
                               {test::random_tensor({c.batch, c.in, c.height, c.width}, rng)}, GetParam(), rng,

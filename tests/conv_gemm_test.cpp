@@ -108,7 +108,8 @@ void check_on_device(const ConvGemmCase& c, Device device, std::mt19937_64& rng)
                col.data<float>(), grad_images.data<float>());
   expect_close("y", y.to_vector<float>(), e.y, rows);
   expect_close("grad_weight", grad_weight.to_vector<float>(), e.grad_weight, columns);
-  expect_close("grad_images", grad_images.to_vector<float>(), e.grad_images, c.out_channels * c.g.kernel_h * c.g.kernel_w);
+  expect_close("grad_images", grad_images.to_vector<float>(), e.grad_images,
+               c.out_channels * c.g.kernel_h * c.g.kernel_w);
 }
 
 class ConvGemmOnDevices : public testing::TestWithParam<Device> {};

@@ -152,7 +152,8 @@ TEST(GemmCpu, ZeroDepthAndZeroAlphaScaleC) {
 TEST(GemmCpu, DoubleMatchesReference) {
   auto rng = test::test_rng();
   const int64_t m = 13, n = 11, k = 9;
-  const Tensor a = test::random_tensor({k, m}, rng).cast(DType::f64), b = test::random_tensor({n, k}, rng).cast(DType::f64);
+  const Tensor a = test::random_tensor({k, m}, rng).cast(DType::f64);
+  const Tensor b = test::random_tensor({n, k}, rng).cast(DType::f64);
   Tensor c = Tensor::full({m, n}, std::nan(""), DType::f64);
   cpu::gemm(true, true, m, n, k, 2.0, a.data<double>(), m, b.data<double>(), k, 0.0, c.data<double>(), n);
   for (int64_t i = 0; i < m; ++i)

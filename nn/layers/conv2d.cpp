@@ -145,8 +145,8 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
                             y.select(0, first).data<scalar_t>());
   }
   if (params_.has_bias())
-    I2V_DISPATCH_FLOATING(device, dtype, add_channel_bias, y.data<scalar_t>(), params_.bias.value.data<scalar_t>(), p.batch,
-                          out_channels_, p.pixels);
+    I2V_DISPATCH_FLOATING(device, dtype, add_channel_bias, y.data<scalar_t>(), params_.bias.value.data<scalar_t>(),
+                          p.batch, out_channels_, p.pixels);
   input_ = mode == Mode::train ? x : Tensor();
   return y;
 }

@@ -54,8 +54,8 @@ Tensor Linear::forward(const std::vector<Tensor>& inputs, Mode mode) {
                         x.data<scalar_t>(), in_features_, w.data<scalar_t>(), in_features_, scalar_t(0),
                         y.data<scalar_t>(), out_features_);
   if (params_.has_bias())
-    I2V_DISPATCH_FLOATING(x.device(), x.dtype(), add_channel_bias, y.data<scalar_t>(), params_.bias.value.data<scalar_t>(),
-                          rows, out_features_, 1);
+    I2V_DISPATCH_FLOATING(x.device(), x.dtype(), add_channel_bias, y.data<scalar_t>(),
+                          params_.bias.value.data<scalar_t>(), rows, out_features_, 1);
   input_ = mode == Mode::train ? x : Tensor();
   return y;
 }
@@ -76,8 +76,8 @@ std::vector<Tensor> Linear::backward(const Tensor& grad_output, const std::vecto
   if (!need_input_grad.at(0)) return {Tensor()};
   Tensor dx = Tensor::empty(input_.shape(), dtype, device);
   I2V_DISPATCH_FLOATING(device, dtype, gemm, false, false, rows, in_features_, out_features_, scalar_t(1),
-                        dy.data<scalar_t>(), out_features_, params_.weight.value.data<scalar_t>(), in_features_, scalar_t(0),
-                        dx.data<scalar_t>(), in_features_);
+                        dy.data<scalar_t>(), out_features_, params_.weight.value.data<scalar_t>(), in_features_,
+                        scalar_t(0), dx.data<scalar_t>(), in_features_);
   return {dx};
 }
 
