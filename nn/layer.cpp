@@ -7,7 +7,11 @@ void Layer::to(Device device, DType dtype) {
     p->value = p->value.cast(dtype).to(device);
     p->grad = p->grad.cast(dtype).to(device);
   }
-  for (auto& [name, buffer] : buffers()) *buffer = buffer->cast(dtype).to(device);
+  // Integer buffers (BatchNorm's num_batches_tracked) are counts: they move but keep their dtype.
+  for (auto& [name, buffer] : buffers()) {
+    const bool floating = buffer->dtype() == DType::f32 || buffer->dtype() == DType::f64;
+    *buffer = (floating ? buffer->cast(dtype) : *buffer).to(device);
+  }
   clear_saved();
 }
 

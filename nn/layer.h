@@ -58,7 +58,8 @@ class Layer {
   // Releases what forward kept for backward.
   virtual void clear_saved() {}
 
-  // Moves parameters (and their grads) and buffers to `device` as `dtype` (f32, or f64 on cpu).
+  // Moves parameters (and their grads) and buffers to `device` as `dtype` (f32, or f64 on cpu);
+  // integer buffers keep their dtype.
   void to(Device device, DType dtype = DType::f32);
   // Sets every parameter's grad to zero.
   void zero_grad();

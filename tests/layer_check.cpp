@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/sim/simt.h"
+
 #include "tests/test_util.h"
 
 namespace i2v::test {
@@ -151,6 +153,44 @@ void check_devices_agree(const std::function<std::unique_ptr<Layer>()>& make_lay
     if (need[i]) expect_close("grad_input" + std::to_string(i), dx_ref[i], dx_dev[i], tolerances);
   for (size_t i = 0; i < ref_params.size(); ++i)
     expect_close("grad_" + ref_params[i].first, ref_params[i].second->grad, dev_params[i].second->grad, tolerances);
+}
+
+namespace {
+bool is_floating(DType dtype) { return dtype == DType::f32 || dtype == DType::f64; }
+}  // namespace
+
+void check_loss_gradients(Loss& loss, const std::vector<Tensor>& inputs, std::mt19937_64& rng,
+                          const GradientCheckOptions& options) {
+  std::vector<Tensor> x;
+  for (const Tensor& input : inputs)
+    x.push_back((is_floating(input.dtype()) ? input.cast(DType::f64) : input).to(Device::cpu()).clone());
+  auto value = [&] { return loss.forward(x).to_vector<double>().at(0); };
+  value();
+  const Tensor analytic = loss.backward();
+  check_tensor("logits", x[0], analytic, value, rng, options);
+}
+
+void check_loss_devices_agree(const std::function<std::unique_ptr<Loss>()>& make_loss,
+                              const std::vector<Tensor>& inputs, Device device, const Tolerances& tolerances) {
+  std::unique_ptr<Loss> reference = make_loss(), tested = make_loss();
+  std::vector<Tensor> cpu_inputs, device_inputs;
+  for (const Tensor& input : inputs) {
+    cpu_inputs.push_back(input.to(Device::cpu()));
+    device_inputs.push_back(input.to(device));
+  }
+  const Tensor loss_ref = reference->forward(cpu_inputs), loss_dev = tested->forward(device_inputs);
+  EXPECT_EQ(loss_dev.device(), device);
+  expect_close("loss", loss_ref, loss_dev, tolerances);
+  expect_close("grad_logits", reference->backward(), tested->backward(), tolerances);
+}
+
+void check_bitwise_reproducible(const std::function<std::vector<float>()>& run, std::mt19937_64& rng) {
+  simt::set_schedule(simt::Schedule::shuffled, rng());
+  const std::vector<float> first = run();
+  simt::set_schedule(simt::Schedule::shuffled, rng());
+  const std::vector<float> second = run();
+  simt::set_schedule(simt::Schedule::shuffled, run_seed());
+  EXPECT_EQ(first, second);
 }
 
 }  // namespace i2v::test

@@ -5,6 +5,7 @@
 //   check_devices_agree   forward() and backward() on cpu and on a GPU-like device (sim, cuda)
 //                         from the same parameters, inputs and output gradient, with every new
 //                         tensor poisoned (NaN) so a kernel that writes nothing cannot pass.
+// and the same two for a loss (nn/loss.h): check_loss_gradients, check_loss_devices_agree.
 #pragma once
 
 #include <functional>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "nn/layer.h"
+#include "nn/loss.h"
 
 namespace i2v::test {
 
@@ -54,6 +56,22 @@ void check_devices_agree(const std::function<std::unique_ptr<Layer>()>& make_lay
                          const std::vector<Tensor>& inputs, Device device, std::mt19937_64& rng,
                          const Tolerances& tolerances = {}, Mode mode = Mode::train,
                          const std::vector<size_t>& constant_inputs = {});
+
+// Converts the floating inputs to f64 on the cpu (integer targets keep their dtype), draws
+// L = forward(inputs) and compares backward() with central differences of L with respect to the
+// logits (inputs[0]); the other inputs are data. Failures are reported with gtest.
+void check_loss_gradients(Loss& loss, const std::vector<Tensor>& inputs, std::mt19937_64& rng,
+                          const GradientCheckOptions& options = {});
+
+// Builds the loss twice, runs forward and backward on the cpu and on `device` (f32) and
+// compares the tensors named "loss" and "grad_logits".
+void check_loss_devices_agree(const std::function<std::unique_ptr<Loss>()>& make_loss,
+                              const std::vector<Tensor>& inputs, Device device, const Tolerances& tolerances = {});
+
+// Runs `run` (which computes on a GPU-like device and returns what it computed) twice, the sim
+// device in its shuffled schedule with two different seeds, and expects the same bits both
+// times: a GPU reduction that adds in thread order (float atomics) differs between the runs.
+void check_bitwise_reproducible(const std::function<std::vector<float>()>& run, std::mt19937_64& rng);
 
 // Fills every parameter of `layer` with N(0, std) values (on the layer's device and dtype).
 void randomize_parameters(Layer& layer, std::mt19937_64& rng, double std = 1.0);

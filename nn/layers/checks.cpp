@@ -14,13 +14,23 @@ void check_backward_ready(const Layer& layer, const Tensor& saved, const Tensor&
 
 void check_backward_ready(const Layer& layer, const Tensor& saved, const Tensor& grad_output,
                           const Shape& expected) {
-  I2V_CHECK(saved.defined(), "{}: backward() without a train-mode forward()", layer.describe());
-  I2V_CHECK(grad_output.shape() == expected, "{}: gradient of shape {} for an output of shape {}",
-            layer.describe(), shape_str(grad_output.shape()), shape_str(expected));
-  I2V_CHECK(grad_output.device() == saved.device() && grad_output.dtype() == saved.dtype(),
-            "{}: gradient on {} as {}, the forward ran on {} as {}", layer.describe(),
-            grad_output.device().name(), dtype_name(grad_output.dtype()), saved.device().name(),
-            dtype_name(saved.dtype()));
+  std::optional<TensorSignature> output;
+  if (saved.defined()) output = TensorSignature{expected, saved.device(), saved.dtype()};
+  check_backward_ready(layer, output, grad_output);
+}
+
+void check_backward_ready(const Layer& layer, const std::optional<TensorSignature>& output, const Tensor& grad_output) {
+  I2V_CHECK(output.has_value(), "{}: backward() without a train-mode forward()", layer.describe());
+  I2V_CHECK(grad_output.shape() == output->shape, "{}: gradient of shape {} for an output of shape {}",
+            layer.describe(), shape_str(grad_output.shape()), shape_str(output->shape));
+  I2V_CHECK(grad_output.device() == output->device && grad_output.dtype() == output->dtype,
+            "{}: gradient on {} as {}, the forward ran on {} as {}", layer.describe(), grad_output.device().name(),
+            dtype_name(grad_output.dtype()), output->device.name(), dtype_name(output->dtype));
+}
+
+void check_rank(const Layer& layer, const Shape& shape, int rank, const char* layout) {
+  I2V_CHECK(int(shape.size()) == rank, "{}: expects a {}-d input ({}), got {}", layer.describe(), rank, layout,
+            shape_str(shape));
 }
 
 }  // namespace i2v

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 
 #include "nn/layer.h"
 
@@ -13,5 +14,18 @@ void check_input_count(const Layer& layer, size_t count, size_t expected);
 void check_backward_ready(const Layer& layer, const Tensor& saved, const Tensor& grad_output);
 void check_backward_ready(const Layer& layer, const Tensor& saved, const Tensor& grad_output,
                           const Shape& expected);
+
+// A tensor's shape, device and dtype: what a layer that keeps no tensor like its output (pooling
+// keeps indices, dropout a key) remembers of a train-mode forward's output.
+struct TensorSignature {
+  Shape shape;
+  Device device;
+  DType dtype = DType::f32;
+  static TensorSignature of(const Tensor& t) { return {t.shape(), t.device(), t.dtype()}; }
+};
+// Throws unless a train-mode forward ran (`output` is set) and grad_output matches it.
+void check_backward_ready(const Layer& layer, const std::optional<TensorSignature>& output, const Tensor& grad_output);
+// Throws unless `shape` has `rank` dimensions; `layout` names them in the message ("NCHW").
+void check_rank(const Layer& layer, const Shape& shape, int rank, const char* layout);
 
 }  // namespace i2v

@@ -1,0 +1,72 @@
+#include "kernels/batch_norm.h"
+
+#include <vector>
+
+#include "kernels/elementwise_cpu.h"
+#include "kernels/reduce_cpu.h"
+
+namespace i2v::cpu {
+
+template <typename T>
+void batch_norm_statistics(const T* x, int64_t n, int64_t c, int64_t s, T* mean, T* var) {
+  const T inverse_count = T(1) / T(n * s);
+  channel_sums<1>(ElementValues<T>{x}, n, c, s, inverse_count, mean);
+  channel_sums<1>(SquaredDeviations<T>{x, mean}, n, c, s, inverse_count, var);
+}
+
+template <typename T>
+void batch_norm_update_running(const T* mean, const T* var, int64_t c, int64_t m, T momentum, T* running_mean,
+                               T* running_var, int64_t* num_batches_tracked) {
+  const BatchNormRunningUpdate<T> update{mean,         var,         momentum,           T(m) / T(m - 1),
+                                         running_mean, running_var, num_batches_tracked};
+  for (int64_t channel = 0; channel < c; ++channel) update(channel);
+}
+
+// Plane by plane, the channel's scale computed once per plane.
+template <typename T>
+void batch_norm_forward(const T* x, const T* mean, const T* var, const T* gamma, const T* beta, int64_t n, int64_t c,
+                        int64_t s, T eps, T* y) {
+#pragma omp parallel for if (n * c * s > (1 << 16))
+  for (int64_t plane = 0; plane < n * c; ++plane) {
+    const int64_t channel = plane % c;
+    const T m = mean[channel], scale = batch_norm_scale(gamma[channel], var[channel], eps), b = beta[channel];
+    const T* xp = x + plane * s;
+    T* yp = y + plane * s;
+#pragma omp simd
+    for (int64_t j = 0; j < s; ++j) yp[j] = batch_norm_output(xp[j], m, scale, b);
+  }
+}
+
+template <typename T>
+void batch_norm_backward(const T* x, const T* dy, const T* mean, const T* var, const T* gamma, int64_t n, int64_t c,
+                         int64_t s, T eps, T* dx, T* dgamma, T* dbeta) {
+  std::vector<T> sums(size_t(2 * c));
+  channel_sums<2>(BatchNormGradTerms<T>{x, dy, mean}, n, c, s, T(1), sums.data());
+  const BatchNormParameterGrads<T> parameter_grads{var, sums.data(), eps, c, dgamma, dbeta};
+  for (int64_t channel = 0; channel < c; ++channel) parameter_grads(channel);
+  if (dx == nullptr) return;
+#pragma omp parallel for if (n * c * s > (1 << 16))
+  for (int64_t plane = 0; plane < n * c; ++plane) {
+    const int64_t channel = plane % c;
+    const BatchNormGradCoefficients<T> k = batch_norm_grad_coefficients(
+        gamma[channel], var[channel], eps, sums[size_t(channel)], sums[size_t(c + channel)], T(n * s));
+    const T m = mean[channel];
+    const T *xp = x + plane * s, *dyp = dy + plane * s;
+    T* dxp = dx + plane * s;
+#pragma omp simd
+    for (int64_t j = 0; j < s; ++j) dxp[j] = batch_norm_input_grad(k, xp[j], dyp[j], m);
+  }
+}
+
+#define I2V_INSTANTIATE(T)                                                                                   \
+  template void batch_norm_statistics<T>(const T*, int64_t, int64_t, int64_t, T*, T*);                       \
+  template void batch_norm_update_running<T>(const T*, const T*, int64_t, int64_t, T, T*, T*, int64_t*);     \
+  template void batch_norm_forward<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,    \
+                                      int64_t, T, T*);                                                       \
+  template void batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,   \
+                                       int64_t, T, T*, T*, T*);
+I2V_INSTANTIATE(float)
+I2V_INSTANTIATE(double)
+#undef I2V_INSTANTIATE
+
+}  // namespace i2v::cpu

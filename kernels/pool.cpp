@@ -1,0 +1,94 @@
+// Pooling on the CPU: plane by plane (one plane per task), windows walked in order, backward
+// scattered output by output (see pool.h for why that matches the GPU's gather bit for bit).
+#include "kernels/pool.h"
+
+#include <algorithm>
+
+#include "kernels/reduce_cpu.h"
+
+namespace i2v::cpu {
+namespace {
+
+// body(plane) for every plane, on all cores when the planes hold enough elements.
+template <typename Body>
+void for_each_plane(int64_t planes, int64_t elements, const Body& body) {
+#pragma omp parallel for if (elements > (1 << 16))
+  for (int64_t plane = 0; plane < planes; ++plane) body(plane);
+}
+
+}  // namespace
+
+template <typename T>
+void max_pool2d_forward(const T* x, const Pool2dGeometry& g, T* y, int32_t* argmax) {
+  for_each_plane(g.planes, g.planes * g.in_h * g.in_w, [&](int64_t plane) {
+    const T* xp = x + plane * g.in_h * g.in_w;
+    int64_t o = plane * g.out_h * g.out_w;
+    for (int64_t oh = 0; oh < g.out_h; ++oh)
+      for (int64_t ow = 0; ow < g.out_w; ++ow, ++o) {
+        const WindowMax<T> best = window_max(xp, g.in_w, pool_window(g, oh, ow));
+        y[o] = best.value;
+        argmax[o] = best.index;
+      }
+  });
+}
+
+template <typename T>
+void max_pool2d_backward(const T* dy, const int32_t* argmax, const Pool2dGeometry& g, T* dx) {
+  for_each_plane(g.planes, g.planes * g.in_h * g.in_w, [&](int64_t plane) {
+    T* dxp = dx + plane * g.in_h * g.in_w;
+    std::fill(dxp, dxp + g.in_h * g.in_w, T(0));
+    const int64_t first = plane * g.out_h * g.out_w, last = first + g.out_h * g.out_w;
+    for (int64_t o = first; o < last; ++o) dxp[argmax[o]] += dy[o];
+  });
+}
+
+template <typename T>
+void avg_pool2d_forward(const T* x, const Pool2dGeometry& g, T* y) {
+  for_each_plane(g.planes, g.planes * g.in_h * g.in_w, [&](int64_t plane) {
+    const T* xp = x + plane * g.in_h * g.in_w;
+    int64_t o = plane * g.out_h * g.out_w;
+    for (int64_t oh = 0; oh < g.out_h; ++oh)
+      for (int64_t ow = 0; ow < g.out_w; ++ow, ++o) y[o] = window_mean(xp, g, pool_window(g, oh, ow));
+  });
+}
+
+template <typename T>
+void avg_pool2d_backward(const T* dy, const Pool2dGeometry& g, T* dx) {
+  for_each_plane(g.planes, g.planes * g.in_h * g.in_w, [&](int64_t plane) {
+    T* dxp = dx + plane * g.in_h * g.in_w;
+    std::fill(dxp, dxp + g.in_h * g.in_w, T(0));
+    int64_t o = plane * g.out_h * g.out_w;
+    for (int64_t oh = 0; oh < g.out_h; ++oh)
+      for (int64_t ow = 0; ow < g.out_w; ++ow, ++o) {
+        const PoolWindow win = pool_window(g, oh, ow);
+        const T share = dy[o] / avg_pool_divisor<T>(g, win);
+        for (int64_t ih = win.h.begin; ih < win.h.end; ++ih)
+          for (int64_t iw = win.w.begin; iw < win.w.end; ++iw) dxp[ih * g.in_w + iw] += share;
+      }
+  });
+}
+
+template <typename T>
+void global_avg_pool_forward(const T* x, int64_t planes, int64_t plane_size, T* y) {
+  channel_sums<1>(ElementValues<T>{x}, 1, planes, plane_size, T(1) / T(plane_size), y);
+}
+
+template <typename T>
+void global_avg_pool_backward(const T* dy, int64_t planes, int64_t plane_size, T* dx) {
+  for_each_plane(planes, planes * plane_size, [&](int64_t plane) {
+    std::fill(dx + plane * plane_size, dx + (plane + 1) * plane_size, dy[plane] / T(plane_size));
+  });
+}
+
+#define I2V_INSTANTIATE(T)                                                                   \
+  template void max_pool2d_forward<T>(const T*, const Pool2dGeometry&, T*, int32_t*);        \
+  template void max_pool2d_backward<T>(const T*, const int32_t*, const Pool2dGeometry&, T*); \
+  template void avg_pool2d_forward<T>(const T*, const Pool2dGeometry&, T*);                  \
+  template void avg_pool2d_backward<T>(const T*, const Pool2dGeometry&, T*);                 \
+  template void global_avg_pool_forward<T>(const T*, int64_t, int64_t, T*);                  \
+  template void global_avg_pool_backward<T>(const T*, int64_t, int64_t, T*);
+I2V_INSTANTIATE(float)
+I2V_INSTANTIATE(double)
+#undef I2V_INSTANTIATE
+
+}  // namespace i2v::cpu

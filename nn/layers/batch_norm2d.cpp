@@ -1,0 +1,104 @@
+#include "nn/layers/batch_norm2d.h"
+
+#include <fmt/format.h>
+
+#include "kernels/batch_norm.h"
+#include "kernels/error.h"
+#include "nn/layers/checks.h"
+
+namespace i2v {
+
+BatchNorm2d::BatchNorm2d(int64_t channels, double eps, double momentum)
+    : channels_(channels), eps_(eps), momentum_(momentum) {
+  I2V_CHECK(channels > 0, "batch_norm2d: {} channels", channels);
+  I2V_CHECK(eps > 0, "batch_norm2d: eps {} must be positive", eps);
+  I2V_CHECK(momentum >= 0 && momentum <= 1, "batch_norm2d: momentum {} is not in [0, 1]", momentum);
+  weight_ = make_parameter({channels});
+  weight_.value.fill_(1.0);
+  bias_ = make_parameter({channels});
+  running_mean_ = Tensor::zeros({channels});
+  running_var_ = Tensor::full({channels}, 1.0);
+  num_batches_tracked_ = Tensor::zeros({}, DType::i64);
+}
+
+std::string BatchNorm2d::describe() const {
+  return fmt::format("batch_norm2d {} eps={:g} momentum={:g}", channels_, eps_, momentum_);
+}
+
+Shape BatchNorm2d::output_shape(const std::vector<Shape>& inputs) const {
+  check_input_count(*this, inputs.size(), 1);
+  check_rank(*this, inputs[0], 4, "NCHW");
+  I2V_CHECK(inputs[0][1] == channels_, "{}: input {} has {} channels", describe(), shape_str(inputs[0]),
+            inputs[0][1]);
+  return inputs[0];
+}
+
+// A subtraction and a multiply-add per element (the statistics of training not counted).
+int64_t BatchNorm2d::forward_flops(const std::vector<Shape>& inputs) const { return 3 * shape_numel(inputs[0]); }
+
+std::vector<std::pair<std::string, Parameter*>> BatchNorm2d::parameters() {
+  return {{"weight", &weight_}, {"bias", &bias_}};
+}
+
+std::vector<std::pair<std::string, Tensor*>> BatchNorm2d::buffers() {
+  return {{"running_mean", &running_mean_}, {"running_var", &running_var_},
+          {"num_batches_tracked", &num_batches_tracked_}};
+}
+
+void BatchNorm2d::clear_saved() {
+  input_ = Tensor();
+  batch_mean_ = Tensor();
+  batch_var_ = Tensor();
+}
+
+Tensor BatchNorm2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
+  check_input_count(*this, inputs.size(), 1);
+  output_shape({inputs[0].shape()});
+  const Tensor x = inputs[0].contiguous();
+  I2V_CHECK(x.device() == weight_.value.device() && x.dtype() == weight_.value.dtype(),
+            "{}: input on {} as {}, parameters on {} as {}", describe(), x.device().name(), dtype_name(x.dtype()),
+            weight_.value.device().name(), dtype_name(weight_.value.dtype()));
+  const int64_t n = x.size(0), c = channels_, s = x.size(2) * x.size(3);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  clear_saved();
+  if (mode == Mode::eval) {
+    I2V_DISPATCH_FLOATING(x.device(), x.dtype(), batch_norm_forward, x.data<scalar_t>(),
+                          running_mean_.data<scalar_t>(), running_var_.data<scalar_t>(),
+                          weight_.value.data<scalar_t>(), bias_.value.data<scalar_t>(), n, c, s, scalar_t(eps_),
+                          y.data<scalar_t>());
+    return y;
+  }
+  I2V_CHECK(n * s > 1, "{}: training needs more than one value per channel, got input {}", describe(),
+            shape_str(x.shape()));
+  Tensor mean = Tensor::empty({c}, x.dtype(), x.device()), var = Tensor::empty({c}, x.dtype(), x.device());
+  I2V_DISPATCH_FLOATING(x.device(), x.dtype(), batch_norm_statistics, x.data<scalar_t>(), n, c, s,
+                        mean.data<scalar_t>(), var.data<scalar_t>());
+  I2V_DISPATCH_FLOATING(x.device(), x.dtype(), batch_norm_update_running, mean.data<scalar_t>(), var.data<scalar_t>(),
+                        c, n * s, scalar_t(momentum_), running_mean_.data<scalar_t>(), running_var_.data<scalar_t>(),
+                        num_batches_tracked_.data<int64_t>());
+  I2V_DISPATCH_FLOATING(x.device(), x.dtype(), batch_norm_forward, x.data<scalar_t>(), mean.data<scalar_t>(),
+                        var.data<scalar_t>(), weight_.value.data<scalar_t>(), bias_.value.data<scalar_t>(), n, c, s,
+                        scalar_t(eps_), y.data<scalar_t>());
+  input_ = x;
+  batch_mean_ = mean;
+  batch_var_ = var;
+  return y;
+}
+
+std::vector<Tensor> BatchNorm2d::backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) {
+  check_backward_ready(*this, input_, grad_output);
+  const bool need_dx = need_input_grad.at(0);
+  if (!need_dx && !weight_.requires_grad && !bias_.requires_grad) return {Tensor()};
+  const Tensor dy = grad_output.contiguous();
+  const int64_t n = dy.size(0), c = channels_, s = dy.size(2) * dy.size(3);
+  Tensor dx = need_dx ? Tensor::empty(dy.shape(), dy.dtype(), dy.device()) : Tensor();
+  I2V_DISPATCH_FLOATING(
+      dy.device(), dy.dtype(), batch_norm_backward, input_.data<scalar_t>(), dy.data<scalar_t>(),
+      batch_mean_.data<scalar_t>(), batch_var_.data<scalar_t>(), weight_.value.data<scalar_t>(), n, c, s,
+      scalar_t(eps_), need_dx ? dx.data<scalar_t>() : nullptr,
+      weight_.requires_grad ? weight_.grad.data<scalar_t>() : nullptr,
+      bias_.requires_grad ? bias_.grad.data<scalar_t>() : nullptr);
+  return {dx};
+}
+
+}  // namespace i2v

@@ -1,0 +1,34 @@
+#include "nn/layers/elementwise.h"
+
+#include "nn/layers/checks.h"
+
+namespace i2v {
+
+Shape ElementwiseLayer::output_shape(const std::vector<Shape>& inputs) const {
+  check_input_count(*this, inputs.size(), 1);
+  return inputs[0];
+}
+
+int64_t ElementwiseLayer::forward_flops(const std::vector<Shape>& inputs) const {
+  return flops_per_element_ * shape_numel(inputs[0]);
+}
+
+Tensor ElementwiseLayer::forward(const std::vector<Tensor>& inputs, Mode mode) {
+  check_input_count(*this, inputs.size(), 1);
+  const Tensor x = inputs[0].contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  run_forward(x, y);
+  kept_ = mode == Mode::eval ? Tensor() : keeps_ == Keeps::input ? x : y;
+  return y;
+}
+
+std::vector<Tensor> ElementwiseLayer::backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) {
+  check_backward_ready(*this, kept_, grad_output);
+  if (!need_input_grad.at(0)) return {Tensor()};
+  const Tensor dy = grad_output.contiguous();
+  Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+  run_backward(kept_, dy, dx);
+  return {dx};
+}
+
+}  // namespace i2v
