@@ -1,0 +1,72 @@
+#include "bench/fma_peak.h"
+
+#pragma GCC diagnostic push
+// GCC 12's intrinsics warn about their own _mm512_undefined_ps() (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "kernels/cpu_features.h"
+
+namespace i2v::bench {
+namespace {
+
+constexpr int kAccumulators = 24;
+constexpr long kIterations = 20'000'000;
+
+// kIterations × kAccumulators FMAs on 16-float vectors; returns a value that depends on all of them.
+__attribute__((target("avx512f,fma"), noinline)) float fma_loop_avx512(float seed) {
+  __m512 acc[kAccumulators];
+  for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm512_set1_ps(seed + float(i));
+  const __m512 scale = _mm512_set1_ps(0.999999f), shift = _mm512_set1_ps(1e-7f);
+  for (long it = 0; it < kIterations; ++it)
+#pragma GCC unroll 24
+    for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm512_fmadd_ps(acc[i], scale, shift);
+  float sum = 0;
+  for (int i = 0; i < kAccumulators; ++i) sum += _mm512_reduce_add_ps(acc[i]);
+  return sum;
+}
+
+// The same on 8-float vectors.
+__attribute__((target("avx2,fma"), noinline)) float fma_loop_avx2(float seed) {
+  __m256 acc[kAccumulators];
+  for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm256_set1_ps(seed + float(i));
+  const __m256 scale = _mm256_set1_ps(0.999999f), shift = _mm256_set1_ps(1e-7f);
+  for (long it = 0; it < kIterations; ++it)
+#pragma GCC unroll 24
+    for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm256_fmadd_ps(acc[i], scale, shift);
+  alignas(32) float lanes[8];
+  float sum = 0;
+  for (int i = 0; i < kAccumulators; ++i) {
+    _mm256_store_ps(lanes, acc[i]);
+    for (float lane : lanes) sum += lane;
+  }
+  return sum;
+}
+
+}  // namespace
+
+FmaPeak measure_fma_peak(int threads, int trials) {
+  const bool avx512 = cpu_has_avx512f();
+  const int lanes = avx512 ? 16 : 8;
+  double best_seconds = 1e30;
+  volatile float sink = 0;
+  for (int trial = 0; trial < trials; ++trial) {
+    const auto start = std::chrono::steady_clock::now();
+    float sum = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sum)
+    sum += avx512 ? fma_loop_avx512(float(omp_get_thread_num())) : fma_loop_avx2(float(omp_get_thread_num()));
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    best_seconds = std::min(best_seconds, elapsed.count());
+    sink = sink + sum;
+  }
+  const double flops = double(threads) * double(kIterations) * kAccumulators * lanes * 2;
+  return {flops / best_seconds / 1e9, threads, avx512 ? "avx512" : "avx2"};
+}
+
+}  // namespace i2v::bench

@@ -1,0 +1,20 @@
+// The machine's fp32 peak, measured rather than taken from a data sheet: every thread runs a loop
+// of independent fused multiply-adds on the widest vectors the CPU has (AVX-512: 16 floats,
+// AVX2: 8), with 24 accumulators, more than FMA latency × FMA pipes (4 × 2 on current cores), so
+// the loop is bound by FMA throughput alone. Peak = threads × FMAs × vector lanes × 2 FLOP /
+// seconds, the best of several trials (other processes only ever make a trial slower).
+#pragma once
+
+#include <string>
+
+namespace i2v::bench {
+
+struct FmaPeak {
+  double gflops = 0;  // fp32 GFLOP/s, all threads together
+  int threads = 0;
+  std::string isa;    // "avx512" or "avx2"
+};
+
+FmaPeak measure_fma_peak(int threads, int trials = 7);
+
+}  // namespace i2v::bench

@@ -1,0 +1,407 @@
+// SGEMM for CPUs with AVX-512, in the BLIS style (Van Zee & van de Geijn, "BLIS: A Framework
+// for Rapidly Instantiating BLAS Functionality", 2015). Contracts: kernels/gemm.h, and the fused
+// convolution GEMMs of kernels/conv_gemm.h, whose op(B) is im2col(images) (or its transpose)
+// packed straight from the images: no col matrix (29 MB per image for VGG's conv3_2) is written
+// to memory and read back.
+//
+// Loops, outermost first, and where each operand lives:
+//   jc over n in blocks of ≤ kNC   the packed kc×nc block of op(B) (≤ 4.5 or 9 MiB) stays in L3;
+//                                    both threads pack it together;
+//   pc over k in blocks of kc      kc = kKC, or kDeepKC when C is large (each block is one pass
+//                                    over C);
+//   ic over m in blocks of ≤ kMC   the packed mc×kc block of op(A) (≤ 256 or 512 KiB) stays in L2;
+//                                    both threads pack it together;
+//   micro-tiles of 8×48            split between the threads in contiguous runs, B-panel-major,
+//                                    so a thread reuses one kc×48 B micro-panel (L1/L2) while
+//                                    the 8×kc A micro-panels stream from L2.
+// Row and column blocks are evened out (3136 columns: one block, not 3072 + 64, whose A would be
+// packed again for 2% of the work).
+// The micro-kernel holds an 8×48 tile of C in 24 zmm registers; each step of k loads 3 vectors
+// of B, broadcasts 8 values of A and does 24 FMAs (2 FMA pipes × 4 cycles latency need ≥ 8
+// independent accumulators). Packed panels are zero-padded to whole micro-tiles, so edges run the
+// same code; the stores are masked to the rows and columns that exist. A tile whose last columns
+// fit in 1 or 2 vectors runs a narrower kernel (a 196-wide GEMM wastes 6%, not 22%).
+//
+// Only functions marked I2V_AVX512 use AVX-512 instructions; the rest of the build stays
+// portable and gemm() calls here only when cpu_has_avx512f().
+
+// GCC 12's intrinsics warn about their own _mm512_undefined_ps() (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#include <omp.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <memory>
+
+#include "kernels/conv_gemm.h"
+#include "kernels/gemm.h"
+
+#define I2V_AVX512 __attribute__((target("avx512f,fma")))
+
+namespace i2v::cpu {
+namespace {
+
+constexpr int kMR = 8;                      // rows of a micro-tile
+constexpr int kMaxVectors = 3;              // 16-float vectors across a micro-tile
+constexpr int kNR = 16 * kMaxVectors;       // columns of a micro-tile
+constexpr int64_t kKC = 256;                // depth of a packed block ...
+constexpr int64_t kDeepKC = 512;            // ... and of one whose C is larger than kDeepC bytes
+constexpr double kDeepC = 8 << 20;
+constexpr int64_t kMC = 256;                // rows of a packed A block (a multiple of kMR)
+constexpr int64_t kNC = 4608;               // columns of a packed B block (a multiple of kNR)
+constexpr double kParallelFlops = 1 << 21;  // smaller products run on the calling thread
+
+// Where one thread packs into: one A block and one B block, allocated once per calling thread.
+struct Workspace {
+  struct FreeDeleter {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float[], FreeDeleter> a, b;
+
+  static float* allocate(int64_t floats) {
+    return static_cast<float*>(std::aligned_alloc(64, size_t(floats) * sizeof(float)));
+  }
+  Workspace() : a(allocate(kMC * kDeepKC)), b(allocate(kDeepKC * kNC)) {}
+};
+
+// ---- the micro-kernel ------------------------------------------------------------------------
+
+// C[0:rows, 0:cols] = alpha · (packed A panel · packed B panel) + beta · C, for a panel of kVectors
+// vectors across (cols ≤ 16·kVectors). packed_a is [kc][kMR], packed_b is [kc][16·kVectors].
+template <int kVectors>
+I2V_AVX512 void micro_tile(int64_t kc, const float* __restrict packed_a, const float* __restrict packed_b, float* c,
+                           int64_t ldc, int rows, int cols, float alpha, float beta) {
+  constexpr int kWidth = 16 * kVectors;
+  __m512 acc[kMR][kVectors];
+#pragma GCC unroll 8
+  for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 3
+    for (int j = 0; j < kVectors; ++j) acc[i][j] = _mm512_setzero_ps();
+
+  for (int64_t p = 0; p < kc; ++p) {
+    __m512 b[kVectors];
+#pragma GCC unroll 3
+    for (int j = 0; j < kVectors; ++j) b[j] = _mm512_load_ps(packed_b + p * kWidth + 16 * j);
+#pragma GCC unroll 8
+    for (int i = 0; i < kMR; ++i) {
+      const __m512 a = _mm512_set1_ps(packed_a[p * kMR + i]);
+#pragma GCC unroll 3
+      for (int j = 0; j < kVectors; ++j) acc[i][j] = _mm512_fmadd_ps(a, b[j], acc[i][j]);
+    }
+  }
+
+  const int last_columns = cols - 16 * (kVectors - 1);  // 1..16
+  const __mmask16 last_mask = __mmask16((1u << last_columns) - 1);
+  const __m512 alpha_v = _mm512_set1_ps(alpha), beta_v = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+  for (int i = 0; i < kMR; ++i) {
+    if (i == rows) break;
+#pragma GCC unroll 3
+    for (int j = 0; j < kVectors; ++j) {
+      const __mmask16 mask = j + 1 < kVectors ? __mmask16(0xFFFF) : last_mask;
+      float* out = c + i * ldc + 16 * j;
+      __m512 result = _mm512_mul_ps(acc[i][j], alpha_v);
+      if (beta != 0.0f) result = _mm512_fmadd_ps(beta_v, _mm512_maskz_loadu_ps(mask, out), result);
+      _mm512_mask_storeu_ps(out, mask, result);
+    }
+  }
+}
+
+// ---- packing ---------------------------------------------------------------------------------
+
+// Transposes 16 vectors in place: rows[r] lane c becomes rows[c] lane r.
+I2V_AVX512 void transpose_16x16(__m512 rows[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(rows[2 * i], rows[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(rows[2 * i], rows[2 * i + 1]);
+  }
+  // u[4g + q], 128-bit lane L: column 4L + q of rows 4g..4g+3.
+  for (int g = 0; g < 4; ++g) {
+    const __m512d lo0 = _mm512_castps_pd(t[4 * g]), lo1 = _mm512_castps_pd(t[4 * g + 2]);
+    const __m512d hi0 = _mm512_castps_pd(t[4 * g + 1]), hi1 = _mm512_castps_pd(t[4 * g + 3]);
+    u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo0, lo1));
+    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo0, lo1));
+    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi0, hi1));
+    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi0, hi1));
+  }
+  for (int q = 0; q < 4; ++q) {
+    const __m512 even_lo = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x88);
+    const __m512 even_hi = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x88);
+    const __m512 odd_lo = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xdd);
+    const __m512 odd_hi = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xdd);
+    rows[q] = _mm512_shuffle_f32x4(even_lo, even_hi, 0x88);
+    rows[8 + q] = _mm512_shuffle_f32x4(even_lo, even_hi, 0xdd);
+    rows[4 + q] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0x88);
+    rows[12 + q] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0xdd);
+  }
+}
+
+// Packs rows [0, rows) × depth [0, kc) of op(A) (rows ≤ kMR) as [kc][kMR], zero rows below.
+// `a` points at the panel's first element of op(A).
+I2V_AVX512 void pack_a_panel(bool trans_a, const float* a, int64_t lda, int rows, int64_t kc, float* packed) {
+  if (trans_a) {  // op(A) row i, depth p is a[p * lda + i]: each depth step is a contiguous run
+    const __mmask16 mask = __mmask16((1u << rows) - 1);
+    for (int64_t p = 0; p < kc; ++p)
+      _mm256_store_ps(packed + p * kMR, _mm512_castps512_ps256(_mm512_maskz_loadu_ps(mask, a + p * lda)));
+    return;
+  }
+  // op(A) row i is a contiguous run of a: transpose 16-deep blocks of the kMR rows in registers
+  // (the upper 8 lanes of each transposed vector are the zero rows 8..15 and are not stored).
+  for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+    const int depth = int(std::min<int64_t>(16, kc - p0));
+    const __mmask16 mask = __mmask16((1u << depth) - 1);
+    __m512 block[16];
+    for (int i = 0; i < 16; ++i)
+      block[i] = i < rows ? _mm512_maskz_loadu_ps(mask, a + i * lda + p0) : _mm512_setzero_ps();
+    transpose_16x16(block);
+    for (int p = 0; p < depth; ++p) _mm256_store_ps(packed + (p0 + p) * kMR, _mm512_castps512_ps256(block[p]));
+  }
+}
+
+// Packs depth [0, kc) × columns [0, cols) of op(B) (cols ≤ kNR) as [kc][width], width = cols
+// rounded up to 16, zero columns beyond. `b` points at the panel's first element of op(B).
+I2V_AVX512 void pack_b_panel(bool trans_b, const float* b, int64_t ldb, int64_t kc, int cols, float* packed) {
+  const int width = (cols + 15) / 16 * 16;
+  if (!trans_b) {  // op(B) depth p is a contiguous run of b
+    for (int64_t p = 0; p < kc; ++p)
+      for (int j = 0; j < width; j += 16) {
+        const __mmask16 mask = cols - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cols - j)) - 1);
+        _mm512_store_ps(packed + p * width + j, _mm512_maskz_loadu_ps(mask, b + p * ldb + j));
+      }
+    return;
+  }
+  // op(B) column j is the contiguous row j of b: transpose 16×16 blocks in registers.
+  for (int j0 = 0; j0 < width; j0 += 16) {
+    for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+      const int depth = int(std::min<int64_t>(16, kc - p0));
+      const __mmask16 mask = __mmask16((1u << depth) - 1);
+      __m512 block[16];
+      for (int j = 0; j < 16; ++j)
+        block[j] = j0 + j < cols ? _mm512_maskz_loadu_ps(mask, b + (j0 + j) * ldb + p0) : _mm512_setzero_ps();
+      transpose_16x16(block);
+      for (int p = 0; p < depth; ++p) _mm512_store_ps(packed + (p0 + p) * width + j0, block[p]);
+    }
+  }
+}
+
+// op(B) packed from a stored matrix.
+struct MatrixB {
+  bool trans;
+  const float* b;
+  int64_t ldb;
+
+  I2V_AVX512 void pack(int64_t depth0, int64_t kc, int64_t col0, int cols, float* packed) const {
+    pack_b_panel(trans, trans ? b + col0 * ldb + depth0 : b + depth0 * ldb + col0, ldb, kc, cols, packed);
+  }
+};
+
+// Element (r, p) of im2col(images) (kernels/im2col.h) is images[row.offset + column.offset] when
+// 0 ≤ row.h + column.h < height and 0 ≤ row.w + column.w < width, and 0 in the padding; a row
+// r = (c, ki, kj) and a column p = (image, oh, ow) each contribute one term, and walking r or p
+// in order updates its term with additions only.
+struct Im2colTerm {
+  int32_t offset, h, w;
+};
+
+// Walks the col rows r = (c, ki, kj) from a first one.
+struct ColRowWalk {
+  const ConvGeometry& g;
+  int64_t c, ki, kj;
+  ColRowWalk(const ConvGeometry& geometry, int64_t r)
+      : g(geometry), c(r / (g.kernel_h * g.kernel_w)), ki(r / g.kernel_w % g.kernel_h), kj(r % g.kernel_w) {}
+  Im2colTerm term() const { return {int32_t((c * g.height + ki) * g.width + kj), int32_t(ki), int32_t(kj)}; }
+  void next() {
+    if (++kj < g.kernel_w) return;
+    kj = 0;
+    if (++ki < g.kernel_h) return;
+    ki = 0;
+    ++c;
+  }
+};
+
+// Walks the col columns p = (image, oh, ow) from a first one.
+struct ColColumnWalk {
+  const ConvGeometry& g;
+  int64_t out_h, out_w, image, oh, ow;
+  ColColumnWalk(const ConvGeometry& geometry, int64_t p)
+      : g(geometry), out_h(g.out_height()), out_w(g.out_width()), image(p / (out_h * out_w)),
+        oh(p / out_w % out_h), ow(p % out_w) {}
+  Im2colTerm term() const {
+    const int64_t h = oh * g.stride_h - g.pad_h, w = ow * g.stride_w - g.pad_w;
+    return {int32_t(image * g.image_size() + h * g.width + w), int32_t(h), int32_t(w)};
+  }
+  void next() {
+    if (++ow < out_w) return;
+    ow = 0;
+    if (++oh < out_h) return;
+    oh = 0;
+    ++image;
+  }
+};
+
+// op(B) = im2col(images) (depth: col rows, columns: col columns; the forward GEMM) or its
+// transpose (depth: col columns, columns: col rows; the weight-gradient GEMM). A panel's
+// columns are 16-lane vectors of terms computed once; each depth step adds its term and
+// gathers 16 elements under the mask of those inside the image. Offsets are 32-bit: the
+// caller checks the group's images hold fewer than 2³¹ elements.
+struct Im2colB {
+  const float* images;
+  ConvGeometry g;
+  bool transposed;
+
+  I2V_AVX512 void pack(int64_t depth0, int64_t kc, int64_t col0, int cols, float* packed) const {
+    return transposed ? pack_as<ColRowWalk, ColColumnWalk>(depth0, kc, col0, cols, packed)
+                      : pack_as<ColColumnWalk, ColRowWalk>(depth0, kc, col0, cols, packed);
+  }
+
+  template <typename ColumnWalk, typename DepthWalk>
+  I2V_AVX512 void pack_as(int64_t depth0, int64_t kc, int64_t col0, int cols, float* packed) const {
+    const int vectors = (cols + 15) / 16, width = 16 * vectors;
+    __m512i column_offset[kMaxVectors], column_h[kMaxVectors], column_w[kMaxVectors];
+    ColumnWalk column(g, col0);
+    for (int v = 0; v < vectors; ++v) {
+      alignas(64) int32_t offset[16], h[16], w[16];
+      for (int lane = 0; lane < 16; ++lane) {
+        const Im2colTerm t = column.term();
+        const bool exists = 16 * v + lane < cols;  // columns past the panel: never inside
+        offset[lane] = exists ? t.offset : 0;
+        h[lane] = exists ? t.h : INT_MIN / 2;
+        w[lane] = t.w;
+        if (exists) column.next();
+      }
+      column_offset[v] = _mm512_load_si512(offset);
+      column_h[v] = _mm512_load_si512(h);
+      column_w[v] = _mm512_load_si512(w);
+    }
+    const __m512i height = _mm512_set1_epi32(int32_t(g.height)), width_v = _mm512_set1_epi32(int32_t(g.width));
+    DepthWalk depth(g, depth0);
+    for (int64_t p = 0; p < kc; ++p, depth.next()) {
+      const Im2colTerm t = depth.term();
+      for (int v = 0; v < vectors; ++v) {
+        // Unsigned comparisons test 0 ≤ x < size at once.
+        const __mmask16 inside =
+            _mm512_cmplt_epu32_mask(_mm512_add_epi32(column_h[v], _mm512_set1_epi32(t.h)), height) &
+            _mm512_cmplt_epu32_mask(_mm512_add_epi32(column_w[v], _mm512_set1_epi32(t.w)), width_v);
+        const __m512i index = _mm512_add_epi32(column_offset[v], _mm512_set1_epi32(t.offset));
+        _mm512_store_ps(packed + p * width + 16 * v,
+                        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, index, images, 4));
+      }
+    }
+  }
+};
+
+// ---- the macro-kernel ------------------------------------------------------------------------
+
+// Runs micro-tiles [first, last) of a packed mc×kc A block and kc×nc B block (tile t is B panel
+// t / a_panels, A panel t % a_panels) into the matching mc×nc block of C.
+I2V_AVX512 void run_tiles(int64_t first, int64_t last, int64_t mc, int64_t nc, int64_t kc, const float* packed_a,
+                          const float* packed_b, float* c, int64_t ldc, float alpha, float beta) {
+  const int64_t a_panels = (mc + kMR - 1) / kMR;
+  for (int64_t t = first; t < last; ++t) {
+    const int64_t jp = t / a_panels, ip = t % a_panels;
+    const int rows = int(std::min<int64_t>(kMR, mc - ip * kMR));
+    const int cols = int(std::min<int64_t>(kNR, nc - jp * kNR));
+    const float* a = packed_a + ip * kc * kMR;
+    const float* b = packed_b + jp * kc * kNR;
+    float* out = c + ip * kMR * ldc + jp * kNR;
+    switch ((cols + 15) / 16) {
+      case 1: micro_tile<1>(kc, a, b, out, ldc, rows, cols, alpha, beta); break;
+      case 2: micro_tile<2>(kc, a, b, out, ldc, rows, cols, alpha, beta); break;
+      default: micro_tile<3>(kc, a, b, out, ldc, rows, cols, alpha, beta); break;
+    }
+  }
+}
+
+// The size of the blocks that split `size` into as few blocks of at most `most` as possible,
+// evened out and rounded up to a multiple of `unit`.
+int64_t even_block(int64_t size, int64_t most, int64_t unit) {
+  const int64_t blocks = (size + most - 1) / most;
+  const int64_t block = (size + blocks - 1) / blocks;
+  return (block + unit - 1) / unit * unit;
+}
+
+// C = beta · C (zeros when beta == 0, without reading C).
+void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+}
+
+// C = alpha · op(A) · op(B) + beta · C with op(B) packed by `b` (MatrixB or Im2colB).
+template <typename PackB>
+void blocked_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const PackB& b, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == 0.0f) return scale_c(m, n, beta, c, ldc);
+  thread_local Workspace workspace;
+  float* packed_a = workspace.a.get();
+  float* packed_b = workspace.b.get();
+  const bool parallel = 2.0 * double(m) * double(n) * double(k) >= kParallelFlops;
+  // Every depth block reads and writes all of C: 8 bytes per 2·depth FLOPs. A C that does not
+  // stay in L3 next to the operands (a weight gradient, a col gradient) comes from DRAM, and
+  // twice the depth halves that traffic (VGG conv4_2's backward: 10% faster).
+  const int64_t depth_block = 4.0 * double(m) * double(n) > kDeepC ? kDeepKC : kKC;
+  const int64_t column_block = even_block(n, kNC, kNR), row_block = even_block(m, kMC, kMR);
+
+#pragma omp parallel if (parallel)
+  {
+    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    for (int64_t jc = 0; jc < n; jc += column_block) {
+      const int64_t nc = std::min(column_block, n - jc), b_panels = (nc + kNR - 1) / kNR;
+      for (int64_t pc = 0; pc < k; pc += depth_block) {
+        const int64_t kc = std::min(depth_block, k - pc);
+        const float block_beta = pc == 0 ? beta : 1.0f;  // later depth blocks add to the first
+#pragma omp for schedule(static)
+        for (int64_t jp = 0; jp < b_panels; ++jp) {
+          const int64_t j = jc + jp * kNR;
+          b.pack(pc, kc, j, int(std::min<int64_t>(kNR, n - j)), packed_b + jp * kc * kNR);
+        }
+        for (int64_t ic = 0; ic < m; ic += row_block) {
+          const int64_t mc = std::min(row_block, m - ic), a_panels = (mc + kMR - 1) / kMR;
+#pragma omp for schedule(static)
+          for (int64_t ip = 0; ip < a_panels; ++ip) {
+            const int64_t i = ic + ip * kMR;
+            pack_a_panel(trans_a, trans_a ? a + pc * lda + i : a + i * lda + pc, lda,
+                         int(std::min<int64_t>(kMR, m - i)), kc, packed_a + ip * kc * kMR);
+          }
+          const int64_t tiles = a_panels * b_panels;
+          run_tiles(tiles * thread / threads, tiles * (thread + 1) / threads, mc, nc, kc, packed_a, packed_b,
+                    c + ic * ldc + jc, ldc, alpha, block_beta);
+#pragma omp barrier
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                 int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  blocked_gemm(trans_a, m, n, k, alpha, a, lda, MatrixB{trans_b, b, ldb}, beta, c, ldc);
+}
+
+bool conv_gemm_avx512_fits(int64_t count, const ConvGeometry& g) {
+  return count * g.image_size() < (int64_t(1) << 31);  // the gathers' offsets are 32-bit
+}
+
+void conv_forward_avx512(const float* weight, int64_t out_channels, const float* images, int64_t count,
+                         const ConvGeometry& g, float* y) {
+  const int64_t rows = g.col_rows(), columns = count * g.out_pixels();
+  blocked_gemm(false, out_channels, columns, rows, 1.0f, weight, rows, Im2colB{images, g, false}, 0.0f, y,
+               columns);
+}
+
+void conv_weight_grad_avx512(const float* dy, int64_t out_channels, const float* images, int64_t count,
+                             const ConvGeometry& g, float* grad_weight) {
+  const int64_t rows = g.col_rows(), columns = count * g.out_pixels();
+  blocked_gemm(false, out_channels, rows, columns, 1.0f, dy, columns, Im2colB{images, g, true}, 1.0f,
+               grad_weight, rows);
+}
+
+}  // namespace i2v::cpu

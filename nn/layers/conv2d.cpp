@@ -1,0 +1,190 @@
+#include "nn/layers/conv2d.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "kernels/bias.h"
+#include "kernels/conv_gemm.h"
+#include "kernels/error.h"
+#include "kernels/im2col.h"
+#include "nn/layers/checks.h"
+
+namespace i2v {
+
+struct Conv2d::Plan {
+  ConvGeometry geometry;
+  int64_t batch = 0;
+  int64_t rows = 0;    // of col: in · kernel_h · kernel_w
+  int64_t pixels = 0;  // output pixels per image
+  int64_t group = 1;   // images per GEMM
+  bool col = true;     // whether the GEMMs need a col workspace
+
+  int64_t count(int64_t first) const { return std::min(group, batch - first); }
+  // The col workspace of a group (kernels/conv_gemm.h), or none.
+  Tensor workspace(DType dtype, Device device) const {
+    if (!col) return Tensor();
+    return Tensor::empty({rows, group * pixels}, dtype, device);
+  }
+};
+
+namespace {
+
+template <typename T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+// The weight's shape, once the arguments are checked.
+Shape conv_weight_shape(int64_t in_channels, int64_t out_channels, Extent2d kernel, Extent2d stride,
+                        Extent2d padding) {
+  I2V_CHECK(in_channels > 0 && out_channels > 0, "conv2d: {} -> {} channels", in_channels, out_channels);
+  I2V_CHECK(kernel.h > 0 && kernel.w > 0 && stride.h > 0 && stride.w > 0 && padding.h >= 0 && padding.w >= 0,
+            "conv2d: kernel {}x{}, stride {}x{}, padding {}x{}: kernel and stride must be positive, padding "
+            "non-negative", kernel.h, kernel.w, stride.h, stride.w, padding.h, padding.w);
+  return {out_channels, in_channels, kernel.h, kernel.w};
+}
+
+}  // namespace
+
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Extent2d kernel, Extent2d stride, Extent2d padding,
+               bool bias)
+    : in_channels_(in_channels),
+      out_channels_(out_channels),
+      kernel_(kernel),
+      stride_(stride),
+      padding_(padding),
+      params_(conv_weight_shape(in_channels, out_channels, kernel, stride, padding), out_channels, bias) {}
+
+void Conv2d::set_workspace_budget(int64_t elements) {
+  I2V_CHECK(elements > 0, "{}: workspace budget of {} elements", describe(), elements);
+  workspace_budget_ = elements;
+}
+
+std::string Conv2d::describe() const {
+  auto extent = [](const Extent2d& e) { return e.h == e.w ? fmt::format("{}", e.h) : fmt::format("{}x{}", e.h, e.w); };
+  return fmt::format("conv2d {}->{} k{} s{} p{}{}", in_channels_, out_channels_, extent(kernel_), extent(stride_),
+                     extent(padding_), params_.has_bias() ? "" : " no-bias");
+}
+
+ConvGeometry Conv2d::geometry(const Shape& input) const {
+  I2V_CHECK(input.size() == 4 && input[1] == in_channels_, "{}: input of shape {}, expected [batch, {}, height, width]",
+            describe(), shape_str(input), in_channels_);
+  I2V_CHECK(input[2] + 2 * padding_.h >= kernel_.h && input[3] + 2 * padding_.w >= kernel_.w,
+            "{}: input of {}x{} pixels is smaller than the kernel", describe(), input[2], input[3]);
+  return {in_channels_, input[2], input[3], kernel_.h, kernel_.w, stride_.h, stride_.w, padding_.h, padding_.w};
+}
+
+namespace {
+
+// Columns a GEMM needs to run near full speed: a few thousand (the CPU kernel packs up to 4608
+// at a time; a 128×128-tile GPU grid over 512 rows needs ~4000 to fill 132 SMs).
+constexpr int64_t kGemmColumns = 3072;
+
+// Images per group: enough for kGemmColumns columns (VGG's 14×14 layers: all 8 of a batch;
+// its 56×56 ones: 1), no more than the budget allows at `per_image` workspace elements each,
+// then evened out (8 images in groups of 3, 3 and 2 become 3, 3, 2; of 6 and 2, 4 and 4).
+int64_t balanced_group(int64_t batch, int64_t pixels, int64_t budget, int64_t per_image) {
+  const int64_t wanted = (kGemmColumns + pixels - 1) / std::max<int64_t>(1, pixels);
+  const int64_t most = std::clamp<int64_t>(std::min(wanted, budget / std::max<int64_t>(1, per_image)), 1,
+                                           std::max<int64_t>(1, batch));
+  const int64_t groups = (batch + most - 1) / most;
+  return std::max<int64_t>(1, (batch + groups - 1) / groups);
+}
+
+}  // namespace
+
+Conv2d::Plan Conv2d::plan(const Shape& input, Device device, DType dtype, bool input_grad) const {
+  Plan p;
+  p.geometry = geometry(input);
+  p.batch = input[0];
+  p.rows = p.geometry.col_rows();
+  p.pixels = p.geometry.out_pixels();
+  // A group's output and dy take out · pixels elements per image; its col, rows · pixels more,
+  // unless it needs none: no input gradient, and a CPU that packs im2col on the fly.
+  p.group = balanced_group(p.batch, p.pixels, workspace_budget_, out_channels_ * p.pixels);
+  p.col = input_grad || !(device.is_cpu() && dtype == DType::f32 && cpu::conv_gemm_packs_im2col(p.group, p.geometry));
+  if (p.col) p.group = balanced_group(p.batch, p.pixels, workspace_budget_, std::max(p.rows, out_channels_) * p.pixels);
+  if (p.geometry.is_pointwise() && p.group == 1) p.col = false;  // each image is its own col matrix
+  return p;
+}
+
+Shape Conv2d::output_shape(const std::vector<Shape>& inputs) const {
+  check_input_count(*this, inputs.size(), 1);
+  const ConvGeometry g = geometry(inputs[0]);
+  return {inputs[0][0], out_channels_, g.out_height(), g.out_width()};
+}
+
+int64_t Conv2d::forward_flops(const std::vector<Shape>& inputs) const {
+  const ConvGeometry g = geometry(inputs.at(0));
+  const int64_t outputs = inputs[0][0] * out_channels_ * g.out_pixels();
+  return 2 * outputs * g.col_rows() + (params_.has_bias() ? outputs : 0);
+}
+
+Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
+  const Shape out_shape = output_shape({inputs.at(0).shape()});
+  const Tensor x = inputs[0].contiguous();
+  params_.check_matches(*this, x);
+  const Tensor& w = params_.weight.value;
+  const Device device = x.device();
+  const DType dtype = x.dtype();
+  const Plan p = plan(x.shape(), device, dtype, false);
+  Tensor y = Tensor::empty(out_shape, dtype, device);
+  const Tensor col = p.workspace(dtype, device);
+  Tensor y_group;  // a group's output is [out][images · pixels]; one image's is already y's layout
+  if (p.group > 1) y_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
+
+  for (int64_t first = 0; first < p.batch; first += p.group) {
+    const int64_t count = p.count(first);
+    const Tensor out = count == 1 ? y.select(0, first) : y_group;
+    I2V_DISPATCH_FLOATING(device, dtype, conv_forward_gemm, w.data<scalar_t>(), out_channels_,
+                          x.select(0, first).data<scalar_t>(), count, p.geometry, data_or_null<scalar_t>(col),
+                          out.data<scalar_t>());
+    if (count > 1)
+      I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, y_group.data<scalar_t>(), out_channels_, count, p.pixels,
+                            y.select(0, first).data<scalar_t>());
+  }
+  if (params_.has_bias())
+    I2V_DISPATCH_FLOATING(device, dtype, add_channel_bias, y.data<scalar_t>(), params_.bias.value.data<scalar_t>(),
+                          p.batch, out_channels_, p.pixels);
+  input_ = mode == Mode::train ? x : Tensor();
+  return y;
+}
+
+std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) {
+  check_backward_ready(*this, input_, grad_output, input_.defined() ? output_shape({input_.shape()}) : Shape{});
+  const Device device = input_.device();
+  const DType dtype = input_.dtype();
+  const bool need_dx = need_input_grad.at(0), need_dw = params_.weight.requires_grad;
+  const Plan p = plan(input_.shape(), device, dtype, need_dx);
+  const Tensor dy = grad_output.contiguous();
+  const Tensor& w = params_.weight.value;
+
+  if (params_.has_bias() && params_.bias.requires_grad)
+    I2V_DISPATCH_FLOATING(device, dtype, channel_bias_grad, dy.data<scalar_t>(), p.batch, out_channels_, p.pixels,
+                          params_.bias.grad.data<scalar_t>());
+  Tensor dx = need_dx ? Tensor::empty(input_.shape(), dtype, device) : Tensor();
+  if (!need_dx && !need_dw) return {dx};
+
+  const Tensor col = p.workspace(dtype, device);
+  Tensor dy_group;  // dy of a group as one [out][images · pixels] matrix
+  if (p.group > 1) dy_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
+  for (int64_t first = 0; first < p.batch; first += p.group) {
+    const int64_t count = p.count(first);
+    if (count > 1)
+      I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, dy.select(0, first).data<scalar_t>(), count,
+                            out_channels_, p.pixels, dy_group.data<scalar_t>());
+    const Tensor dy_matrix = count == 1 ? dy.select(0, first) : dy_group;
+    if (need_dw)
+      I2V_DISPATCH_FLOATING(device, dtype, conv_weight_grad_gemm, dy_matrix.data<scalar_t>(), out_channels_,
+                            input_.select(0, first).data<scalar_t>(), count, p.geometry, data_or_null<scalar_t>(col),
+                            params_.weight.grad.data<scalar_t>());
+    if (need_dx)
+      I2V_DISPATCH_FLOATING(device, dtype, conv_input_grad_gemm, w.data<scalar_t>(), out_channels_,
+                            dy_matrix.data<scalar_t>(), count, p.geometry, data_or_null<scalar_t>(col),
+                            dx.select(0, first).data<scalar_t>());
+  }
+  return {dx};
+}
+
+}  // namespace i2v

@@ -1,0 +1,69 @@
+// Conv2d: y[n][o] = bias[o] + Σ_c weight[o][c] ⋆ x[n][c], with any kernel size, stride and zero
+// padding (dilation 1, no groups). Weight [out, in, kernel_h, kernel_w], bias [out] (PyTorch's
+// layouts and names).
+//
+// Computed as GEMMs over im2col (kernels/conv_gemm.h), a group of images at a time (as many as
+// fit the workspace budget), on every device:
+//   forward        y_group[out][images · pixels] = weight[out][rows] · col[rows][images · pixels]
+//   weight grad    grad_weight[out][rows] += dy_group[out][images · pixels] · colᵀ
+//   input grad     dcol = weightᵀ · dy_group, then col2im
+// where rows = in · kernel_h · kernel_w and col = im2col(images of the group); a group's output
+// and gradient move between [out][images · pixels] and NCHW with swap_outer_axes.
+#pragma once
+
+#include "kernels/im2col.h"
+#include "nn/layer.h"
+#include "nn/layers/weight_and_bias.h"
+
+namespace i2v {
+
+// A height and a width (kernel size, stride, padding); one number means both.
+struct Extent2d {
+  int64_t h, w;
+  Extent2d(int64_t both) : h(both), w(both) {}  // NOLINT: implicit, as PyTorch's int-or-pair
+  Extent2d(int64_t h_, int64_t w_) : h(h_), w(w_) {}
+};
+
+class Conv2d final : public Layer {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, Extent2d kernel, Extent2d stride = 1, Extent2d padding = 0,
+         bool bias = true);
+
+  std::string kind() const override { return "conv2d"; }
+  // "conv2d 3->64 k3 s1 p1", "conv2d 64->64 k1x3 s2x1 p0x1 no-bias"
+  std::string describe() const override;
+  Shape output_shape(const std::vector<Shape>& inputs) const override;
+  int64_t forward_flops(const std::vector<Shape>& inputs) const override;
+  Tensor forward(const std::vector<Tensor>& inputs, Mode mode) override;
+  std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
+  std::vector<std::pair<std::string, Parameter*>> parameters() override { return params_.named(); }
+  void clear_saved() override { input_ = Tensor(); }
+
+  int64_t in_channels() const { return in_channels_; }
+  int64_t out_channels() const { return out_channels_; }
+  Parameter& weight() { return params_.weight; }
+  Parameter& bias() { return params_.bias; }  // undefined value when built without bias
+
+  // The most elements a group's col matrix, and its [out][images · pixels] output or gradient,
+  // may hold (one image always fits, whatever its size; groups are evened out). The default, 6 Mi (24 MiB in float),
+  // stays under glibc's 32 MiB mmap threshold: larger blocks come back as fresh pages on every
+  // call, whose first touch costs ~15 ms per 32 MiB here. Fewer bound the workspace; more put
+  // more images into each GEMM.
+  void set_workspace_budget(int64_t elements);
+
+ private:
+  struct Plan;  // how one batch is computed (conv2d.cpp)
+  // The geometry of one input image; throws unless `input` is [batch, in, height, width] with
+  // room for the kernel.
+  ConvGeometry geometry(const Shape& input) const;
+  // For a forward pass, or a backward one with or without the input gradient.
+  Plan plan(const Shape& input, Device device, DType dtype, bool input_grad) const;
+
+  int64_t in_channels_, out_channels_;
+  Extent2d kernel_, stride_, padding_;
+  WeightAndBias params_;
+  int64_t workspace_budget_ = int64_t(6) << 20;
+  Tensor input_;  // kept by a train-mode forward
+};
+
+}  // namespace i2v
