@@ -202,7 +202,7 @@ void Trainer::end_epoch() {
 void Trainer::validate() {
   std::unique_ptr<DataLoader> loader = make_validation_loader_ ? make_validation_loader_() : nullptr;
   if (!loader) return;
-  const Evaluation evaluation = evaluate(model_, loss_, *loader, options_.device, "validate");
+  const Evaluation evaluation = evaluate(model_, loss_, *loader, options_.device);
   schedule_.on_validation(evaluation.loss);
   const double score = evaluation.headline();
   const bool best = result_.best_step < 0 || score > result_.best_score;

@@ -60,7 +60,11 @@ std::unique_ptr<Loss> make_loss(const json& config, TargetKind kind) {
   const std::string type = field<std::string>(config, "type", "loss", fallback);
   if (type == "bce_with_logits") {
     I2V_CHECK(kind == TargetKind::multi_label, "loss bce_with_logits needs multi-label data (a dump with tags)");
-    return std::make_unique<BCEWithLogits>();
+    const std::string reduction = field<std::string>(config, "reduction", "loss", "mean");
+    if (reduction == "mean") return std::make_unique<BCEWithLogits>(Reduction::mean);
+    if (reduction == "sum") return std::make_unique<BCEWithLogits>(Reduction::sum);
+    if (reduction == "batch_mean") return std::make_unique<BCEWithLogits>(Reduction::batch_mean);
+    I2V_THROW("config field loss.reduction: mean, sum or batch_mean, got \"{}\"", reduction);
   }
   if (type == "cross_entropy") {
     I2V_CHECK(kind == TargetKind::class_index, "loss cross_entropy needs single-label data (an image folder)");
@@ -148,7 +152,8 @@ TrainingSetup prepare_training(const json& config) {
   eval_options.cache = field<bool>(data, "cache", "data", false);
   DatasetOptions train_options = eval_options;
   json augmented = eval_options.preprocess.to_json();
-  for (const auto& [key, value] : field<json>(data, "augment", "data", json::object()).items()) augmented[key] = value;
+  const json augment = field<json>(data, "augment", "data", json::object());
+  for (const auto& [key, value] : augment.items()) augmented[key] = value;
   train_options.preprocess = Preprocess::from_json(augmented);
   setup.train = std::make_shared<const Dataset>(setup.contents, Split::train, train_options);
   if (setup.contents->count(Split::val) > 0)
