@@ -8,6 +8,7 @@
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
+#include "train/progress.h"
 #include "train/atomic_file.h"
 #include "train/channel_stats.h"
 #include "train/data_loader.h"
@@ -17,8 +18,8 @@ namespace i2v::app {
 namespace {
 
 void print_splits(const DatasetContents& contents) {
-  std::printf("splits: train %s, val %s, test %s\n", with_thousands(contents.count(Split::train)).c_str(),
-              with_thousands(contents.count(Split::val)).c_str(), with_thousands(contents.count(Split::test)).c_str());
+  std::printf("splits: train %s, val %s, test %s\n", format_count(contents.count(Split::train)).c_str(),
+              format_count(contents.count(Split::val)).c_str(), format_count(contents.count(Split::test)).c_str());
 }
 
 void print_label_stats(const DatasetContents& contents) {
@@ -27,14 +28,14 @@ void print_label_stats(const DatasetContents& contents) {
     for (const DatasetItem& item : contents.items) ++per_class[size_t(contents.labels[size_t(item.labels_begin)])];
     std::printf("%zu classes:", contents.class_names.size());
     for (size_t c = 0; c < per_class.size(); ++c)
-      std::printf("%s %s %s", c ? "," : "", contents.class_names[c].c_str(), with_thousands(per_class[c]).c_str());
+      std::printf("%s %s %s", c ? "," : "", contents.class_names[c].c_str(), format_count(per_class[c]).c_str());
     std::printf("\n");
     return;
   }
   int64_t without = 0;
   for (const DatasetItem& item : contents.items) without += item.labels_count <= 1;
   std::printf("labels: %.1f outputs per post on average; %s posts have no vocabulary tag besides the rating\n",
-              double(contents.labels.size()) / double(contents.items.size()), with_thousands(without).c_str());
+              double(contents.labels.size()) / double(contents.items.size()), format_count(without).c_str());
 }
 
 // Decodes every picture of `contents` (JPEGs at 1/8 scale: still every byte of their data) and
@@ -49,7 +50,7 @@ DataReport check_pictures(const std::shared_ptr<const DatasetContents>& contents
   loader_options.shuffle = false;
   loader_options.workers = workers;
   DataLoader loader(dataset, loader_options);
-  Progress progress("decoded", dataset->size());
+  Progress progress("decode", dataset->size(), "images");
   while (std::optional<Batch> batch = loader.next())
     progress.update(std::min(dataset->size(), (batch->batch + 1) * loader_options.batch_size));
   progress.update(dataset->size());
@@ -133,9 +134,9 @@ void add_from_emoji(CLI::App* data) {
     const EmojiSummary summary = convert_emoji(options);
     for (const EmojiVendorSummary& vendor : summary.vendors)
       std::printf("%-9s %s posts (%lld emoji not drawn) from %s\n", vendor.vendor.c_str(),
-                  with_thousands(vendor.posts).c_str(), static_cast<long long>(vendor.missing), vendor.package.c_str());
+                  format_count(vendor.posts).c_str(), static_cast<long long>(vendor.missing), vendor.package.c_str());
     std::printf("wrote %s posts, %s distinct tags, %.1f MB of PNGs\n  metadata: %s\n  images:   %s/original/\n",
-                with_thousands(summary.posts).c_str(), with_thousands(summary.tags).c_str(),
+                format_count(summary.posts).c_str(), format_count(summary.tags).c_str(),
                 double(summary.image_bytes) / 1e6, summary.metadata.c_str(), options.output.c_str());
   });
 }
@@ -157,7 +158,7 @@ void add_mean(CLI::App* parent) {
     const ChannelStats stats = compute_channel_stats(*data.open(), workers);
     stats.save(output);
     std::printf("%s pictures (%s split, %dx%d): mean R %.3f G %.3f B %.3f, std R %.3f G %.3f B %.3f\nwrote %s\n",
-                with_thousands(stats.images).c_str(), data.split.c_str(), stats.size, stats.size, stats.mean[0],
+                format_count(stats.images).c_str(), data.split.c_str(), stats.size, stats.size, stats.mean[0],
                 stats.mean[1], stats.mean[2], stats.std[0], stats.std[1], stats.std[2], output.c_str());
   });
 }

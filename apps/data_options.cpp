@@ -1,7 +1,5 @@
 #include "apps/data_options.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 
 #include "train/channel_stats.h"
@@ -96,36 +94,6 @@ std::shared_ptr<const Dataset> DatasetSplitOptions::open() const {
   DatasetOptions options;
   options.preprocess = preprocess.build();
   return std::make_shared<const Dataset>(source.read(), parse_split(split), options);
-}
-
-std::string format_duration(double seconds) {
-  const auto total = int64_t(seconds + 0.5);
-  if (total >= 3600) return fmt::format("{}:{:02d}:{:02d}", total / 3600, total / 60 % 60, total % 60);
-  return fmt::format("{}:{:02d}", total / 60, total % 60);
-}
-
-Progress::Progress(std::string what, int64_t total)
-    : what_(std::move(what)), total_(total), terminal_(::isatty(STDERR_FILENO) != 0),
-      start_(std::chrono::steady_clock::now()), last_(start_) {}
-
-void Progress::update(int64_t done) {
-  const auto now = std::chrono::steady_clock::now();
-  const double since_last = std::chrono::duration<double>(now - last_).count();
-  if (done == shown_ || (done < total_ && since_last < (terminal_ ? 0.2 : 10.0))) return;
-  shown_ = done;
-  last_ = now;
-  const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double rate = elapsed > 0 ? double(done) / elapsed : 0;
-  const std::string eta = rate > 0 && done < total_ ? " ETA " + format_duration(double(total_ - done) / rate) : "";
-  std::fprintf(stderr, "%s  %s %s / %s (%.0f%%)  %.0f/s%s%s", terminal_ ? "\r" : "", what_.c_str(),
-               with_thousands(done).c_str(), with_thousands(total_).c_str(),
-               total_ > 0 ? 100.0 * double(done) / double(total_) : 100.0, rate, eta.c_str(),
-               terminal_ ? "\x1b[K" : "\n");
-  std::fflush(stderr);
-}
-
-void Progress::finish() {
-  if (terminal_) std::fputs("\n", stderr);
 }
 
 }  // namespace i2v::app

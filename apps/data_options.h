@@ -1,8 +1,7 @@
 // Command-line options shared by the data tools (i2v data ..., i2v vocab ...): where a dataset
-// is, how its pictures are preprocessed, and a progress line for long passes.
+// is and how its pictures are preprocessed.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -60,23 +59,5 @@ struct DatasetSplitOptions {
   void add(CLI::App* command);
   std::shared_ptr<const Dataset> open() const;
 };
-
-// "  checked 1,234 / 15,000 (8%)  512/s  ETA 0:27" on stderr: redrawn on a terminal, a line every
-// 10 s otherwise.
-class Progress {
- public:
-  Progress(std::string what, int64_t total);
-  void update(int64_t done);
-  void finish();
-
- private:
-  std::string what_;
-  int64_t total_;
-  int64_t shown_ = -1;
-  bool terminal_;
-  std::chrono::steady_clock::time_point start_, last_;
-};
-
-std::string format_duration(double seconds);  // "1:05", "2:03:04"
 
 }  // namespace i2v::app

@@ -11,7 +11,7 @@
 #include "index/code_store.h"
 #include "index/graph.h"
 #include "index/knn.h"
-#include "index/progress.h"
+#include "train/progress.h"
 #include "index/recall.h"
 #include "nn/npy.h"
 
@@ -115,7 +115,7 @@ struct KnnOptions {
 };
 
 KnnLists all_pairs_with_progress(const CodeStore& store, int k, Device device, const std::string& what) {
-  ProgressMeter meter(what, store.size(), double(store.size() - 1), "pairs");
+  Progress meter(what, store.size(), "queries", double(store.size() - 1), "pairs");
   KnnLists knn = all_pairs_knn(store.codes(), k, device, [&](int64_t done, int64_t) { meter.update(done); });
   meter.finish();
   return knn;

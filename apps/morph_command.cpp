@@ -10,7 +10,7 @@
 #include "index/graph.h"
 #include "index/results.h"
 #include "index/morph.h"
-#include "index/progress.h"
+#include "train/progress.h"
 #include "index/render.h"
 
 namespace i2v::app {

@@ -10,7 +10,7 @@
 #include "kernels/error.h"
 #include "index/code_store.h"
 #include "index/knn.h"
-#include "index/progress.h"
+#include "train/progress.h"
 #include "index/render.h"
 #include "index/tsne.h"
 #include "nn/npy.h"
@@ -62,7 +62,7 @@ Neighbourhoods neighbourhoods_of_codes(const CodeStore& store, Points& points, c
     points.paths.push_back(std::string(store.image_path(row)));
   }
   const int64_t n = int64_t(points.rows.size());
-  ProgressMeter meter("neighbours", n, double(n - 1), "pairs");
+  Progress meter("neighbours", n, "queries", double(n - 1), "pairs");
   const KnnLists knn = all_pairs_knn({codes.data(), n, words}, tsne_neighbours(o.tsne.perplexity, n),
                                      Device::parse(o.device), [&](int64_t done, int64_t) { meter.update(done); });
   meter.finish();
@@ -86,7 +86,7 @@ Neighbourhoods neighbourhoods_of_features(Points& points, const TsneCommandOptio
     points.paths.push_back(paths.empty() ? std::string() : paths[size_t(row)]);
   }
   const int64_t n = int64_t(points.rows.size());
-  ProgressMeter meter("neighbours", n);
+  Progress meter("neighbours", n, "points");
   Neighbourhoods nb = float_neighbourhoods(chosen.data(), n, dims, tsne_neighbours(o.tsne.perplexity, n),
                                            [&](int64_t done, int64_t) { meter.update(done); });
   meter.finish();
@@ -112,7 +112,7 @@ void run_tsne(TsneCommandOptions o) {
     const std::vector<int64_t> labels = read_labels(o.labels, total);
     for (int64_t row : points.rows) points.labels.push_back(labels[size_t(row)]);
   }
-  ProgressMeter meter("t-SNE iterations", o.tsne.iterations);
+  Progress meter("t-SNE", o.tsne.iterations, "iterations");
   o.tsne.progress = [&](int iteration, int) { meter.update(iteration); };
   const std::vector<float> xy = tsne(nb, o.tsne);
   meter.finish();

@@ -3,6 +3,7 @@
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
+#include "train/progress.h"
 #include "train/vocabulary.h"
 
 namespace i2v::app {
@@ -10,7 +11,7 @@ namespace {
 
 void print_vocabulary(const Vocabulary& vocabulary, int64_t top, const std::string& only) {
   std::printf("%lld outputs from %s posts (ratings: %s dump)\n", static_cast<long long>(vocabulary.size()),
-              with_thousands(vocabulary.posts()).c_str(), rating_vintage_name(vocabulary.rating_vintage()));
+              format_count(vocabulary.posts()).c_str(), rating_vintage_name(vocabulary.rating_vintage()));
   for (TagCategory category : vocabulary_category_order()) {
     const int64_t count = vocabulary.count(category);
     if (count == 0 || (!only.empty() && only != tag_category_name(category))) continue;
@@ -20,7 +21,7 @@ void print_vocabulary(const Vocabulary& vocabulary, int64_t top, const std::stri
     const int64_t shown = category == TagCategory::rating ? count : std::min(count, top);
     for (int64_t i = first; i < first + shown; ++i)
       std::printf("  %5lld  %-40s %12s posts\n", static_cast<long long>(i), vocabulary.display_name(i).c_str(),
-                  with_thousands(vocabulary.entry(i).count).c_str());
+                  format_count(vocabulary.entry(i).count).c_str());
     if (shown < count) std::printf("  ... %lld more\n", static_cast<long long>(count - shown));
   }
 }

@@ -34,7 +34,7 @@
 #include "train/data_loader.h"
 #include "train/image.h"
 #include "train/preprocess.h"
-#include "train/random.h"
+#include "nn/random.h"
 
 namespace {
 

@@ -37,7 +37,7 @@
 #include "index/code_store.h"
 #include "index/graph.h"
 #include "index/knn.h"
-#include "index/progress.h"
+#include "train/progress.h"
 #include "kernels/error.h"
 #include "kernels/hamming_knn.h"
 #include "kernels/hamming_knn_cpu.h"
@@ -190,7 +190,7 @@ void run_all_pairs(const Options& o) {
   const Rate block = device.is_cpu() ? block_kernel_rate(path, words, threads) : Rate{};
   const double pairs = double(o.n) * double(o.n - 1);
   std::fflush(stdout);
-  ProgressMeter meter("all-pairs", o.n, double(o.n - 1), "pairs");
+  Progress meter("all-pairs", o.n, "queries", double(o.n - 1), "pairs");
   const double start = now_seconds(), start_cpu = process_cpu_seconds();
   const KnnLists knn = all_pairs_knn({codes.data(), o.n, words}, o.k, device, [&](int64_t done, int64_t) { meter.update(done); });
   const double seconds = now_seconds() - start, cpu_seconds = process_cpu_seconds() - start_cpu;
@@ -250,7 +250,7 @@ void run_graph(const Options& o) {
               o.store.c_str(), (long long)store.size(), store.bits(),
               double(store.size()) * store.bits() / 8 / 1048576.0, resident_mib());
   std::fflush(stdout);
-  ProgressMeter meter("graph", store.size(), double(store.size() - 1), "pairs");
+  Progress meter("graph", store.size(), "queries", double(store.size() - 1), "pairs");
   const double start = now_seconds();
   const KnnLists knn = all_pairs_knn(store.codes(), o.k, device, [&](int64_t done, int64_t) { meter.update(done); });
   meter.finish();

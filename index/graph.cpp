@@ -113,7 +113,7 @@ NeighbourGraph graph_from_knn(const KnnLists& knn, int bits, uint32_t codes_chec
   return g;
 }
 
-NeighbourGraph build_neighbour_graph(const CodeStore& store, int k, Device device, const Progress& progress) {
+NeighbourGraph build_neighbour_graph(const CodeStore& store, int k, Device device, const ProgressCallback& progress) {
   const KnnLists knn = all_pairs_knn(store.codes(), k, device, progress);
   return graph_from_knn(knn, store.bits(), store.codes_checksum());
 }

@@ -37,7 +37,7 @@ struct NeighbourGraph {
 NeighbourGraph graph_from_knn(const KnnLists& knn, int bits, uint32_t codes_checksum);
 
 // All-pairs top-k of the store's codes on `device`, then graph_from_knn.
-NeighbourGraph build_neighbour_graph(const CodeStore& store, int k, Device device, const Progress& progress = {});
+NeighbourGraph build_neighbour_graph(const CodeStore& store, int k, Device device, const ProgressCallback& progress = {});
 
 // The connected component of each node, numbered 0, 1, ... in the order of their smallest node.
 std::vector<int32_t> connected_components(const NeighbourGraph& graph);

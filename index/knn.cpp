@@ -76,7 +76,7 @@ KnnLists knn(CodeView database, CodeView queries, int k, Device device) {
   return out;
 }
 
-KnnLists all_pairs_knn(CodeView database, int k, Device device, const Progress& progress) {
+KnnLists all_pairs_knn(CodeView database, int k, Device device, const ProgressCallback& progress) {
   KnnLists out = empty_lists(database.count, k);
   HammingKnnArgs args;
   args.database_count = database.count;

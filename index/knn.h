@@ -24,13 +24,13 @@ struct KnnLists {
 };
 
 // Called after each block of queries with how many are done and how many there are.
-using Progress = std::function<void(int64_t done, int64_t total)>;
+using ProgressCallback = std::function<void(int64_t done, int64_t total)>;
 
 // The k nearest rows of `database` for each code of `queries` (same code length).
 KnnLists knn(CodeView database, CodeView queries, int k, Device device);
 
 // The k nearest other rows of every row of `database` (a row is never its own neighbour).
 // Works in blocks of queries, so memory is O(N·k) besides the codes: never N × N.
-KnnLists all_pairs_knn(CodeView database, int k, Device device, const Progress& progress = {});
+KnnLists all_pairs_knn(CodeView database, int k, Device device, const ProgressCallback& progress = {});
 
 }  // namespace i2v

@@ -183,7 +183,7 @@ int tsne_neighbours(double perplexity, int64_t count) {
   return int(std::min<int64_t>(count - 1, int64_t(std::ceil(3 * perplexity))));
 }
 
-Neighbourhoods float_neighbourhoods(const float* features, int64_t count, int dims, int k, const Progress& progress) {
+Neighbourhoods float_neighbourhoods(const float* features, int64_t count, int dims, int k, const ProgressCallback& progress) {
   I2V_CHECK(k >= 1 && k < count && dims >= 1, "neighbours: k = {} of {} points with {} values", k, count, dims);
   using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const Eigen::Map<const Matrix> x(features, count, dims);

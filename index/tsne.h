@@ -30,7 +30,7 @@ Neighbourhoods neighbourhoods_from_knn(const KnnLists& knn);
 // Exact K nearest neighbours of `count` float vectors of `dims` values (row-major), by squared
 // Euclidean distance (ties to the smaller row).
 Neighbourhoods float_neighbourhoods(const float* features, int64_t count, int dims, int k,
-                                    const Progress& progress = {});
+                                    const ProgressCallback& progress = {});
 
 // The neighbours t-SNE wants for a perplexity: 3·perplexity, at most count - 1.
 int tsne_neighbours(double perplexity, int64_t count);

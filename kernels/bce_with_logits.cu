@@ -11,14 +11,15 @@
 namespace i2v::I2V_GPU_NS {
 
 void bce_with_logits_forward(const float* logits, const float* targets, const float* pos_weight, const float* mask,
-                             int64_t n, int64_t classes, bool mean, float* sums, float* loss) {
+                             int64_t n, int64_t classes, bool mean, float sum_scale, float* sums, float* loss) {
   channel_sums<2>(BceTerms<float>{{logits, targets, pos_weight, mask, classes}}, 1, 1, n, 1.0f, sums);
-  for_each_element(BceFinish<float>{sums, mean, loss}, 1);
+  for_each_element(BceFinish<float>{sums, mean, sum_scale, loss}, 1);
 }
 
 void bce_with_logits_backward(const float* logits, const float* targets, const float* pos_weight, const float* mask,
-                              int64_t n, int64_t classes, bool mean, const float* sums, float* dlogits) {
-  for_each_element(BceBackward<float>{{logits, targets, pos_weight, mask, classes}, sums, mean, dlogits}, n);
+                              int64_t n, int64_t classes, bool mean, float sum_scale, const float* sums,
+                              float* dlogits) {
+  for_each_element(BceBackward<float>{{logits, targets, pos_weight, mask, classes}, sums, mean, sum_scale, dlogits}, n);
 }
 
 }  // namespace i2v::I2V_GPU_NS

@@ -55,18 +55,20 @@ struct BceTerms {
   }
 };
 
-// loss = Σ / kept (mean; 0 when nothing is kept) or Σ (sum), from sums = {Σ, kept}.
+// loss = Σ / kept (mean; 0 when nothing is kept) or Σ · sum_scale (sum: 1; batch mean:
+// 1 / rows), from sums = {Σ, kept}.
 template <typename T>
-I2V_HD T bce_loss_scale(const T* sums, bool mean) {
-  return !mean ? T(1) : sums[1] > T(0) ? T(1) / sums[1] : T(0);
+I2V_HD T bce_loss_scale(const T* sums, bool mean, T sum_scale) {
+  return !mean ? sum_scale : sums[1] > T(0) ? T(1) / sums[1] : T(0);
 }
 
 template <typename T>
 struct BceFinish {
   const T* sums;
   bool mean;
+  T sum_scale;
   T* loss;
-  I2V_HD void operator()(int64_t) const { loss[0] = sums[0] * bce_loss_scale(sums, mean); }
+  I2V_HD void operator()(int64_t) const { loss[0] = sums[0] * bce_loss_scale(sums, mean, sum_scale); }
 };
 
 template <typename T>
@@ -74,13 +76,14 @@ struct BceBackward {
   BceInputs<T> in;
   const T* sums;
   bool mean;
+  T sum_scale;
   T* dlogits;
   I2V_HD void operator()(int64_t i) const {
     if (!in.kept(i)) {
       dlogits[i] = T(0);
       return;
     }
-    dlogits[i] = bce_with_logits_grad(in.logits[i], in.targets[i], in.weight(i)) * bce_loss_scale(sums, mean);
+    dlogits[i] = bce_with_logits_grad(in.logits[i], in.targets[i], in.weight(i)) * bce_loss_scale(sums, mean, sum_scale);
   }
 };
 
@@ -88,12 +91,14 @@ struct BceBackward {
 
 // Over n elements (logits, targets and mask [n], pos_weight [classes], the class of element i
 // being i % classes): sums = {Σ kept losses, number kept}, loss[0] = the mean over the kept
-// elements (`mean`) or their sum. The count is a float sum: exact up to 2^24 elements.
+// elements (`mean`) or their sum times `sum_scale`. The count is a float sum: exact up to 2^24
+// elements.
 I2V_DECLARE_FLOATING_KERNEL(void bce_with_logits_forward(const scalar_t* logits, const scalar_t* targets,
                                                          const scalar_t* pos_weight, const scalar_t* mask, int64_t n,
-                                                         int64_t classes, bool mean, scalar_t* sums, scalar_t* loss))
+                                                         int64_t classes, bool mean, scalar_t sum_scale, scalar_t* sums,
+                                                         scalar_t* loss))
 // dlogits = d loss / d logits, with the forward's sums.
 I2V_DECLARE_FLOATING_KERNEL(void bce_with_logits_backward(const scalar_t* logits, const scalar_t* targets,
                                                           const scalar_t* pos_weight, const scalar_t* mask, int64_t n,
-                                                          int64_t classes, bool mean, const scalar_t* sums,
-                                                          scalar_t* dlogits))
+                                                          int64_t classes, bool mean, scalar_t sum_scale,
+                                                          const scalar_t* sums, scalar_t* dlogits))

@@ -1,5 +1,7 @@
 #include "nn/layer.h"
 
+#include "kernels/error.h"
+
 namespace i2v {
 
 void Layer::to(Device device, DType dtype) {
@@ -13,6 +15,10 @@ void Layer::to(Device device, DType dtype) {
     *buffer = (floating ? buffer->cast(dtype) : *buffer).to(device);
   }
   clear_saved();
+}
+
+void Layer::set_random_state(const std::vector<uint64_t>& state) {
+  I2V_CHECK(state.empty(), "{}: has no random generator, but a state of {} numbers was given", describe(), state.size());
 }
 
 void Layer::zero_grad() {

@@ -57,6 +57,10 @@ class Layer {
   virtual std::vector<std::pair<std::string, Tensor*>> buffers() { return {}; }
   // Releases what forward kept for backward.
   virtual void clear_saved() {}
+  // The state of the layer's random generator (Dropout's masks), which checkpoints save so that
+  // a resumed run draws what an uninterrupted one would; empty for layers without one.
+  virtual std::vector<uint64_t> random_state() const { return {}; }
+  virtual void set_random_state(const std::vector<uint64_t>& state);
 
   // Moves parameters (and their grads) and buffers to `device` as `dtype` (f32, or f64 on cpu);
   // integer buffers keep their dtype.

@@ -2,6 +2,13 @@
 
 namespace i2v {
 
-const char* reduction_name(Reduction reduction) { return reduction == Reduction::mean ? "mean" : "sum"; }
+const char* reduction_name(Reduction reduction) {
+  switch (reduction) {
+    case Reduction::mean: return "mean";
+    case Reduction::sum: return "sum";
+    case Reduction::batch_mean: return "batch_mean";
+  }
+  return "?";
+}
 
 }  // namespace i2v

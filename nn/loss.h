@@ -17,7 +17,8 @@
 namespace i2v {
 
 // How per-element (or per-example) losses combine into the loss.
-enum class Reduction { mean, sum };
+// mean: over every element; sum; batch_mean: summed over each sample, averaged over the batch.
+enum class Reduction { mean, sum, batch_mean };
 
 const char* reduction_name(Reduction reduction);
 

@@ -17,7 +17,7 @@
 #include "tests/test_util.h"
 #include "train/data_error.h"
 #include "train/image.h"
-#include "train/random.h"
+#include "nn/random.h"
 
 namespace i2v::test {
 

@@ -66,6 +66,9 @@ TEST(BCEWithLogitsLoss, MatchesPyTorch) {
        {0.004742587317756678, -0.12449186624037092, -0.025, 0.06681877721681662}},
       {Reduction::sum, pos_weight, 8.712185631209687,
        {0.04742587317756678, -1.2449186624037092, -0.25, 0.6681877721681662}},
+      // The sum over each of the 2 rows, averaged: half the sum.
+      {Reduction::batch_mean, pos_weight, 4.3560928156048435,
+       {0.02371293658878339, -0.6224593312018546, -0.125, 0.3340938860840831}},
   };
   for (const Case& c : cases) {
     BCEWithLogits loss(c.reduction, c.pos_weight);
@@ -192,6 +195,8 @@ TEST_P(LossesOnDevices, BCEWithLogitsAgreesWithCpu) {
     test::check_loss_devices_agree([&] { return std::make_unique<BCEWithLogits>(Reduction::mean, pos_weight); },
                                    {x, t, mask}, GetParam(), kLoss);
     test::check_loss_devices_agree([&] { return std::make_unique<BCEWithLogits>(Reduction::sum, pos_weight); }, {x, t},
+                                   GetParam(), kLoss);
+    test::check_loss_devices_agree([] { return std::make_unique<BCEWithLogits>(Reduction::batch_mean); }, {x, t},
                                    GetParam(), kLoss);
   }
 }

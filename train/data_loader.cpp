@@ -2,7 +2,7 @@
 
 #include <numeric>
 
-#include "train/random.h"
+#include "nn/random.h"
 
 namespace i2v {
 

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "train/progress.h"
+
 namespace i2v {
 
 const char* data_problem_name(DataProblem problem) {
@@ -56,23 +58,14 @@ int64_t DataReport::skipped() const {
   return total;
 }
 
-std::string with_thousands(int64_t value) {
-  std::string digits = std::to_string(value < 0 ? -value : value), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return value < 0 ? "-" + out : out;
-}
-
 std::string DataReport::summary(const std::string& title) const {
-  std::string text = fmt::format("{}: {} read, {} skipped", title, with_thousands(read_), with_thousands(skipped()));
+  std::string text = fmt::format("{}: {} read, {} skipped", title, format_count(read_), format_count(skipped()));
   if (skipped() == 0) return text + "\n";
   std::string counts;
   for (int p = 0; p < kDataProblemCount; ++p) {
     if (skipped_[size_t(p)] == 0) continue;
     if (!counts.empty()) counts += ", ";
-    counts += fmt::format("{} {}", data_problem_name(DataProblem(p)), with_thousands(skipped_[size_t(p)]));
+    counts += fmt::format("{} {}", data_problem_name(DataProblem(p)), format_count(skipped_[size_t(p)]));
   }
   text += " (" + counts + ")\n";
   text += fmt::format("  first {} skipped:\n", examples_.size());

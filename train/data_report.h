@@ -56,7 +56,5 @@ class DataReport {
   std::vector<DataProblemExample> examples_;
 };
 
-// 1234567 -> "1,234,567".
-std::string with_thousands(int64_t value);
 
 }  // namespace i2v

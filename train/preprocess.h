@@ -34,7 +34,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "train/image.h"
-#include "train/random.h"
+#include "nn/random.h"
 
 namespace i2v {
 

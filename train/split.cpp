@@ -6,7 +6,7 @@
 
 #include "kernels/error.h"
 #include "train/enum_names.h"
-#include "train/random.h"
+#include "nn/random.h"
 
 namespace i2v {
 

@@ -8,7 +8,7 @@
 
 namespace i2v {
 
-Dropout::Dropout(double p, uint64_t seed) : p_(p), rng_{seed, 0} {
+Dropout::Dropout(double p, uint64_t seed) : p_(p), seed_(seed) {
   I2V_CHECK(p >= 0.0 && p <= 1.0, "dropout: p = {} is not a probability in [0, 1]", p);
 }
 
@@ -34,7 +34,7 @@ Tensor Dropout::forward(const std::vector<Tensor>& inputs, Mode mode) {
     return inputs[0];
   }
   const Tensor x = inputs[0].contiguous();
-  key_ = dropout_key(rng_.seed, rng_.calls++);
+  key_ = dropout_key(seed_, calls_++);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   I2V_DISPATCH_FLOATING(x.device(), x.dtype(), dropout_apply, x.data<scalar_t>(), y.data<scalar_t>(), x.numel(), key_,
                         dropout_threshold(p_), scalar_t(keep_scale(p_)));
@@ -50,6 +50,12 @@ std::vector<Tensor> Dropout::backward(const Tensor& grad_output, const std::vect
   I2V_DISPATCH_FLOATING(dy.device(), dy.dtype(), dropout_apply, dy.data<scalar_t>(), dx.data<scalar_t>(), dy.numel(),
                         key_, dropout_threshold(p_), scalar_t(keep_scale(p_)));
   return {dx};
+}
+
+void Dropout::set_random_state(const std::vector<uint64_t>& state) {
+  I2V_CHECK(state.size() == 2, "{}: a random state is {{seed, calls}}, got {} numbers", describe(), state.size());
+  seed_ = state[0];
+  calls_ = state[1];
 }
 
 }  // namespace i2v

@@ -5,8 +5,8 @@
 // The mask comes from a counter-based generator (kernels/dropout.h): the n-th train-mode forward
 // of a layer seeded with `seed` draws the mask keyed by (seed, n), the same on every device and
 // in float and double. Backward recomputes the mask from its key instead of storing it. The
-// generator's state is the pair {seed, calls}: rng_state() / set_rng_state() let a checkpoint
-// save and restore it, so a resumed run draws the masks an uninterrupted one would have.
+// generator's state is the pair {seed, calls}: random_state() / set_random_state() let a
+// checkpoint save and restore it, so a resumed run draws the masks an uninterrupted one would have.
 #pragma once
 
 #include <cstdint>
@@ -16,12 +16,6 @@
 #include "nn/layers/checks.h"
 
 namespace i2v {
-
-struct DropoutRngState {
-  uint64_t seed = 0;
-  uint64_t calls = 0;  // train-mode forwards so far: the next one draws mask number `calls`
-  bool operator==(const DropoutRngState& other) const { return seed == other.seed && calls == other.calls; }
-};
 
 class Dropout final : public Layer {
  public:
@@ -36,12 +30,14 @@ class Dropout final : public Layer {
   void clear_saved() override { output_.reset(); }
 
   double p() const { return p_; }
-  DropoutRngState rng_state() const { return rng_; }
-  void set_rng_state(const DropoutRngState& state) { rng_ = state; }
+  // {seed, calls}: the next train-mode forward draws mask number `calls` of `seed`.
+  std::vector<uint64_t> random_state() const override { return {seed_, calls_}; }
+  void set_random_state(const std::vector<uint64_t>& state) override;
 
  private:
   double p_;
-  DropoutRngState rng_;
+  uint64_t seed_;
+  uint64_t calls_ = 0;
   // Kept by a train-mode forward: its mask's key and its output's signature.
   uint64_t key_ = 0;
   std::optional<TensorSignature> output_;

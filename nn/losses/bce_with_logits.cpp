@@ -20,6 +20,11 @@ std::string BCEWithLogits::describe() const {
   return text;
 }
 
+double BCEWithLogits::sum_scale(const Tensor& logits) const {
+  // batch_mean: the sum over each sample's outputs, averaged over the samples (rows).
+  return reduction_ == Reduction::batch_mean ? double(logits.size(-1)) / double(logits.numel()) : 1.0;
+}
+
 void BCEWithLogits::clear_saved() {
   logits_ = targets_ = mask_ = sums_ = Tensor();
 }
@@ -51,7 +56,8 @@ Tensor BCEWithLogits::forward(const std::vector<Tensor>& inputs) {
   I2V_DISPATCH_FLOATING(logits.device(), logits.dtype(), bce_with_logits_forward, logits.data<scalar_t>(),
                         targets_.data<scalar_t>(), pos_weight_.defined() ? pos_weight_.data<scalar_t>() : nullptr,
                         mask_.defined() ? mask_.data<scalar_t>() : nullptr, logits.numel(), classes,
-                        reduction_ == Reduction::mean, sums_.data<scalar_t>(), loss.data<scalar_t>());
+                        reduction_ == Reduction::mean, scalar_t(sum_scale(logits)), sums_.data<scalar_t>(),
+                        loss.data<scalar_t>());
   return loss;
 }
 
@@ -61,7 +67,8 @@ Tensor BCEWithLogits::backward() {
   I2V_DISPATCH_FLOATING(logits_.device(), logits_.dtype(), bce_with_logits_backward, logits_.data<scalar_t>(),
                         targets_.data<scalar_t>(), pos_weight_.defined() ? pos_weight_.data<scalar_t>() : nullptr,
                         mask_.defined() ? mask_.data<scalar_t>() : nullptr, logits_.numel(), logits_.size(-1),
-                        reduction_ == Reduction::mean, sums_.data<scalar_t>(), dlogits.data<scalar_t>());
+                        reduction_ == Reduction::mean, scalar_t(sum_scale(logits_)), sums_.data<scalar_t>(),
+                        dlogits.data<scalar_t>());
   return dlogits;
 }
 

@@ -8,7 +8,10 @@
 //            any logit (kernels/bce_with_logits.h), where w = pos_weight[class] (the class is
 //            the index along the last dimension, as PyTorch broadcasts pos_weight) or 1;
 //            mean over the elements (over the kept elements only when a mask is given; 0 when
-//            none is kept), or their sum.
+//            none is kept), or their sum, or the sum divided by the number of samples (rows):
+//            batch_mean, Caffe's SigmoidCrossEntropyLoss normalisation, whose gradient per tag
+//            does not shrink as the number of tags grows (1,539 tags make "mean" gradients
+//            1,539 times smaller).
 // pos_weight (optional, [C], > 1 to favour recall of rare tags) is the loss's own constant:
 // it is moved to the logits' device and dtype when they change.
 #pragma once
@@ -30,6 +33,8 @@ class BCEWithLogits final : public Loss {
   const Tensor& pos_weight() const { return pos_weight_; }
 
  private:
+  double sum_scale(const Tensor& logits) const;
+
   Reduction reduction_;
   Tensor pos_weight_;  // [C] or undefined; a copy on the logits' device and dtype after forward
   // Kept by forward: inputs and {Σ kept losses, number kept}.

@@ -1,0 +1,92 @@
+// `i2v train`: trains a model as a JSON config says (train/training_config.h, docs/training.md).
+#include <cstdio>
+
+#include "apps/commands.h"
+#include "kernels/error.h"
+#include "train/atomic_file.h"
+#include "train/progress.h"
+#include "train/training_config.h"
+
+namespace i2v::app {
+namespace {
+
+struct TrainOptions {
+  std::string config;
+  std::string run;
+  std::vector<std::string> overrides;
+  bool resume = false;
+};
+
+void run_train(const TrainOptions& o) {
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(read_file(o.config));
+  } catch (const nlohmann::json::exception& e) {
+    I2V_THROW("{}: not a JSON training config: {}", o.config, e.what());
+  }
+  if (!o.run.empty()) config["run"] = o.run;
+  for (const std::string& assignment : o.overrides) apply_override(config, assignment);
+
+  TrainingSetup setup = prepare_training(config);
+  const Model& model = *setup.model;
+  const std::vector<LayerSummary> rows = model.summary(1);
+  int64_t flops = 0;
+  for (const LayerSummary& row : rows) flops += row.flops;
+  std::fprintf(stderr, "model %s: %s parameters, %.3g GFLOP per image forward, input %s\n", model.name().c_str(),
+               format_count(model.parameter_count()).c_str(), double(flops) / 1e9, shape_str(model.input_shape()).c_str());
+  std::fprintf(stderr, "data: %s train, %s validation pictures, %lld outputs; %s\n",
+               format_count(setup.train->size()).c_str(),
+               format_count(setup.validation ? setup.validation->size() : 0).c_str(),
+               static_cast<long long>(setup.train->num_classes()), setup.train->preprocess().describe().c_str());
+  std::fprintf(stderr, "training: %s, batch %lld, %s on %s, run directory %s\n", setup.loss->describe().c_str(),
+               static_cast<long long>(setup.loader.batch_size), setup.schedule->describe().c_str(),
+               setup.trainer.device.name().c_str(), setup.trainer.run_directory.c_str());
+  write_file_atomically(setup.trainer.run_directory + "/config.json", setup.config.dump(2) + "\n");
+
+  auto train_dataset = setup.train;
+  auto validation_dataset = setup.validation;
+  LoaderOptions loader = setup.loader;
+  Trainer trainer(
+      *setup.model, *setup.loss, *setup.sgd, *setup.schedule,
+      [train_dataset, loader](LoaderPosition start) { return std::make_unique<DataLoader>(train_dataset, loader, start); },
+      [validation_dataset, loader]() -> std::unique_ptr<DataLoader> {
+        if (!validation_dataset) return nullptr;
+        LoaderOptions options = loader;
+        options.shuffle = false;
+        return std::make_unique<DataLoader>(validation_dataset, options);
+      },
+      setup.trainer);
+  const TrainResult result = trainer.run(o.resume);
+  std::printf("%s after %lld steps (%lld epochs)", result.interrupted ? "interrupted" : "trained",
+              static_cast<long long>(result.steps), static_cast<long long>(result.epochs_completed));
+  if (result.best_step >= 0)
+    std::printf("; best validation score %.4f at step %lld: %s/best.safetensors", result.best_score,
+                static_cast<long long>(result.best_step), setup.trainer.run_directory.c_str());
+  if (result.skipped_batches > 0) std::printf("; %lld non-finite batches skipped", static_cast<long long>(result.skipped_batches));
+  std::printf("\n");
+}
+
+void add_train_command(CLI::App& app) {
+  static TrainOptions o;
+  CLI::App* cmd = app.add_subcommand("train", "Train a model as a JSON config says (data, model, optimizer, schedule)");
+  cmd->add_option("--config", o.config, "The training config (see docs/training.md and configs/)")->required();
+  cmd->add_option("--run", o.run, "Run directory for checkpoints, logs and weights (overrides the config's \"run\")");
+  cmd->add_option("--set", o.overrides, "Override a config field by its dotted path, e.g. --set schedule.lr=0.05")
+      ->take_all();
+  cmd->add_flag("--resume", o.resume, "Continue from the newest readable checkpoint in the run directory");
+  cmd->footer(
+      "Writes into the run directory: config.json (the resolved config), metrics.jsonl (one JSON line per\n"
+      "logged step and validation), checkpoints/ (the last few), best.safetensors and final.safetensors\n"
+      "(weights with the model config, preprocessing and output names in their metadata).\n"
+      "Ctrl-C saves a checkpoint and stops; --resume continues exactly where it stopped.\n\n"
+      "Examples:\n"
+      "  i2v train --config configs/emoji-i2v-tag.json\n"
+      "  i2v train --config configs/emoji-i2v-tag.json --set epochs=2 --set data.batch_size=16 --run runs/try\n"
+      "  i2v train --config configs/emoji-i2v-tag.json --resume");
+  cmd->callback([] { run_train(o); });
+}
+
+const bool registered = register_command("train", add_train_command);
+
+}  // namespace
+}  // namespace i2v::app

@@ -1,0 +1,294 @@
+#include "nn/model.h"
+
+#include <algorithm>
+#include <set>
+
+#include "kernels/axpy.h"
+#include "kernels/error.h"
+#include "nn/random.h"
+
+namespace i2v {
+
+Model::Model(std::string name, Shape input_shape) : name_(std::move(name)), input_shape_(std::move(input_shape)) {}
+
+size_t Model::index_of(const std::string& name) const {
+  auto it = index_.find(name);
+  I2V_CHECK(it != index_.end(), "model {} has no layer '{}'", name_, name);
+  return it->second;
+}
+
+bool Model::has_node(const std::string& name) const { return index_.count(name) > 0; }
+
+Layer& Model::layer(const std::string& name) { return *nodes_[index_of(name)].layer; }
+
+std::vector<Shape> Model::input_shapes(const ModelNode& node, const std::vector<Shape>& outputs) const {
+  std::vector<Shape> shapes;
+  for (const std::string& input : node.inputs) {
+    if (input == kInput) {
+      Shape shape = input_shape_;
+      shape.insert(shape.begin(), 1);
+      shapes.push_back(shape);
+    } else {
+      shapes.push_back(outputs[index_of(input)]);
+    }
+  }
+  return shapes;
+}
+
+Layer& Model::add(const std::string& name, std::unique_ptr<Layer> layer, std::vector<std::string> inputs,
+                  InitSpec init) {
+  I2V_CHECK(!name.empty() && name != kInput, "model {}: '{}' cannot name a layer", name_, name);
+  I2V_CHECK(!has_node(name), "model {}: two layers named '{}'", name_, name);
+  if (inputs.empty()) inputs.push_back(nodes_.empty() ? kInput : nodes_.back().name);
+  for (const std::string& input : inputs)
+    I2V_CHECK(input == kInput || has_node(input), "model {}: layer '{}' reads '{}', which is not an earlier layer",
+              name_, name, input);
+  nodes_.push_back(ModelNode{name, std::move(layer), std::move(inputs), init});
+  index_[name] = nodes_.size() - 1;
+  try {
+    summary(1);  // checks that the new layer accepts its inputs' shapes
+  } catch (const Error& e) {
+    index_.erase(name);
+    nodes_.pop_back();
+    I2V_THROW("model {}: layer '{}': {}", name_, name, e.message());
+  }
+  nodes_.back().layer->to(device_);
+  return *nodes_.back().layer;
+}
+
+Tensor Model::forward(const Tensor& input, Mode mode, const std::string& until) {
+  I2V_CHECK(!nodes_.empty(), "model {} has no layers", name_);
+  Shape expected = input_shape_;
+  expected.insert(expected.begin(), input.dim() > 0 ? input.size(0) : 0);
+  I2V_CHECK(input.shape() == expected, "model {} expects a batch of {} inputs, got {}", name_,
+            shape_str(input_shape_), shape_str(input.shape()));
+  const size_t end = until.empty() ? nodes_.size() : index_of(until) + 1;
+  // A layer's output is kept until its last reader has run.
+  std::vector<size_t> last_reader(end, 0);
+  for (size_t i = 0; i < end; ++i)
+    for (const std::string& source : nodes_[i].inputs)
+      if (source != kInput) last_reader[index_of(source)] = i;
+  std::vector<Tensor> outputs(end);
+  for (size_t i = 0; i < end; ++i) {
+    std::vector<Tensor> inputs;
+    for (const std::string& source : nodes_[i].inputs) inputs.push_back(source == kInput ? input : outputs[index_of(source)]);
+    outputs[i] = nodes_[i].layer->forward(inputs, mode);
+    for (const std::string& source : nodes_[i].inputs)
+      if (source != kInput && last_reader[index_of(source)] == i) outputs[index_of(source)] = Tensor();
+  }
+  last_forward_end_ = mode == Mode::train ? end : 0;
+  return outputs[end - 1];
+}
+
+Tensor Model::backward(const Tensor& grad_output, bool need_input_grad) {
+  I2V_CHECK(last_forward_end_ > 0, "model {}: backward() without a train-mode forward()", name_);
+  const size_t end = last_forward_end_;
+  // A layer needs a gradient if it, or anything it reads from, has something to train.
+  std::vector<bool> needs_grad(end, false);
+  for (size_t i = 0; i < end; ++i) {
+    for (auto& [param_name, p] : nodes_[i].layer->parameters()) needs_grad[i] = needs_grad[i] || p->requires_grad;
+    for (const std::string& source : nodes_[i].inputs)
+      needs_grad[i] = needs_grad[i] || (source == kInput ? need_input_grad : bool(needs_grad[index_of(source)]));
+  }
+  std::vector<Tensor> grads(end);
+  Tensor input_grad;
+  grads[end - 1] = grad_output;
+  // Adds `g` into `sum` (the gradient of an output read by several layers).
+  auto accumulate = [](Tensor& sum, const Tensor& g) {
+    if (!sum.defined()) {
+      sum = g;
+      return;
+    }
+    sum = sum.clone();
+    I2V_DISPATCH_FLOATING(sum.device(), sum.dtype(), axpy, sum.numel(), scalar_t(1), g.contiguous().data<scalar_t>(),
+                          sum.data<scalar_t>());
+  };
+  for (size_t i = end; i-- > 0;) {
+    if (!grads[i].defined() || !needs_grad[i]) continue;
+    const ModelNode& node = nodes_[i];
+    std::vector<bool> need;
+    for (const std::string& source : node.inputs)
+      need.push_back(source == kInput ? need_input_grad : bool(needs_grad[index_of(source)]));
+    const std::vector<Tensor> input_grads = node.layer->backward(grads[i], need);
+    grads[i] = Tensor();
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      if (!need[k]) continue;
+      if (node.inputs[k] == kInput) accumulate(input_grad, input_grads[k]);
+      else accumulate(grads[index_of(node.inputs[k])], input_grads[k]);
+    }
+  }
+  return input_grad;
+}
+
+std::vector<std::pair<std::string, Parameter*>> Model::parameters() {
+  std::vector<std::pair<std::string, Parameter*>> all;
+  for (ModelNode& node : nodes_)
+    for (auto& [name, p] : node.layer->parameters()) all.emplace_back(node.name + "." + name, p);
+  return all;
+}
+
+std::vector<std::pair<std::string, Tensor*>> Model::buffers() {
+  std::vector<std::pair<std::string, Tensor*>> all;
+  for (ModelNode& node : nodes_)
+    for (auto& [name, t] : node.layer->buffers()) all.emplace_back(node.name + "." + name, t);
+  return all;
+}
+
+std::map<std::string, Tensor> Model::state_dict() {
+  std::map<std::string, Tensor> state;
+  for (auto& [name, p] : parameters()) state[name] = p->value;
+  for (auto& [name, t] : buffers()) state[name] = *t;
+  return state;
+}
+
+void Model::load_state_dict(const std::map<std::string, Tensor>& state, bool strict) {
+  std::vector<std::pair<std::string, Tensor*>> targets;
+  for (auto& [name, p] : parameters()) targets.emplace_back(name, &p->value);
+  for (auto& [name, t] : buffers()) targets.emplace_back(name, t);
+  std::vector<std::string> missing, mis_shaped, unexpected;
+  std::set<std::string> known;
+  for (auto& [name, target] : targets) {
+    known.insert(name);
+    auto it = state.find(name);
+    if (it == state.end()) {
+      missing.push_back(name);
+    } else if (it->second.shape() != target->shape()) {
+      mis_shaped.push_back(fmt::format("{} (file {}, model {})", name, shape_str(it->second.shape()),
+                                       shape_str(target->shape())));
+    }
+  }
+  for (auto& [name, tensor] : state)
+    if (!known.count(name)) unexpected.push_back(name);
+  auto join = [](const std::vector<std::string>& names) {
+    std::string text;
+    for (size_t i = 0; i < names.size() && i < 12; ++i) text += (i ? ", " : "") + names[i];
+    if (names.size() > 12) text += fmt::format(", ... ({} in all)", names.size());
+    return text;
+  };
+  std::string problems;
+  if (!mis_shaped.empty()) problems += "mis-shaped: " + join(mis_shaped) + "; ";
+  if (strict && !missing.empty()) problems += "missing: " + join(missing) + "; ";
+  if (strict && !unexpected.empty()) problems += "unexpected: " + join(unexpected) + "; ";
+  I2V_CHECK(problems.empty(), "weights do not fit model {}: {}", name_, problems.substr(0, problems.size() - 2));
+  for (auto& [name, target] : targets) {
+    auto it = state.find(name);
+    if (it != state.end()) target->copy_from(it->second.cast(target->dtype()).to(target->device()));
+  }
+}
+
+std::map<std::string, std::vector<uint64_t>> Model::random_states() const {
+  std::map<std::string, std::vector<uint64_t>> states;
+  for (const ModelNode& node : nodes_) {
+    std::vector<uint64_t> state = node.layer->random_state();
+    if (!state.empty()) states[node.name] = std::move(state);
+  }
+  return states;
+}
+
+void Model::set_random_states(const std::map<std::string, std::vector<uint64_t>>& states) {
+  for (const auto& [name, state] : states) nodes_[index_of(name)].layer->set_random_state(state);
+}
+
+void Model::seed_random_layers(uint64_t seed) {
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (!nodes_[i].layer->random_state().empty()) nodes_[i].layer->set_random_state({mix_seed(seed, i), 0});
+}
+
+void Model::to(Device device, DType dtype) {
+  for (ModelNode& node : nodes_) node.layer->to(device, dtype);
+  device_ = device;
+}
+
+void Model::zero_grad() {
+  for (ModelNode& node : nodes_) node.layer->zero_grad();
+}
+
+namespace {
+
+void initialize_node(ModelNode& node, Rng& rng) {
+  for (auto& [name, p] : node.layer->parameters()) {
+    if (name == "weight" && node.layer->kind() == "batch_norm2d") {
+      p->value.fill_(1.0);
+    } else if (name == "weight") {
+      initialize_weight(p->value, node.init, rng);
+    } else {
+      p->value.fill_(0.0);
+    }
+  }
+  for (auto& [name, buffer] : node.layer->buffers()) buffer->fill_(name == "running_var" ? 1.0 : 0.0);
+}
+
+}  // namespace
+
+void Model::initialize(uint64_t seed) {
+  Rng rng(seed);
+  for (ModelNode& node : nodes_) initialize_node(node, rng);
+}
+
+void Model::initialize_layers(const std::vector<std::string>& names, uint64_t seed) {
+  Rng rng(seed);
+  for (const std::string& name : names) initialize_node(nodes_[index_of(name)], rng);
+}
+
+std::vector<LayerSummary> Model::summary(int64_t batch) const {
+  std::vector<LayerSummary> rows;
+  std::vector<Shape> outputs;
+  for (const ModelNode& node : nodes_) {
+    std::vector<Shape> inputs = input_shapes(node, outputs);
+    for (Shape& shape : inputs)
+      if (!shape.empty()) shape[0] = batch;
+    LayerSummary row;
+    row.name = node.name;
+    row.description = node.layer->describe();
+    row.output_shape = node.layer->output_shape(inputs);
+    for (auto& [name, p] : node.layer->parameters()) row.parameters += p->value.numel();
+    row.flops = node.layer->forward_flops(inputs);
+    row.activation_bytes = shape_numel(row.output_shape) * 4;
+    outputs.push_back(row.output_shape);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+int64_t Model::parameter_count() const {
+  int64_t total = 0;
+  for (const LayerSummary& row : summary(1)) total += row.parameters;
+  return total;
+}
+
+namespace {
+
+std::string human(double value, const char* unit) {
+  const char* prefixes[] = {"", "K", "M", "G", "T"};
+  int p = 0;
+  while (value >= 1000 && p < 4) {
+    value /= 1000;
+    ++p;
+  }
+  return fmt::format("{:.1f} {}{}", value, prefixes[p], unit);
+}
+
+}  // namespace
+
+std::string Model::summary_table(int64_t batch) const {
+  const std::vector<LayerSummary> rows = summary(batch);
+  std::string text = fmt::format("model {}: a batch of {} inputs of shape {}\n", name_, batch, shape_str(input_shape_));
+  text += fmt::format("{:<14} {:<34} {:<22} {:>12} {:>12} {:>12}\n", "layer", "kind", "output", "params", "FLOPs",
+                      "activations");
+  int64_t params = 0, flops = 0, activations = 0;
+  for (const LayerSummary& row : rows) {
+    text += fmt::format("{:<14} {:<34} {:<22} {:>12} {:>12} {:>12}\n", row.name, row.description,
+                        shape_str(row.output_shape), row.parameters, human(double(row.flops), "F"),
+                        human(double(row.activation_bytes), "B"));
+    params += row.parameters;
+    flops += row.flops;
+    activations += row.activation_bytes;
+  }
+  text += fmt::format("total: {} parameters ({}), {} per forward pass, {} of layer outputs "
+                      "(a training step keeps about all of them for backward)\n",
+                      params, human(double(params) * 4, "B"), human(double(flops), "FLOP"),
+                      human(double(activations), "B"));
+  return text;
+}
+
+}  // namespace i2v

@@ -1,0 +1,177 @@
+#include "nn/model_config.h"
+
+#include <filesystem>
+#include <functional>
+#include <map>
+
+#include "kernels/error.h"
+#include "nn/layers/add.h"
+#include "nn/layers/avg_pool2d.h"
+#include "nn/layers/batch_norm2d.h"
+#include "nn/layers/concat.h"
+#include "nn/layers/conv2d.h"
+#include "nn/layers/dropout.h"
+#include "nn/layers/flatten.h"
+#include "nn/layers/global_avg_pool.h"
+#include "nn/layers/leaky_relu.h"
+#include "nn/layers/linear.h"
+#include "nn/layers/max_pool2d.h"
+#include "nn/layers/relu.h"
+#include "nn/layers/sigmoid.h"
+#include "nn/layers/softmax.h"
+#include "train/atomic_file.h"
+
+namespace i2v {
+namespace {
+
+using nlohmann::json;
+
+// What a layer's factory sees: its spec, the shapes of its inputs, the config's outputs.
+struct LayerSpec {
+  const json& fields;
+  const std::vector<Shape>& inputs;
+  int64_t outputs;
+
+  int64_t count(const char* key) const {
+    const json& value = fields.at(key);
+    if (value.is_string() && value.get<std::string>() == "outputs") return outputs;
+    return value.get<int64_t>();
+  }
+  Extent2d extent(const char* key, int64_t fallback) const {
+    if (!fields.contains(key)) return fallback;
+    const json& value = fields.at(key);
+    if (value.is_array()) return Extent2d(value.at(0).get<int64_t>(), value.at(1).get<int64_t>());
+    return value.get<int64_t>();
+  }
+  Pool2dOptions pool() const {
+    const Extent2d kernel = extent("kernel", 2), stride = extent("stride", 0), padding = extent("padding", 0);
+    Pool2dOptions o;
+    o.kernel_h = kernel.h;
+    o.kernel_w = kernel.w;
+    o.stride_h = stride.h ? stride.h : kernel.h;
+    o.stride_w = stride.w ? stride.w : kernel.w;
+    o.pad_h = padding.h;
+    o.pad_w = padding.w;
+    o.ceil_mode = fields.value("ceil_mode", false);
+    return o;
+  }
+  // Channels (dim 1) of the first input.
+  int64_t channels() const {
+    I2V_CHECK(!inputs.empty() && inputs[0].size() >= 2, "expects an input with channels, got {}",
+              inputs.empty() ? "nothing" : shape_str(inputs[0]));
+    return inputs[0][1];
+  }
+};
+
+using LayerFactory = std::function<std::unique_ptr<Layer>(const LayerSpec&)>;
+
+const std::map<std::string, LayerFactory>& factories() {
+  static const std::map<std::string, LayerFactory> table = {
+      {"conv2d",
+       [](const LayerSpec& s) {
+         return std::make_unique<Conv2d>(s.channels(), s.count("out_channels"), s.extent("kernel", 3),
+                                         s.extent("stride", 1), s.extent("padding", 0), s.fields.value("bias", true));
+       }},
+      {"linear",
+       [](const LayerSpec& s) {
+         I2V_CHECK(s.inputs.at(0).size() == 2, "linear expects [N, features] (add a flatten layer), got {}",
+                   shape_str(s.inputs.at(0)));
+         return std::make_unique<Linear>(s.inputs[0][1], s.count("out_features"), s.fields.value("bias", true));
+       }},
+      {"relu", [](const LayerSpec&) { return std::make_unique<ReLU>(); }},
+      {"leaky_relu", [](const LayerSpec& s) { return std::make_unique<LeakyReLU>(s.fields.value("slope", 0.01)); }},
+      {"sigmoid", [](const LayerSpec&) { return std::make_unique<Sigmoid>(); }},
+      {"softmax", [](const LayerSpec&) { return std::make_unique<Softmax>(); }},
+      {"max_pool2d", [](const LayerSpec& s) { return std::make_unique<MaxPool2d>(s.pool()); }},
+      {"avg_pool2d",
+       [](const LayerSpec& s) {
+         return std::make_unique<AvgPool2d>(s.pool(), s.fields.value("count_include_pad", true));
+       }},
+      {"global_avg_pool", [](const LayerSpec&) { return std::make_unique<GlobalAvgPool>(); }},
+      {"flatten", [](const LayerSpec&) { return std::make_unique<Flatten>(); }},
+      {"dropout", [](const LayerSpec& s) { return std::make_unique<Dropout>(s.fields.value("p", 0.5)); }},
+      {"batch_norm2d",
+       [](const LayerSpec& s) {
+         return std::make_unique<BatchNorm2d>(s.channels(), s.fields.value("eps", 1e-5), s.fields.value("momentum", 0.1));
+       }},
+      {"concat", [](const LayerSpec&) { return std::make_unique<Concat>(); }},
+      {"add", [](const LayerSpec&) { return std::make_unique<Add>(); }},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::vector<std::string> layer_types() {
+  std::vector<std::string> types;
+  for (const auto& [type, factory] : factories()) types.push_back(type);
+  return types;
+}
+
+Model build_model(const json& config) {
+  const std::string model_name = config.value("name", std::string("model"));
+  try {
+    Model model(model_name, config.at("input").get<Shape>());
+    const int64_t outputs = config.value("outputs", int64_t(0));
+    std::vector<Shape> output_shapes;
+    for (const json& fields : config.at("layers")) {
+      const std::string name = fields.at("name").get<std::string>();
+      const std::string type = fields.at("type").get<std::string>();
+      auto factory = factories().find(type);
+      if (factory == factories().end()) {
+        std::string known;
+        for (const std::string& t : layer_types()) known += (known.empty() ? "" : ", ") + t;
+        I2V_THROW("layer '{}': unknown type '{}' (known: {})", name, type, known);
+      }
+      const std::vector<std::string> inputs = fields.value("inputs", std::vector<std::string>{});
+      // The shapes the new layer will read, for inferring its input channels or features.
+      std::vector<Shape> input_shapes;
+      const std::vector<LayerSummary> rows = model.summary(1);
+      auto shape_of = [&](const std::string& source) {
+        if (source == Model::kInput) {
+          Shape shape = model.input_shape();
+          shape.insert(shape.begin(), 1);
+          return shape;
+        }
+        for (const LayerSummary& row : rows)
+          if (row.name == source) return row.output_shape;
+        I2V_THROW("layer '{}' reads '{}', which is not an earlier layer", name, source);
+      };
+      if (inputs.empty()) input_shapes.push_back(rows.empty() ? shape_of(Model::kInput) : rows.back().output_shape);
+      for (const std::string& source : inputs) input_shapes.push_back(shape_of(source));
+      std::unique_ptr<Layer> layer;
+      try {
+        layer = factory->second(LayerSpec{fields, input_shapes, outputs});
+      } catch (const json::exception& e) {
+        I2V_THROW("layer '{}' ({}): {}", name, type, e.what());
+      } catch (const Error& e) {
+        I2V_THROW("layer '{}' ({}): {}", name, type, e.message());
+      }
+      model.add(name, std::move(layer), inputs, InitSpec::parse(fields.value("init", std::string("he"))));
+    }
+    return model;
+  } catch (const json::exception& e) {
+    I2V_THROW("model config '{}': {}", model_name, e.what());
+  }
+}
+
+json resolve_model_config(const std::string& name_or_path, const ZooOptions& options) {
+  const bool is_file = name_or_path.find('/') != std::string::npos || name_or_path.size() > 5 &&
+                       name_or_path.compare(name_or_path.size() - 5, 5, ".json") == 0;
+  if (!is_file) return zoo_config(name_or_path, options);
+  json config;
+  try {
+    config = json::parse(read_file(name_or_path));
+  } catch (const json::exception& e) {
+    I2V_THROW("{}: not a JSON model config: {}", name_or_path, e.what());
+  }
+  const ZooOptions defaults;
+  I2V_CHECK(options.width == defaults.width, "{}: --width applies to the shipped models only; edit the config's channels",
+            name_or_path);
+  if (options.outputs != defaults.outputs) config["outputs"] = options.outputs;
+  if (options.input_size != defaults.input_size && config.contains("input") && config["input"].size() == 3)
+    config["input"] = {config["input"][0], options.input_size, options.input_size};
+  return config;
+}
+
+}  // namespace i2v

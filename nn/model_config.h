@@ -1,0 +1,37 @@
+// Models from JSON configs. A config is
+//   {"name": "i2v-tag", "input": [3, 224, 224], "outputs": 1539,
+//    "layers": [{"name": "conv1_1", "type": "conv2d", "out_channels": 64, "kernel": 3, "padding": 1},
+//               {"name": "relu1_1", "type": "relu"}, ...]}
+// Each layer reads the previous layer unless it lists "inputs" (earlier layers' names, or
+// "input"); a number of channels or features may be the string "outputs" (the config's outputs:
+// tags or classes). Input channels and features are inferred from the shapes. Layer types and
+// their fields:
+//   conv2d          out_channels, kernel, stride (1), padding (0), bias (true), init ("he")
+//   linear          out_features, bias (true), init ("he")
+//   relu, sigmoid, softmax, leaky_relu (slope 0.01)
+//   max_pool2d, avg_pool2d   kernel, stride (= kernel), padding (0), ceil_mode (false);
+//                   avg_pool2d also count_include_pad (true)
+//   global_avg_pool, flatten, dropout (p 0.5), batch_norm2d (eps 1e-5, momentum 0.1), concat, add
+// kernel, stride and padding are a number or [height, width]; init is "he", "xavier" or
+// "gaussian:STD" (nn/init.h).
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "nn/model.h"
+#include "nn/model_zoo.h"
+
+namespace i2v {
+
+Model build_model(const nlohmann::json& config);
+
+// A shipped model's name (nn/model_zoo.h, with `options`) or the path of a JSON config (whose
+// "outputs" and "input" size the options override when they differ from the defaults).
+nlohmann::json resolve_model_config(const std::string& name_or_path, const ZooOptions& options = {});
+
+// The layer types build_model knows.
+std::vector<std::string> layer_types();
+
+}  // namespace i2v

@@ -1,0 +1,265 @@
+#include "train/trainer.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "kernels/error.h"
+#include "kernels/norm.h"
+#include "nn/safetensors.h"
+#include "train/atomic_file.h"
+#include "train/checkpoint.h"
+#include "train/stop_signal.h"
+
+namespace i2v {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::map<std::string, Tensor> with_prefix(const std::map<std::string, Tensor>& tensors, const std::string& prefix) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [name, t] : tensors) out[prefix + name] = t;
+  return out;
+}
+
+std::map<std::string, Tensor> strip_prefix(const std::map<std::string, Tensor>& tensors, const std::string& prefix) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [name, t] : tensors)
+    if (name.rfind(prefix, 0) == 0) out[name.substr(prefix.size())] = t;
+  return out;
+}
+
+}  // namespace
+
+Trainer::Trainer(Model& model, Loss& loss, Sgd& sgd, LrSchedule& schedule,
+                 std::function<std::unique_ptr<DataLoader>(LoaderPosition)> make_train_loader,
+                 std::function<std::unique_ptr<DataLoader>()> make_validation_loader, TrainerOptions options)
+    : model_(model), loss_(loss), sgd_(sgd), schedule_(schedule), make_train_loader_(std::move(make_train_loader)),
+      make_validation_loader_(std::move(make_validation_loader)), options_(std::move(options)) {
+  I2V_CHECK(!options_.run_directory.empty(), "training needs a run directory for checkpoints and logs");
+  I2V_CHECK(options_.epochs > 0 || options_.max_steps > 0, "training needs epochs or max_steps");
+}
+
+bool Trainer::finished() const {
+  return (options_.max_steps > 0 && step_ >= options_.max_steps) || (options_.epochs > 0 && epoch_ >= options_.epochs);
+}
+
+LoaderPosition Trainer::resume_or_start(bool resume) {
+  const CheckpointDirectory directory(options_.run_directory + "/checkpoints", options_.keep_checkpoints);
+  if (!resume) {
+    I2V_CHECK(directory.list().empty(),
+              "{} already holds checkpoints of an earlier run: resume it (--resume), or train into another "
+              "run directory", directory.directory());
+    return {};
+  }
+  std::optional<LatestCheckpoint> latest = directory.load_latest();
+  for (const std::string& line : latest ? latest->skipped : std::vector<std::string>{})
+    std::fprintf(stderr, "warning: %s\n", line.c_str());
+  if (!latest) {
+    std::fprintf(stderr, "no checkpoint in %s: starting a new run\n", directory.directory().c_str());
+    return {};
+  }
+  const nlohmann::json& state = latest->checkpoint.state;
+  try {
+    model_.load_state_dict(strip_prefix(latest->checkpoint.tensors, "model."));
+    sgd_.load_state(strip_prefix(latest->checkpoint.tensors, "optimizer."), state.at("optimizer_steps").get<int64_t>());
+    schedule_.load_state(state.at("schedule"));
+    model_.set_random_states(state.at("rng").get<std::map<std::string, std::vector<uint64_t>>>());
+    step_ = state.at("step").get<int64_t>();
+    epoch_ = state.at("epoch").get<int64_t>();
+    result_.best_score = state.at("best_score").get<double>();
+    result_.best_step = state.at("best_step").get<int64_t>();
+    result_.skipped_batches = state.at("skipped_batches").get<int64_t>();
+    const LoaderPosition position{state.at("data").at("epoch").get<int64_t>(), state.at("data").at("batch").get<int64_t>()};
+    std::fprintf(stderr, "resuming from %s: step %lld, epoch %lld, batch %lld\n", latest->path.c_str(),
+                 static_cast<long long>(step_), static_cast<long long>(position.epoch),
+                 static_cast<long long>(position.batch));
+    return position;
+  } catch (const nlohmann::json::exception& e) {
+    I2V_THROW("{}: not a training checkpoint of this version ({})", latest->path, e.what());
+  }
+}
+
+TrainResult Trainer::run(bool resume) {
+  StopSignal signals;
+  const LoaderPosition start = resume_or_start(resume);
+  keep_log_through(step_);
+  train_ = make_train_loader_(start);
+  images_in_epoch_ = start.batch * train_->options().batch_size;
+  logged_at_ = std::chrono::steady_clock::now();
+  while (!finished()) {
+    if (StopSignal::requested()) {
+      if (progress_) progress_->finish("interrupted");
+      std::fprintf(stderr, "signal %d: saving a checkpoint at step %lld and stopping\n", StopSignal::signal_number(),
+                   static_cast<long long>(step_));
+      save_checkpoint(train_->position());
+      result_.interrupted = true;
+      break;
+    }
+    if (!progress_)
+      progress_ = std::make_unique<Progress>(fmt::format("epoch {}/{}", epoch_ + 1, options_.epochs),
+                                             train_->dataset().size(), "img");
+    std::optional<Batch> batch = train_->next();
+    if (!batch) {
+      end_epoch();
+      continue;
+    }
+    train_step(*batch);
+    after_step();
+  }
+  if (!result_.interrupted) {
+    if (progress_) progress_->finish();
+    save_checkpoint(train_->position());
+    Safetensors weights{model_.state_dict(), options_.weights_metadata};
+    weights.metadata["i2v.step"] = std::to_string(step_);
+    save_safetensors(options_.run_directory + "/final.safetensors", weights);
+  }
+  result_.steps = step_;
+  result_.epochs_completed = epoch_;
+  return result_;
+}
+
+double Trainer::squared_gradient_norm() {
+  // One sum per parameter on the device, then a single copy to the host.
+  std::vector<Parameter*> trained;
+  for (auto& [name, p] : model_.parameters())
+    if (p->requires_grad) trained.push_back(p);
+  if (trained.empty()) return 0.0;
+  const Tensor& first = trained[0]->grad;
+  Tensor sums = Tensor::empty({int64_t(trained.size())}, first.dtype(), first.device());
+  for (size_t i = 0; i < trained.size(); ++i) {
+    const Tensor& g = trained[i]->grad;
+    I2V_DISPATCH_FLOATING(g.device(), g.dtype(), sum_of_squares, g.data<scalar_t>(), g.numel(),
+                          sums.data<scalar_t>() + i);
+  }
+  double total = 0;
+  for (double s : sums.cast(DType::f64).to_vector<double>()) total += s;
+  return total;
+}
+
+void Trainer::train_step(const Batch& batch) {
+  const double lr = schedule_.lr(step_, epoch_);
+  const Device device = options_.device;
+  model_.zero_grad();
+  const Tensor logits = model_.forward(batch.images.to(device), Mode::train);
+  const double loss = loss_.forward({logits, batch.targets.to(device)}).cast(DType::f64).item<double>({0});
+  double gradient_norm = NAN;
+  if (std::isfinite(loss)) {
+    model_.backward(loss_.backward());
+    gradient_norm = std::sqrt(squared_gradient_norm());
+  }
+  loss_.clear_saved();
+  images_in_epoch_ += batch.size();
+  if (!std::isfinite(loss) || !std::isfinite(gradient_norm)) {
+    const std::string what = fmt::format("step {} (epoch {}, batch {}): the {} is {} (learning rate {:g})", step_ + 1,
+                                         epoch_ + 1, batch.batch, std::isfinite(loss) ? "gradient" : "loss",
+                                         std::isfinite(loss) ? gradient_norm : loss, lr);
+    I2V_CHECK(options_.skip_nonfinite, "{}; training stopped. Lower the learning rate or check the data; to skip such "
+              "batches instead, set \"on_nonfinite\": \"skip\"", what);
+    std::fprintf(stderr, "\nwarning: %s; batch skipped\n", what.c_str());
+    ++result_.skipped_batches;
+    return;
+  }
+  sgd_.step(lr);
+  ++step_;
+  ++logged_steps_;
+  logged_loss_ += loss;
+  logged_images_ += batch.size();
+  last_lr_ = lr;
+  last_gradient_norm_ = gradient_norm;
+  result_.last_train_loss = loss;
+  progress_->update(images_in_epoch_, fmt::format("loss {:.4f}, lr {:.3g}", logged_loss_ / double(logged_steps_), lr));
+}
+
+void Trainer::after_step() {
+  if (logged_steps_ > 0 && logged_steps_ >= options_.log_every_steps) {
+    const double seconds = seconds_since(logged_at_);
+    log({{"kind", "train"}, {"step", step_}, {"epoch", epoch_ + 1}, {"loss", logged_loss_ / double(logged_steps_)},
+         {"lr", last_lr_}, {"gradient_norm", last_gradient_norm_},
+         {"images_per_second", seconds > 0 ? double(logged_images_) / seconds : 0.0}});
+    logged_steps_ = 0;
+    logged_loss_ = 0;
+    logged_images_ = 0;
+    logged_at_ = std::chrono::steady_clock::now();
+  }
+  if (options_.validate_every_steps > 0 && step_ % options_.validate_every_steps == 0) validate();
+  if (options_.checkpoint_every_steps > 0 && step_ % options_.checkpoint_every_steps == 0)
+    save_checkpoint(train_->position());
+}
+
+void Trainer::end_epoch() {
+  const DataReport& report = train_->last_epoch_report();
+  if (progress_) progress_->finish(report.skipped() > 0 ? report.summary("skipped") : "");
+  progress_.reset();
+  ++epoch_;
+  images_in_epoch_ = 0;
+  if (options_.validate_every_steps == 0) validate();
+  save_checkpoint(LoaderPosition{epoch_, 0});
+}
+
+void Trainer::validate() {
+  std::unique_ptr<DataLoader> loader = make_validation_loader_ ? make_validation_loader_() : nullptr;
+  if (!loader) return;
+  const Evaluation evaluation = evaluate(model_, loss_, *loader, options_.device);
+  schedule_.on_validation(evaluation.loss);
+  const double score = evaluation.headline();
+  const bool best = result_.best_step < 0 || score > result_.best_score;
+  log({{"kind", "validation"}, {"step", step_}, {"epoch", epoch_}, {"loss", evaluation.loss},
+       {evaluation.headline_name(), score}, {"samples", evaluation.samples}, {"best", best}});
+  std::fprintf(stderr, "validation at step %lld: loss %.4f, %s %.4f%s\n", static_cast<long long>(step_),
+               evaluation.loss, evaluation.headline_name().c_str(), score, best ? " (best so far)" : "");
+  if (!best) return;
+  result_.best_score = score;
+  result_.best_step = step_;
+  Safetensors weights{model_.state_dict(), options_.weights_metadata};
+  weights.metadata["i2v.step"] = std::to_string(step_);
+  weights.metadata["i2v." + evaluation.headline_name()] = std::to_string(score);
+  save_safetensors(options_.run_directory + "/best.safetensors", weights);
+  write_file_atomically(options_.run_directory + "/best.json",
+                        nlohmann::json{{"step", step_}, {"epoch", epoch_}, {evaluation.headline_name(), score},
+                                       {"loss", evaluation.loss}}
+                                .dump(2) + "\n");
+}
+
+void Trainer::save_checkpoint(LoaderPosition position) {
+  Checkpoint checkpoint;
+  checkpoint.tensors = with_prefix(model_.state_dict(), "model.");
+  for (const auto& [name, t] : with_prefix(sgd_.state(), "optimizer.")) checkpoint.tensors[name] = t;
+  checkpoint.state = {{"step", step_},
+                      {"epoch", epoch_},
+                      {"data", {{"epoch", position.epoch}, {"batch", position.batch}}},
+                      {"optimizer_steps", sgd_.steps_taken()},
+                      {"schedule", schedule_.state()},
+                      {"rng", model_.random_states()},
+                      {"best_score", result_.best_score},
+                      {"best_step", result_.best_step},
+                      {"skipped_batches", result_.skipped_batches},
+                      {"config", options_.config}};
+  CheckpointDirectory(options_.run_directory + "/checkpoints", options_.keep_checkpoints).save(step_, checkpoint);
+}
+
+void Trainer::log(const nlohmann::json& record) {
+  std::ofstream out(options_.run_directory + "/metrics.jsonl", std::ios::app);
+  out << record.dump() << "\n";
+  I2V_CHECK(out.good(), "cannot append to {}/metrics.jsonl", options_.run_directory);
+}
+
+void Trainer::keep_log_through(int64_t step) {
+  // A resumed run logs again what the interrupted one logged after its checkpoint.
+  const std::string path = options_.run_directory + "/metrics.jsonl";
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    try {
+      if (nlohmann::json::parse(line).at("step").get<int64_t>() <= step) kept += line + "\n";
+    } catch (const nlohmann::json::exception&) {
+      // A line cut short when the process was killed: dropped.
+    }
+  }
+  write_file_atomically(path, kept);
+}
+
+}  // namespace i2v

@@ -1,0 +1,230 @@
+#include "train/training_config.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "kernels/error.h"
+#include "nn/losses/bce_with_logits.h"
+#include "nn/losses/cross_entropy.h"
+#include "nn/model_config.h"
+#include "nn/safetensors.h"
+#include "train/metadata.h"
+#include "train/split.h"
+#include "train/vocabulary.h"
+
+namespace i2v {
+namespace {
+
+using nlohmann::json;
+
+// Reads a field, naming the config path in errors.
+template <typename T>
+T field(const json& object, const char* key, const std::string& where, T fallback) {
+  if (!object.contains(key)) return fallback;
+  try {
+    return object.at(key).get<T>();
+  } catch (const json::exception& e) {
+    I2V_THROW("config field {}.{}: {} (got {})", where, key, e.what(), object.at(key).dump());
+  }
+}
+
+std::shared_ptr<const DatasetContents> read_contents(const json& data) {
+  const SplitFractions fractions = parse_split_fractions(field<std::string>(data, "split_fractions", "data", "0.8,0.1,0.1"));
+  const uint64_t split_seed = field<uint64_t>(data, "split_seed", "data", 0);
+  if (data.contains("folders")) {
+    return std::make_shared<const DatasetContents>(
+        read_image_folder({field<std::string>(data, "folders", "data", ""), fractions, split_seed}));
+  }
+  I2V_CHECK(data.contains("metadata") && data.contains("images"),
+            "config field data: give \"metadata\" and \"images\" (a Danbooru-style dump) or \"folders\" (an image folder)");
+  DanbooruSource source;
+  source.metadata = field<std::vector<std::string>>(data, "metadata", "data", {});
+  source.images = field<std::string>(data, "images", "data", "");
+  source.layout = parse_image_layout(field<std::string>(data, "layout", "data", "auto"));
+  source.fractions = fractions;
+  source.split_salt = split_seed;
+  Vocabulary vocabulary;
+  if (data.contains("vocab")) {
+    vocabulary = Vocabulary::load(field<std::string>(data, "vocab", "data", ""));
+  } else {
+    DataReport report;
+    vocabulary = build_vocabulary(source.metadata, VocabularyOptions{}, report);
+    std::fprintf(stderr, "vocabulary: built in memory, %lld outputs\n", static_cast<long long>(vocabulary.size()));
+  }
+  return std::make_shared<const DatasetContents>(read_danbooru(source, vocabulary));
+}
+
+std::unique_ptr<Loss> make_loss(const json& config, TargetKind kind) {
+  const std::string fallback = kind == TargetKind::multi_label ? "bce_with_logits" : "cross_entropy";
+  const std::string type = field<std::string>(config, "type", "loss", fallback);
+  if (type == "bce_with_logits") {
+    I2V_CHECK(kind == TargetKind::multi_label, "loss bce_with_logits needs multi-label data (a dump with tags)");
+    const std::string reduction = field<std::string>(config, "reduction", "loss", "mean");
+    if (reduction == "mean") return std::make_unique<BCEWithLogits>(Reduction::mean);
+    if (reduction == "sum") return std::make_unique<BCEWithLogits>(Reduction::sum);
+    if (reduction == "batch_mean") return std::make_unique<BCEWithLogits>(Reduction::batch_mean);
+    I2V_THROW("config field loss.reduction: mean, sum or batch_mean, got \"{}\"", reduction);
+  }
+  if (type == "cross_entropy") {
+    I2V_CHECK(kind == TargetKind::class_index, "loss cross_entropy needs single-label data (an image folder)");
+    return std::make_unique<CrossEntropy>();
+  }
+  I2V_THROW("config field loss.type: unknown loss '{}' (bce_with_logits or cross_entropy)", type);
+}
+
+json output_names(const DatasetContents& contents) {
+  json outputs = json::array();
+  for (size_t i = 0; i < contents.class_names.size(); ++i) {
+    json entry = {{"index", i}, {"name", contents.class_names[i]}};
+    if (i < contents.class_categories.size()) entry["category"] = tag_category_name(contents.class_categories[i]);
+    outputs.push_back(entry);
+  }
+  return outputs;
+}
+
+}  // namespace
+
+void apply_override(json& config, const std::string& assignment) {
+  const size_t equals = assignment.find('=');
+  I2V_CHECK(equals != std::string::npos && equals > 0, "--set {}: expected PATH=VALUE, e.g. schedule.lr=0.05",
+            assignment);
+  const std::string path = assignment.substr(0, equals), text = assignment.substr(equals + 1);
+  json value;
+  try {
+    value = json::parse(text);
+  } catch (const json::exception&) {
+    value = text;  // a bare word is a string
+  }
+  json* node = &config;
+  size_t begin = 0;
+  for (size_t dot = path.find('.'); ; dot = path.find('.', begin)) {
+    const std::string key = path.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
+    I2V_CHECK(!key.empty(), "--set {}: empty field name in the path", assignment);
+    I2V_CHECK(node->is_object() || node->is_null(), "--set {}: '{}' is not inside an object", assignment, key);
+    node = &(*node)[key];
+    if (dot == std::string::npos) break;
+    begin = dot + 1;
+  }
+  *node = value;
+}
+
+void load_initial_weights(Model& model, const std::string& path, const std::vector<std::string>& restart, uint64_t seed) {
+  Safetensors file = load_safetensors(path);
+  std::set<std::string> restarted(restart.begin(), restart.end());
+  std::map<std::string, Tensor> kept;
+  const std::map<std::string, Tensor> own = model.state_dict();
+  std::vector<std::string> unused, initial;
+  for (auto& [name, tensor] : file.tensors) {
+    const std::string layer = name.substr(0, name.rfind('.'));
+    if (restarted.count(layer)) continue;
+    if (own.count(name)) kept[name] = tensor;
+    else unused.push_back(name);
+  }
+  for (const auto& [name, tensor] : own)
+    if (!kept.count(name) && !restarted.count(name.substr(0, name.rfind('.')))) initial.push_back(name);
+  model.load_state_dict(kept, /*strict=*/false);
+  model.initialize_layers(restart, seed);
+  auto some = [](const std::vector<std::string>& names) {
+    std::string text;
+    for (size_t i = 0; i < names.size() && i < 4; ++i) text += (i ? ", " : "") + names[i];
+    return names.size() > 4 ? text + ", ..." : text;
+  };
+  std::fprintf(stderr, "init: %zu tensors from %s", kept.size(), path.c_str());
+  if (!restart.empty()) std::fprintf(stderr, "; restarted %zu layers (%s)", restart.size(), some(restart).c_str());
+  if (!initial.empty()) std::fprintf(stderr, "; %zu new (%s)", initial.size(), some(initial).c_str());
+  if (!unused.empty()) std::fprintf(stderr, "; %zu in the file unused (%s)", unused.size(), some(unused).c_str());
+  std::fprintf(stderr, "\n");
+}
+
+TrainingSetup prepare_training(const json& config) {
+  I2V_CHECK(config.is_object(), "a training config is a JSON object");
+  TrainingSetup setup;
+  setup.config = config;
+  const uint64_t seed = field<uint64_t>(config, "seed", "", 1);
+  const json data = field<json>(config, "data", "", json::object());
+
+  // Data.
+  setup.contents = read_contents(data);
+  if (setup.contents->report.skipped() > 0) std::fputs(setup.contents->report.summary("metadata").c_str(), stderr);
+  DatasetOptions eval_options;
+  eval_options.preprocess = Preprocess::from_json(field<json>(data, "preprocess", "data", json::object()));
+  eval_options.cache = field<bool>(data, "cache", "data", false);
+  DatasetOptions train_options = eval_options;
+  json augmented = eval_options.preprocess.to_json();
+  const json augment = field<json>(data, "augment", "data", json::object());
+  for (const auto& [key, value] : augment.items()) augmented[key] = value;
+  train_options.preprocess = Preprocess::from_json(augmented);
+  setup.train = std::make_shared<const Dataset>(setup.contents, Split::train, train_options);
+  if (setup.contents->count(Split::val) > 0)
+    setup.validation = std::make_shared<const Dataset>(setup.contents, Split::val, eval_options);
+  setup.loader.batch_size = field<int64_t>(data, "batch_size", "data", 32);
+  setup.loader.workers = field<int>(data, "workers", "data", 2);
+  setup.loader.seed = seed;
+  setup.loader.drop_last = field<bool>(data, "drop_last", "data", false);
+
+  // Model.
+  const json model_json = field<json>(config, "model", "", json::object());
+  ZooOptions zoo;
+  zoo.outputs = setup.train->num_classes();
+  zoo.input_size = eval_options.preprocess.size;
+  zoo.width = field<double>(model_json, "width", "model", 1.0);
+  const std::string model_name = model_json.contains("config") ? field<std::string>(model_json, "config", "model", "")
+                                                               : field<std::string>(model_json, "name", "model", "i2v-tag");
+  const int64_t model_input = field<int64_t>(model_json, "input_size", "model", zoo.input_size);
+  I2V_CHECK(model_input == zoo.input_size, "model.input_size {} differs from data.preprocess.size {}", model_input,
+            zoo.input_size);
+  setup.config["model_config"] = resolve_model_config(model_name, zoo);
+  setup.model = std::make_unique<Model>(build_model(setup.config["model_config"]));
+  setup.model->initialize(mix_seed(seed, 1));
+  setup.model->seed_random_layers(mix_seed(seed, 2));
+  const json init = field<json>(config, "init", "", json::object());
+  if (init.contains("weights"))
+    load_initial_weights(*setup.model, field<std::string>(init, "weights", "init", ""),
+                         field<std::vector<std::string>>(init, "restart", "init", {}), mix_seed(seed, 3));
+  setup.trainer.device = Device::parse(field<std::string>(config, "device", "", "cpu"));
+  setup.model->to(setup.trainer.device);
+
+  // Loss, optimizer, schedule.
+  setup.loss = make_loss(field<json>(config, "loss", "", json::object()), setup.train->target_kind());
+  const json optimizer = field<json>(config, "optimizer", "", json::object());
+  SgdOptions sgd;
+  sgd.momentum = field<double>(optimizer, "momentum", "optimizer", 0.9);
+  sgd.weight_decay = field<double>(optimizer, "weight_decay", "optimizer", 5e-4);
+  const auto rates = optimizer.contains("layers") ? parse_layer_rates(optimizer.at("layers"), *setup.model)
+                                                  : std::map<std::string, LayerRates>{};
+  setup.sgd = std::make_unique<Sgd>(*setup.model, sgd, rates);
+  setup.schedule = std::make_unique<LrSchedule>(LrSchedule::from_json(field<json>(config, "schedule", "", json::object())));
+
+  // The loop.
+  TrainerOptions& t = setup.trainer;
+  t.run_directory = field<std::string>(config, "run", "", "");
+  I2V_CHECK(!t.run_directory.empty(), "config field run: the run directory (checkpoints, logs, weights) is missing");
+  t.epochs = field<int64_t>(config, "epochs", "", 10);
+  t.max_steps = field<int64_t>(config, "max_steps", "", 0);
+  t.validate_every_steps = field<int64_t>(config, "validate_every_steps", "", 0);
+  t.checkpoint_every_steps = field<int64_t>(config, "checkpoint_every_steps", "", 0);
+  t.keep_checkpoints = field<int>(config, "keep_checkpoints", "", 3);
+  t.log_every_steps = field<int64_t>(config, "log_every_steps", "", 10);
+  const std::string nonfinite = field<std::string>(config, "on_nonfinite", "", "stop");
+  I2V_CHECK(nonfinite == "stop" || nonfinite == "skip", "config field on_nonfinite: \"stop\" or \"skip\", got \"{}\"",
+            nonfinite);
+  t.skip_nonfinite = nonfinite == "skip";
+  t.config = setup.config;
+  t.weights_metadata = model_metadata(setup);
+  std::filesystem::create_directories(t.run_directory);
+  return setup;
+}
+
+std::map<std::string, std::string> model_metadata(const TrainingSetup& setup) {
+  return {{"i2v.model_config", setup.config.at("model_config").dump()},
+          {"i2v.preprocess", setup.validation ? setup.validation->preprocess().to_json().dump()
+                                              : Preprocess::from_json(setup.config.value("data", json::object())
+                                                                          .value("preprocess", json::object()))
+                                                    .to_json()
+                                                    .dump()},
+          {"i2v.outputs", output_names(*setup.contents).dump()},
+          {"i2v.target", setup.train->target_kind() == TargetKind::multi_label ? "multi_label" : "class_index"}};
+}
+
+}  // namespace i2v

@@ -1,0 +1,65 @@
+// One JSON file describes a training run (docs/training.md has every field):
+//
+//   {"run": "runs/emoji-tag", "seed": 1, "device": "cpu",
+//    "model": {"name": "i2v-tag", "width": 0.25, "input_size": 64},     // or {"config": "file.json"}
+//    "init": {"weights": "W.safetensors", "restart": ["conv6_4"]},       // optional
+//    "data": {"metadata": ["dump/metadata.jsonl"], "images": "dump", "vocab": "vocab.json",
+//             "preprocess": {"preset": "unit", "size": 64}, "augment": {"crop": "random", "hflip": true},
+//             "batch_size": 32, "workers": 2, "cache": true},             // or "folders": DIR
+//    "loss": {"type": "bce_with_logits"},                                  // default from the data
+//    "optimizer": {"momentum": 0.9, "weight_decay": 5e-4, "layers": [{"layers": [...], "lr_mult": 0.01}]},
+//    "schedule": {"lr": 0.01, "type": "plateau", "patience": 2},
+//    "epochs": 10, "validate_every_steps": 0, "checkpoint_every_steps": 500, "keep_checkpoints": 3,
+//    "on_nonfinite": "stop"}
+//
+// `i2v train --config F --set schedule.lr=0.05` overrides any field by its dotted path.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nn/loss.h"
+#include "nn/model.h"
+#include "train/data_loader.h"
+#include "train/dataset.h"
+#include "train/lr_schedule.h"
+#include "train/sgd.h"
+#include "train/trainer.h"
+
+namespace i2v {
+
+// Applies "a.b.c=value" (value parsed as JSON, else taken as a string) to `config`.
+void apply_override(nlohmann::json& config, const std::string& assignment);
+
+// Everything a run needs, built from its config.
+struct TrainingSetup {
+  nlohmann::json config;
+  std::shared_ptr<const DatasetContents> contents;
+  std::shared_ptr<const Dataset> train, validation;  // validation may be null
+  LoaderOptions loader;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Loss> loss;
+  std::unique_ptr<Sgd> sgd;
+  std::unique_ptr<LrSchedule> schedule;
+  TrainerOptions trainer;
+};
+
+// Reads the data, builds and initialises the model (loading "init" weights), and the optimizer;
+// prints what it does to stderr. Throws naming the field that is wrong.
+TrainingSetup prepare_training(const nlohmann::json& config);
+
+// The metadata a weights file carries so that tools can use it alone: the model config, the
+// preprocessing, the output names and categories ("i2v.model_config", "i2v.preprocess",
+// "i2v.outputs").
+std::map<std::string, std::string> model_metadata(const TrainingSetup& setup);
+
+// Loads `path` into `model` without requiring every tensor (the model's own initial values stay
+// where the file has none, the file's extra tensors are ignored), except the `restart` layers,
+// which are re-initialised from `seed`. Prints what was loaded.
+void load_initial_weights(Model& model, const std::string& path, const std::vector<std::string>& restart,
+                          uint64_t seed);
+
+}  // namespace i2v
