@@ -121,6 +121,40 @@ DatasetContents read_image_folder(const ImageFolderSource& source) {
   return contents;
 }
 
+DatasetContents read_image_list(const std::vector<std::string>& paths) {
+  DatasetContents contents;
+  contents.kind = TargetKind::class_index;
+  contents.class_names = {"unlabeled"};
+  auto is_picture = [](const fs::path& path) {
+    std::string extension = path.extension().string();
+    for (char& ch : extension) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    return extension == ".jpg" || extension == ".jpeg" || extension == ".png" || extension == ".gif" ||
+           extension == ".bmp";
+  };
+  auto add = [&](std::string path) {
+    contents.items.push_back({int64_t(contents.items.size()), std::move(path), Split::train,
+                              int64_t(contents.labels.size()), 1});
+    contents.labels.push_back(0);
+  };
+  for (const std::string& path : paths) {
+    std::error_code error;
+    if (!fs::is_directory(path, error)) {
+      add(path);  // a missing or bad file is reported when it is decoded
+      continue;
+    }
+    std::vector<std::string> files;
+    for (const auto& entry : fs::recursive_directory_iterator(path))
+      if (entry.is_regular_file() && is_picture(entry.path()) && entry.path().filename().string()[0] != '.')
+        files.push_back(entry.path().string());
+    std::sort(files.begin(), files.end());
+    I2V_CHECK(!files.empty(), "folder {} holds no pictures (.jpg, .jpeg, .png, .gif, .bmp)", path);
+    for (std::string& file : files) add(std::move(file));
+  }
+  I2V_CHECK(!contents.items.empty(), "no pictures given");
+  contents.report.add_read(int64_t(contents.items.size()));
+  return contents;
+}
+
 struct Dataset::CacheEntry {
   Image image;
   bool failed = false;

@@ -81,6 +81,11 @@ struct ImageFolderSource {
 // Lists the classes and pictures (hidden files skipped; other extensions counted as unsupported).
 DatasetContents read_image_folder(const ImageFolderSource& source);
 
+// Pictures to run a model on, without labels: files, and folders searched recursively for
+// pictures, in the order given (a folder's pictures sorted). The single class is "unlabeled";
+// ids are positions in the list. Paths are kept as given.
+DatasetContents read_image_list(const std::vector<std::string>& paths);
+
 struct DatasetOptions {
   Preprocess preprocess;
   int64_t max_pixels = kDefaultMaxPixels;

@@ -1,0 +1,68 @@
+#include "train/inference.h"
+
+#include "kernels/error.h"
+#include "nn/model_config.h"
+#include "nn/safetensors.h"
+#include "train/progress.h"
+
+namespace i2v {
+
+TrainedModel load_trained_model(const std::string& weights, Device device, const std::string& model_config) {
+  Safetensors file = load_safetensors(weights);
+  TrainedModel trained;
+  trained.metadata = file.metadata;
+  auto metadata = [&](const char* key) -> const std::string* {
+    auto it = file.metadata.find(key);
+    return it == file.metadata.end() ? nullptr : &it->second;
+  };
+  try {
+    if (const std::string* outputs = metadata("i2v.outputs")) {
+      for (const nlohmann::json& entry : nlohmann::json::parse(*outputs))
+        trained.outputs.push_back({entry.at("name").get<std::string>(), entry.value("category", std::string())});
+    }
+    if (const std::string* target = metadata("i2v.target")) trained.multi_label = *target == "multi_label";
+    trained.preprocess = metadata("i2v.preprocess") ? Preprocess::from_json(nlohmann::json::parse(*metadata("i2v.preprocess")))
+                                                    : Preprocess{};
+    nlohmann::json config;
+    if (!model_config.empty()) {
+      ZooOptions options;
+      if (!trained.outputs.empty()) options.outputs = int64_t(trained.outputs.size());
+      config = resolve_model_config(model_config, options);
+    } else {
+      I2V_CHECK(metadata("i2v.model_config"), "{}: the file does not say which model it holds (no i2v.model_config "
+                "metadata): name one with --model", weights);
+      config = nlohmann::json::parse(*metadata("i2v.model_config"));
+    }
+    trained.model = std::make_unique<Model>(build_model(config));
+  } catch (const nlohmann::json::exception& e) {
+    I2V_THROW("{}: unreadable i2v metadata: {}", weights, e.what());
+  }
+  trained.model->load_state_dict(file.tensors);
+  trained.model->to(device);
+  if (!trained.metadata.count("i2v.preprocess") && !trained.model->input_shape().empty())
+    trained.preprocess.size = int(trained.model->input_shape().back());
+  return trained;
+}
+
+void run_model(Model& model, std::shared_ptr<const Dataset> dataset, Device device, const std::string& until,
+               int64_t batch_size, int workers, const std::function<void(const Batch&, const Tensor&)>& consume,
+               const std::string& progress_label) {
+  LoaderOptions options;
+  options.batch_size = batch_size;
+  options.shuffle = false;
+  options.workers = workers;
+  DataLoader loader(dataset, options);
+  Progress progress(progress_label, dataset->size(), "img");
+  int64_t done = 0;
+  while (std::optional<Batch> batch = loader.next()) {
+    const Tensor activations = model.forward(batch->images.to(device), Mode::eval, until).to(Device::cpu());
+    consume(*batch, activations);
+    done += batch->size();
+    if (!progress_label.empty()) progress.update(done);
+  }
+  if (!progress_label.empty()) progress.finish();
+  const DataReport& report = loader.last_epoch_report();
+  if (report.skipped() > 0) std::fputs(report.summary("pictures").c_str(), stderr);
+}
+
+}  // namespace i2v
