@@ -96,4 +96,25 @@ std::shared_ptr<const Dataset> DatasetSplitOptions::open() const {
   return std::make_shared<const Dataset>(source.read(), parse_split(split), options);
 }
 
+void PictureOptions::add(CLI::App* command) {
+  command->add_option("pictures", pictures, "Picture files and folders (searched recursively)");
+  source.add(command);
+  command->add_option("--split", split, "With a dataset: train, val, test or all")->capture_default_str();
+  command->add_option("--batch", batch, "Pictures per batch")->capture_default_str();
+  command->add_option("--workers", workers, "Decoding threads")->capture_default_str();
+  command->add_option("--device", device, "cpu, sim or cuda")->capture_default_str();
+}
+
+std::shared_ptr<const Dataset> PictureOptions::open(const Preprocess& preprocess) const {
+  const bool dataset = !source.metadata.empty() || !source.folders.empty();
+  I2V_CHECK(dataset != !pictures.empty(), "give pictures (files or folders), or a dataset (--metadata/--images or "
+            "--folders), not both");
+  DatasetOptions options;
+  options.preprocess = preprocess;
+  if (!dataset) return std::make_shared<const Dataset>(std::make_shared<const DatasetContents>(read_image_list(pictures)),
+                                                       std::nullopt, options);
+  return std::make_shared<const Dataset>(source.read(), split == "all" ? std::nullopt : std::optional<Split>(parse_split(split)),
+                                         options);
+}
+
 }  // namespace i2v::app

@@ -18,7 +18,6 @@
 namespace i2v::app {
 namespace {
 
-std::string megabytes(double bytes) { return fmt::format("{:.1f} MiB", bytes / 1048576.0); }
 
 // ---- build ----------------------------------------------------------------------------------
 
@@ -33,7 +32,7 @@ void run_build(const BuildOptions& o) {
   const CodeStore store = CodeStore::open(o.output);
   std::printf("wrote %s: %s codes of %s bits (%s), ids %s..%s%s, in %s\n", o.output.c_str(),
               format_count(store.size()).c_str(), format_count(store.bits()).c_str(),
-              megabytes(double(store.size()) * store.bits() / 8).c_str(), format_count(store.id(0)).c_str(),
+              format_bytes(double(store.size()) * store.bits() / 8).c_str(), format_count(store.id(0)).c_str(),
               format_count(store.id(store.size() - 1)).c_str(), store.has_paths() ? ", with image paths" : "",
               format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()).c_str());
 }
@@ -74,7 +73,7 @@ void run_info(const InfoOptions& o) {
   const CodeStore store = CodeStore::open(o.store);
   std::printf("%s: %s codes of %s bits (%s of codes), ids %s..%s, image paths: %s, CRC-32 of the codes %08x\n",
               o.store.c_str(), format_count(store.size()).c_str(), format_count(store.bits()).c_str(),
-              megabytes(double(store.size()) * store.bits() / 8).c_str(), format_count(store.id(0)).c_str(),
+              format_bytes(double(store.size()) * store.bits() / 8).c_str(), format_count(store.id(0)).c_str(),
               format_count(store.id(store.size() - 1)).c_str(), store.has_paths() ? "yes" : "no",
               store.codes_checksum());
   if (o.graph.empty()) return;
