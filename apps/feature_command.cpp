@@ -14,36 +14,24 @@ namespace i2v::app {
 namespace {
 
 struct FeatureOptions {
-  std::vector<std::string> pictures;
-  DataSourceOptions source;
-  std::string split = "all";
+  PictureOptions pictures;
   std::string weights;
   std::string model;
   std::string layer = "fc7";
   std::string output;
-  std::string device = "cpu";
-  int64_t batch = 32;
-  int workers = 2;
 };
 
 void run_feature(const FeatureOptions& o) {
-  I2V_CHECK(o.pictures.empty() != (o.source.folders.empty() && o.source.metadata.empty()),
-            "give pictures (files or folders) or a dataset (--folders, or --metadata and --images), not both");
-  const Device device = Device::parse(o.device);
+  const Device device = Device::parse(o.pictures.device);
   TrainedModel trained = load_trained_model(o.weights, device, o.model);
-  DatasetOptions options;
-  options.preprocess = trained.preprocess;
-  const bool listed = !o.pictures.empty();
-  auto contents = std::make_shared<const DatasetContents>(listed ? read_image_list(o.pictures) : *o.source.read());
-  std::optional<Split> split;
-  if (!listed && o.split != "all") split = parse_split(o.split);
-  auto dataset = std::make_shared<const Dataset>(contents, split, options);
+  const auto dataset = o.pictures.open(trained.preprocess);
   std::fprintf(stderr, "model %s from %s; %s pictures, %s\n", trained.model->name().c_str(), o.weights.c_str(),
                format_count(dataset->size()).c_str(), dataset->preprocess().describe().c_str());
 
-  FeatureSet set = extract_features(*trained.model, dataset, device, o.layer, o.batch, o.workers, "features");
+  FeatureSet set = extract_features(*trained.model, dataset, device, o.layer, o.pictures.batch, o.pictures.workers,
+                                    "features");
   set.about["weights"] = o.weights;
-  if (listed) {
+  if (!o.pictures.pictures.empty()) {  // files: no classes, no splits
     set.classes.clear();
     set.labels.assign(set.labels.size(), -1);
     set.splits.assign(set.splits.size(), "");
@@ -60,11 +48,9 @@ void run_feature(const FeatureOptions& o) {
 
 void add_feature_command(CLI::App& app) {
   static FeatureOptions o;
-  o.source.fractions = "0.64,0.16,0.2";
+  o.pictures.source.fractions = "0.64,0.16,0.2";
   CLI::App* cmd = app.add_subcommand("feature", "A trained model's activations at one layer, per picture, as .npy (e.g. fc7)");
-  cmd->add_option("pictures", o.pictures, "Pictures: files, or folders searched recursively (unlabelled)");
-  o.source.add(cmd);
-  cmd->add_option("--split", o.split, "With a dataset: all, train, val or test")->capture_default_str();
+  o.pictures.add(cmd);
   cmd->add_option("--weights", o.weights, "The model's weights (safetensors; i2v train writes the model into them)")
       ->required();
   cmd->add_option("--model", o.model,
@@ -76,9 +62,6 @@ void add_feature_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-o,--output", o.output, "The features, FILE.npy; FILE.labels.npy and FILE.json go beside it")
       ->required();
-  cmd->add_option("--device", o.device, "cpu, sim or cuda")->capture_default_str();
-  cmd->add_option("--batch", o.batch, "Pictures per forward pass")->capture_default_str();
-  cmd->add_option("--workers", o.workers, "Threads decoding pictures")->capture_default_str();
   cmd->footer(
       "Writes FILE.npy (float32 [N, D]: each picture's activations at the layer, flattened), FILE.labels.npy\n"
       "(int64 [N]: the class index; -1 for pictures given as files, and for dumps) and FILE.json (the\n"
@@ -91,7 +74,7 @@ void add_feature_command(CLI::App& app) {
       "Examples:\n"
       "  i2v feature --weights runs/transfer/optimized/best.safetensors --layer fc7 --folders curated -o fc7.npy\n"
       "  i2v feature --weights vgg19-imagenet.safetensors --model vgg19 --layer fc7 --folders curated -o fc7.npy\n"
-      "  i2v feature --weights runs/feature/best.safetensors --layer encode1neuron pictures/ -o encode1.npy\n"
+      "  i2v feature pictures/ --weights runs/feature/best.safetensors --layer encode1neuron -o encode1.npy\n"
       "  python3 -c \"import numpy as np; x = np.load('fc7.npy'); y = np.load('fc7.labels.npy'); print(x.shape, y[:5])\"");
   cmd->callback([] { run_feature(o); });
 }
