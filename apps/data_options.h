@@ -66,6 +66,7 @@ struct PictureOptions {
   std::vector<std::string> pictures;
   DataSourceOptions source;
   std::string split = "all";
+  int64_t limit = 0;  // the first `limit` pictures only (0: all)
   int64_t batch = 32;
   int workers = 2;
   std::string device = "cpu";

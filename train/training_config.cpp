@@ -215,6 +215,7 @@ TrainingSetup prepare_training(const json& config) {
   SgdOptions sgd;
   sgd.momentum = field<double>(optimizer, "momentum", "optimizer", 0.9);
   sgd.weight_decay = field<double>(optimizer, "weight_decay", "optimizer", 5e-4);
+  sgd.clip_norm = field<double>(optimizer, "clip_norm", "optimizer", 0.0);
   const auto rates = optimizer.contains("layers") ? parse_layer_rates(optimizer.at("layers"), *setup.model)
                                                   : std::map<std::string, LayerRates>{};
   setup.sgd = std::make_unique<Sgd>(*setup.model, sgd, rates);
