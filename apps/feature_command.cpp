@@ -2,6 +2,7 @@
 // the pictures' classes (train/feature_set.h) — the fc7 features the SVMs of `i2v svm` classify,
 // or any layer of any model.
 #include <cstdio>
+#include <filesystem>
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
@@ -24,6 +25,8 @@ struct FeatureOptions {
 void run_feature(const FeatureOptions& o) {
   const Device device = Device::parse(o.pictures.device);
   TrainedModel trained = load_trained_model(o.weights, device, o.model);
+  // Before the long part: a missing output folder is made now rather than refused at the end.
+  std::filesystem::create_directories(std::filesystem::absolute(o.output).parent_path());
   const auto dataset = o.pictures.open(trained.preprocess);
   std::fprintf(stderr, "model %s from %s; %s pictures, %s\n", trained.model->name().c_str(), o.weights.c_str(),
                format_count(dataset->size()).c_str(), dataset->preprocess().describe().c_str());

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Image folders of one emoji vendor's drawings, one class per emoji category or subcategory,
-for the transfer-learning measurements (bench/RESULTS.md, "Transfer learning (VGG-19, SVM)").
+for the transfer-learning measurements (bench/RESULTS.md, "Transfer learning (issue 8)").
 
   emoji_class_folders.py --packages DIR --dump DUMP --vendor google --by subcategory --min 20 -o OUT
 
