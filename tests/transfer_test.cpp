@@ -321,5 +321,17 @@ TEST_F(TransferTest, TheExperimentEndToEnd) {
   EXPECT_TRUE(baseline.at("optimizer").at("layers").empty());
 }
 
+TEST_F(TransferTest, WithoutPretrainedWeightsTheConfigAsItIsGivesTwoRows) {
+  json config = small_preset("scratch");
+  config["init"] = json::object();
+  config["transfer"]["svm"] = {{"kernels", {"rbf"}}, {"C", {10}}, {"gamma", {1e-2}}};
+  const PrecisionTable table = run_transfer(config, /*resume=*/false);
+  std::vector<std::string> names;
+  for (const PrecisionRow& row : table.rows()) names.push_back(row.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"network", "network + SVM"}));
+  EXPECT_TRUE(std::filesystem::exists(path("scratch/network/svm.safetensors")));
+  EXPECT_FALSE(std::filesystem::exists(path("scratch/pretrained")));
+}
+
 }  // namespace
 }  // namespace i2v

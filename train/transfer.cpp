@@ -63,10 +63,10 @@ struct Experiment {
   json summary;
 };
 
-// Trains one variant, then scores its softmax and its features' SVMs on the test split (and,
-// with `pretrained_row`, first the SVMs on the features of the initial weights).
-void run_variant(const std::string& variant, const std::string& row_prefix, json config, bool pretrained_row,
-                 Experiment& experiment) {
+// Trains one variant, then scores its softmax ("<variant> network", or "network") and its
+// features' SVMs ("<variant> + SVM") on the test split (and, with `pretrained_row`, first the
+// SVMs on the features of the initial weights).
+void run_variant(const std::string& variant, json config, bool pretrained_row, Experiment& experiment) {
   const std::string& run = experiment.run;
   json& summary = experiment.summary;
   const json transfer = config.value("transfer", json::object());
@@ -107,13 +107,13 @@ void run_variant(const std::string& variant, const std::string& row_prefix, json
   options.shuffle = false;
   DataLoader test_loader(setup.test, options);
   const Evaluation evaluation = evaluate(*setup.model, *setup.loss, test_loader, setup.trainer.device, "test " + variant);
-  const std::string network = row_prefix + "network";
+  const std::string network = variant == "network" ? variant : variant + " network";
   experiment.rows.push_back({network, evaluation.scores, evaluation.class_labels});
   summary["rows"][network] = {{"weights", summary["variants"][variant]["weights"]}, {"seconds", seconds_since(start)}};
 
   const FeatureSet features = all_features(setup, layer, "features (" + variant + ")");
   write_feature_set(directory + "/features.npy", features);
-  experiment.rows.push_back(svm_row(row_prefix + "+ SVM", features, grid, directory, summary["rows"]));
+  experiment.rows.push_back(svm_row(variant + " + SVM", features, grid, directory, summary["rows"]));
 }
 
 }  // namespace
@@ -140,11 +140,11 @@ PrecisionTable run_transfer(const json& config, bool resume) {
   experiment.resume = resume;
   experiment.summary = {{"config", config}, {"rows", json::object()}, {"variants", json::object()}};
   if (pretrained) {
-    run_variant("baseline", "baseline ", baseline_config(config), true, experiment);
-    run_variant("optimized", "optimized ", config, false, experiment);
+    run_variant("baseline", baseline_config(config), true, experiment);
+    run_variant("optimized", config, false, experiment);
     experiment.rows.push_back(*experiment.pretrained);
   } else {
-    run_variant("network", "", config, false, experiment);
+    run_variant("network", config, false, experiment);
   }
 
   const std::vector<ScoredRow>& rows = experiment.rows;
