@@ -210,10 +210,10 @@ TEST_F(CliTest, FeaturesAndSvmsOfAnImageFolder) {
     const std::string picture = description.at("pictures")[i].at("path");
     EXPECT_NE(picture.find(fmt::format("/c{}/", label[i])), std::string::npos) << picture;
   }
-  // Pictures given as files have no label.
-  ok("feature pictures/c1 --weights vgg.safetensors --layer classifier.1 -o files.npy");
-  EXPECT_EQ(read_npy(path("files.npy")).shape, (Shape{10, 256}));
-  for (int64_t v : read_npy_tensor(path("files.labels.npy")).to_vector<int64_t>()) EXPECT_EQ(v, -1);
+  // Pictures given as files have no label; a missing output folder is made.
+  ok("feature pictures/c1 --weights vgg.safetensors --layer classifier.1 -o new/files.npy");
+  EXPECT_EQ(read_npy(path("new/files.npy")).shape, (Shape{10, 256}));
+  for (int64_t v : read_npy_tensor(path("new/files.labels.npy")).to_vector<int64_t>()) EXPECT_EQ(v, -1);
 
   ok("svm train --features fc7.npy --kernels rbf,sigmoid --C 1,10 --gamma 0.01 -o svm.safetensors");
   const ToolRun eval = ok("svm eval --svm svm.safetensors --features fc7.npy --split test -o test");
