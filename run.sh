@@ -17,8 +17,6 @@ PACKAGES=(
   libturbojpeg0-dev libstb-dev libsvm-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-# The demo also fetches emoji drawings from the npm registry.
-DEMO_PACKAGES=(npm)
 
 usage() {
   cat <<'TXT'
@@ -63,7 +61,8 @@ build() {
 
 case "${1:-help}" in
   demo)
-    install_missing_packages "${DEMO_PACKAGES[@]}"
+    # The demo fetches emoji drawings from the npm registry (npm may also come with nodejs).
+    command -v npm >/dev/null || install_missing_packages npm
     build i2v_tool
     scripts/demo.sh "$BUILD_DIR/apps/i2v"
     ;;
