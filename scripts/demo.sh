@@ -24,7 +24,6 @@ step "2. a Danbooru-style dump: general tags = category + words, character = the
 "$i2v" vocab build --metadata "$out/emoji-dump/metadata.jsonl" -o "$out/emoji-vocab.json" --top 3
 
 step "3. i2v-tag trained from scratch on the CPU (width 1/4, 64x64 pictures; configs/emoji-i2v-tag.json)"
-"$i2v" model summary --model i2v-tag --width 0.25 --input-size 64 --outputs 1029 --batch 32 | tail -n 1
 "$i2v" train --config configs/emoji-i2v-tag.json
 
 step "4. mAP per tag category on the held-out test split, against the baseline (every picture scored by the tag's frequency)"
