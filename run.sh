@@ -22,7 +22,7 @@ usage() {
   cat <<'TXT'
 usage: ./run.sh COMMAND
 
-  demo    build, then run the demo (see README.md)
+  demo    build the i2v tool, then run the tagging demo (scripts/demo.sh; results in demo-out/)
   test    build everything, then run the whole test suite through ctest
   build   install what is missing, configure and build (incremental)
   bench   build, then run the benchmarks in bench/ (results: bench/RESULTS.md)
@@ -34,7 +34,7 @@ TXT
 
 install_missing_packages() {
   local missing=()
-  for package in "${PACKAGES[@]}"; do
+  for package in "$@"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
   ((${#missing[@]} == 0)) && return 0
@@ -48,20 +48,23 @@ install_missing_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# build [TARGET...]: everything by default.
 build() {
-  install_missing_packages
+  install_missing_packages "${PACKAGES[@]}"
   if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
   fi
-  cmake --build "$BUILD_DIR" -j"$JOBS"
+  local targets=()
+  (($# > 0)) && targets=(--target "$@")
+  cmake --build "$BUILD_DIR" -j"$JOBS" "${targets[@]}"
 }
 
 case "${1:-help}" in
   demo)
-    build
-    "$BUILD_DIR/apps/i2v" devices
-    echo
-    "$BUILD_DIR/apps/i2v" smoke
+    # The demo fetches emoji drawings from the npm registry (npm may also come with nodejs).
+    command -v npm >/dev/null || install_missing_packages npm
+    build i2v_tool
+    scripts/demo.sh "$BUILD_DIR/apps/i2v"
     ;;
   test)
     build
