@@ -119,9 +119,11 @@ json vgg19(const ZooOptions& o) {
 
 std::vector<std::string> zoo_model_names() { return {"i2v-feature", "i2v-tag", "vgg11-fc", "vgg19"}; }
 
-nlohmann::json zoo_config(const std::string& name, const ZooOptions& options) {
-  I2V_CHECK(options.outputs > 0 && options.input_size > 0 && options.width > 0,
+nlohmann::json zoo_config(const std::string& name, const ZooOptions& requested) {
+  I2V_CHECK(requested.outputs >= 0 && requested.input_size > 0 && requested.width > 0,
             "model {}: outputs, input size and width must be positive", name);
+  ZooOptions options = requested;
+  if (options.outputs == 0) options.outputs = name == "vgg19" ? 1000 : 1539;
   if (name == "i2v-tag") return i2v_tag(options);
   if (name == "vgg11-fc") return vgg11_fc(options);
   if (name == "i2v-feature") return i2v_feature(options);
