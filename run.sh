@@ -25,7 +25,8 @@ usage: ./run.sh COMMAND
   demo    build the i2v tool, then run the tagging demo (scripts/demo.sh; results in demo-out/)
   test    build everything, then run the whole test suite through ctest
   build   install what is missing, configure and build (incremental)
-  bench   build, then run the benchmarks in bench/ (results: bench/RESULTS.md)
+  bench   build, then run the emulator benchmark and the training step beside PyTorch
+          (more in bench/; results: bench/RESULTS.md)
   help    this text
 
 Environment: I2V_BUILD_DIR (default: build).
@@ -76,6 +77,14 @@ case "${1:-help}" in
   bench)
     build
     "$BUILD_DIR/bench/sim_bench"
+    echo
+    # One i2v-tag training step beside PyTorch on the same cores (about 2 minutes; i2v alone
+    # when Debian's python3-torch is absent).
+    if [ -x /usr/bin/python3 ]; then
+      /usr/bin/python3 bench/train_step_vs_torch.py --bench "$BUILD_DIR/bench/train_step_bench"
+    else
+      echo "run.sh: /usr/bin/python3 is missing: the training-step comparison is skipped" >&2
+    fi
     ;;
   help|-h|--help)
     usage
