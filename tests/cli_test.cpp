@@ -183,6 +183,51 @@ TEST_F(CliTest, ForwardAndBackwardAgreeOnEveryDeviceAndWithPyTorch) {
   for (size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(cpu[i], reference[i], 1e-5 + 1e-4 * std::fabs(reference[i]));
 }
 
+TEST_F(CliTest, FeaturesAndSvmsOfAnImageFolder) {
+  // Three classes of 32x32 pictures: a red, green or blue square on a grey background.
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 10; ++i) {
+      Image image;
+      image.width = image.height = 32;
+      image.rgb.assign(32 * 32 * 3, uint8_t(120 + 7 * i));
+      for (int y = 4 + i % 5; y < 20 + i % 5; ++y)
+        for (int x = 6 + i % 4; x < 22 + i % 4; ++x) image.pixel(x, y)[c] = 250;
+      std::filesystem::create_directories(path(fmt::format("pictures/c{}", c)));
+      save_png(path(fmt::format("pictures/c{}/{}.png", c, i)), image);
+    }
+  ok("weights init --model vgg19 --outputs 3 --width 0.0625 --input-size 32 -o vgg.safetensors");
+  const ToolRun feature = ok("feature --weights vgg.safetensors --layer fc7 --folders pictures -o fc7.npy");
+  EXPECT_NE(feature.out.find("layer classifier.4 of vgg19"), std::string::npos) << feature.out;
+  const NpyArray features = read_npy(path("fc7.npy")), labels = read_npy(path("fc7.labels.npy"));
+  EXPECT_EQ(features.type, NpyType::f32);
+  EXPECT_EQ(features.shape, (Shape{30, 256}));
+  EXPECT_EQ(labels.type, NpyType::i64);
+  ASSERT_EQ(labels.shape, (Shape{30}));
+  const json description = json::parse(read_file(path("fc7.json")));
+  EXPECT_EQ(description.at("classes"), json({"c0", "c1", "c2"}));
+  const int64_t* label = reinterpret_cast<const int64_t*>(labels.bytes.data());
+  for (size_t i = 0; i < 30; ++i) {
+    const std::string picture = description.at("pictures")[i].at("path");
+    EXPECT_NE(picture.find(fmt::format("/c{}/", label[i])), std::string::npos) << picture;
+  }
+  // Pictures given as files have no label; a missing output folder is made.
+  ok("feature pictures/c1 --weights vgg.safetensors --layer classifier.1 -o new/files.npy");
+  EXPECT_EQ(read_npy(path("new/files.npy")).shape, (Shape{10, 256}));
+  for (int64_t v : read_npy_tensor(path("new/files.labels.npy")).to_vector<int64_t>()) EXPECT_EQ(v, -1);
+
+  ok("svm train --features fc7.npy --kernels rbf,sigmoid --C 1,10 --gamma 0.01 -o svm.safetensors");
+  const ToolRun eval = ok("svm eval --svm svm.safetensors --features fc7.npy --split test -o test");
+  EXPECT_NE(eval.out.find("global"), std::string::npos) << eval.out;
+  const json table = json::parse(read_file(path("test.json")));
+  EXPECT_EQ(table.at("test_pictures"), 6);
+  EXPECT_EQ(table.at("rows")[0].at("top5"), 1.0);
+  EXPECT_NE(read_file(path("test.classes.csv")).find("global,6,"), std::string::npos);
+
+  ToolRun run = i2v("feature --weights vgg.safetensors --layer fc9 --folders pictures -o x.npy");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("no layer 'fc9'"), std::string::npos) << run.err;
+}
+
 TEST_F(CliTest, BadInputGivesOneClearLine) {
   ToolRun run = i2v("tag missing.png --weights nowhere.safetensors");
   EXPECT_EQ(run.status, 1);

@@ -6,6 +6,33 @@
 #include "train/progress.h"
 
 namespace i2v {
+namespace {
+
+// Sets config["outputs"] from the file's tensor for the first layer the config sizes by
+// "outputs" (e.g. torchvision vgg19's classifier.6.weight: [1000, 4096]).
+void size_outputs_from_file(nlohmann::json& config, const std::map<std::string, Tensor>& tensors) {
+  for (const nlohmann::json& layer : config.value("layers", nlohmann::json::array())) {
+    const bool sized_by_outputs = layer.value("out_features", nlohmann::json()) == "outputs" ||
+                                  layer.value("out_channels", nlohmann::json()) == "outputs";
+    if (!sized_by_outputs) continue;
+    auto weight = tensors.find(layer.value("name", std::string()) + ".weight");
+    if (weight != tensors.end() && weight->second.dim() >= 1) config["outputs"] = weight->second.size(0);
+    return;
+  }
+}
+
+}  // namespace
+
+std::string resolve_layer_name(const Model& model, const std::string& name) {
+  if (model.has_node(name)) return name;
+  static const std::map<std::string, std::string> vgg_names = {
+      {"fc6", "classifier.1"}, {"fc7", "classifier.4"}, {"fc8", "classifier.6"}};
+  auto alias = vgg_names.find(name);
+  if (alias != vgg_names.end() && model.has_node(alias->second)) return alias->second;
+  std::string layers;
+  for (const ModelNode& node : model.nodes()) layers += (layers.empty() ? "" : ", ") + node.name;
+  I2V_THROW("model {} has no layer '{}'; its layers: {}", model.name(), name, layers);
+}
 
 TrainedModel load_trained_model(const std::string& weights, Device device, const std::string& model_config) {
   Safetensors file = load_safetensors(weights);
@@ -28,6 +55,7 @@ TrainedModel load_trained_model(const std::string& weights, Device device, const
       ZooOptions options;
       if (!trained.outputs.empty()) options.outputs = int64_t(trained.outputs.size());
       config = resolve_model_config(model_config, options);
+      if (trained.outputs.empty()) size_outputs_from_file(config, file.tensors);
     } else {
       I2V_CHECK(metadata("i2v.model_config"), "{}: the file does not say which model it holds (no i2v.model_config "
                 "metadata): name one with --model", weights);

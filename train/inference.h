@@ -31,8 +31,16 @@ struct TrainedModel {
 };
 
 // Loads a weights file written by `i2v train` (or imported) onto `device`. `model_config` (a
-// shipped model's name or a config file) replaces the file's own, for weights without one.
+// shipped model's name or a config file) replaces the file's own, for weights without one (such
+// as torchvision's, converted); the number of outputs then comes from the file's output names, or
+// else from the shape of the file's last layer (the layer the config sizes by "outputs").
 TrainedModel load_trained_model(const std::string& weights, Device device, const std::string& model_config = "");
+
+// A layer of `model` by its name, or by the name the VGG papers give it where the model has
+// torchvision's VGG names: fc6 and fc7 (the first and second fully connected layers' outputs
+// after their ReLU: classifier.1, classifier.4) and fc8 (the logits: classifier.6). Throws listing
+// the model's layers for an unknown name.
+std::string resolve_layer_name(const Model& model, const std::string& name);
 
 // Runs `model` over every picture of `dataset` (in order) up to layer `until` ("" = the output),
 // calling `consume` with each batch and the activations ([N, ...] on the cpu). Pictures that

@@ -9,6 +9,7 @@
 #include "nn/losses/cross_entropy.h"
 #include "nn/model_config.h"
 #include "nn/safetensors.h"
+#include "train/atomic_file.h"
 #include "train/metadata.h"
 #include "train/split.h"
 #include "train/vocabulary.h"
@@ -117,9 +118,21 @@ void apply_override(json& config, const std::string& assignment) {
   *node = value;
 }
 
-void load_initial_weights(Model& model, const std::string& path, const std::vector<std::string>& restart, uint64_t seed) {
+void load_initial_weights(Model& model, const std::string& path, const std::vector<std::string>& restart, uint64_t seed,
+                          bool strict) {
   Safetensors file = load_safetensors(path);
   std::set<std::string> restarted(restart.begin(), restart.end());
+  for (const std::string& layer : restart)
+    I2V_CHECK(model.has_node(layer), "init.restart: model {} has no layer '{}'", model.name(), layer);
+  if (strict) {
+    std::map<std::string, Tensor> loaded;
+    std::map<std::string, Shape> expected;
+    for (const auto& [name, tensor] : file.tensors)
+      if (!restarted.count(name.substr(0, name.rfind('.')))) loaded[name] = tensor;
+    for (const auto& [name, tensor] : model.state_dict())
+      if (!restarted.count(name.substr(0, name.rfind('.')))) expected[name] = tensor.shape();
+    check_shapes(loaded, expected, fmt::format("{} (for model {}, restarting {} layers)", path, model.name(), restart.size()));
+  }
   std::map<std::string, Tensor> kept;
   const std::map<std::string, Tensor> own = model.state_dict();
   std::vector<std::string> unused, initial;
@@ -166,6 +179,8 @@ TrainingSetup prepare_training(const json& config) {
   setup.train = std::make_shared<const Dataset>(setup.contents, Split::train, train_options);
   if (setup.contents->count(Split::val) > 0)
     setup.validation = std::make_shared<const Dataset>(setup.contents, Split::val, eval_options);
+  if (setup.contents->count(Split::test) > 0)
+    setup.test = std::make_shared<const Dataset>(setup.contents, Split::test, eval_options);
   setup.loader.batch_size = field<int64_t>(data, "batch_size", "data", 32);
   setup.loader.workers = field<int>(data, "workers", "data", 2);
   setup.loader.seed = seed;
@@ -189,7 +204,8 @@ TrainingSetup prepare_training(const json& config) {
   const json init = field<json>(config, "init", "", json::object());
   if (init.contains("weights"))
     load_initial_weights(*setup.model, field<std::string>(init, "weights", "init", ""),
-                         field<std::vector<std::string>>(init, "restart", "init", {}), mix_seed(seed, 3));
+                         field<std::vector<std::string>>(init, "restart", "init", {}), mix_seed(seed, 3),
+                         field<bool>(init, "strict", "init", false));
   setup.trainer.device = Device::parse(field<std::string>(config, "device", "", "cpu"));
   setup.model->to(setup.trainer.device);
 
@@ -234,6 +250,24 @@ std::map<std::string, std::string> model_metadata(const TrainingSetup& setup) {
                                                     .dump()},
           {"i2v.outputs", output_names(*setup.contents).dump()},
           {"i2v.target", setup.train->target_kind() == TargetKind::multi_label ? "multi_label" : "class_index"}};
+}
+
+TrainResult run_training(TrainingSetup& setup, bool resume) {
+  write_file_atomically(setup.trainer.run_directory + "/config.json", setup.config.dump(2) + "\n");
+  auto train_dataset = setup.train;
+  auto validation_dataset = setup.validation;
+  const LoaderOptions loader = setup.loader;
+  Trainer trainer(
+      *setup.model, *setup.loss, *setup.sgd, *setup.schedule,
+      [train_dataset, loader](LoaderPosition start) { return std::make_unique<DataLoader>(train_dataset, loader, start); },
+      [validation_dataset, loader]() -> std::unique_ptr<DataLoader> {
+        if (!validation_dataset) return nullptr;
+        LoaderOptions options = loader;
+        options.shuffle = false;
+        return std::make_unique<DataLoader>(validation_dataset, options);
+      },
+      setup.trainer);
+  return trainer.run(resume);
 }
 
 }  // namespace i2v

@@ -2,7 +2,7 @@
 //
 //   {"run": "runs/emoji-tag", "seed": 1, "device": "cpu",
 //    "model": {"name": "i2v-tag", "width": 0.25, "input_size": 64},     // or {"config": "file.json"}
-//    "init": {"weights": "W.safetensors", "restart": ["conv6_4"]},       // optional
+//    "init": {"weights": "W.safetensors", "restart": ["conv6_4"], "strict": false},  // optional
 //    "data": {"metadata": ["dump/metadata.jsonl"], "images": "dump", "vocab": "vocab.json",
 //             "preprocess": {"preset": "unit", "size": 64}, "augment": {"crop": "random", "hflip": true},
 //             "batch_size": 32, "workers": 2, "cache": true},             // or "folders": DIR
@@ -44,7 +44,7 @@ void apply_override(nlohmann::json& config, const std::string& assignment);
 struct TrainingSetup {
   nlohmann::json config;
   std::shared_ptr<const DatasetContents> contents;
-  std::shared_ptr<const Dataset> train, validation;  // validation may be null
+  std::shared_ptr<const Dataset> train, validation, test;  // validation and test may be null (no pictures)
   LoaderOptions loader;
   std::unique_ptr<Model> model;
   std::unique_ptr<Loss> loss;
@@ -62,10 +62,17 @@ TrainingSetup prepare_training(const nlohmann::json& config);
 // "i2v.outputs").
 std::map<std::string, std::string> model_metadata(const TrainingSetup& setup);
 
-// Loads `path` into `model` without requiring every tensor (the model's own initial values stay
-// where the file has none, the file's extra tensors are ignored), except the `restart` layers,
-// which are re-initialised from `seed`. Prints what was loaded.
+// Loads `path` into `model` except the `restart` layers, which are re-initialised from `seed`.
+// Not `strict`: the model's own initial values stay where the file has none, and the file's
+// extra tensors are ignored. `strict` ("init": {"strict": true}): apart from the restarted layers,
+// the file must hold exactly the model's tensors with their shapes — the error names the file
+// and every missing, unexpected and mis-shaped tensor. Prints what was loaded.
 void load_initial_weights(Model& model, const std::string& path, const std::vector<std::string>& restart,
-                          uint64_t seed);
+                          uint64_t seed, bool strict = false);
+
+// Trains `setup` with the training loop (train/trainer.h) on its train and validation splits,
+// after writing <run>/config.json (the resolved config): what `i2v train` does. `resume`
+// continues from the run directory's newest checkpoint.
+TrainResult run_training(TrainingSetup& setup, bool resume);
 
 }  // namespace i2v
