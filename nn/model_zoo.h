@@ -11,6 +11,19 @@
 //                with a sigmoid (encode1neuron): the 4,096-d feature and, thresholded at 0.5,
 //                the 4,096-bit hash; encode2 = Linear(4096 → tags).
 //   vgg19        torchvision's vgg19 (features.N / classifier.N names), classifier to C classes.
+//   resnet18, resnet34 (BasicBlocks), resnet50, resnet101 (Bottlenecks)
+//                torchvision's ResNets with its module names, so that its state dicts load
+//                unchanged: conv1 bn1 relu maxpool, layer1..layer4 of blocks layerS.B.{conv1, bn1,
+//                conv2, bn2, [conv3, bn3], downsample.0, downsample.1}, avgpool (global average
+//                pooling: any input size of at least 32 pixels), fc. Convolutions have no bias;
+//                every BatchNorm keeps running_mean, running_var and num_batches_tracked. Our
+//                parameterless nodes have names torchvision does not need (layerS.B.relu1,
+//                .relu2, .add, .relu).
+//   resnet14     the artist paper's ResNet-14 (its figure is lost): resnet18 without layer4 —
+//                the same stem, then 2 BasicBlocks each of 64, 128 and 256 planes: 1 + 12
+//                convolutions + fc = 14 weighted layers.
+//   artist-conv2d  the artist paper's first Conv2D net: conv 4x4x8 s1 p1, ReLU, max-pool 8x8 s8
+//                p1, conv 2x2x16 s1 p1, ReLU, max-pool 4x4 s4 p1, flatten, fc.
 #pragma once
 
 #include <string>
