@@ -162,7 +162,7 @@ std::string add_residual_block(json& layers, const std::string& prefix, const st
     add_conv_bn(layers, p + "downsample.0", p + "downsample.1", out_channels, 1, stride, json::array({input}));
     shortcut = p + "downsample.1";
   }
-  layers.push_back({{"name", p + "add"}, {"type", "add"}, {"inputs", {last, shortcut}}});
+  layers.push_back({{"name", p + "add"}, {"type", "add"}, {"inputs", json::array({last, shortcut})}});
   layers.push_back(relu(p + "relu"));
   return p + "relu";
 }
@@ -212,6 +212,60 @@ const std::map<std::string, ResNetSpec>& resnet_specs() {
   return specs;
 }
 
+// ---- the GCN paper's head (after ADD-GCN) -------------------------------------------------------
+
+json layer(const std::string& name, const std::string& type, json fields = json::object()) {
+  fields["name"] = name;
+  fields["type"] = type;
+  return fields;
+}
+
+// Appends the head to a backbone whose last layer gives a [channels, h, w] feature map.
+void add_gcn_head(json& layers, int64_t channels, const ZooOptions& o) {
+  const std::string features = layers.back().at("name").get<std::string>();
+  const int64_t width = o.gcn_features > 0 ? o.gcn_features : std::min<int64_t>(channels, 1024);
+  json cam = conv("sam.cam", 0, 1, 0);
+  cam["out_channels"] = "outputs";
+  cam["bias"] = false;
+  cam["init"] = "gaussian:0.01";
+  layers.push_back(cam);
+  layers.push_back(layer("sam.score", "global_max_pool"));
+  layers.push_back(layer("sam.attention", "sigmoid", {{"inputs", json::array({"sam.cam"})}}));
+  json transform = conv("sam.transform", width, 1, 0);
+  transform["inputs"] = json::array({features});
+  layers.push_back(transform);
+  layers.push_back(
+      layer("sam.nodes", "semantic_attention", {{"inputs", json::array({"sam.attention", "sam.transform"})}}));
+  layers.push_back(layer("gcn.static_adj", "static_graph"));
+  layers.push_back(linear("gcn.static_weight", width));
+  layers.push_back(layer("gcn.static_relu", "leaky_relu", {{"slope", 0.2}}));
+  if (o.caption_features > 0)
+    layers.push_back(layer("gcn.caption", "node_concat", {{"inputs", json::array({"gcn.static_relu", "caption"})}}));
+  json adjacency = linear("gcn.dynamic_adj", 0);
+  adjacency["out_features"] = "outputs";
+  adjacency["init"] = "xavier";  // a sigmoid follows
+  layers.push_back(adjacency);
+  layers.push_back(layer("gcn.dynamic_sigmoid", "sigmoid"));
+  layers.push_back(layer("gcn.dynamic_graph", "dynamic_graph",
+                         {{"inputs", json::array({"gcn.dynamic_sigmoid", "gcn.static_relu"})}}));
+  layers.push_back(linear("gcn.dynamic_weight", width));
+  layers.push_back(layer("gcn.dynamic_relu", "leaky_relu", {{"slope", 0.2}}));
+  layers.push_back(layer("gcn.classifier", "node_classifier", {{"init", "gaussian:0.01"}}));
+  if (o.gcn_average_scores) {
+    layers.push_back(layer("fuse.sum", "add", {{"inputs", json::array({"sam.score", "gcn.classifier"})}}));
+    layers.push_back(layer("fuse.mean", "scale", {{"factor", 0.5}}));
+  }
+}
+
+json resnet_gcn(const std::string& name, const ResNetSpec& spec, const ZooOptions& o) {
+  int64_t channels = 0;
+  json layers = resnet_trunk(spec, o.width, channels);
+  add_gcn_head(layers, channels, o);
+  json config = model(name, o, layers);
+  if (o.caption_features > 0) config["auxiliary_inputs"] = {{"caption", json::array({o.caption_features})}};
+  return config;
+}
+
 // ---- the artist paper's small Conv2D net ----------------------------------------------------
 
 // conv 4x4x8 s1 p1, ReLU, max-pool 8x8 s8 p1, conv 2x2x16 s1 p1, ReLU, max-pool 4x4 s4 p1,
@@ -239,7 +293,10 @@ json artist_conv2d(const ZooOptions& o) {
 
 std::vector<std::string> zoo_model_names() {
   std::vector<std::string> names = {"artist-conv2d", "i2v-feature", "i2v-tag", "vgg11-fc", "vgg19"};
-  for (const auto& [name, spec] : resnet_specs()) names.push_back(name);
+  for (const auto& [name, spec] : resnet_specs()) {
+    names.push_back(name);
+    names.push_back(name + "-gcn");
+  }
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -247,12 +304,20 @@ std::vector<std::string> zoo_model_names() {
 nlohmann::json zoo_config(const std::string& name, const ZooOptions& options) {
   I2V_CHECK(options.outputs > 0 && options.input_size > 0 && options.width > 0,
             "model {}: outputs, input size and width must be positive", name);
+  I2V_CHECK(options.gcn_features >= 0 && options.caption_features >= 0,
+            "model {}: gcn_features and caption_features cannot be negative", name);
   if (name == "i2v-tag") return i2v_tag(options);
   if (name == "vgg11-fc") return vgg11_fc(options);
   if (name == "i2v-feature") return i2v_feature(options);
   if (name == "vgg19") return vgg19(options);
   if (name == "artist-conv2d") return artist_conv2d(options);
   if (resnet_specs().count(name)) return resnet(name, resnet_specs().at(name), options);
+  const std::string gcn_suffix = "-gcn";
+  if (name.size() > gcn_suffix.size() &&
+      name.compare(name.size() - gcn_suffix.size(), gcn_suffix.size(), gcn_suffix) == 0) {
+    const std::string backbone = name.substr(0, name.size() - gcn_suffix.size());
+    if (resnet_specs().count(backbone)) return resnet_gcn(name, resnet_specs().at(backbone), options);
+  }
   std::string names;
   for (const std::string& n : zoo_model_names()) names += (names.empty() ? "" : ", ") + n;
   I2V_THROW("unknown model '{}': the shipped models are {} (or give a config file path)", name, names);

@@ -2,10 +2,13 @@
 //
 //   {"run": "runs/emoji-tag", "seed": 1, "device": "cpu",
 //    "model": {"name": "i2v-tag", "width": 0.25, "input_size": 64},     // or {"config": "file.json"}
+//              (-gcn models also "gcn_features": 0, "gcn_average_scores": true: nn/model_zoo.h)
 //    "init": {"weights": "W.safetensors", "restart": ["conv6_4"]},       // optional
 //    "data": {"metadata": ["dump/metadata.jsonl"], "images": "dump", "vocab": "vocab.json",
 //             "preprocess": {"preset": "unit", "size": 64}, "augment": {"crop": "random", "hflip": true},
-//             "batch_size": 32, "workers": 2, "cache": true},             // or "folders": DIR
+//             "batch_size": 32, "workers": 2, "cache": true,              // or "folders": DIR (and "classes": [...])
+//             "auxiliary": {"caption": {"features": "f.npy", "ids": "ids.npy"}}},  // optional
+//                                      (train/auxiliary_features.h; a -gcn model then reads v_cap)
 //    "loss": {"type": "bce_with_logits"},                                  // default from the data
 //    "optimizer": {"momentum": 0.9, "weight_decay": 5e-4, "layers": [{"layers": [...], "lr_mult": 0.01}]},
 //    "schedule": {"lr": 0.01, "type": "plateau", "patience": 2},
