@@ -100,4 +100,31 @@ std::shared_ptr<const Dataset> DatasetSplitOptions::open() const {
   return std::make_shared<const Dataset>(source.read(), parse_split(split), options);
 }
 
+void PictureOptions::add(CLI::App* command) {
+  command->add_option("pictures", pictures, "Picture files and folders (searched recursively)");
+  source.add(command);
+  command->add_option("--split", split, "With a dataset: train, val, test or all")->capture_default_str();
+  command->add_option("--limit", limit, "Only the first N pictures (0: all)")->capture_default_str();
+  command->add_option("--batch", batch, "Pictures per batch")->capture_default_str();
+  command->add_option("--workers", workers, "Decoding threads")->capture_default_str();
+  command->add_option("--device", device, "cpu, sim or cuda")->capture_default_str();
+}
+
+std::shared_ptr<const Dataset> PictureOptions::open(const Preprocess& preprocess) const {
+  const bool dataset = !source.metadata.empty() || !source.folders.empty();
+  I2V_CHECK(dataset != !pictures.empty(), "give pictures (files or folders), or a dataset (--metadata/--images or "
+            "--folders), not both");
+  DatasetOptions options;
+  options.preprocess = preprocess;
+  auto contents = std::make_shared<DatasetContents>(dataset ? *source.read() : read_image_list(pictures));
+  const std::optional<Split> chosen = split == "all" ? std::nullopt : std::optional<Split>(parse_split(split));
+  if (limit > 0) {
+    std::vector<DatasetItem> kept;
+    for (const DatasetItem& item : contents->items)
+      if ((!chosen || item.split == *chosen) && int64_t(kept.size()) < limit) kept.push_back(item);
+    contents->items = std::move(kept);
+  }
+  return std::make_shared<const Dataset>(std::move(contents), chosen, options);
+}
+
 }  // namespace i2v::app

@@ -60,4 +60,20 @@ struct DatasetSplitOptions {
   std::shared_ptr<const Dataset> open() const;
 };
 
+// The pictures a model runs on (i2v tag, hash, ...): files and folders given as arguments, or a
+// dataset (--metadata/--images or --folders) and one of its splits ("all" for every picture).
+struct PictureOptions {
+  std::vector<std::string> pictures;
+  DataSourceOptions source;
+  std::string split = "all";
+  int64_t limit = 0;  // the first `limit` pictures only (0: all)
+  int64_t batch = 32;
+  int workers = 2;
+  std::string device = "cpu";
+
+  void add(CLI::App* command);
+  // The pictures, preprocessed as `preprocess` says.
+  std::shared_ptr<const Dataset> open(const Preprocess& preprocess) const;
+};
+
 }  // namespace i2v::app

@@ -12,7 +12,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    const std::vector<std::string> left = app.remaining();
+    if (app.get_subcommands().empty() && !left.empty())
+      std::fprintf(stderr, "i2v: error: unknown command '%s' (i2v --help lists them)\n", left.front().c_str());
+    else
+      std::fprintf(stderr, "i2v: error: %s (add --help for the options)\n", e.what());
+    return e.get_exit_code();
   } catch (const i2v::Error& e) {
     std::fprintf(stderr, "i2v: error: %s\n", e.message().c_str());
     return 1;

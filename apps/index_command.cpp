@@ -18,7 +18,6 @@
 namespace i2v::app {
 namespace {
 
-std::string megabytes(double bytes) { return fmt::format("{:.1f} MiB", bytes / 1048576.0); }
 
 // ---- build ----------------------------------------------------------------------------------
 
@@ -33,7 +32,7 @@ void run_build(const BuildOptions& o) {
   const CodeStore store = CodeStore::open(o.output);
   std::printf("wrote %s: %s codes of %s bits (%s), ids %s..%s%s, in %s\n", o.output.c_str(),
               format_count(store.size()).c_str(), format_count(store.bits()).c_str(),
-              megabytes(double(store.size()) * store.bits() / 8).c_str(), format_count(store.id(0)).c_str(),
+              format_bytes(double(store.size()) * store.bits() / 8).c_str(), format_count(store.id(0)).c_str(),
               format_count(store.id(store.size() - 1)).c_str(), store.has_paths() ? ", with image paths" : "",
               format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()).c_str());
 }
@@ -74,7 +73,7 @@ void run_info(const InfoOptions& o) {
   const CodeStore store = CodeStore::open(o.store);
   std::printf("%s: %s codes of %s bits (%s of codes), ids %s..%s, image paths: %s, CRC-32 of the codes %08x\n",
               o.store.c_str(), format_count(store.size()).c_str(), format_count(store.bits()).c_str(),
-              megabytes(double(store.size()) * store.bits() / 8).c_str(), format_count(store.id(0)).c_str(),
+              format_bytes(double(store.size()) * store.bits() / 8).c_str(), format_count(store.id(0)).c_str(),
               format_count(store.id(store.size() - 1)).c_str(), store.has_paths() ? "yes" : "no",
               store.codes_checksum());
   if (o.graph.empty()) return;
@@ -192,18 +191,30 @@ void add_graph(CLI::App& index) {
 
 struct RecallOptions {
   std::string store, groups, device = "cpu";
+  int64_t id_modulus = 0;
   std::vector<int> ks = {1, 5, 10};
   uint64_t seed = 1;
 };
 
-void run_recall(const RecallOptions& o) {
-  const CodeStore store = CodeStore::open(o.store);
+// The group of each item: from a .npy, or its id modulo a number.
+std::vector<int64_t> read_groups(const RecallOptions& o, const CodeStore& store) {
+  I2V_CHECK(o.groups.empty() != (o.id_modulus <= 0), "give --groups FILE.npy or --group-by-id-mod N (one of them)");
+  std::vector<int64_t> groups;
+  if (o.id_modulus > 0) {
+    for (int64_t row = 0; row < store.size(); ++row) groups.push_back(store.id(row) % o.id_modulus);
+    return groups;
+  }
   const Tensor groups_tensor = read_npy_tensor(o.groups);
   I2V_CHECK(groups_tensor.dim() == 1 && groups_tensor.size(0) == store.size() &&
                 (groups_tensor.dtype() == DType::i64 || groups_tensor.dtype() == DType::i32),
             "{}: groups must be an int32/int64 array of {} elements (one per item, in the store's order), not {} of {}",
             o.groups, store.size(), shape_str(groups_tensor.shape()), dtype_name(groups_tensor.dtype()));
-  const std::vector<int64_t> groups = groups_tensor.cast(DType::i64).to_vector<int64_t>();
+  return groups_tensor.cast(DType::i64).to_vector<int64_t>();
+}
+
+void run_recall(const RecallOptions& o) {
+  const CodeStore store = CodeStore::open(o.store);
+  const std::vector<int64_t> groups = read_groups(o, store);
   const RecallReport report = evaluate_recall(store.codes(), groups, o.ks, Device::parse(o.device), o.seed);
   std::printf("recall@k of the other items of each item's group among its k nearest (%s items with a partner, "
               "%s items in all)\n   k    codes  random codes\n",
@@ -217,15 +228,17 @@ void add_recall(CLI::App& index) {
   cmd->add_option("--store", o->store, "The code store")->required();
   cmd->add_option("--groups", o->groups, "int32/int64 .npy, one group id per item in the store's order; items of "
                                          "a group are 'the same'; negative = no group")
-      ->required()
       ->check(CLI::ExistingFile);
+  cmd->add_option("--group-by-id-mod", o->id_modulus,
+                  "Instead: items whose ids agree modulo N are the same (the emoji dump's ids are vendor x 10000 + emoji)");
   cmd->add_option("--k", o->ks, "The k to report")->capture_default_str()->delimiter(',');
   cmd->add_option("--seed", o->seed, "Seed of the random codes of the baseline")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu, sim or cuda")->capture_default_str();
   cmd->footer(
       "For each item with other items in its group: the share of them among its k nearest other\n"
       "items, averaged; beside it the same on random codes of the same size (the chance level).\n\n"
-      "Example:\n  i2v index recall --store emoji.i2vcodes --groups emoji_names.npy --k 1,5,10");
+      "Examples:\n  i2v index recall --store emoji.i2vcodes --groups emoji_names.npy --k 1,5,10\n"
+      "  i2v index recall --store emoji.i2vcodes --group-by-id-mod 10000");
   cmd->callback([o] { run_recall(*o); });
 }
 

@@ -16,33 +16,19 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
+#include "apps/model_options.h"
+#include "nn/caffe_model.h"
+#include "nn/model_config.h"
+#include "train/preprocess.h"
 #include "kernels/error.h"
 #include "nn/safetensors.h"
+#include "nn/text.h"
 #include "train/checkpoint.h"
 
 namespace i2v::app {
 namespace {
 
 // ---- formatting -----------------------------------------------------------------------------------
-
-// 1234567 -> "1,234,567"
-std::string with_commas(uint64_t n) {
-  std::string digits = std::to_string(n), text;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) text += ',';
-    text += digits[i];
-  }
-  return text;
-}
-
-// 36925184 -> "35.2 MiB"
-std::string human_bytes(uint64_t bytes) {
-  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-  double value = double(bytes);
-  int unit = 0;
-  for (; value >= 1024 && unit < 4; ++unit) value /= 1024;
-  return unit == 0 ? fmt::format("{} bytes", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
-}
 
 // "features.2.weight" before "features.10.weight": runs of digits compare as numbers.
 bool natural_less(const std::string& a, const std::string& b) {
@@ -172,21 +158,21 @@ void show_weights(const ShowOptions& options) {
     parameters += uint64_t(entry->numel());
     bytes += entry->end - entry->begin;
     ++dtype_counts[entry->dtype];
-    rows.push_back({entry->name, entry->dtype, shape_str(entry->shape), with_commas(uint64_t(entry->numel())),
-                    with_commas(entry->end - entry->begin)});
+    rows.push_back({entry->name, entry->dtype, shape_str(entry->shape), format_count(entry->numel()),
+                    format_count(int64_t(entry->end - entry->begin))});
     if (options.stats) {
       const Stats stats = tensor_stats(file.read(*entry));
       for (double v : {stats.mean, stats.std, stats.min, stats.max}) rows.back().push_back(number(v));
-      rows.back().push_back(with_commas(uint64_t(stats.non_finite)));
+      rows.back().push_back(format_count(int64_t(stats.non_finite)));
     }
   }
-  rows.push_back({"total", "", "", with_commas(parameters), with_commas(bytes)});
+  rows.push_back({"total", "", "", format_count(int64_t(parameters)), format_count(int64_t(bytes))});
 
   std::string dtypes;
   for (const auto& [dtype, count] : dtype_counts) dtypes += fmt::format("{}{} {}", dtypes.empty() ? "" : ", ", count, dtype);
   std::printf("%s: %zu tensors (%s), %s parameters, %s of tensor data, file %s\n", options.path.c_str(),
-              entries.size(), dtypes.empty() ? "none" : dtypes.c_str(), with_commas(parameters).c_str(),
-              human_bytes(bytes).c_str(), human_bytes(file.file_bytes()).c_str());
+              entries.size(), dtypes.empty() ? "none" : dtypes.c_str(), format_count(int64_t(parameters)).c_str(),
+              format_bytes(double(bytes)).c_str(), format_bytes(double(file.file_bytes())).c_str());
   if (has_checkpoint_checksum(file)) {
     try {
       verify_checkpoint_checksum(file);
@@ -225,11 +211,91 @@ void add_show_subcommand(CLI::App& weights) {
 
 // ---- the group --------------------------------------------------------------------------------------
 
+// ---- init ----------------------------------------------------------------------------------------
+
+void add_init_subcommand(CLI::App& weights) {
+  static ModelOptions model;
+  static uint64_t seed = 1;
+  static std::string output;
+  CLI::App* cmd = weights.add_subcommand("init", "Write a model's freshly initialised weights (He/Xavier/Gaussian per layer)");
+  model.add(cmd);
+  cmd->add_option("--seed", seed, "Seed of the initialisation")->capture_default_str();
+  cmd->add_option("-o,--output", output, "The safetensors file to write")->required();
+  cmd->footer(
+      "Every conv/linear weight as its layer's \"init\" says (He's normal by default), biases 0,\n"
+      "BatchNorm scale 1. The model config goes into the file's metadata, so the other tools need\n"
+      "only the file. The same seed gives the same bits on every machine.\n\n"
+      "Examples:\n"
+      "  i2v weights init --model i2v-tag --seed 7 -o i2v-tag-init.safetensors\n"
+      "  i2v weights init --model vgg19 --outputs 10 --width 0.25 --input-size 64 -o small.safetensors");
+  cmd->callback([] {
+    const nlohmann::json config = model.config();
+    Model built = build_model(config);
+    built.initialize(seed);
+    save_safetensors(output, Safetensors{built.state_dict(), {{"i2v.model_config", config.dump()}}});
+    std::printf("wrote %s: %s, %s parameters, seed %llu\n", output.c_str(), built.name().c_str(),
+                format_count(built.parameter_count()).c_str(), static_cast<unsigned long long>(seed));
+  });
+}
+
+// ---- import-caffe ----------------------------------------------------------------------------------
+
+void add_import_caffe_subcommand(CLI::App& weights) {
+  static ModelOptions model;
+  static std::string caffemodel, tag_list, output;
+  static bool ignore_extra = false;
+  CLI::App* cmd = weights.add_subcommand(
+      "import-caffe", "Convert the original Illustration2Vec Caffe models (illust2vec_tag_ver200.caffemodel, ...)");
+  cmd->add_option("caffemodel", caffemodel, "The .caffemodel file")->required();
+  model.add(cmd);
+  cmd->add_option("--tag-list", tag_list, "The release's tag_list.json: names the 1,539 outputs (for i2v tag)");
+  cmd->add_option("-o,--output", output, "The safetensors file to write")->required();
+  cmd->add_flag("--ignore-extra", ignore_extra, "Skip layers of the file the model does not have");
+  cmd->footer(
+      "Reads the Caffe file with i2v's own protobuf reader (no Caffe needed) and maps each layer's\n"
+      "blobs to <layer>.weight and <layer>.bias of the model. The file records the model config, the\n"
+      "release's preprocessing (224x224, BGR, minus the mean (164.76, 167.48, 181.14), values 0..255)\n"
+      "and, with --tag-list, the output names, so the other tools need only the file.\n\n"
+      "Examples:\n"
+      "  i2v weights import-caffe illust2vec_tag_ver200.caffemodel --model i2v-tag --tag-list tag_list.json -o i2v-tag.safetensors\n"
+      "  i2v weights import-caffe illust2vec_ver200.caffemodel --model i2v-feature -o i2v-feature.safetensors\n"
+      "  i2v tag picture.jpg --weights i2v-tag.safetensors");
+  cmd->callback([] {
+    const nlohmann::json config = model.config();
+    Model built = build_model(config);
+    std::map<std::string, Shape> expected;
+    for (const auto& [name, tensor] : built.state_dict()) expected[name] = tensor.shape();
+    CaffeImportOptions options;
+    options.ignore_extra_layers = ignore_extra;
+    built.load_state_dict(caffe_named_tensors(load_caffe_model(caffemodel), expected, options));
+    Safetensors file{built.state_dict(),
+                     {{"i2v.model_config", config.dump()},
+                      {"i2v.preprocess", Preprocess::i2v().to_json().dump()},
+                      {"i2v.target", "multi_label"},
+                      {"i2v.source", caffemodel}}};
+    if (!tag_list.empty()) {
+      const std::vector<ReleaseTag> tags = load_release_tag_list(tag_list);
+      const Shape output_shape = built.summary(1).back().output_shape;
+      I2V_CHECK(int64_t(tags.size()) == output_shape.back(), "{} names {} tags; model {} has {} outputs", tag_list,
+                tags.size(), built.name(), output_shape.back());
+      nlohmann::json outputs = nlohmann::json::array();
+      for (const ReleaseTag& tag : tags)
+        outputs.push_back({{"index", tag.index}, {"name", tag.name}, {"category", tag.category}});
+      file.metadata["i2v.outputs"] = outputs.dump();
+    }
+    save_safetensors(output, file);
+    std::printf("wrote %s: %s from %s, %s parameters\n", output.c_str(), built.name().c_str(), caffemodel.c_str(),
+                format_count(built.parameter_count()).c_str());
+  });
+}
+
 void add_weights_command(CLI::App& app) {
   CLI::App* weights = app.add_subcommand("weights", "Inspect (and create) weight files in safetensors format");
   weights->require_subcommand(1);
   weights->footer("Run `i2v weights SUBCOMMAND --help` for its options and examples.");
   add_show_subcommand(*weights);
+  add_init_subcommand(*weights);
+  add_import_caffe_subcommand(*weights);
 }
 
 const bool registered = register_command("weights", add_weights_command);

@@ -1,5 +1,5 @@
 // One SGD step with momentum and weight decay, PyTorch's semantics:
-//   d = g + weight_decay · w
+//   d = s · g + weight_decay · w          (s scales the gradient: gradient clipping; 1 otherwise)
 //   v = d                      on the first step
 //   v = momentum · v + d       afterwards
 //   w = w - lr · v
@@ -15,8 +15,8 @@ namespace i2v {
 
 // The update of one element; returns the new w and writes the new v.
 template <typename T>
-I2V_HD T sgd_update(T w, T g, T* v, T lr, T momentum, T weight_decay, bool first_step) {
-  const T d = g + weight_decay * w;
+I2V_HD T sgd_update(T w, T g, T* v, T lr, T momentum, T weight_decay, T grad_scale, bool first_step) {
+  const T d = grad_scale * g + weight_decay * w;
   if (momentum != T(0)) {
     *v = first_step ? d : momentum * *v + d;
     return w - lr * *v;
@@ -28,4 +28,5 @@ I2V_HD T sgd_update(T w, T g, T* v, T lr, T momentum, T weight_decay, bool first
 
 // velocity may be null when momentum is 0.
 I2V_DECLARE_FLOATING_KERNEL(void sgd_step(int64_t n, scalar_t* weight, const scalar_t* grad, scalar_t* velocity,
-                                          scalar_t lr, scalar_t momentum, scalar_t weight_decay, bool first_step))
+                                          scalar_t lr, scalar_t momentum, scalar_t weight_decay, scalar_t grad_scale,
+                                          bool first_step))

@@ -6,6 +6,7 @@
 #include "kernels/axpy.h"
 #include "kernels/error.h"
 #include "nn/random.h"
+#include "nn/text.h"
 
 namespace i2v {
 
@@ -285,19 +286,6 @@ int64_t Model::parameter_count() const {
   return total;
 }
 
-namespace {
-
-std::string human(double value, const char* unit) {
-  const char* prefixes[] = {"", "K", "M", "G", "T"};
-  int p = 0;
-  while (value >= 1000 && p < 4) {
-    value /= 1000;
-    ++p;
-  }
-  return fmt::format("{:.1f} {}{}", value, prefixes[p], unit);
-}
-
-}  // namespace
 
 std::string Model::summary_table(int64_t batch) const {
   const std::vector<LayerSummary> rows = summary(batch);
@@ -307,16 +295,16 @@ std::string Model::summary_table(int64_t batch) const {
   int64_t params = 0, flops = 0, activations = 0;
   for (const LayerSummary& row : rows) {
     text += fmt::format("{:<14} {:<34} {:<22} {:>12} {:>12} {:>12}\n", row.name, row.description,
-                        shape_str(row.output_shape), row.parameters, human(double(row.flops), "F"),
-                        human(double(row.activation_bytes), "B"));
+                        shape_str(row.output_shape), format_count(row.parameters), format_si(double(row.flops), "F"),
+                        format_si(double(row.activation_bytes), "B"));
     params += row.parameters;
     flops += row.flops;
     activations += row.activation_bytes;
   }
   text += fmt::format("total: {} parameters ({}), {} per forward pass, {} of layer outputs "
                       "(a training step keeps about all of them for backward)\n",
-                      params, human(double(params) * 4, "B"), human(double(flops), "FLOP"),
-                      human(double(activations), "B"));
+                      format_count(params), format_si(double(params) * 4, "B"), format_si(double(flops), "FLOP"),
+                      format_si(double(activations), "B"));
   return text;
 }
 

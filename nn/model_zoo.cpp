@@ -301,11 +301,13 @@ std::vector<std::string> zoo_model_names() {
   return names;
 }
 
-nlohmann::json zoo_config(const std::string& name, const ZooOptions& options) {
-  I2V_CHECK(options.outputs > 0 && options.input_size > 0 && options.width > 0,
+nlohmann::json zoo_config(const std::string& name, const ZooOptions& requested) {
+  I2V_CHECK(requested.outputs >= 0 && requested.input_size > 0 && requested.width > 0,
             "model {}: outputs, input size and width must be positive", name);
-  I2V_CHECK(options.gcn_features >= 0 && options.caption_features >= 0,
+  I2V_CHECK(requested.gcn_features >= 0 && requested.caption_features >= 0,
             "model {}: gcn_features and caption_features cannot be negative", name);
+  ZooOptions options = requested;
+  if (options.outputs == 0) options.outputs = name == "vgg19" || resnet_specs().count(name) ? 1000 : 1539;
   if (name == "i2v-tag") return i2v_tag(options);
   if (name == "vgg11-fc") return vgg11_fc(options);
   if (name == "i2v-feature") return i2v_feature(options);

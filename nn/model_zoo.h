@@ -53,7 +53,8 @@
 namespace i2v {
 
 struct ZooOptions {
-  int64_t outputs = 1539;   // tags or classes of the last layer
+  int64_t outputs = 0;       // tags or classes of the last layer; 0: the model's own (1,539 tags, or 1,000
+                             // ImageNet classes for vgg19 and the plain ResNets)
   int64_t input_size = 224;  // square input, pixels
   double width = 1.0;        // multiplies every hidden layer's channels (not the outputs, not the 4,096-bit code)
   // -gcn models only:

@@ -74,8 +74,11 @@ TEST(GcnModels, OptionsChangeTheHead) {
   full.outputs = 100;
   full.input_size = 448;
   const json config = zoo_config("resnet101-gcn", full);
-  for (const json& layer : config.at("layers"))
-    if (layer.at("name") == "sam.transform") EXPECT_EQ(layer.at("out_channels"), 1024);
+  for (const json& layer : config.at("layers")) {
+    if (layer.at("name") == "sam.transform") {
+      EXPECT_EQ(layer.at("out_channels"), 1024);
+    }
+  }
   EXPECT_THROW(zoo_config("vgg19-gcn", full), Error);
 }
 

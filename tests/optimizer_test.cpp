@@ -68,6 +68,22 @@ TEST(Sgd, LayerMultipliersScaleTheUpdateExactlyAndZeroFreezes) {
   EXPECT_EQ(param(model, "b").value.to_vector<float>(), b0) << "a frozen layer does not move";
 }
 
+TEST(Sgd, ClipsTheGlobalGradientNorm) {
+  // Gradients of norm 10 clipped to 2: the step is that of the gradients times 0.2.
+  Model model = two_holders(1);
+  param(model, "a").value.fill_(1.0);
+  param(model, "a").grad.fill_(6.0);
+  param(model, "b").value.fill_(1.0);
+  param(model, "b").grad.fill_(8.0);
+  SgdOptions options{0.0, 0.0};
+  options.clip_norm = 2.0;
+  Sgd sgd(model, options);
+  EXPECT_DOUBLE_EQ(sgd.step(0.1, 10.0), 0.2);
+  EXPECT_FLOAT_EQ(param(model, "a").value.item<float>({0, 0}), 1.0f - 0.1f * 0.2f * 6.0f);
+  EXPECT_FLOAT_EQ(param(model, "b").value.item<float>({0, 0}), 1.0f - 0.1f * 0.2f * 8.0f);
+  EXPECT_DOUBLE_EQ(sgd.step(0.1, 1.0), 1.0) << "under the limit: unchanged";
+}
+
 TEST(Sgd, LayerRateRulesByNameAndPattern) {
   Model model = two_holders(2);
   const auto rates = parse_layer_rates(nlohmann::json::parse(R"([{"pattern": ".*", "lr_mult": 0.5},
@@ -106,9 +122,9 @@ TEST_P(SgdKernel, AgreesWithCpu) {
     for (float momentum : {0.0f, 0.9f}) {
       Tensor wc = w.clone(), vc = v.clone();
       Tensor wd = w.to(GetParam()).clone(), vd = v.to(GetParam()).clone(), gd = g.to(GetParam());
-      cpu::sgd_step(n, wc.data<float>(), g.data<float>(), vc.data<float>(), 0.05f, momentum, 5e-4f, first);
+      cpu::sgd_step(n, wc.data<float>(), g.data<float>(), vc.data<float>(), 0.05f, momentum, 5e-4f, 0.5f, first);
       I2V_DISPATCH(GetParam(), sgd_step, n, wd.data<float>(), gd.data<float>(), vd.data<float>(), 0.05f, momentum, 5e-4f,
-                   first);
+                   0.5f, first);
       EXPECT_EQ(wd.to_vector<float>(), wc.to_vector<float>()) << "the same float operations in the same order";
       if (momentum != 0) EXPECT_EQ(vd.to_vector<float>(), vc.to_vector<float>());
     }

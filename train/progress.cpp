@@ -9,23 +9,6 @@
 
 namespace i2v {
 
-std::string format_duration(double seconds) {
-  if (seconds < 60) return fmt::format("{:.1f} s", seconds);
-  const int64_t s = int64_t(std::lround(seconds));
-  if (s < 3600) return fmt::format("{} min {:02d} s", s / 60, s % 60);
-  return fmt::format("{} h {:02d} min", s / 3600, (s % 3600) / 60);
-}
-
-std::string format_count(int64_t n) {
-  const std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return n < 0 ? "-" + out : out;
-}
-
 Progress::Progress(std::string what, int64_t total, std::string unit, double work_per_item, std::string work_unit,
                    FILE* out)
     : what_(std::move(what)), unit_(std::move(unit)), work_unit_(std::move(work_unit)), total_(total),

@@ -14,12 +14,9 @@
 #include <cstdio>
 #include <string>
 
-namespace i2v {
+#include "nn/text.h"
 
-// "42.0 s", "3 min 20 s", "1 h 05 min".
-std::string format_duration(double seconds);
-// 76003 -> "76,003".
-std::string format_count(int64_t n);
+namespace i2v {
 
 class Progress {
  public:

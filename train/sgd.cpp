@@ -28,7 +28,9 @@ const LayerRates& Sgd::rates_of(const std::string& layer) const {
   return it == rates_.end() ? defaults : it->second;
 }
 
-void Sgd::step(double lr) {
+double Sgd::step(double lr, double gradient_norm) {
+  const double scale =
+      options_.clip_norm > 0 && gradient_norm > options_.clip_norm ? options_.clip_norm / gradient_norm : 1.0;
   for (Slot& slot : slots_) {
     if (slot.rates.lr_mult == 0) continue;
     Tensor& w = slot.parameter->value;
@@ -38,9 +40,10 @@ void Sgd::step(double lr) {
     I2V_DISPATCH_FLOATING(w.device(), w.dtype(), sgd_step, w.numel(), w.data<scalar_t>(), g.data<scalar_t>(),
                           slot.velocity.defined() ? slot.velocity.data<scalar_t>() : nullptr,
                           scalar_t(lr * slot.rates.lr_mult), scalar_t(options_.momentum),
-                          scalar_t(options_.weight_decay * slot.rates.decay_mult), first);
+                          scalar_t(options_.weight_decay * slot.rates.decay_mult), scalar_t(scale), first);
   }
   ++steps_;
+  return scale;
 }
 
 std::map<std::string, Tensor> Sgd::state() const {

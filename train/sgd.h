@@ -17,6 +17,9 @@ namespace i2v {
 struct SgdOptions {
   double momentum = 0.9;
   double weight_decay = 0.0;
+  // When the gradients' global L2 norm exceeds this, they are scaled down to it before the step
+  // (0: never). Keeps a network without normalisation layers from blowing up early in training.
+  double clip_norm = 0.0;
 };
 
 struct LayerRates {
@@ -30,8 +33,9 @@ class Sgd {
   // parameter (false where lr_mult is 0).
   Sgd(Model& model, SgdOptions options, const std::map<std::string, LayerRates>& rates = {});
 
-  // One update of every trainable parameter with learning rate lr · lr_mult.
-  void step(double lr);
+  // One update of every trainable parameter with learning rate lr · lr_mult; `gradient_norm` is
+  // the gradients' global L2 norm, for clipping. Returns the factor the gradients were scaled by.
+  double step(double lr, double gradient_norm = 0.0);
   int64_t steps_taken() const { return steps_; }
   const LayerRates& rates_of(const std::string& layer) const;
 

@@ -162,8 +162,9 @@ void Trainer::train_step(const Batch& batch) {
     ++result_.skipped_batches;
     return;
   }
-  sgd_.step(lr);
+  const double clip_scale = sgd_.step(lr, gradient_norm);
   ++step_;
+  clipped_since_log_ += clip_scale < 1.0;
   ++logged_steps_;
   logged_loss_ += loss;
   logged_images_ += batch.size();
@@ -177,9 +178,10 @@ void Trainer::after_step() {
   if (logged_steps_ > 0 && logged_steps_ >= options_.log_every_steps) {
     const double seconds = seconds_since(logged_at_);
     log({{"kind", "train"}, {"step", step_}, {"epoch", epoch_ + 1}, {"loss", logged_loss_ / double(logged_steps_)},
-         {"lr", last_lr_}, {"gradient_norm", last_gradient_norm_},
+         {"lr", last_lr_}, {"gradient_norm", last_gradient_norm_}, {"clipped_steps", clipped_since_log_},
          {"images_per_second", seconds > 0 ? double(logged_images_) / seconds : 0.0}});
     logged_steps_ = 0;
+    clipped_since_log_ = 0;
     logged_loss_ = 0;
     logged_images_ = 0;
     logged_at_ = std::chrono::steady_clock::now();

@@ -99,6 +99,7 @@ class Trainer {
   std::unique_ptr<Progress> progress_;
   // Since the last log line.
   int64_t logged_steps_ = 0;
+  int64_t clipped_since_log_ = 0;
   double logged_loss_ = 0;
   int64_t logged_images_ = 0;
   std::chrono::steady_clock::time_point logged_at_;

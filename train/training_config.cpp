@@ -29,7 +29,9 @@ T field(const json& object, const char* key, const std::string& where, T fallbac
   }
 }
 
-std::shared_ptr<const DatasetContents> read_contents(const json& data) {
+}  // namespace
+
+std::shared_ptr<const DatasetContents> read_data(const json& data) {
   const SplitFractions fractions = parse_split_fractions(field<std::string>(data, "split_fractions", "data", "0.8,0.1,0.1"));
   const uint64_t split_seed = field<uint64_t>(data, "split_seed", "data", 0);
   if (data.contains("folders")) {
@@ -55,6 +57,12 @@ std::shared_ptr<const DatasetContents> read_contents(const json& data) {
   }
   return std::make_shared<const DatasetContents>(read_danbooru(source, vocabulary));
 }
+
+Preprocess data_preprocess(const json& data) {
+  return Preprocess::from_json(field<json>(data, "preprocess", "data", json::object()));
+}
+
+namespace {
 
 std::unique_ptr<Loss> make_loss(const json& config, TargetKind kind) {
   const std::string fallback = kind == TargetKind::multi_label ? "bce_with_logits" : "cross_entropy";
@@ -183,10 +191,10 @@ TrainingSetup prepare_training(const json& config) {
   const json data = field<json>(config, "data", "", json::object());
 
   // Data.
-  setup.contents = read_contents(data);
+  setup.contents = read_data(data);
   if (setup.contents->report.skipped() > 0) std::fputs(setup.contents->report.summary("metadata").c_str(), stderr);
   DatasetOptions eval_options;
-  eval_options.preprocess = Preprocess::from_json(field<json>(data, "preprocess", "data", json::object()));
+  eval_options.preprocess = data_preprocess(data);
   eval_options.cache = field<bool>(data, "cache", "data", false);
   eval_options.auxiliary = read_auxiliary(field<json>(data, "auxiliary", "data", json::object()));
   DatasetOptions train_options = eval_options;
@@ -235,6 +243,7 @@ TrainingSetup prepare_training(const json& config) {
   SgdOptions sgd;
   sgd.momentum = field<double>(optimizer, "momentum", "optimizer", 0.9);
   sgd.weight_decay = field<double>(optimizer, "weight_decay", "optimizer", 5e-4);
+  sgd.clip_norm = field<double>(optimizer, "clip_norm", "optimizer", 0.0);
   const auto rates = optimizer.contains("layers") ? parse_layer_rates(optimizer.at("layers"), *setup.model)
                                                   : std::map<std::string, LayerRates>{};
   setup.sgd = std::make_unique<Sgd>(*setup.model, sgd, rates);

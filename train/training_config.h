@@ -34,6 +34,12 @@
 
 namespace i2v {
 
+// The pictures and targets a config's "data" section names (a dump with its vocabulary, or an
+// image folder), split as it says.
+std::shared_ptr<const DatasetContents> read_data(const nlohmann::json& data);
+// Its evaluation preprocessing (no augmentation).
+Preprocess data_preprocess(const nlohmann::json& data);
+
 // Applies "a.b.c=value" (value parsed as JSON, else taken as a string) to `config`.
 void apply_override(nlohmann::json& config, const std::string& assignment);
 

@@ -1,0 +1,202 @@
+// The i2v tool end to end on a tiny Danbooru-style dump made here: vocabulary, training, eval,
+// tag, the i2v-feature model from the tagger, hash, search, forward/backward on every device
+// (and against PyTorch when /usr/bin/python3 has it), class activation maps, and clear errors.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "nn/npy.h"
+#include "nn/random.h"
+#include "nn/safetensors.h"
+#include "tests/temp_directory.h"
+#include "train/atomic_file.h"
+#include "train/image.h"
+
+namespace i2v {
+namespace {
+
+using nlohmann::json;
+
+struct ToolRun {
+  int status = 0;
+  std::string out, err;
+};
+
+class CliTest : public test::TempDirectoryTest {
+ protected:
+  // Runs `i2v ARGS` in the test's directory.
+  ToolRun i2v(const std::string& args) {
+    const std::string err_file = path("stderr.txt");
+    const std::string command = fmt::format("cd '{}' && OMP_NUM_THREADS=1 '{}' {} 2>'{}'", dir_.string(), I2V_TOOL, args, err_file);
+    ToolRun run;
+    FILE* pipe = popen(command.c_str(), "r");
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, n);
+    const int status = pclose(pipe);
+    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run.err = read_file(err_file);
+    return run;
+  }
+
+  ToolRun ok(const std::string& args) {
+    ToolRun run = i2v(args);
+    EXPECT_EQ(run.status, 0) << "i2v " << args << "\n" << run.err;
+    return run;
+  }
+
+  // 36 posts of 24x24 pictures: a colour (general), a shape (character: circle or box) and a
+  // background (copyright: alpha or beta), in original/<id mod 1000>/<id>.png.
+  void make_dump() {
+    std::ofstream metadata(path("metadata.jsonl"));
+    const char* colours[] = {"red", "green", "blue"};
+    for (int id = 1; id <= 36; ++id) {
+      const int colour = id % 3, shape = (id / 3) % 2, background = (id / 6) % 2;
+      Image image;
+      image.width = image.height = 24;
+      image.rgb.resize(24 * 24 * 3);
+      for (int y = 0; y < 24; ++y)
+        for (int x = 0; x < 24; ++x) {
+          const bool inside = shape == 0 ? (x - 12) * (x - 12) + (y - 12) * (y - 12) < 64 : (x > 5 && x < 18 && y > 5 && y < 18);
+          uint8_t* p = image.pixel(x, y);
+          for (int c = 0; c < 3; ++c)
+            p[c] = inside ? (c == colour ? 230 : 30) : uint8_t(background ? 250 : (x + y) * 5);
+        }
+      const std::string file = fmt::format("original/{:04d}/{}.png", id % 1000, id);
+      std::filesystem::create_directories(path(fmt::format("original/{:04d}", id % 1000)));
+      save_png(path(file), image);
+      metadata << json{{"id", id},
+                       {"file_ext", "png"},
+                       {"rating", "s"},
+                       {"tag_string_general", std::string(colours[colour]) + (shape ? " square" : " round")},
+                       {"tag_string_character", shape ? "box" : "circle"},
+                       {"tag_string_copyright", background ? "beta" : "alpha"}}
+                      .dump()
+               << "\n";
+    }
+  }
+
+  json train_config(const std::string& run, const std::string& model) const {
+    return {{"run", run},
+            {"seed", 2},
+            {"model", {{"name", model}, {"width", 0.125}}},
+            {"data",
+             {{"metadata", {"metadata.jsonl"}},
+              {"images", "."},
+              {"vocab", "vocab.json"},
+              {"preprocess", {{"size", 32}}},
+              {"batch_size", 8},
+              {"workers", 1}}},
+            {"loss", {{"type", "bce_with_logits"}, {"reduction", "batch_mean"}}},
+            {"schedule", {{"lr", 0.002}}},
+            {"epochs", 2}};
+  }
+};
+
+TEST_F(CliTest, TrainEvalTagHashSearchEndToEnd) {
+  make_dump();
+  ok("vocab build --metadata metadata.jsonl -o vocab.json");
+  write_file_atomically(path("tag.json"), train_config("runs/tag", "i2v-tag").dump());
+  const ToolRun train = ok("train --config tag.json");
+  EXPECT_NE(train.out.find("trained after"), std::string::npos) << train.out;
+  EXPECT_TRUE(std::filesystem::exists(path("runs/tag/best.safetensors")));
+  EXPECT_NE(read_file(path("runs/tag/metrics.jsonl")).find("\"kind\":\"validation\""), std::string::npos);
+
+  // eval: mAP per category and its baseline, as text and JSON.
+  const ToolRun eval = ok("eval --run runs/tag --split all --json eval.json");
+  EXPECT_NE(eval.out.find("baseline"), std::string::npos) << eval.out;
+  const json report = json::parse(read_file(path("eval.json")));
+  std::vector<std::string> categories;
+  for (const json& c : report.at("categories")) categories.push_back(c.at("category"));
+  EXPECT_EQ(categories, (std::vector<std::string>{"general", "character", "copyright", "rating", "all"}));
+
+  // tag: the release's output shape, one entry per picture.
+  const ToolRun tag = ok("tag original/0001/1.png original/0002/2.png --weights runs/tag/best.safetensors --format json");
+  const json tags = json::parse(tag.out);
+  ASSERT_EQ(tags.size(), 2u);
+  for (const json& entry : tags) {
+    EXPECT_TRUE(entry.at("image").is_string());
+    for (const char* key : {"general", "character", "copyright"})
+      for (const json& pair : entry.at(key)) EXPECT_GE(pair.at(1).get<double>(), 0.25) << key;
+    EXPECT_EQ(entry.at("rating").size(), 3u);
+  }
+
+  // i2v-feature from the tagger, then 4,096-bit hashes and a search.
+  json feature = train_config("runs/feature", "i2v-feature");
+  feature["init"] = {{"weights", "runs/tag/best.safetensors"}};
+  feature["epochs"] = 1;
+  write_file_atomically(path("feature.json"), feature.dump());
+  const ToolRun feature_run = ok("train --config feature.json");
+  // The trunk comes from the tagger; encode1/encode2 are new; the tagger's conv6_4 is not used.
+  EXPECT_NE(feature_run.err.find("init: 22 tensors from runs/tag/best.safetensors; 4 new (encode1.bias"),
+            std::string::npos) << feature_run.err;
+  EXPECT_NE(feature_run.err.find("2 in the file unused (conv6_4.bias, conv6_4.weight)"), std::string::npos)
+      << feature_run.err;
+  ok("hash --metadata metadata.jsonl --images . --vocab vocab.json --weights runs/feature/best.safetensors -o codes.npy");
+  const NpyArray codes = read_npy(path("codes.npy"));
+  EXPECT_EQ(codes.shape, (Shape{36, 512}));
+  EXPECT_EQ(codes.type, NpyType::u8);
+  ok("hash --metadata metadata.jsonl --images . --vocab vocab.json --weights runs/feature/best.safetensors -o codes.i2vcodes");
+  const ToolRun search = ok("search 7 --store codes.i2vcodes --k 3");
+  EXPECT_EQ(json::parse(search.out).at("results").size(), 3u) << search.out;
+
+  // The class activation map of a tag.
+  ok("cam original/0001/1.png --weights runs/tag/best.safetensors --tag round -o cam.png");
+  EXPECT_EQ(load_image(path("cam.png")).width, 256);
+}
+
+TEST_F(CliTest, ForwardAndBackwardAgreeOnEveryDeviceAndWithPyTorch) {
+  ok("weights init --model i2v-tag --width 0.125 --input-size 32 --outputs 5 --seed 4 -o w.safetensors");
+  Rng rng(9);
+  std::vector<float> x(2 * 3 * 32 * 32), t(2 * 5);
+  for (float& v : x) v = float(rng.uniform());
+  for (float& v : t) v = rng.coin() ? 1.0f : 0.0f;
+  write_npy(path("x.npy"), Tensor::from_vector(x, {2, 3, 32, 32}));
+  write_npy(path("t.npy"), Tensor::from_vector(t, {2, 5}));
+  for (const char* device : {"cpu", "sim"}) {
+    ok(fmt::format("forward --weights w.safetensors --input x.npy --output y_{0}.npy --device {0}", device));
+    ok(fmt::format("backward --weights w.safetensors --input x.npy --target t.npy --output g_{0}.safetensors --device {0}",
+                   device));
+  }
+  auto values = [&](const std::string& file) { return read_npy_tensor(path(file)).to_vector<float>(); };
+  const std::vector<float> cpu = values("y_cpu.npy"), sim = values("y_sim.npy");
+  for (size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(cpu[i], sim[i], 1e-5 + 1e-4 * std::fabs(cpu[i]));
+  const Safetensors g_cpu = load_safetensors(path("g_cpu.safetensors")), g_sim = load_safetensors(path("g_sim.safetensors"));
+  for (const auto& [name, tensor] : g_cpu.tensors) {
+    const std::vector<float> a = tensor.to_vector<float>(), b = g_sim.tensors.at(name).to_vector<float>();
+    float scale = 0;
+    for (float v : a) scale = std::max(scale, std::fabs(v));
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4 * scale + 1e-7) << name << "[" << i << "]";
+  }
+
+  // PyTorch, from the same config and weights (scripts/torch_reference.py).
+  if (std::system("/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null") != 0)
+    GTEST_SKIP() << "/usr/bin/python3 with torch and numpy is not installed (Debian: python3-torch python3-numpy)";
+  const std::string script = std::string(I2V_SOURCE_DIR) + "/scripts/torch_reference.py";
+  ASSERT_EQ(std::system(fmt::format("cd '{}' && /usr/bin/python3 '{}' forward w.safetensors x.npy y_torch.npy", dir_.string(),
+                                    script).c_str()), 0);
+  const std::vector<float> reference = values("y_torch.npy");
+  for (size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(cpu[i], reference[i], 1e-5 + 1e-4 * std::fabs(reference[i]));
+}
+
+TEST_F(CliTest, BadInputGivesOneClearLine) {
+  ToolRun run = i2v("tag missing.png --weights nowhere.safetensors");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("i2v: error: "), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("nowhere.safetensors"), std::string::npos) << run.err;
+  write_file_atomically(path("bad.json"), std::string("{\"run\": \"r\", \"model\": {\"name\": \"i2v-taq\"}}"));
+  run = i2v("train --config bad.json");
+  EXPECT_EQ(run.status, 1);
+  run = i2v("model summary --model i2v-taq");
+  EXPECT_NE(run.err.find("unknown model 'i2v-taq'"), std::string::npos) << run.err;
+  run = i2v("frobnicate");
+  EXPECT_NE(run.status, 0);
+  EXPECT_NE(run.err.find("frobnicate"), std::string::npos) << run.err;
+}
+
+}  // namespace
+}  // namespace i2v
