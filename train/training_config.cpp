@@ -62,26 +62,6 @@ Preprocess data_preprocess(const json& data) {
   return Preprocess::from_json(field<json>(data, "preprocess", "data", json::object()));
 }
 
-namespace {
-
-std::unique_ptr<Loss> make_loss(const json& config, TargetKind kind) {
-  const std::string fallback = kind == TargetKind::multi_label ? "bce_with_logits" : "cross_entropy";
-  const std::string type = field<std::string>(config, "type", "loss", fallback);
-  if (type == "bce_with_logits") {
-    I2V_CHECK(kind == TargetKind::multi_label, "loss bce_with_logits needs multi-label data (a dump with tags)");
-    const std::string reduction = field<std::string>(config, "reduction", "loss", "mean");
-    if (reduction == "mean") return std::make_unique<BCEWithLogits>(Reduction::mean);
-    if (reduction == "sum") return std::make_unique<BCEWithLogits>(Reduction::sum);
-    if (reduction == "batch_mean") return std::make_unique<BCEWithLogits>(Reduction::batch_mean);
-    I2V_THROW("config field loss.reduction: mean, sum or batch_mean, got \"{}\"", reduction);
-  }
-  if (type == "cross_entropy") {
-    I2V_CHECK(kind == TargetKind::class_index, "loss cross_entropy needs single-label data (an image folder)");
-    return std::make_unique<CrossEntropy>();
-  }
-  I2V_THROW("config field loss.type: unknown loss '{}' (bce_with_logits or cross_entropy)", type);
-}
-
 // "auxiliary": {"caption": {"features": "f.npy", "ids": "ids.npy", "missing": "error"}} (name order).
 std::vector<std::shared_ptr<const AuxiliaryFeatures>> read_auxiliary(const json& auxiliary) {
   std::vector<std::shared_ptr<const AuxiliaryFeatures>> all;
@@ -102,6 +82,26 @@ std::vector<std::shared_ptr<const AuxiliaryFeatures>> read_auxiliary(const json&
                  source.features.c_str());
   }
   return all;
+}
+
+namespace {
+
+std::unique_ptr<Loss> make_loss(const json& config, TargetKind kind) {
+  const std::string fallback = kind == TargetKind::multi_label ? "bce_with_logits" : "cross_entropy";
+  const std::string type = field<std::string>(config, "type", "loss", fallback);
+  if (type == "bce_with_logits") {
+    I2V_CHECK(kind == TargetKind::multi_label, "loss bce_with_logits needs multi-label data (a dump with tags)");
+    const std::string reduction = field<std::string>(config, "reduction", "loss", "mean");
+    if (reduction == "mean") return std::make_unique<BCEWithLogits>(Reduction::mean);
+    if (reduction == "sum") return std::make_unique<BCEWithLogits>(Reduction::sum);
+    if (reduction == "batch_mean") return std::make_unique<BCEWithLogits>(Reduction::batch_mean);
+    I2V_THROW("config field loss.reduction: mean, sum or batch_mean, got \"{}\"", reduction);
+  }
+  if (type == "cross_entropy") {
+    I2V_CHECK(kind == TargetKind::class_index, "loss cross_entropy needs single-label data (an image folder)");
+    return std::make_unique<CrossEntropy>();
+  }
+  I2V_THROW("config field loss.type: unknown loss '{}' (bce_with_logits or cross_entropy)", type);
 }
 
 // The data gives exactly the auxiliary inputs the model reads, with their widths.

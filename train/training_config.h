@@ -40,6 +40,10 @@ std::shared_ptr<const DatasetContents> read_data(const nlohmann::json& data);
 // Its evaluation preprocessing (no augmentation).
 Preprocess data_preprocess(const nlohmann::json& data);
 
+// The auxiliary inputs of a config's "data.auxiliary" section (train/auxiliary_features.h), in
+// name order; prints what it read.
+std::vector<std::shared_ptr<const AuxiliaryFeatures>> read_auxiliary(const nlohmann::json& auxiliary);
+
 // Applies "a.b.c=value" (value parsed as JSON, else taken as a string) to `config`.
 void apply_override(nlohmann::json& config, const std::string& assignment);
 
