@@ -27,6 +27,14 @@ json model(const std::string& name, const ZooOptions& o, json layers) {
   return {{"name", name}, {"input", {3, o.input_size, o.input_size}}, {"outputs", o.outputs}, {"layers", std::move(layers)}};
 }
 
+// The last linear layer: as many features as the model has outputs ("outputs" in the config).
+json output_linear(const std::string& name, const std::string& init) {
+  json layer = linear(name, 0);
+  layer["out_features"] = "outputs";
+  layer["init"] = init;
+  return layer;
+}
+
 // VGG model A (VGG-11) as Illustration2Vec names it: conv1_1 pool1 conv2_1 pool2 conv3_1 conv3_2
 // pool3 conv4_1 conv4_2 pool4 conv5_1 conv5_2 pool5.
 json vgg_a_trunk(double width) {
@@ -70,10 +78,7 @@ json vgg11_fc(const ZooOptions& o) {
     layers.push_back(relu("relu" + std::to_string(i)));
     layers.push_back(dropout("drop" + std::to_string(i)));
   }
-  json last = linear("fc8", 0);
-  last["out_features"] = "outputs";
-  last["init"] = "gaussian:0.01";
-  layers.push_back(last);
+  layers.push_back(output_linear("fc8", "gaussian:0.01"));
   return model("vgg11-fc", o, layers);
 }
 
@@ -85,10 +90,7 @@ json i2v_feature(const ZooOptions& o) {
   encode1["init"] = "xavier";              // a sigmoid follows
   layers.push_back(encode1);
   layers.push_back({{"name", "encode1neuron"}, {"type", "sigmoid"}});
-  json encode2 = linear("encode2", 0);
-  encode2["out_features"] = "outputs";
-  encode2["init"] = "xavier";
-  layers.push_back(encode2);
+  layers.push_back(output_linear("encode2", "xavier"));
   return model("i2v-feature", o, layers);
 }
 
@@ -111,10 +113,7 @@ json vgg19(const ZooOptions& o) {
   layers.push_back(linear("classifier.3", scaled(4096, o.width)));
   layers.push_back(relu("classifier.4"));
   layers.push_back(dropout("classifier.5"));
-  json last = linear("classifier.6", 0);
-  last["out_features"] = "outputs";
-  last["init"] = "gaussian:0.01";
-  layers.push_back(last);
+  layers.push_back(output_linear("classifier.6", "gaussian:0.01"));
   return model("vgg19", o, layers);
 }
 
@@ -196,10 +195,7 @@ json resnet(const std::string& name, const ResNetSpec& spec, const ZooOptions& o
   int64_t channels = 0;
   json layers = resnet_trunk(spec, o.width, channels);
   layers.push_back({{"name", "avgpool"}, {"type", "global_avg_pool"}});
-  json fc = linear("fc", 0);
-  fc["out_features"] = "outputs";
-  fc["init"] = "gaussian:0.01";
-  layers.push_back(fc);
+  layers.push_back(output_linear("fc", "gaussian:0.01"));
   return model(name, o, layers);
 }
 
@@ -241,10 +237,7 @@ void add_gcn_head(json& layers, int64_t channels, const ZooOptions& o) {
   layers.push_back(layer("gcn.static_relu", "leaky_relu", {{"slope", 0.2}}));
   if (o.caption_features > 0)
     layers.push_back(layer("gcn.caption", "node_concat", {{"inputs", json::array({"gcn.static_relu", "caption"})}}));
-  json adjacency = linear("gcn.dynamic_adj", 0);
-  adjacency["out_features"] = "outputs";
-  adjacency["init"] = "xavier";  // a sigmoid follows
-  layers.push_back(adjacency);
+  layers.push_back(output_linear("gcn.dynamic_adj", "xavier"));  // a sigmoid follows
   layers.push_back(layer("gcn.dynamic_sigmoid", "sigmoid"));
   layers.push_back(layer("gcn.dynamic_graph", "dynamic_graph",
                          {{"inputs", json::array({"gcn.dynamic_sigmoid", "gcn.static_relu"})}}));
@@ -282,10 +275,7 @@ json artist_conv2d(const ZooOptions& o) {
   layers.push_back(relu("relu2"));
   layers.push_back(pool("pool2", 4));
   layers.push_back({{"name", "flatten"}, {"type", "flatten"}});
-  json fc = linear("fc", 0);
-  fc["out_features"] = "outputs";
-  fc["init"] = "gaussian:0.01";
-  layers.push_back(fc);
+  layers.push_back(output_linear("fc", "gaussian:0.01"));
   return model("artist-conv2d", o, layers);
 }
 

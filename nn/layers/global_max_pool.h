@@ -5,11 +5,8 @@
 // maxima, as MaxPool2d).
 #pragma once
 
-#include <optional>
-
-#include "kernels/pool.h"
 #include "nn/layer.h"
-#include "nn/layers/checks.h"
+#include "nn/layers/pool2d.h"
 
 namespace i2v {
 
@@ -20,16 +17,10 @@ class GlobalMaxPool final : public Layer {
   int64_t forward_flops(const std::vector<Shape>& inputs) const override;
   Tensor forward(const std::vector<Tensor>& inputs, Mode mode) override;
   std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
-  void clear_saved() override {
-    output_.reset();
-    argmax_ = Tensor();
-  }
+  void clear_saved() override { route_.clear(); }
 
  private:
-  // Kept by a train-mode forward: the window, the output's signature and each plane's argmax.
-  Pool2dGeometry geometry_;
-  std::optional<TensorSignature> output_;
-  Tensor argmax_;
+  MaxPoolRoute route_;
 };
 
 }  // namespace i2v
