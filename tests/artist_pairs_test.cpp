@@ -8,6 +8,7 @@
 #include "tests/data_fixture.h"
 #include "tests/temp_directory.h"
 #include "train/artist_pairs.h"
+#include "train/atomic_file.h"
 #include "train/dataset.h"
 
 namespace i2v {
@@ -85,6 +86,8 @@ TEST_F(ArtistPairsTest, EveryPairThenAll) {
   EXPECT_DOUBLE_EQ(r.all.accuracy, double(right) / double(total));
   EXPECT_TRUE(std::filesystem::exists(path("runs/ann-vs-cy/final.safetensors")));
   EXPECT_TRUE(std::filesystem::exists(path("runs/all/final.safetensors")));
+  EXPECT_EQ(json::parse(read_file(path("runs/all/config.json"))).at("data").at("classes"),
+            json::array({"ann", "bob", "cy"}));
 
   const std::string csv = artist_pairs_csv(r);
   EXPECT_EQ(csv.substr(0, csv.find('\n')), "artist,ann,bob,cy");

@@ -228,6 +228,8 @@ TEST_F(CliTest, GcnTrainEvalAndArtistPairs) {
   const std::string csv = read_file(path("runs/pairs/pairs.csv"));
   EXPECT_EQ(csv.substr(0, csv.find('\n')), "artist,blue,green,red");
   EXPECT_EQ(json::parse(read_file(path("runs/pairs/pairs.json"))).at("pairs").size(), 3u);
+  const ToolRun all = ok("eval --run runs/pairs/all --split test");
+  EXPECT_NE(all.out.find("3 classes: top-1"), std::string::npos) << all.out;
 }
 }  // namespace
 }  // namespace i2v

@@ -23,7 +23,8 @@ struct ArtistScore {
   double seconds = 0;                           // training and testing
 };
 
-// Trains `config` (a training config with "run" and "data.folders") and tests it.
+// Trains `config` (a training config with "run" and "data.folders") and tests it; the run
+// directory gets config.json as i2v train writes it.
 ArtistScore train_and_test(const nlohmann::json& config);
 
 struct ArtistPairs {
