@@ -22,10 +22,11 @@ usage() {
   cat <<'TXT'
 usage: ./run.sh COMMAND
 
-  demo    build, then run the demo (see README.md)
+  demo    build the i2v tool, then run the tagging demo (scripts/demo.sh; results in demo-out/)
   test    build everything, then run the whole test suite through ctest
   build   install what is missing, configure and build (incremental)
-  bench   build, then run the benchmarks in bench/ (results: bench/RESULTS.md)
+  bench   build, then run the emulator benchmark and the training step beside PyTorch
+          (more in bench/; results: bench/RESULTS.md)
   help    this text
 
 Environment: I2V_BUILD_DIR (default: build).
@@ -34,7 +35,7 @@ TXT
 
 install_missing_packages() {
   local missing=()
-  for package in "${PACKAGES[@]}"; do
+  for package in "$@"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
   ((${#missing[@]} == 0)) && return 0
@@ -48,20 +49,23 @@ install_missing_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# build [TARGET...]: everything by default.
 build() {
-  install_missing_packages
+  install_missing_packages "${PACKAGES[@]}"
   if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
   fi
-  cmake --build "$BUILD_DIR" -j"$JOBS"
+  local targets=()
+  (($# > 0)) && targets=(--target "$@")
+  cmake --build "$BUILD_DIR" -j"$JOBS" "${targets[@]}"
 }
 
 case "${1:-help}" in
   demo)
-    build
-    "$BUILD_DIR/apps/i2v" devices
-    echo
-    "$BUILD_DIR/apps/i2v" smoke
+    # The demo fetches emoji drawings from the npm registry (npm may also come with nodejs).
+    command -v npm >/dev/null || install_missing_packages npm
+    build i2v_tool
+    scripts/demo.sh "$BUILD_DIR/apps/i2v"
     ;;
   test)
     build
@@ -73,6 +77,14 @@ case "${1:-help}" in
   bench)
     build
     "$BUILD_DIR/bench/sim_bench"
+    echo
+    # One i2v-tag training step beside PyTorch on the same cores (about 2 minutes; i2v alone
+    # when Debian's python3-torch is absent).
+    if [ -x /usr/bin/python3 ]; then
+      /usr/bin/python3 bench/train_step_vs_torch.py --bench "$BUILD_DIR/bench/train_step_bench"
+    else
+      echo "run.sh: /usr/bin/python3 is missing: the training-step comparison is skipped" >&2
+    fi
     ;;
   help|-h|--help)
     usage

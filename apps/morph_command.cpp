@@ -1,5 +1,7 @@
 // `i2v morph`: semantic morphing (Illustration2Vec 4.4) — the shortest path between two
 // illustrations over the top-k graph, a smooth transition from one to the other.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -58,6 +60,10 @@ void run_morph(const MorphOptions& o) {
     }
     files.resize(files.size() + longest - p.nodes.size());  // each path on its own row
     out["paths"].push_back({{"length", p.length}, {"steps", steps}});
+    std::vector<int64_t> ids;
+    for (int32_t node : p.nodes) ids.push_back(store.id(node));
+    fmt::print(stderr, "path {}: {} pictures, Hamming length {}: {}\n", out["paths"].size(), p.nodes.size(), p.length,
+               fmt::join(ids, " -> "));
   }
   if (!o.sheet.empty()) {
     std::vector<int> ends;

@@ -2,13 +2,17 @@
 // estimate_plausible_tags), as JSON, or as a readable table on a terminal.
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cstdio>
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
 #include "kernels/error.h"
 #include "train/atomic_file.h"
+#include "train/dataset.h"
 #include "train/tagging.h"
+#include "train/vocabulary.h"
 
 namespace i2v::app {
 namespace {
@@ -32,6 +36,7 @@ void add_tag_command(CLI::App& app) {
       "threshold, most probable first, and every rating with its probability (never thresholded):\n"
       "  [{\"image\": \"a.png\", \"general\": [[\"smile\", 0.93], ...], \"character\": [...],\n"
       "    \"copyright\": [...], \"rating\": [[\"safe\", 0.98], ...]}, ...]\n"
+      "Pictures of a dump (--metadata) also show their true tags (\"truth\" in the JSON).\n"
       "Pictures that cannot be decoded are skipped and reported.\n\n"
       "Examples:\n"
       "  i2v tag a.png b.jpg --weights runs/tag/best.safetensors\n"
@@ -42,6 +47,7 @@ void add_tag_command(CLI::App& app) {
     I2V_CHECK(tagger.multi_label && !tagger.outputs.empty(),
               "{} is not a tagger (a multi-label model whose weights name their outputs)", weights);
     const auto dataset = pictures.open(tagger.preprocess);
+    const bool labelled = dataset->target_kind() == TargetKind::multi_label;
     nlohmann::json all = nlohmann::json::array();
     std::string table;
     run_model(*tagger.model, dataset, device, "", pictures.batch, pictures.workers, [&](const Batch& batch, const Tensor& logits) {
@@ -54,8 +60,19 @@ void add_tag_command(CLI::App& app) {
         const PlausibleTags tags = estimate_plausible_tags(probabilities.data(), tagger.outputs, threshold, top);
         nlohmann::json entry = {{"image", batch.paths[size_t(i)]}};
         entry.update(to_json(tags));
-        all.push_back(entry);
         table += batch.paths[size_t(i)] + "\n" + to_text(tags);
+        if (labelled) {
+          const std::vector<std::string>& names = dataset->class_names();
+          const float* target = batch.targets.data<float>() + i * int64_t(names.size());
+          std::vector<std::string> truth;
+          for (size_t k = 0; k < names.size(); ++k)
+            if (target[k] > 0.5f) truth.push_back(names[k]);
+          entry["truth"] = truth;
+          std::vector<std::string> shown;
+          for (const std::string& name : truth) shown.push_back(tag_display_name(name));
+          table += fmt::format("  {:<10} {}\n", "truth", fmt::join(shown, ", "));
+        }
+        all.push_back(entry);
       }
     });
     if (!json_path.empty()) write_file_atomically(json_path, all.dump(2) + "\n");

@@ -332,49 +332,66 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
     for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
 }
 
+// The rows [row0, row0 + m) × columns [col0, col0 + n) of C = alpha · op(A) · op(B) + beta · C,
+// on the calling thread, with its own packed blocks.
+template <typename PackB>
+I2V_AVX512 void gemm_part(bool trans_a, int64_t row0, int64_t m, int64_t col0, int64_t n, int64_t k,
+                          int64_t depth_block, float alpha, const float* a, int64_t lda, const PackB& b, float beta,
+                          float* c, int64_t ldc) {
+  thread_local Workspace workspace;
+  float* packed_a = workspace.a.get();
+  float* packed_b = workspace.b.get();
+  const int64_t column_block = even_block(n, kNC, kNR), row_block = even_block(m, kMC, kMR);
+  for (int64_t jc = col0; jc < col0 + n; jc += column_block) {
+    const int64_t nc = std::min(column_block, col0 + n - jc), b_panels = (nc + kNR - 1) / kNR;
+    for (int64_t pc = 0; pc < k; pc += depth_block) {
+      const int64_t kc = std::min(depth_block, k - pc);
+      const float block_beta = pc == 0 ? beta : 1.0f;  // later depth blocks add to the first
+      for (int64_t jp = 0; jp < b_panels; ++jp) {
+        const int64_t j = jc + jp * kNR;
+        b.pack(pc, kc, j, int(std::min<int64_t>(kNR, col0 + n - j)), packed_b + jp * kc * kNR);
+      }
+      for (int64_t ic = row0; ic < row0 + m; ic += row_block) {
+        const int64_t mc = std::min(row_block, row0 + m - ic), a_panels = (mc + kMR - 1) / kMR;
+        for (int64_t ip = 0; ip < a_panels; ++ip) {
+          const int64_t i = ic + ip * kMR;
+          pack_a_panel(trans_a, trans_a ? a + pc * lda + i : a + i * lda + pc, lda,
+                       int(std::min<int64_t>(kMR, row0 + m - i)), kc, packed_a + ip * kc * kMR);
+        }
+        run_tiles(0, a_panels * b_panels, mc, nc, kc, packed_a, packed_b, c + ic * ldc + jc, ldc, alpha,
+                  block_beta);
+      }
+    }
+  }
+}
+
 // C = alpha · op(A) · op(B) + beta · C with op(B) packed by `b` (MatrixB or Im2colB).
+// The threads split C in contiguous parts of whole micro-tiles, along its columns when it has
+// at least as many columns as rows and along its rows otherwise, and each computes its part
+// alone (gemm_part): no barriers, at the price of packing the operand that the parts share
+// (op(A) when split by columns, op(B) by rows) on every thread, which splitting the longer side
+// keeps the smaller. Each element of C is summed in the same order whatever the split.
 template <typename PackB>
 void blocked_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                   const PackB& b, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == 0.0f) return scale_c(m, n, beta, c, ldc);
-  thread_local Workspace workspace;
-  float* packed_a = workspace.a.get();
-  float* packed_b = workspace.b.get();
   const bool parallel = 2.0 * double(m) * double(n) * double(k) >= kParallelFlops;
   // Every depth block reads and writes all of C: 8 bytes per 2·depth FLOPs. A C that does not
   // stay in L3 next to the operands (a weight gradient, a col gradient) comes from DRAM, and
   // twice the depth halves that traffic (VGG conv4_2's backward: 10% faster).
   const int64_t depth_block = 4.0 * double(m) * double(n) > kDeepC ? kDeepKC : kKC;
-  const int64_t column_block = even_block(n, kNC, kNR), row_block = even_block(m, kMC, kMR);
+  const bool split_columns = n >= m;
+  const int64_t unit = split_columns ? kNR : kMR, units = ((split_columns ? n : m) + unit - 1) / unit;
 
 #pragma omp parallel if (parallel)
   {
     const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    for (int64_t jc = 0; jc < n; jc += column_block) {
-      const int64_t nc = std::min(column_block, n - jc), b_panels = (nc + kNR - 1) / kNR;
-      for (int64_t pc = 0; pc < k; pc += depth_block) {
-        const int64_t kc = std::min(depth_block, k - pc);
-        const float block_beta = pc == 0 ? beta : 1.0f;  // later depth blocks add to the first
-#pragma omp for schedule(static)
-        for (int64_t jp = 0; jp < b_panels; ++jp) {
-          const int64_t j = jc + jp * kNR;
-          b.pack(pc, kc, j, int(std::min<int64_t>(kNR, n - j)), packed_b + jp * kc * kNR);
-        }
-        for (int64_t ic = 0; ic < m; ic += row_block) {
-          const int64_t mc = std::min(row_block, m - ic), a_panels = (mc + kMR - 1) / kMR;
-#pragma omp for schedule(static)
-          for (int64_t ip = 0; ip < a_panels; ++ip) {
-            const int64_t i = ic + ip * kMR;
-            pack_a_panel(trans_a, trans_a ? a + pc * lda + i : a + i * lda + pc, lda,
-                         int(std::min<int64_t>(kMR, m - i)), kc, packed_a + ip * kc * kMR);
-          }
-          const int64_t tiles = a_panels * b_panels;
-          run_tiles(tiles * thread / threads, tiles * (thread + 1) / threads, mc, nc, kc, packed_a, packed_b,
-                    c + ic * ldc + jc, ldc, alpha, block_beta);
-#pragma omp barrier
-        }
-      }
+    const int64_t first = std::min(units * thread / threads * unit, split_columns ? n : m);
+    const int64_t last = std::min(units * (thread + 1) / threads * unit, split_columns ? n : m);
+    if (last > first) {
+      if (split_columns) gemm_part(trans_a, 0, m, first, last - first, k, depth_block, alpha, a, lda, b, beta, c, ldc);
+      else gemm_part(trans_a, first, last - first, 0, n, k, depth_block, alpha, a, lda, b, beta, c, ldc);
     }
   }
 }

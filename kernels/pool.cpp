@@ -16,13 +16,45 @@ void for_each_plane(int64_t planes, int64_t elements, const Body& body) {
   for (int64_t plane = 0; plane < planes; ++plane) body(plane);
 }
 
+// VGG's 2×2 stride-2 windows, all inside the input: window_max's comparisons in its order,
+// without working out each window's bounds, in int32 and branch-free so that it vectorises
+// (max pooling of 8×64×224×224 forward + backward, one thread: 91 -> 18 ms).
+bool is_plain_2x2(const Pool2dGeometry& g) {
+  return g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 && g.pad_w == 0 &&
+         2 * g.out_h <= g.in_h && 2 * g.out_w <= g.in_w;
+}
+
+template <typename T>
+void max_pool_2x2_plane(const T* xp, const Pool2dGeometry& g, T* y, int32_t* argmax) {
+  for (int64_t oh = 0; oh < g.out_h; ++oh) {
+    const T* upper = xp + 2 * oh * g.in_w;
+    const T* lower = upper + g.in_w;
+    const int32_t top = int32_t(2 * oh * g.in_w), in_w = int32_t(g.in_w);
+    for (int32_t ow = 0; ow < int32_t(g.out_w); ++ow) {
+      T best = upper[2 * ow];
+      int32_t index = top + 2 * ow;
+      const T rest[3] = {upper[2 * ow + 1], lower[2 * ow], lower[2 * ow + 1]};
+      const int32_t at[3] = {top + 2 * ow + 1, top + in_w + 2 * ow, top + in_w + 2 * ow + 1};
+      for (int r = 0; r < 3; ++r) {
+        const bool take = rest[r] > best || rest[r] != rest[r];  // a NaN wins
+        best = take ? rest[r] : best;
+        index = take ? at[r] : index;
+      }
+      y[oh * g.out_w + ow] = best;
+      argmax[oh * g.out_w + ow] = index;
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
 void max_pool2d_forward(const T* x, const Pool2dGeometry& g, T* y, int32_t* argmax) {
+  const bool plain_2x2 = is_plain_2x2(g);
   for_each_plane(g.planes, g.planes * g.in_h * g.in_w, [&](int64_t plane) {
     const T* xp = x + plane * g.in_h * g.in_w;
     int64_t o = plane * g.out_h * g.out_w;
+    if (plain_2x2) return max_pool_2x2_plane(xp, g, y + o, argmax + o);
     for (int64_t oh = 0; oh < g.out_h; ++oh)
       for (int64_t ow = 0; ow < g.out_w; ++ow, ++o) {
         const WindowMax<T> best = window_max(xp, g.in_w, pool_window(g, oh, ow));

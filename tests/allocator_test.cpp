@@ -1,9 +1,14 @@
-// The caching allocator reuses freed blocks and reports current and peak use.
+// The caching allocators (cpu, sim, cuda) reuse freed blocks, report current and peak use, keep
+// their cache under its limit and give it back on empty_cache; the cpu leaves small blocks to
+// malloc.
+#include <cstdint>
+
 #include <gtest/gtest.h>
 
 #include "kernels/allocator.h"
 #include "kernels/error.h"
 #include "nn/tensor.h"
+#include "tests/test_util.h"
 
 namespace i2v {
 namespace {
@@ -19,22 +24,23 @@ TEST_P(CachingAllocatorTest, FreedBlocksAreReused) {
   Allocator& a = allocator(GetParam());
   a.empty_cache();
   const AllocatorStats before = a.stats();
-  void* first = a.allocate(10000);
+  void* first = a.allocate(4000000);
   a.deallocate(first);
-  void* second = a.allocate(10000);
+  void* second = a.allocate(4000000);
   EXPECT_EQ(second, first) << "a block of the same size class comes back from the cache";
-  void* nearby = a.allocate(9800);  // same size class as 10000 (steps of 1 KiB at this size)
+  void* nearby = a.allocate(4100000);  // the same size class as 4000000: 4 MiB (steps of 256 KiB here)
   EXPECT_NE(nearby, second);
   a.deallocate(second);
   a.deallocate(nearby);
-  void* again = a.allocate(9900);
-  EXPECT_TRUE(again == first || again == nearby);
+  void* again = a.allocate(4050000);
+  EXPECT_EQ(again, nearby) << "the most recently freed block of the class comes first";
   a.deallocate(again);
   const AllocatorStats after = a.stats();
   EXPECT_EQ(after.allocations - before.allocations, 4u);
   EXPECT_EQ(after.cache_hits - before.cache_hits, 2u);
   EXPECT_EQ(after.device_allocations - before.device_allocations, 2u);
   EXPECT_EQ(after.in_use_bytes, before.in_use_bytes);
+  a.empty_cache();
 }
 
 TEST_P(CachingAllocatorTest, CurrentAndPeakBytes) {
@@ -44,17 +50,40 @@ TEST_P(CachingAllocatorTest, CurrentAndPeakBytes) {
   const size_t base = a.stats().in_use_bytes;
   {
     Tensor big = Tensor::empty({1 << 20}, DType::f32, GetParam());  // 4 MiB
-    Tensor small = Tensor::empty({1000}, DType::f32, GetParam());
+    Tensor small = Tensor::empty({1024}, DType::f32, GetParam());
     EXPECT_EQ(a.stats().in_use_bytes - base, size_t(4 << 20) + 4096);
   }
   const AllocatorStats s = a.stats();
   EXPECT_EQ(s.in_use_bytes, base);
   EXPECT_EQ(s.peak_in_use_bytes - base, size_t(4 << 20) + 4096);
-  EXPECT_GE(s.reserved_bytes, size_t(4 << 20) + 4096) << "freed blocks stay cached";
+  EXPECT_GE(s.reserved_bytes, s.in_use_bytes + size_t(4 << 20)) << "freed blocks stay cached";
   a.empty_cache();
   EXPECT_EQ(a.stats().reserved_bytes, a.stats().in_use_bytes);
   a.reset_peak();
   EXPECT_EQ(a.stats().peak_in_use_bytes, base);
+}
+
+TEST_P(CachingAllocatorTest, CacheStaysUnderItsLimitFreeingTheOldestFirst) {
+  Allocator& a = allocator(GetParam());
+  a.empty_cache();
+  const size_t limit = a.cache_limit();
+  const size_t block = size_t(4) << 20;  // a size class of its own
+  a.set_cache_limit(2 * block);
+  void* blocks[3] = {a.allocate(block), a.allocate(block), a.allocate(block)};
+  const size_t in_use = a.stats().in_use_bytes;
+  for (void* b : blocks) a.deallocate(b);
+  EXPECT_EQ(a.stats().reserved_bytes - (in_use - 3 * block), 2 * block) << "the third freed block evicts the first";
+  void* reused = a.allocate(block);
+  EXPECT_EQ(reused, blocks[2]);
+  void* next = a.allocate(block);
+  EXPECT_EQ(next, blocks[1]);
+  a.deallocate(reused);
+  a.deallocate(next);
+  a.set_cache_limit(block);
+  EXPECT_EQ(a.stats().reserved_bytes - a.stats().in_use_bytes, block) << "lowering the limit frees blocks at once";
+  a.set_cache_limit(0);
+  EXPECT_EQ(a.stats().reserved_bytes, a.stats().in_use_bytes);
+  a.set_cache_limit(limit);
 }
 
 TEST_P(CachingAllocatorTest, FreeingAForeignPointerIsAnError) {
@@ -62,24 +91,24 @@ TEST_P(CachingAllocatorTest, FreeingAForeignPointerIsAnError) {
   EXPECT_THROW(allocator(GetParam()).deallocate(&local), Error);
 }
 
-std::vector<Device> caching_devices() {
-  std::vector<Device> devices = {Device::sim()};
-  if (cuda_available()) devices.push_back(Device::cuda());
-  return devices;
-}
+INSTANTIATE_TEST_SUITE_P(Devices, CachingAllocatorTest, testing::ValuesIn(test::all_devices()), test::device_name);
 
-INSTANTIATE_TEST_SUITE_P(Devices, CachingAllocatorTest, testing::ValuesIn(caching_devices()),
-                         [](const testing::TestParamInfo<Device>& info) { return info.param.name(); });
-
-TEST(HostAllocator, TracksBytesAndAligns) {
+TEST(HostAllocator, SmallBlocksAreExactAlignedAndNotCached) {
   Allocator& a = allocator(Device::cpu());
-  const size_t base = a.stats().in_use_bytes;
+  const AllocatorStats before = a.stats();
   void* p = a.allocate(1000);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u);
-  EXPECT_EQ(a.stats().in_use_bytes - base, 1000u);
+  EXPECT_EQ(a.stats().in_use_bytes - before.in_use_bytes, 1000u);
   a.deallocate(p);
-  EXPECT_EQ(a.stats().in_use_bytes, base);
-  EXPECT_FALSE(a.caching());
+  EXPECT_EQ(a.stats().in_use_bytes, before.in_use_bytes);
+  EXPECT_EQ(a.stats().reserved_bytes, before.reserved_bytes) << "blocks under 1 MiB go back to malloc";
+}
+
+TEST(HostAllocator, LargeBlocksStartOnHugePageBoundaries) {
+  Allocator& a = allocator(Device::cpu());
+  void* p = a.allocate(size_t(3) << 20);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % (size_t(2) << 20), 0u);
+  a.deallocate(p);
 }
 
 }  // namespace

@@ -94,6 +94,12 @@ TEST(Sgd, LayerRateRulesByNameAndPattern) {
   EXPECT_EQ(rates.at("b").decay_mult, 2.0);
   EXPECT_THROW(parse_layer_rates(nlohmann::json::parse(R"([{"layers": ["zzz"]}])"), model), Error);
   EXPECT_THROW(parse_layer_rates(nlohmann::json::parse(R"([{"pattern": "zzz"}])"), model), Error);
+  try {
+    parse_layer_rates(nlohmann::json::parse(R"([{"pattern": "conv[1-"}])"), model);
+    ADD_FAILURE() << "a bad pattern is an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a regular expression"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Sgd, StateRoundTripContinuesIdentically) {
@@ -126,7 +132,9 @@ TEST_P(SgdKernel, AgreesWithCpu) {
       I2V_DISPATCH(GetParam(), sgd_step, n, wd.data<float>(), gd.data<float>(), vd.data<float>(), 0.05f, momentum, 5e-4f,
                    0.5f, first);
       EXPECT_EQ(wd.to_vector<float>(), wc.to_vector<float>()) << "the same float operations in the same order";
-      if (momentum != 0) EXPECT_EQ(vd.to_vector<float>(), vc.to_vector<float>());
+      if (momentum != 0) {
+        EXPECT_EQ(vd.to_vector<float>(), vc.to_vector<float>());
+      }
     }
   }
 }

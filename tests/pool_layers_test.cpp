@@ -7,6 +7,10 @@
 // the default 1e-5 relative, 1e-6 absolute.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+#include <vector>
+
 #include "kernels/error.h"
 #include "nn/layers/avg_pool2d.h"
 #include "nn/layers/global_avg_pool.h"
@@ -204,6 +208,28 @@ TEST_P(PoolOnDevices, GlobalAvgAgreesWithCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, PoolOnDevices, testing::ValuesIn(test::gpu_devices()), test::device_name);
+
+// The 2×2 stride-2 fast path keeps window_max's rules: the first index wins a tie, a NaN wins
+// over numbers (the last NaN of a window), -inf is a value like any other.
+TEST(PoolLayers, MaxPool2x2TiesAndNaNs) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const Tensor x = Tensor::from_vector(std::vector<float>{1, 1, nan, 2, -inf, 3, -inf, -inf,  //
+                                                          -inf, 1, 3, nan, -inf, 3, -inf, -inf},
+                                       {1, 1, 2, 8});
+  MaxPool2d pool(2);
+  const std::vector<float> y = pool.forward({x}, Mode::train).to_vector<float>();
+  ASSERT_EQ(y.size(), 4u);
+  EXPECT_EQ(y[0], 1.0f);
+  EXPECT_TRUE(std::isnan(y[1]));
+  EXPECT_EQ(y[2], 3.0f);
+  EXPECT_EQ(y[3], -inf);
+  const std::vector<float> dx =
+      pool.backward(Tensor::from_vector(std::vector<float>{10, 20, 30, 40}, {1, 1, 1, 4}), {true})[0]
+          .to_vector<float>();
+  const std::vector<float> expected{10, 0, 0, 0, 0, 30, 40, 0,  //
+                                    0, 0, 0, 20, 0, 0, 0, 0};
+  EXPECT_EQ(dx, expected);
+}
 
 }  // namespace
 }  // namespace i2v

@@ -121,6 +121,8 @@ TEST_F(TrainerTest, ResumedRunEndsWithTheSameBits) {
   json first = config("split");
   first["max_steps"] = 7;  // stops mid-epoch, after a checkpoint at step 4
   EXPECT_EQ(train(first).steps, 7);
+  EXPECT_TRUE(std::filesystem::exists(path("split/best.safetensors"))) << "validated at the last step";
+  EXPECT_NE(read_file(path("split/metrics.jsonl")).find("\"kind\":\"validation\",\"loss\""), std::string::npos);
   const TrainResult resumed = train(config("split"), /*resume=*/true);
   EXPECT_EQ(resumed.epochs_completed, 3);
   EXPECT_EQ(final_weights("split"), final_weights("whole"));

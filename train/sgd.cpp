@@ -82,7 +82,12 @@ std::map<std::string, LayerRates> parse_layer_rates(const nlohmann::json& rules,
       }
     }
     if (rule.contains("pattern")) {
-      const std::regex pattern(rule.at("pattern").get<std::string>());
+      std::regex pattern;
+      try {
+        pattern = std::regex(rule.at("pattern").get<std::string>());
+      } catch (const std::exception& e) {
+        I2V_THROW("layer rate rule {}: the pattern is not a regular expression ({})", rule.dump(), e.what());
+      }
       for (const ModelNode& node : model.nodes())
         if (std::regex_match(node.name, pattern)) layers.push_back(node.name);
     }

@@ -72,6 +72,7 @@ LoaderPosition Trainer::resume_or_start(bool resume) {
     result_.best_score = state.at("best_score").get<double>();
     result_.best_step = state.at("best_step").get<int64_t>();
     result_.skipped_batches = state.at("skipped_batches").get<int64_t>();
+    validated_step_ = state.value("validated_step", int64_t(-1));
     const LoaderPosition position{state.at("data").at("epoch").get<int64_t>(), state.at("data").at("batch").get<int64_t>()};
     std::fprintf(stderr, "resuming from %s: step %lld, epoch %lld, batch %lld\n", latest->path.c_str(),
                  static_cast<long long>(step_), static_cast<long long>(position.epoch),
@@ -111,6 +112,9 @@ TrainResult Trainer::run(bool resume) {
   }
   if (!result_.interrupted) {
     if (progress_) progress_->finish();
+    // max_steps ended the run between validations: score the final weights too, without
+    // letting the score steer a schedule that will not run again (a resumed run stays exact).
+    if (validated_step_ != step_) validate(/*update_schedule=*/false);
     save_checkpoint(train_->position());
     Safetensors weights{model_.state_dict(), options_.weights_metadata};
     weights.metadata["i2v.step"] = std::to_string(step_);
@@ -201,11 +205,12 @@ void Trainer::end_epoch() {
   save_checkpoint(LoaderPosition{epoch_, 0});
 }
 
-void Trainer::validate() {
+void Trainer::validate(bool update_schedule) {
   std::unique_ptr<DataLoader> loader = make_validation_loader_ ? make_validation_loader_() : nullptr;
   if (!loader) return;
+  validated_step_ = step_;
   const Evaluation evaluation = evaluate(model_, loss_, *loader, options_.device);
-  schedule_.on_validation(evaluation.loss);
+  if (update_schedule) schedule_.on_validation(evaluation.loss);
   const double score = evaluation.headline();
   const bool best = result_.best_step < 0 || score > result_.best_score;
   log({{"kind", "validation"}, {"step", step_}, {"epoch", epoch_}, {"loss", evaluation.loss},
@@ -238,6 +243,7 @@ void Trainer::save_checkpoint(LoaderPosition position) {
                       {"best_score", result_.best_score},
                       {"best_step", result_.best_step},
                       {"skipped_batches", result_.skipped_batches},
+                      {"validated_step", validated_step_},
                       {"config", options_.config}};
   CheckpointDirectory(options_.run_directory + "/checkpoints", options_.keep_checkpoints).save(step_, checkpoint);
 }

@@ -78,7 +78,7 @@ class Trainer {
   void train_step(const Batch& batch);
   void after_step();
   void end_epoch();
-  void validate();
+  void validate(bool update_schedule = true);
   void save_checkpoint(LoaderPosition position);
   void log(const nlohmann::json& record);
   void keep_log_through(int64_t step);
@@ -100,6 +100,7 @@ class Trainer {
   // Since the last log line.
   int64_t logged_steps_ = 0;
   int64_t clipped_since_log_ = 0;
+  int64_t validated_step_ = -1;  // the step of the last validation
   double logged_loss_ = 0;
   int64_t logged_images_ = 0;
   std::chrono::steady_clock::time_point logged_at_;

@@ -1,0 +1,276 @@
+// One training step of a zoo model (default i2v-tag: the VGG-11 trunk with the conv6 head, 1,539
+// tag logits) on the CPU: zero the gradients, forward in training mode, BCE-with-logits (mean),
+// backward, SGD with momentum 0.9 and weight decay 5e-4 — what train/trainer.cpp does per batch,
+// less the data loading and the gradient norm. bench/train_step_vs_torch.py runs it beside the
+// same network in PyTorch on the same cores, in the same run.
+//
+//   train_step_bench [--image 224] [--batch 8] [--repetitions 5] [--warmup 2] [--breakdown] [--json]
+//
+// The model is built from its zoo config and initialised (He normal, seed 1); the images are
+// N(0, 1) and the targets 0/1 with ~5% positives, both fixed for the run. Warm-up steps come
+// first (the first step allocates the momentum buffers and grows the allocator's cache), then
+// --repetitions timed steps: the best and the median are reported (on a shared machine other
+// processes only ever slow a step down, so the best is the machine's speed, the median what a
+// run sees).
+//
+// --breakdown times every layer's forward and backward on its own: it calls the layers in the
+// model's order as Model::forward/backward do (the model must be a chain) for --repetitions more
+// steps and reports each layer's median. Its total matches the step's time to within the cost of
+// the timers.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <omp.h>
+
+#include "kernels/allocator.h"
+#include "kernels/error.h"
+#include "nn/losses/bce_with_logits.h"
+#include "nn/model_config.h"
+#include "nn/random.h"
+#include "train/sgd.h"
+
+namespace i2v {
+namespace {
+
+constexpr double kLearningRate = 0.01;
+const SgdOptions kSgd{0.9, 5e-4};
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Minor page faults of the process so far: a step that reuses its memory takes none.
+int64_t page_faults() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+double best(const std::vector<double>& values) { return *std::min_element(values.begin(), values.end()); }
+
+struct Inputs {
+  Tensor images;   // [batch, 3, size, size], N(0, 1)
+  Tensor targets;  // [batch, outputs], 1 with probability 0.05
+};
+
+Inputs random_inputs(const Model& model, int64_t batch, int64_t outputs) {
+  Rng rng(2);
+  Shape shape = model.input_shape();
+  shape.insert(shape.begin(), batch);
+  std::vector<float> images(size_t(shape_numel(shape)));
+  for (float& v : images) v = float(rng.normal());
+  std::vector<float> targets(size_t(batch * outputs));
+  for (float& t : targets) t = rng.uniform() < 0.05 ? 1.0f : 0.0f;
+  return {Tensor::from_vector(images, shape), Tensor::from_vector(targets, {batch, outputs})};
+}
+
+// One step exactly as the trainer runs it; returns the loss.
+double train_step(Model& model, Loss& loss, Sgd& sgd, const Inputs& inputs) {
+  model.zero_grad();
+  const Tensor logits = model.forward(inputs.images, Mode::train);
+  const double value = loss.forward({logits, inputs.targets}).item<float>({0});
+  model.backward(loss.backward());
+  loss.clear_saved();
+  sgd.step(kLearningRate);
+  return value;
+}
+
+// Milliseconds of each part of one step, for --breakdown.
+struct StepParts {
+  std::vector<double> forward, backward;  // per layer, in model order
+  double zero_grad = 0, loss = 0, sgd = 0;
+};
+
+// The same step, layer by layer with a timer around each call. Requires a chain: every layer
+// reads the one before it.
+StepParts timed_train_step(Model& model, Loss& loss, Sgd& sgd, const Inputs& inputs) {
+  const std::vector<ModelNode>& nodes = model.nodes();
+  StepParts parts;
+  parts.forward.resize(nodes.size());
+  parts.backward.resize(nodes.size());
+  double start = now_ms();
+  model.zero_grad();
+  parts.zero_grad = now_ms() - start;
+
+  std::vector<Tensor> outputs(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    start = now_ms();
+    outputs[i] = nodes[i].layer->forward({i == 0 ? inputs.images : outputs[i - 1]}, Mode::train);
+    parts.forward[i] = now_ms() - start;
+    if (i > 0) outputs[i - 1] = Tensor();  // as Model::forward: dropped once its reader has run
+  }
+  start = now_ms();
+  loss.forward({outputs.back(), inputs.targets});
+  Tensor grad = loss.backward();
+  loss.clear_saved();
+  parts.loss = now_ms() - start;
+  outputs.back() = Tensor();
+
+  for (size_t i = nodes.size(); i-- > 0;) {
+    start = now_ms();
+    grad = nodes[i].layer->backward(grad, {i > 0})[0];
+    parts.backward[i] = now_ms() - start;
+  }
+  start = now_ms();
+  sgd.step(kLearningRate);
+  parts.sgd = now_ms() - start;
+  return parts;
+}
+
+void check_chain(const Model& model) {
+  const std::vector<ModelNode>& nodes = model.nodes();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const std::string previous = i == 0 ? Model::kInput : nodes[i - 1].name;
+    I2V_CHECK(nodes[i].inputs == std::vector<std::string>{previous},
+              "--breakdown needs a chain of layers; layer '{}' of {} does not read '{}'", nodes[i].name,
+              model.name(), previous);
+  }
+}
+
+std::string shape_json(const Shape& shape) { return nlohmann::json(shape).dump(); }
+
+int run(int argc, char** argv) {
+  std::string model_name = "i2v-tag";
+  int64_t image = 224, batch = 8, outputs = 1539;
+  int repetitions = 5, warmup = 2;
+  bool breakdown = false, json_output = false;
+  CLI::App app{"Times one training step (forward + BCE + backward + SGD with momentum and weight decay) of a zoo "
+               "model on the CPU, on OMP_NUM_THREADS threads."};
+  app.add_option("--model", model_name, "zoo model (nn/model_zoo.h)")->capture_default_str();
+  app.add_option("--image", image, "input height and width")->capture_default_str();
+  app.add_option("--batch", batch, "images per step")->capture_default_str();
+  app.add_option("--outputs", outputs, "tags (logits) of the last layer")->capture_default_str();
+  app.add_option("--repetitions", repetitions, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--warmup", warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_flag("--breakdown", breakdown, "also time each layer's forward and backward (as many steps again)");
+  app.add_flag("--json", json_output, "print one JSON object instead of text");
+  app.footer(
+      "Examples:\n"
+      "  OMP_NUM_THREADS=2 train_step_bench --image 224 --batch 8 --breakdown\n"
+      "  OMP_NUM_THREADS=2 train_step_bench --image 64 --batch 32 --json\n"
+      "  /usr/bin/python3 bench/train_step_vs_torch.py    # beside PyTorch, both sizes");
+  CLI11_PARSE(app, argc, argv);
+
+  ZooOptions options;
+  options.input_size = image;
+  options.outputs = outputs;
+  Model model = build_model(zoo_config(model_name, options));
+  if (breakdown) check_chain(model);
+  model.initialize(1);
+  const std::vector<LayerSummary> summary = model.summary(batch);
+  const Shape output_shape = summary.back().output_shape;
+  int64_t flops = 0;
+  for (const LayerSummary& row : summary) flops += row.flops;
+  BCEWithLogits loss;
+  Sgd sgd(model, kSgd);
+  const Inputs inputs = random_inputs(model, batch, outputs);
+
+  double loss_value = 0;
+  for (int i = 0; i < warmup; ++i) loss_value = train_step(model, loss, sgd, inputs);
+  std::vector<double> steps;
+  const int64_t faults_before = page_faults();
+  for (int i = 0; i < repetitions; ++i) {
+    const double start = now_ms();
+    loss_value = train_step(model, loss, sgd, inputs);
+    steps.push_back(now_ms() - start);
+  }
+  const double faults_per_step = double(page_faults() - faults_before) / repetitions;
+  std::vector<std::vector<double>> forward(summary.size()), backward(summary.size());
+  std::vector<double> zero_grad, loss_ms, sgd_ms;
+  if (breakdown) {
+    for (int i = 0; i < repetitions; ++i) {
+      const StepParts parts = timed_train_step(model, loss, sgd, inputs);
+      for (size_t l = 0; l < summary.size(); ++l) {
+        forward[l].push_back(parts.forward[l]);
+        backward[l].push_back(parts.backward[l]);
+      }
+      zero_grad.push_back(parts.zero_grad);
+      loss_ms.push_back(parts.loss);
+      sgd_ms.push_back(parts.sgd);
+    }
+  }
+  const AllocatorStats memory = allocator(Device::cpu()).stats();
+  const int threads = omp_get_max_threads();
+  const double images_per_s = double(batch) / (best(steps) / 1e3);
+
+  if (json_output) {
+    nlohmann::json report = {{"model", model_name},
+                             {"image", image},
+                             {"batch", batch},
+                             {"threads", threads},
+                             {"parameters", model.parameter_count()},
+                             {"output_shape", output_shape},
+                             {"forward_gflop", double(flops) / 1e9},
+                             {"loss", loss_value},
+                             {"step_ms", steps},
+                             {"best_ms", best(steps)},
+                             {"median_ms", median(steps)},
+                             {"images_per_s", images_per_s},
+                             {"page_faults_per_step", faults_per_step},
+                             {"peak_memory_bytes", memory.peak_in_use_bytes},
+                             {"reserved_bytes", memory.reserved_bytes}};
+    if (breakdown) {
+      nlohmann::json layers = nlohmann::json::array();
+      for (size_t l = 0; l < summary.size(); ++l)
+        layers.push_back({{"name", summary[l].name},
+                          {"forward_ms", median(forward[l])},
+                          {"backward_ms", median(backward[l])}});
+      report["layers"] = layers;
+      report["zero_grad_ms"] = median(zero_grad);
+      report["loss_ms"] = median(loss_ms);
+      report["sgd_ms"] = median(sgd_ms);
+    }
+    std::printf("%s\n", report.dump().c_str());
+    return 0;
+  }
+
+  std::printf("%s, batch %lld of %lldx%lld, %d threads: %lld parameters, output %s, %.1f GFLOP forward\n",
+              model_name.c_str(), static_cast<long long>(batch), static_cast<long long>(image),
+              static_cast<long long>(image), threads, static_cast<long long>(model.parameter_count()),
+              shape_json(output_shape).c_str(), double(flops) / 1e9);
+  std::printf("training step: best %.1f ms, median %.1f ms of %d (after %d warm-up): %.2f images/s (best); loss %.4f\n",
+              best(steps), median(steps), repetitions, warmup, images_per_s, loss_value);
+  std::printf("memory: peak %.0f MiB in use, %.0f MiB held by the allocator; %.0f page faults per step\n",
+              double(memory.peak_in_use_bytes) / (1 << 20), double(memory.reserved_bytes) / (1 << 20),
+              faults_per_step);
+  if (breakdown) {
+    std::printf("\nper layer, median of %d steps (ms):\n%-10s %10s %10s %10s\n", repetitions, "layer", "forward",
+                "backward", "total");
+    double total = 0;
+    for (size_t l = 0; l < summary.size(); ++l) {
+      const double f = median(forward[l]), b = median(backward[l]);
+      total += f + b;
+      std::printf("%-10s %10.1f %10.1f %10.1f\n", summary[l].name.c_str(), f, b, f + b);
+    }
+    const double rest = median(zero_grad) + median(loss_ms) + median(sgd_ms);
+    std::printf("%-10s %32.1f\n%-10s %32.1f\n%-10s %32.1f\n%-10s %32.1f\n", "zero_grad", median(zero_grad),
+                "loss", median(loss_ms), "sgd", median(sgd_ms), "sum", total + rest);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace i2v
+
+int main(int argc, char** argv) {
+  try {
+    return i2v::run(argc, argv);
+  } catch (const i2v::Error& e) {
+    std::fprintf(stderr, "train_step_bench: %s\n", e.what());
+    return 1;
+  }
+}
