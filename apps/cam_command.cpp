@@ -75,8 +75,10 @@ void add_cam_command(CLI::App& app) {
     for (size_t i = 0; i < tagger.outputs.size(); ++i)
       if (tagger.outputs[i].name == normalise(tag)) index = int64_t(i);
     I2V_CHECK(index >= 0, "{} has no output '{}' (i2v vocab show lists the tags)", weights, tag);
+    DatasetOptions options;
+    options.preprocess = tagger.preprocess;
     auto dataset = std::make_shared<const Dataset>(std::make_shared<const DatasetContents>(read_image_list({picture})),
-                                                   std::nullopt, DatasetOptions{tagger.preprocess});
+                                                   std::nullopt, options);
     const Tensor maps = dataset->get(0).image.unsqueeze(0).to(target);
     const Tensor activation = tagger.model->forward(maps, Mode::eval, layer).to(Device::cpu());
     I2V_CHECK(activation.dim() == 4 && activation.size(1) == int64_t(tagger.outputs.size()),

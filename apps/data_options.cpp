@@ -26,7 +26,11 @@ std::shared_ptr<const DatasetContents> DataSourceOptions::read() const {
   const SplitFractions split = parse_split_fractions(fractions);
   if (!folders.empty()) {
     I2V_CHECK(metadata.empty(), "give either --folders or --metadata/--images, not both");
-    return std::make_shared<const DatasetContents>(read_image_folder({folders, split, split_seed}));
+    ImageFolderSource source;
+    source.root = folders;
+    source.fractions = split;
+    source.split_seed = split_seed;
+    return std::make_shared<const DatasetContents>(read_image_folder(source));
   }
   I2V_CHECK(!metadata.empty() && !images.empty(), "give --metadata and --images (a dump), or --folders");
   Vocabulary vocabulary;

@@ -44,10 +44,12 @@ void run_eval(const EvalOptions& o) {
   const Device device = Device::parse(o.device);
   std::string weights = o.weights;
   std::shared_ptr<const DatasetContents> contents;
+  nlohmann::json data = nlohmann::json::object();  // with --run: its data section
   if (!o.run.empty()) {
     if (weights.empty()) weights = o.run + "/best.safetensors";
     const nlohmann::json config = nlohmann::json::parse(read_file(o.run + "/config.json"));
-    contents = read_data(config.value("data", nlohmann::json::object()));
+    data = config.value("data", nlohmann::json::object());
+    contents = read_data(data);
   } else {
     I2V_CHECK(!weights.empty(), "give --run DIR, or --weights W and the data (--metadata/--images/--vocab or --folders)");
     contents = o.source.read();
@@ -68,6 +70,7 @@ void run_eval(const EvalOptions& o) {
   }
   DatasetOptions options;
   options.preprocess = trained.preprocess;
+  options.auxiliary = read_auxiliary(data.value("auxiliary", nlohmann::json::object()));  // a -gcn model's captions
   auto dataset = std::make_shared<const Dataset>(contents, o.split == "all" ? std::nullopt
                                                                             : std::optional<Split>(parse_split(o.split)),
                                                  options);

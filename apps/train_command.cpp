@@ -43,20 +43,7 @@ void run_train(const TrainOptions& o) {
                setup.trainer.device.name().c_str(), setup.trainer.run_directory.c_str());
   write_file_atomically(setup.trainer.run_directory + "/config.json", setup.config.dump(2) + "\n");
 
-  auto train_dataset = setup.train;
-  auto validation_dataset = setup.validation;
-  LoaderOptions loader = setup.loader;
-  Trainer trainer(
-      *setup.model, *setup.loss, *setup.sgd, *setup.schedule,
-      [train_dataset, loader](LoaderPosition start) { return std::make_unique<DataLoader>(train_dataset, loader, start); },
-      [validation_dataset, loader]() -> std::unique_ptr<DataLoader> {
-        if (!validation_dataset) return nullptr;
-        LoaderOptions options = loader;
-        options.shuffle = false;
-        return std::make_unique<DataLoader>(validation_dataset, options);
-      },
-      setup.trainer);
-  const TrainResult result = trainer.run(o.resume);
+  const TrainResult result = run_training(setup, o.resume);
   std::printf("%s after %lld steps (%lld epochs)", result.interrupted ? "interrupted" : "trained",
               static_cast<long long>(result.steps), static_cast<long long>(result.epochs_completed));
   if (result.best_step >= 0)

@@ -20,13 +20,25 @@ size_t Model::index_of(const std::string& name) const {
 
 bool Model::has_node(const std::string& name) const { return index_.count(name) > 0; }
 
+bool Model::is_model_input(const std::string& source) const {
+  return source == kInput || auxiliary_inputs_.count(source) > 0;
+}
+
+void Model::add_auxiliary_input(const std::string& name, Shape shape) {
+  I2V_CHECK(!name.empty() && name != kInput && !has_node(name) && !auxiliary_inputs_.count(name),
+            "model {}: '{}' cannot name an auxiliary input (taken or reserved)", name_, name);
+  I2V_CHECK(!shape.empty() && shape_numel(shape) > 0, "model {}: auxiliary input '{}' of shape {}", name_, name,
+            shape_str(shape));
+  auxiliary_inputs_[name] = std::move(shape);
+}
+
 Layer& Model::layer(const std::string& name) { return *nodes_[index_of(name)].layer; }
 
 std::vector<Shape> Model::input_shapes(const ModelNode& node, const std::vector<Shape>& outputs) const {
   std::vector<Shape> shapes;
   for (const std::string& input : node.inputs) {
-    if (input == kInput) {
-      Shape shape = input_shape_;
+    if (is_model_input(input)) {
+      Shape shape = input == kInput ? input_shape_ : auxiliary_inputs_.at(input);
       shape.insert(shape.begin(), 1);
       shapes.push_back(shape);
     } else {
@@ -38,11 +50,12 @@ std::vector<Shape> Model::input_shapes(const ModelNode& node, const std::vector<
 
 Layer& Model::add(const std::string& name, std::unique_ptr<Layer> layer, std::vector<std::string> inputs,
                   InitSpec init) {
-  I2V_CHECK(!name.empty() && name != kInput, "model {}: '{}' cannot name a layer", name_, name);
+  I2V_CHECK(!name.empty() && name != kInput && !auxiliary_inputs_.count(name), "model {}: '{}' cannot name a layer",
+            name_, name);
   I2V_CHECK(!has_node(name), "model {}: two layers named '{}'", name_, name);
   if (inputs.empty()) inputs.push_back(nodes_.empty() ? kInput : nodes_.back().name);
   for (const std::string& input : inputs)
-    I2V_CHECK(input == kInput || has_node(input), "model {}: layer '{}' reads '{}', which is not an earlier layer",
+    I2V_CHECK(is_model_input(input) || has_node(input), "model {}: layer '{}' reads '{}', which is not an earlier layer",
               name_, name, input);
   nodes_.push_back(ModelNode{name, std::move(layer), std::move(inputs), init});
   index_[name] = nodes_.size() - 1;
@@ -57,25 +70,38 @@ Layer& Model::add(const std::string& name, std::unique_ptr<Layer> layer, std::ve
   return *nodes_.back().layer;
 }
 
-Tensor Model::forward(const Tensor& input, Mode mode, const std::string& until) {
+Tensor Model::forward(const Tensor& input, Mode mode, const std::string& until) { return forward(input, {}, mode, until); }
+
+Tensor Model::forward(const Tensor& input, const std::map<std::string, Tensor>& auxiliary, Mode mode,
+                      const std::string& until) {
   I2V_CHECK(!nodes_.empty(), "model {} has no layers", name_);
-  Shape expected = input_shape_;
-  expected.insert(expected.begin(), input.dim() > 0 ? input.size(0) : 0);
-  I2V_CHECK(input.shape() == expected, "model {} expects a batch of {} inputs, got {}", name_,
-            shape_str(input_shape_), shape_str(input.shape()));
+  const int64_t batch = input.dim() > 0 ? input.size(0) : 0;
+  auto check_shape = [&](const std::string& what, const Tensor& tensor, Shape expected) {
+    expected.insert(expected.begin(), batch);
+    I2V_CHECK(tensor.shape() == expected, "model {} expects {} of shape {}, got {}", name_, what,
+              shape_str(expected), shape_str(tensor.shape()));
+  };
+  check_shape("a batch of inputs", input, input_shape_);
+  for (const auto& [name, shape] : auxiliary_inputs_) {
+    auto it = auxiliary.find(name);
+    I2V_CHECK(it != auxiliary.end(), "model {} reads the auxiliary input '{}', which was not given", name_, name);
+    check_shape("auxiliary input '" + name + "'", it->second, shape);
+  }
+  auto model_input = [&](const std::string& source) { return source == kInput ? input : auxiliary.at(source); };
   const size_t end = until.empty() ? nodes_.size() : index_of(until) + 1;
   // A layer's output is kept until its last reader has run.
   std::vector<size_t> last_reader(end, 0);
   for (size_t i = 0; i < end; ++i)
     for (const std::string& source : nodes_[i].inputs)
-      if (source != kInput) last_reader[index_of(source)] = i;
+      if (!is_model_input(source)) last_reader[index_of(source)] = i;
   std::vector<Tensor> outputs(end);
   for (size_t i = 0; i < end; ++i) {
     std::vector<Tensor> inputs;
-    for (const std::string& source : nodes_[i].inputs) inputs.push_back(source == kInput ? input : outputs[index_of(source)]);
+    for (const std::string& source : nodes_[i].inputs)
+      inputs.push_back(is_model_input(source) ? model_input(source) : outputs[index_of(source)]);
     outputs[i] = nodes_[i].layer->forward(inputs, mode);
     for (const std::string& source : nodes_[i].inputs)
-      if (source != kInput && last_reader[index_of(source)] == i) outputs[index_of(source)] = Tensor();
+      if (!is_model_input(source) && last_reader[index_of(source)] == i) outputs[index_of(source)] = Tensor();
   }
   last_forward_end_ = mode == Mode::train ? end : 0;
   return outputs[end - 1];
@@ -84,12 +110,16 @@ Tensor Model::forward(const Tensor& input, Mode mode, const std::string& until) 
 Tensor Model::backward(const Tensor& grad_output, bool need_input_grad) {
   I2V_CHECK(last_forward_end_ > 0, "model {}: backward() without a train-mode forward()", name_);
   const size_t end = last_forward_end_;
-  // A layer needs a gradient if it, or anything it reads from, has something to train.
+  // A layer needs a gradient if it, or anything it reads from, has something to train. The
+  // auxiliary inputs are data: they need none.
   std::vector<bool> needs_grad(end, false);
+  auto source_needs_grad = [&](const std::string& source) {
+    if (is_model_input(source)) return source == kInput && need_input_grad;
+    return bool(needs_grad[index_of(source)]);
+  };
   for (size_t i = 0; i < end; ++i) {
     for (auto& [param_name, p] : nodes_[i].layer->parameters()) needs_grad[i] = needs_grad[i] || p->requires_grad;
-    for (const std::string& source : nodes_[i].inputs)
-      needs_grad[i] = needs_grad[i] || (source == kInput ? need_input_grad : bool(needs_grad[index_of(source)]));
+    for (const std::string& source : nodes_[i].inputs) needs_grad[i] = needs_grad[i] || source_needs_grad(source);
   }
   std::vector<Tensor> grads(end);
   Tensor input_grad;
@@ -108,8 +138,7 @@ Tensor Model::backward(const Tensor& grad_output, bool need_input_grad) {
     if (!grads[i].defined() || !needs_grad[i]) continue;
     const ModelNode& node = nodes_[i];
     std::vector<bool> need;
-    for (const std::string& source : node.inputs)
-      need.push_back(source == kInput ? need_input_grad : bool(needs_grad[index_of(source)]));
+    for (const std::string& source : node.inputs) need.push_back(source_needs_grad(source));
     const std::vector<Tensor> input_grads = node.layer->backward(grads[i], need);
     grads[i] = Tensor();
     for (size_t k = 0; k < node.inputs.size(); ++k) {

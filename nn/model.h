@@ -1,6 +1,10 @@
 // A network: named layers in order, each reading the model's input or the outputs of earlier
 // layers (by name) — a sequence with the branching residual networks need.
 //
+// Besides the batch of pictures ("input"), a model may read auxiliary inputs: per-picture
+// tensors given by name with each batch (the GCN head's caption feature v_cap, [N, D]). A layer
+// reads one by listing its name among its inputs; nothing is back-propagated into them.
+//
 // Parameters are named "<layer>.<parameter>" ("conv1_1.weight", "features.0.bias"), buffers
 // likewise ("bn1.running_mean"); state_dict() holds both, as PyTorch's does.
 #pragma once
@@ -19,7 +23,7 @@ namespace i2v {
 struct ModelNode {
   std::string name;
   std::unique_ptr<Layer> layer;
-  std::vector<std::string> inputs;  // earlier layers' names, or Model::kInput
+  std::vector<std::string> inputs;  // earlier layers' names, Model::kInput or auxiliary inputs' names
   InitSpec init;                    // how the layer's weight is initialised
 };
 
@@ -43,6 +47,11 @@ class Model {
   Model(Model&&) = default;
   Model& operator=(Model&&) = default;
 
+  // Declares an auxiliary input of one sample's `shape` (before the layers that read it).
+  void add_auxiliary_input(const std::string& name, Shape shape);
+  // One sample's shape of each auxiliary input, by name.
+  const std::map<std::string, Shape>& auxiliary_inputs() const { return auxiliary_inputs_; }
+
   // Appends a layer reading `inputs` (default: the previous layer, or the input for the first).
   // Checks the names and that the layer accepts its inputs' shapes.
   Layer& add(const std::string& name, std::unique_ptr<Layer> layer, std::vector<std::string> inputs = {},
@@ -56,6 +65,10 @@ class Model {
 
   // Runs the layers up to and including `until` (default: all) and returns that layer's output.
   Tensor forward(const Tensor& input, Mode mode, const std::string& until = "");
+  // The same with the auxiliary inputs ([N, ...] on the model's device), which must hold every
+  // one the model declares.
+  Tensor forward(const Tensor& input, const std::map<std::string, Tensor>& auxiliary, Mode mode,
+                 const std::string& until = "");
   // After a train-mode forward: back-propagates dL/d(output) through the layers that ran, adding
   // into the parameters' grads. Layers with nothing to train upstream get no input gradient.
   // Returns dL/d(input) when asked, else an undefined tensor.
@@ -92,10 +105,13 @@ class Model {
 
  private:
   size_t index_of(const std::string& name) const;
+  // Whether `source` names a model input (the pictures or an auxiliary input) rather than a layer.
+  bool is_model_input(const std::string& source) const;
   std::vector<Shape> input_shapes(const ModelNode& node, const std::vector<Shape>& outputs) const;
 
   std::string name_;
   Shape input_shape_;
+  std::map<std::string, Shape> auxiliary_inputs_;
   std::vector<ModelNode> nodes_;
   std::map<std::string, size_t> index_;
   Device device_ = Device::cpu();

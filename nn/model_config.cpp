@@ -13,10 +13,16 @@
 #include "nn/layers/dropout.h"
 #include "nn/layers/flatten.h"
 #include "nn/layers/global_avg_pool.h"
+#include "nn/layers/global_max_pool.h"
+#include "nn/layers/graph_propagation.h"
 #include "nn/layers/leaky_relu.h"
 #include "nn/layers/linear.h"
 #include "nn/layers/max_pool2d.h"
+#include "nn/layers/node_classifier.h"
+#include "nn/layers/node_concat.h"
 #include "nn/layers/relu.h"
+#include "nn/layers/scale.h"
+#include "nn/layers/semantic_attention.h"
 #include "nn/layers/sigmoid.h"
 #include "nn/layers/softmax.h"
 #include "train/atomic_file.h"
@@ -74,9 +80,11 @@ const std::map<std::string, LayerFactory>& factories() {
        }},
       {"linear",
        [](const LayerSpec& s) {
-         I2V_CHECK(s.inputs.at(0).size() == 2, "linear expects [N, features] (add a flatten layer), got {}",
-                   shape_str(s.inputs.at(0)));
-         return std::make_unique<Linear>(s.inputs[0][1], s.count("out_features"), s.fields.value("bias", true));
+         const Shape& in = s.inputs.at(0);
+         I2V_CHECK(in.size() == 2 || in.size() == 3,
+                   "linear expects [N, features] (add a flatten layer) or node features [N, nodes, features], got {}",
+                   shape_str(in));
+         return std::make_unique<Linear>(in.back(), s.count("out_features"), s.fields.value("bias", true));
        }},
       {"relu", [](const LayerSpec&) { return std::make_unique<ReLU>(); }},
       {"leaky_relu", [](const LayerSpec& s) { return std::make_unique<LeakyReLU>(s.fields.value("slope", 0.01)); }},
@@ -88,6 +96,7 @@ const std::map<std::string, LayerFactory>& factories() {
          return std::make_unique<AvgPool2d>(s.pool(), s.fields.value("count_include_pad", true));
        }},
       {"global_avg_pool", [](const LayerSpec&) { return std::make_unique<GlobalAvgPool>(); }},
+      {"global_max_pool", [](const LayerSpec&) { return std::make_unique<GlobalMaxPool>(); }},
       {"flatten", [](const LayerSpec&) { return std::make_unique<Flatten>(); }},
       {"dropout", [](const LayerSpec& s) { return std::make_unique<Dropout>(s.fields.value("p", 0.5)); }},
       {"batch_norm2d",
@@ -96,6 +105,22 @@ const std::map<std::string, LayerFactory>& factories() {
        }},
       {"concat", [](const LayerSpec&) { return std::make_unique<Concat>(); }},
       {"add", [](const LayerSpec&) { return std::make_unique<Add>(); }},
+      {"scale", [](const LayerSpec& s) { return std::make_unique<Scale>(s.fields.at("factor").get<double>()); }},
+      {"semantic_attention", [](const LayerSpec&) { return std::make_unique<SemanticAttention>(); }},
+      {"static_graph",
+       [](const LayerSpec& s) {
+         I2V_CHECK(s.inputs.at(0).size() == 3, "expects node features [N, nodes, features], got {}",
+                   shape_str(s.inputs[0]));
+         return GraphPropagation::learned(s.inputs[0][1]);
+       }},
+      {"dynamic_graph", [](const LayerSpec&) { return GraphPropagation::from_input(); }},
+      {"node_concat", [](const LayerSpec&) { return std::make_unique<NodeConcat>(); }},
+      {"node_classifier",
+       [](const LayerSpec& s) {
+         I2V_CHECK(s.inputs.at(0).size() == 3, "expects node features [N, nodes, features], got {}",
+                   shape_str(s.inputs[0]));
+         return std::make_unique<NodeClassifier>(s.inputs[0][1], s.inputs[0][2], s.fields.value("bias", true));
+       }},
   };
   return table;
 }
@@ -112,6 +137,8 @@ Model build_model(const json& config) {
   const std::string model_name = config.value("name", std::string("model"));
   try {
     Model model(model_name, config.at("input").get<Shape>());
+    const json auxiliary = config.value("auxiliary_inputs", json::object());
+    for (const auto& [name, shape] : auxiliary.items()) model.add_auxiliary_input(name, shape.get<Shape>());
     const int64_t outputs = config.value("outputs", int64_t(0));
     std::vector<Shape> output_shapes;
     for (const json& fields : config.at("layers")) {
@@ -128,8 +155,8 @@ Model build_model(const json& config) {
       std::vector<Shape> input_shapes;
       const std::vector<LayerSummary> rows = model.summary(1);
       auto shape_of = [&](const std::string& source) {
-        if (source == Model::kInput) {
-          Shape shape = model.input_shape();
+        if (source == Model::kInput || model.auxiliary_inputs().count(source)) {
+          Shape shape = source == Model::kInput ? model.input_shape() : model.auxiliary_inputs().at(source);
           shape.insert(shape.begin(), 1);
           return shape;
         }

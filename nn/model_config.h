@@ -2,16 +2,25 @@
 //   {"name": "i2v-tag", "input": [3, 224, 224], "outputs": 1539,
 //    "layers": [{"name": "conv1_1", "type": "conv2d", "out_channels": 64, "kernel": 3, "padding": 1},
 //               {"name": "relu1_1", "type": "relu"}, ...]}
-// Each layer reads the previous layer unless it lists "inputs" (earlier layers' names, or
-// "input"); a number of channels or features may be the string "outputs" (the config's outputs:
+// Each layer reads the previous layer unless it lists "inputs" (earlier layers' names, "input",
+// or an auxiliary input's name: "auxiliary_inputs": {"caption": [300]} declares per-picture
+// inputs the data gives beside the pictures, nn/model.h); a number of channels or features may be the string "outputs" (the config's outputs:
 // tags or classes). Input channels and features are inferred from the shapes. Layer types and
 // their fields:
 //   conv2d          out_channels, kernel, stride (1), padding (0), bias (true), init ("he")
-//   linear          out_features, bias (true), init ("he")
+//   linear          out_features, bias (true), init ("he"); over the last axis of [N, features]
+//                   or of node features [N, nodes, features]
 //   relu, sigmoid, softmax, leaky_relu (slope 0.01)
 //   max_pool2d, avg_pool2d   kernel, stride (= kernel), padding (0), ceil_mode (false);
 //                   avg_pool2d also count_include_pad (true)
-//   global_avg_pool, flatten, dropout (p 0.5), batch_norm2d (eps 1e-5, momentum 0.1), concat, add
+//   global_avg_pool, global_max_pool, flatten, dropout (p 0.5), batch_norm2d (eps 1e-5,
+//                   momentum 0.1), concat, add, scale (factor)
+//   the GCN head's (node features are [N, nodes, features]):
+//     semantic_attention   inputs [category maps NCHW, features NCHW] -> category nodes
+//     static_graph         A_s · X with a learned [nodes, nodes] adjacency ("weight")
+//     dynamic_graph        inputs [adjacency [N, nodes, nodes], features] -> A_n · X_n
+//     node_concat          inputs [node features, [N, E] vector] -> the vector appended to every node
+//     node_classifier      one classifier per node -> [N, nodes]; bias (true), init ("he")
 // kernel, stride and padding are a number or [height, width]; init is "he", "xavier" or
 // "gaussian:STD" (nn/init.h).
 #pragma once

@@ -243,5 +243,38 @@ TEST_F(CliTest, BadInputGivesOneClearLine) {
   EXPECT_NE(run.err.find("frobnicate"), std::string::npos) << run.err;
 }
 
+
+TEST_F(CliTest, GcnTrainEvalAndArtistPairs) {
+  make_dump();
+  // The GCN paper's setting in small: general tags only, head at 10 x the backbone's rate,
+  // random crops and flips; eval prints its Table 1 columns.
+  ok("vocab build --metadata metadata.jsonl --general 6 --character 0 --copyright 0 --no-ratings -o vocab.json");
+  json gcn = train_config("runs/gcn", "resnet14-gcn");
+  gcn["data"]["augment"] = {{"crop", "random"}, {"hflip", true}};
+  gcn["optimizer"] = {{"momentum", 0.9}, {"weight_decay", 1e-4},
+                      {"layers", json::array({{{"pattern", "(sam|gcn|fuse)\\..*"}, {"lr_mult", 10}}})}};
+  write_file_atomically(path("gcn.json"), gcn.dump());
+  ok("train --config gcn.json");
+  const ToolRun eval = ok("eval --run runs/gcn --split all");
+  for (const char* column : {"mAP", "CP", "CR", "CF1", "OP", "OR", "OF1"})
+    EXPECT_NE(eval.out.find(column), std::string::npos) << column << "\n" << eval.out;
+
+  // The pictures by colour as three "artists".
+  const char* colours[] = {"red", "green", "blue"};
+  for (int id = 1; id <= 36; ++id) {
+    std::filesystem::create_directories(path(fmt::format("art/{}", colours[id % 3])));
+    std::filesystem::copy_file(path(fmt::format("original/{:04d}/{}.png", id % 1000, id)),
+                               path(fmt::format("art/{}/{}.png", colours[id % 3], id)));
+  }
+  const ToolRun pairs =
+      ok("artist pairs --data art --size 24 --crop quarters --epochs 1 --batch 8 --workers 1 --run runs/pairs");
+  EXPECT_NE(pairs.out.find("pairwise test accuracy"), std::string::npos) << pairs.out;
+  EXPECT_NE(pairs.out.find("all 3 artists"), std::string::npos) << pairs.out;
+  const std::string csv = read_file(path("runs/pairs/pairs.csv"));
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "artist,blue,green,red");
+  EXPECT_EQ(json::parse(read_file(path("runs/pairs/pairs.json"))).at("pairs").size(), 3u);
+  const ToolRun all = ok("eval --run runs/pairs/all --split test");
+  EXPECT_NE(all.out.find("3 classes: top-1"), std::string::npos) << all.out;
+}
 }  // namespace
 }  // namespace i2v

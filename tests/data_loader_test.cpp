@@ -396,7 +396,9 @@ TEST_F(DataDataset, ImageFolderClassesAndSplits) {
   EXPECT_EQ(test_split.target_kind(), TargetKind::class_index);
   for (int64_t i = 0; i < test_split.size(); ++i)
     EXPECT_EQ(test_split.path(i).find(contents->class_names[size_t(test_split.class_index(i))]), dir.string().size() + 1);
-  EXPECT_THROW(read_image_folder({(dir / "missing").string(), {}, 0}), Error);
+  ImageFolderSource missing;
+  missing.root = (dir / "missing").string();
+  EXPECT_THROW(read_image_folder(missing), Error);
 }
 
 TEST_F(DataChannelStats, MeanAndStdOfTheTrainingPictures) {

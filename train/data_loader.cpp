@@ -6,6 +6,12 @@
 
 namespace i2v {
 
+std::map<std::string, Tensor> Batch::auxiliary_on(Device device) const {
+  std::map<std::string, Tensor> moved;
+  for (const auto& [name, tensor] : auxiliary) moved[name] = tensor.to(device);
+  return moved;
+}
+
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options, LoaderPosition start)
     : dataset_(std::move(dataset)), options_(options) {
   I2V_CHECK(dataset_ != nullptr, "a data loader needs a dataset");
@@ -68,6 +74,8 @@ Batch DataLoader::build(int64_t job) const {
   const bool multi_label = data.target_kind() == TargetKind::multi_label;
   Tensor images = Tensor::empty({end - begin, 3, s, s});
   Tensor targets = multi_label ? Tensor::empty({end - begin, classes}) : Tensor::empty({end - begin}, DType::i64);
+  std::vector<Tensor> auxiliary;
+  for (const auto& features : data.options().auxiliary) auxiliary.push_back(Tensor::empty({end - begin, features->dim()}));
   const size_t image_floats = size_t(3 * s * s);
   int64_t n = 0;
   for (int64_t k = begin; k < end; ++k) {
@@ -80,6 +88,8 @@ Batch DataLoader::build(int64_t job) const {
     }
     if (multi_label) data.target(index, targets.data<float>() + size_t(n * classes));
     else targets.data<int64_t>()[n] = data.class_index(index);
+    for (size_t a = 0; a < auxiliary.size(); ++a)
+      data.auxiliary(index, a, auxiliary[a].data<float>() + n * auxiliary[a].size(1));
     batch.indices.push_back(index);
     batch.ids.push_back(data.id(index));
     batch.paths.push_back(data.path(index));
@@ -88,6 +98,8 @@ Batch DataLoader::build(int64_t job) const {
   batch.report.add_read(n);
   batch.images = n == end - begin ? images : images.slice(0, 0, n);
   batch.targets = n == end - begin ? targets : targets.slice(0, 0, n);
+  for (size_t a = 0; a < auxiliary.size(); ++a)
+    batch.auxiliary[data.options().auxiliary[a]->name()] = n == end - begin ? auxiliary[a] : auxiliary[a].slice(0, 0, n);
   return batch;
 }
 

@@ -64,6 +64,7 @@ struct LoaderPosition {
 struct Batch {
   Tensor images;   // [N, 3, S, S] f32 on the cpu
   Tensor targets;  // [N, C] f32 of 0/1 (multi-label) or [N] i64 (class index)
+  std::map<std::string, Tensor> auxiliary;  // [N, D] f32 on the cpu, by name (DatasetOptions::auxiliary)
   std::vector<int64_t> indices;    // dataset sample indices
   std::vector<int64_t> ids;        // post ids (image folders: position in the file list)
   std::vector<std::string> paths;  // picture files
@@ -71,6 +72,8 @@ struct Batch {
   int64_t batch = 0;
   DataReport report;  // the samples of this batch that were skipped
   int64_t size() const { return int64_t(indices.size()); }
+  // The auxiliary inputs on `device`, for Model::forward.
+  std::map<std::string, Tensor> auxiliary_on(Device device) const;
 };
 
 class DataLoader {

@@ -86,6 +86,15 @@ DatasetContents read_image_folder(const ImageFolderSource& source) {
   std::sort(contents.class_names.begin(), contents.class_names.end());
   I2V_CHECK(!contents.class_names.empty(), "image folder {} has no class subfolders (<root>/<class>/<picture>)",
             source.root);
+  if (!source.classes.empty()) {
+    for (const std::string& name : source.classes)
+      I2V_CHECK(std::count(contents.class_names.begin(), contents.class_names.end(), name) == 1,
+                "image folder {} has no class folder '{}'", source.root, name);
+    std::vector<std::string> kept;
+    for (const std::string& name : contents.class_names)
+      if (std::count(source.classes.begin(), source.classes.end(), name)) kept.push_back(name);
+    contents.class_names = kept;
+  }
   std::vector<int64_t> classes;
   for (size_t c = 0; c < contents.class_names.size(); ++c) {
     std::vector<std::string> files;
@@ -172,6 +181,19 @@ Dataset::Dataset(std::shared_ptr<const DatasetContents> contents, std::optional<
   I2V_CHECK(!pictures_.empty(), "the {} split of {} is empty ({} pictures in all)", split ? split_name(*split) : "whole",
             contents_->root, contents_->items.size());
   if (options_.cache) cache_.resize(pictures_.size());
+  for (const auto& features : options_.auxiliary) {
+    I2V_CHECK(features != nullptr, "a dataset's auxiliary features are missing");
+    if (features->missing_as_zeros()) continue;
+    std::vector<int64_t> missing;
+    for (int64_t picture : pictures_)
+      if (!features->has(contents_->items[size_t(picture)].id)) missing.push_back(contents_->items[size_t(picture)].id);
+    if (missing.empty()) continue;
+    std::string examples;
+    for (size_t i = 0; i < missing.size() && i < 5; ++i) examples += (i ? ", " : "") + std::to_string(missing[i]);
+    I2V_THROW("auxiliary input '{}': {} of the {} pictures of the {} split have no row (post ids {}{}); give every post "
+              "a row, or let missing ones be zeros (\"missing\": \"zeros\")", features->name(), missing.size(),
+              pictures_.size(), split ? split_name(*split) : "whole", examples, missing.size() > 5 ? ", ..." : "");
+  }
 }
 
 const DatasetItem& Dataset::item(int64_t index) const {
@@ -255,6 +277,10 @@ int64_t Dataset::class_index(int64_t index) const {
   I2V_CHECK(contents_->kind == TargetKind::class_index, "class_index(): not a single-label dataset (use target())");
   const DatasetItem& it = item(index);
   return contents_->labels[size_t(it.labels_begin)];
+}
+
+void Dataset::auxiliary(int64_t index, size_t which, float* out) const {
+  options_.auxiliary.at(which)->fill(id(index), out);
 }
 
 Sample Dataset::get(int64_t index, uint64_t augment_seed) const {

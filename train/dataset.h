@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "nn/tensor.h"
+#include "train/auxiliary_features.h"
 #include "train/data_report.h"
 #include "train/image.h"
 #include "train/metadata.h"
@@ -76,6 +77,7 @@ struct ImageFolderSource {
   std::string root;  // <root>/<class>/**/<picture>.{jpg,jpeg,png,gif,bmp}
   SplitFractions fractions;
   uint64_t split_seed = 0;
+  std::vector<std::string> classes;  // only these class folders (kept in sorted order); empty: all
 };
 
 // Lists the classes and pictures (hidden files skipped; other extensions counted as unsupported).
@@ -94,6 +96,10 @@ struct DatasetOptions {
   // cache_bytes are held.
   bool cache = false;
   int64_t cache_bytes = int64_t(2) << 30;
+  // Per-picture vectors keyed by post id, given with each batch as the model's auxiliary inputs
+  // of the same names (train/auxiliary_features.h). Every picture of the split must have a row,
+  // unless the features allow missing ones.
+  std::vector<std::shared_ptr<const AuxiliaryFeatures>> auxiliary;
 };
 
 // One sample as tensors (for inspection and tests; the DataLoader fills batches directly).
@@ -137,6 +143,8 @@ class Dataset {
   void target(int64_t index, float* out) const;
   // Single-label: the class index of the sample.
   int64_t class_index(int64_t index) const;
+  // Writes the vector of sample `index` from options().auxiliary[which] (its dim() floats).
+  void auxiliary(int64_t index, size_t which, float* out) const;
 
   Sample get(int64_t index, uint64_t augment_seed = 0) const;
 

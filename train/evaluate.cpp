@@ -42,7 +42,7 @@ Evaluation evaluate(Model& model, Loss& loss, DataLoader& loader, Device device,
   Progress progress(progress_label, dataset.size(), "img");
   double loss_sum = 0;
   while (std::optional<Batch> batch = loader.next()) {
-    const Tensor logits = model.forward(batch->images.to(device), Mode::eval);
+    const Tensor logits = model.forward(batch->images.to(device), batch->auxiliary_on(device), Mode::eval);
     I2V_CHECK(logits.dim() == 2 && logits.size(1) == result.classes,
               "evaluation: the model gives {} outputs per image, the dataset has {} classes",
               shape_str(logits.shape()), result.classes);

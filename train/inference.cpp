@@ -83,7 +83,8 @@ void run_model(Model& model, std::shared_ptr<const Dataset> dataset, Device devi
   Progress progress(progress_label, dataset->size(), "img");
   int64_t done = 0;
   while (std::optional<Batch> batch = loader.next()) {
-    const Tensor activations = model.forward(batch->images.to(device), Mode::eval, until).to(Device::cpu());
+    const Tensor activations =
+        model.forward(batch->images.to(device), batch->auxiliary_on(device), Mode::eval, until).to(Device::cpu());
     consume(*batch, activations);
     done += batch->size();
     if (!progress_label.empty()) progress.update(done);

@@ -147,7 +147,7 @@ void Trainer::train_step(const Batch& batch) {
   const double lr = schedule_.lr(step_, epoch_);
   const Device device = options_.device;
   model_.zero_grad();
-  const Tensor logits = model_.forward(batch.images.to(device), Mode::train);
+  const Tensor logits = model_.forward(batch.images.to(device), batch.auxiliary_on(device), Mode::train);
   const double loss = loss_.forward({logits, batch.targets.to(device)}).cast(DType::f64).item<double>({0});
   double gradient_norm = NAN;
   if (std::isfinite(loss)) {

@@ -37,7 +37,8 @@ std::shared_ptr<const DatasetContents> read_data(const json& data) {
   const uint64_t split_seed = field<uint64_t>(data, "split_seed", "data", 0);
   if (data.contains("folders")) {
     return std::make_shared<const DatasetContents>(
-        read_image_folder({field<std::string>(data, "folders", "data", ""), fractions, split_seed}));
+        read_image_folder({field<std::string>(data, "folders", "data", ""), fractions, split_seed,
+                           field<std::vector<std::string>>(data, "classes", "data", {})}));
   }
   I2V_CHECK(data.contains("metadata") && data.contains("images"),
             "config field data: give \"metadata\" and \"images\" (a Danbooru-style dump) or \"folders\" (an image folder)");
@@ -62,6 +63,28 @@ Preprocess data_preprocess(const json& data) {
   return Preprocess::from_json(field<json>(data, "preprocess", "data", json::object()));
 }
 
+// "auxiliary": {"caption": {"features": "f.npy", "ids": "ids.npy", "missing": "error"}} (name order).
+std::vector<std::shared_ptr<const AuxiliaryFeatures>> read_auxiliary(const json& auxiliary) {
+  std::vector<std::shared_ptr<const AuxiliaryFeatures>> all;
+  for (const auto& [name, spec] : auxiliary.items()) {
+    const std::string where = "data.auxiliary." + name;
+    AuxiliarySource source;
+    source.features = field<std::string>(spec, "features", where, "");
+    source.ids = field<std::string>(spec, "ids", where, "");
+    I2V_CHECK(!source.features.empty() && !source.ids.empty(),
+              "config field {}: give \"features\" ([posts, D] .npy) and \"ids\" ([posts] .npy of post ids)", where);
+    const std::string missing = field<std::string>(spec, "missing", where, "error");
+    I2V_CHECK(missing == "error" || missing == "zeros", "config field {}.missing: \"error\" or \"zeros\", got \"{}\"",
+              where, missing);
+    source.missing_as_zeros = missing == "zeros";
+    all.push_back(AuxiliaryFeatures::load(name, source));
+    std::fprintf(stderr, "auxiliary input %s: %lld posts of %lld features from %s\n", name.c_str(),
+                 static_cast<long long>(all.back()->rows()), static_cast<long long>(all.back()->dim()),
+                 source.features.c_str());
+  }
+  return all;
+}
+
 namespace {
 
 std::unique_ptr<Loss> make_loss(const json& config, TargetKind kind) {
@@ -80,6 +103,21 @@ std::unique_ptr<Loss> make_loss(const json& config, TargetKind kind) {
     return std::make_unique<CrossEntropy>();
   }
   I2V_THROW("config field loss.type: unknown loss '{}' (bce_with_logits or cross_entropy)", type);
+}
+
+// The data gives exactly the auxiliary inputs the model reads, with their widths.
+void check_auxiliary_inputs(const Model& model, const std::vector<std::shared_ptr<const AuxiliaryFeatures>>& given) {
+  std::map<std::string, int64_t> widths;
+  for (const auto& features : given) widths[features->name()] = features->dim();
+  for (const auto& [name, shape] : model.auxiliary_inputs()) {
+    I2V_CHECK(widths.count(name), "model {} reads the auxiliary input '{}': give it in data.auxiliary.{}", model.name(),
+              name, name);
+    I2V_CHECK(shape == Shape{widths.at(name)}, "model {} reads '{}' of shape {}, data.auxiliary.{} has {} features",
+              model.name(), name, shape_str(shape), name, widths.at(name));
+    widths.erase(name);
+  }
+  I2V_CHECK(widths.empty(), "data.auxiliary.{}: model {} has no auxiliary input of that name (a -gcn model reads "
+            "\"caption\")", widths.empty() ? "" : widths.begin()->first, model.name());
 }
 
 json output_names(const DatasetContents& contents) {
@@ -171,6 +209,7 @@ TrainingSetup prepare_training(const json& config) {
   DatasetOptions eval_options;
   eval_options.preprocess = data_preprocess(data);
   eval_options.cache = field<bool>(data, "cache", "data", false);
+  eval_options.auxiliary = read_auxiliary(field<json>(data, "auxiliary", "data", json::object()));
   DatasetOptions train_options = eval_options;
   json augmented = eval_options.preprocess.to_json();
   const json augment = field<json>(data, "augment", "data", json::object());
@@ -192,6 +231,10 @@ TrainingSetup prepare_training(const json& config) {
   zoo.outputs = setup.train->num_classes();
   zoo.input_size = eval_options.preprocess.size;
   zoo.width = field<double>(model_json, "width", "model", 1.0);
+  zoo.gcn_features = field<int64_t>(model_json, "gcn_features", "model", 0);
+  zoo.gcn_average_scores = field<bool>(model_json, "gcn_average_scores", "model", true);
+  for (const auto& features : eval_options.auxiliary)
+    if (features->name() == "caption") zoo.caption_features = features->dim();
   const std::string model_name = model_json.contains("config") ? field<std::string>(model_json, "config", "model", "")
                                                                : field<std::string>(model_json, "name", "model", "i2v-tag");
   const int64_t model_input = field<int64_t>(model_json, "input_size", "model", zoo.input_size);
@@ -199,6 +242,7 @@ TrainingSetup prepare_training(const json& config) {
             zoo.input_size);
   setup.config["model_config"] = resolve_model_config(model_name, zoo);
   setup.model = std::make_unique<Model>(build_model(setup.config["model_config"]));
+  check_auxiliary_inputs(*setup.model, eval_options.auxiliary);
   setup.model->initialize(mix_seed(seed, 1));
   setup.model->seed_random_layers(mix_seed(seed, 2));
   const json init = field<json>(config, "init", "", json::object());
@@ -239,6 +283,23 @@ TrainingSetup prepare_training(const json& config) {
   t.weights_metadata = model_metadata(setup);
   std::filesystem::create_directories(t.run_directory);
   return setup;
+}
+
+TrainResult run_training(TrainingSetup& setup, bool resume) {
+  auto train_dataset = setup.train;
+  auto validation_dataset = setup.validation;
+  const LoaderOptions loader = setup.loader;
+  Trainer trainer(
+      *setup.model, *setup.loss, *setup.sgd, *setup.schedule,
+      [train_dataset, loader](LoaderPosition start) { return std::make_unique<DataLoader>(train_dataset, loader, start); },
+      [validation_dataset, loader]() -> std::unique_ptr<DataLoader> {
+        if (!validation_dataset) return nullptr;
+        LoaderOptions options = loader;
+        options.shuffle = false;
+        return std::make_unique<DataLoader>(validation_dataset, options);
+      },
+      setup.trainer);
+  return trainer.run(resume);
 }
 
 std::map<std::string, std::string> model_metadata(const TrainingSetup& setup) {

@@ -2,10 +2,13 @@
 //
 //   {"run": "runs/emoji-tag", "seed": 1, "device": "cpu",
 //    "model": {"name": "i2v-tag", "width": 0.25, "input_size": 64},     // or {"config": "file.json"}
+//              (-gcn models also "gcn_features": 0, "gcn_average_scores": true: nn/model_zoo.h)
 //    "init": {"weights": "W.safetensors", "restart": ["conv6_4"], "strict": false},  // optional
 //    "data": {"metadata": ["dump/metadata.jsonl"], "images": "dump", "vocab": "vocab.json",
 //             "preprocess": {"preset": "unit", "size": 64}, "augment": {"crop": "random", "hflip": true},
-//             "batch_size": 32, "workers": 2, "cache": true},             // or "folders": DIR
+//             "batch_size": 32, "workers": 2, "cache": true,              // or "folders": DIR (and "classes": [...])
+//             "auxiliary": {"caption": {"features": "f.npy", "ids": "ids.npy"}}},  // optional
+//                                      (train/auxiliary_features.h; a -gcn model then reads v_cap)
 //    "loss": {"type": "bce_with_logits"},                                  // default from the data
 //    "optimizer": {"momentum": 0.9, "weight_decay": 5e-4, "layers": [{"layers": [...], "lr_mult": 0.01}]},
 //    "schedule": {"lr": 0.01, "type": "plateau", "patience": 2},
@@ -37,6 +40,10 @@ std::shared_ptr<const DatasetContents> read_data(const nlohmann::json& data);
 // Its evaluation preprocessing (no augmentation).
 Preprocess data_preprocess(const nlohmann::json& data);
 
+// The auxiliary inputs of a config's "data.auxiliary" section (train/auxiliary_features.h), in
+// name order; prints what it read.
+std::vector<std::shared_ptr<const AuxiliaryFeatures>> read_auxiliary(const nlohmann::json& auxiliary);
+
 // Applies "a.b.c=value" (value parsed as JSON, else taken as a string) to `config`.
 void apply_override(nlohmann::json& config, const std::string& assignment);
 
@@ -56,6 +63,10 @@ struct TrainingSetup {
 // Reads the data, builds and initialises the model (loading "init" weights), and the optimizer;
 // prints what it does to stderr. Throws naming the field that is wrong.
 TrainingSetup prepare_training(const nlohmann::json& config);
+
+// Trains as `setup` says (train/trainer.h): a shuffled loader over the training split, and one
+// in order over the validation split when there is one.
+TrainResult run_training(TrainingSetup& setup, bool resume);
 
 // The metadata a weights file carries so that tools can use it alone: the model config, the
 // preprocessing, the output names and categories ("i2v.model_config", "i2v.preprocess",

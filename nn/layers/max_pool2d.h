@@ -4,8 +4,6 @@
 // a NaN is chosen over numbers), summing where windows overlap.
 #pragma once
 
-#include <optional>
-
 #include "nn/layer.h"
 #include "nn/layers/checks.h"
 #include "nn/layers/pool2d.h"
@@ -24,20 +22,13 @@ class MaxPool2d final : public Layer {
   int64_t forward_flops(const std::vector<Shape>& inputs) const override;
   Tensor forward(const std::vector<Tensor>& inputs, Mode mode) override;
   std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
-  void clear_saved() override {
-    output_.reset();
-    argmax_ = Tensor();
-  }
+  void clear_saved() override { route_.clear(); }
 
   const Pool2dOptions& options() const { return options_; }
 
  private:
   Pool2dOptions options_;
-  // Kept by a train-mode forward: the window geometry, the output's signature and, for each
-  // output element, the index in its input plane of the element chosen (i32).
-  Pool2dGeometry geometry_;
-  std::optional<TensorSignature> output_;
-  Tensor argmax_;
+  MaxPoolRoute route_;
 };
 
 }  // namespace i2v

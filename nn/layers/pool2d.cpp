@@ -52,4 +52,30 @@ std::string pool2d_options_str(const Pool2dOptions& o) {
   return text;
 }
 
+Tensor MaxPoolRoute::forward(const Tensor& x, const Pool2dGeometry& g, const Shape& out_shape, Mode mode) {
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  Tensor argmax = Tensor::empty(out_shape, DType::i32, x.device());
+  I2V_DISPATCH_FLOATING(x.device(), x.dtype(), max_pool2d_forward, x.data<scalar_t>(), g, y.data<scalar_t>(),
+                        argmax.data<int32_t>());
+  clear();
+  if (mode == Mode::train) {
+    geometry_ = g;
+    output_ = TensorSignature::of(y);
+    argmax_ = argmax;
+  }
+  return y;
+}
+
+std::vector<Tensor> MaxPoolRoute::backward(const Layer& layer, const Tensor& grad_output,
+                                           const std::vector<bool>& need_input_grad) const {
+  check_backward_ready(layer, output_, grad_output);
+  if (!need_input_grad.at(0)) return {Tensor()};
+  const Tensor dy = grad_output.contiguous();
+  const Pool2dGeometry& g = geometry_;
+  Tensor dx = Tensor::empty({dy.size(0), dy.size(1), g.in_h, g.in_w}, dy.dtype(), dy.device());
+  I2V_DISPATCH_FLOATING(dy.device(), dy.dtype(), max_pool2d_backward, dy.data<scalar_t>(), argmax_.data<int32_t>(), g,
+                        dx.data<scalar_t>());
+  return {dx};
+}
+
 }  // namespace i2v

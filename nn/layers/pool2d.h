@@ -8,10 +8,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "kernels/pool.h"
 #include "nn/layer.h"
+#include "nn/layers/checks.h"
 
 namespace i2v {
 
@@ -30,6 +32,28 @@ int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
 
 // The geometry of pooling an NCHW input of `input` shape; throws, naming `layer`, when it does not fit.
 Pool2dGeometry pool2d_geometry(const Layer& layer, const Pool2dOptions& options, const Shape& input);
+
+// Max pooling's forward and backward for MaxPool2d and GlobalMaxPool: a train-mode forward keeps
+// the geometry, the output's signature and, for each output element, the index in its input
+// plane of the element chosen (i32); backward routes each gradient there.
+class MaxPoolRoute {
+ public:
+  // `x` contiguous; `out_shape` holds planes × out_h × out_w elements.
+  Tensor forward(const Tensor& x, const Pool2dGeometry& g, const Shape& out_shape, Mode mode);
+  // {the input's gradient [N, C, in_h, in_w]}, or {undefined} when it is not needed; checks
+  // first that a train-mode forward came before.
+  std::vector<Tensor> backward(const Layer& layer, const Tensor& grad_output,
+                               const std::vector<bool>& need_input_grad) const;
+  void clear() {
+    output_.reset();
+    argmax_ = Tensor();
+  }
+
+ private:
+  Pool2dGeometry geometry_;
+  std::optional<TensorSignature> output_;
+  Tensor argmax_;
+};
 
 // "k2 s2", "k3x2 s2x1 p1 ceil": the options for a layer's describe().
 std::string pool2d_options_str(const Pool2dOptions& options);
