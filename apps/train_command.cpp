@@ -41,7 +41,6 @@ void run_train(const TrainOptions& o) {
   std::fprintf(stderr, "training: %s, batch %lld, %s on %s, run directory %s\n", setup.loss->describe().c_str(),
                static_cast<long long>(setup.loader.batch_size), setup.schedule->describe().c_str(),
                setup.trainer.device.name().c_str(), setup.trainer.run_directory.c_str());
-  write_file_atomically(setup.trainer.run_directory + "/config.json", setup.config.dump(2) + "\n");
 
   const TrainResult result = run_training(setup, o.resume);
   std::printf("%s after %lld steps (%lld epochs)", result.interrupted ? "interrupted" : "trained",

@@ -183,8 +183,8 @@ Model build_model(const json& config) {
 }
 
 json resolve_model_config(const std::string& name_or_path, const ZooOptions& options) {
-  const bool is_file = name_or_path.find('/') != std::string::npos || name_or_path.size() > 5 &&
-                       name_or_path.compare(name_or_path.size() - 5, 5, ".json") == 0;
+  const bool is_file = name_or_path.find('/') != std::string::npos ||
+                       (name_or_path.size() > 5 && name_or_path.compare(name_or_path.size() - 5, 5, ".json") == 0);
   if (!is_file) return zoo_config(name_or_path, options);
   json config;
   try {

@@ -265,7 +265,7 @@ TEST_F(TransferTest, FeaturesOfAnImageFolderAsNpyWithLabels) {
   model.initialize(9);
   DatasetOptions options;
   options.preprocess.size = kSize;
-  auto contents = std::make_shared<const DatasetContents>(read_image_folder({path("pictures"), {0.64, 0.16, 0.2}, 4}));
+  auto contents = std::make_shared<const DatasetContents>(read_image_folder({path("pictures"), {0.64, 0.16, 0.2}, 4, {}}));
   auto dataset = std::make_shared<const Dataset>(contents, std::nullopt, options);
   const FeatureSet set = extract_features(model, dataset, Device::cpu(), "fc7", 4, 1);
   EXPECT_EQ(set.about.at("layer"), "classifier.4");

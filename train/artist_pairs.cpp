@@ -8,7 +8,6 @@
 
 #include "kernels/error.h"
 #include "nn/safetensors.h"
-#include "train/atomic_file.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
 #include "train/training_config.h"
@@ -21,8 +20,6 @@ ArtistScore train_and_test(const json& config) {
   const auto start = std::chrono::steady_clock::now();
   TrainingSetup setup = prepare_training(config);
   const std::string run = config.at("run").get<std::string>();
-  std::filesystem::create_directories(run);
-  write_file_atomically(run + "/config.json", setup.config.dump(2) + "\n");  // for i2v eval --run
   run_training(setup, false);
   const std::string best = run + "/best.safetensors";
   if (std::filesystem::exists(best)) setup.model->load_state_dict(load_safetensors(best).tensors);

@@ -285,23 +285,6 @@ TrainingSetup prepare_training(const json& config) {
   return setup;
 }
 
-TrainResult run_training(TrainingSetup& setup, bool resume) {
-  auto train_dataset = setup.train;
-  auto validation_dataset = setup.validation;
-  const LoaderOptions loader = setup.loader;
-  Trainer trainer(
-      *setup.model, *setup.loss, *setup.sgd, *setup.schedule,
-      [train_dataset, loader](LoaderPosition start) { return std::make_unique<DataLoader>(train_dataset, loader, start); },
-      [validation_dataset, loader]() -> std::unique_ptr<DataLoader> {
-        if (!validation_dataset) return nullptr;
-        LoaderOptions options = loader;
-        options.shuffle = false;
-        return std::make_unique<DataLoader>(validation_dataset, options);
-      },
-      setup.trainer);
-  return trainer.run(resume);
-}
-
 std::map<std::string, std::string> model_metadata(const TrainingSetup& setup) {
   return {{"i2v.model_config", setup.config.at("model_config").dump()},
           {"i2v.preprocess", setup.validation ? setup.validation->preprocess().to_json().dump()

@@ -64,10 +64,6 @@ struct TrainingSetup {
 // prints what it does to stderr. Throws naming the field that is wrong.
 TrainingSetup prepare_training(const nlohmann::json& config);
 
-// Trains as `setup` says (train/trainer.h): a shuffled loader over the training split, and one
-// in order over the validation split when there is one.
-TrainResult run_training(TrainingSetup& setup, bool resume);
-
 // The metadata a weights file carries so that tools can use it alone: the model config, the
 // preprocessing, the output names and categories ("i2v.model_config", "i2v.preprocess",
 // "i2v.outputs").
