@@ -9,6 +9,11 @@ cd "$(dirname "$0")"
 
 BUILD_DIR=${I2V_BUILD_DIR:-build}
 JOBS=$(nproc)
+# OpenMP threads that spin while waiting at a barrier lose their time slices to any other busy
+# process, and a training step then runs 4-80x slower (measured on a shared 2-core machine);
+# sleeping waits cost 3-7% on an idle one. The demo sleeps (tests/CMakeLists.txt sets the same
+# for the tests); the benchmarks keep the default (spinning).
+PASSIVE_WAIT=${OMP_WAIT_POLICY:-passive}
 
 # Debian 12 packages the build needs (the CUDA toolkit is optional: /usr/local/cuda when present).
 PACKAGES=(
@@ -65,7 +70,7 @@ case "${1:-help}" in
     # The demo fetches emoji drawings from the npm registry (npm may also come with nodejs).
     command -v npm >/dev/null || install_missing_packages npm
     build i2v_tool
-    scripts/demo.sh "$BUILD_DIR/apps/i2v"
+    OMP_WAIT_POLICY=$PASSIVE_WAIT scripts/demo.sh "$BUILD_DIR/apps/i2v"
     ;;
   test)
     build
