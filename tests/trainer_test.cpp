@@ -183,6 +183,51 @@ TEST_F(TrainerTest, RefusesToMixWithAnEarlierRun) {
   EXPECT_THROW(train(config("run")), Error);
 }
 
+TEST_F(TrainerTest, AMisspeltFieldIsRefusedNamingTheNearestKnownOne) {
+  auto refused = [](const json& c) -> std::string {
+    try {
+      prepare_training(c);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  json c = config("run");
+  c["epoch"] = 5;
+  EXPECT_NE(refused(c).find("config field epoch: unknown — did you mean \"epochs\"?"), std::string::npos) << refused(c);
+  c = config("run");
+  c["data"]["batchsize"] = 5;
+  EXPECT_NE(refused(c).find("data.batchsize: unknown — did you mean \"batch_size\"?"), std::string::npos);
+  c = config("run");
+  c["schedule"]["step_epochs"] = 5;  // a plateau schedule has none
+  EXPECT_NE(refused(c).find("schedule.step_epochs: unknown"), std::string::npos) << refused(c);
+  c = config("run");
+  c["optimizer"]["layers"] = {{{"pattern", ".*"}, {"lr_mul", 2}}};
+  EXPECT_NE(refused(c).find("did you mean \"lr_mult\""), std::string::npos) << refused(c);
+  c = config("run");
+  c["_note"] = "fields starting with _ are comments";
+  c["about"] = "so is about";
+  EXPECT_EQ(refused(c), "accepted");
+}
+
+TEST(TrainingConfig, ShippedTrainingConfigsUseOnlyKnownFields) {
+  // The configs in configs/ that train (they have a "run"), checked without their data.
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(I2V_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".json") continue;
+    const json config = json::parse(read_file(entry.path().string()));
+    if (!config.contains("run")) continue;
+    ++checked;
+    try {
+      LrSchedule::from_json(config.value("schedule", json::object()));
+      prepare_training(config);
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).find("unknown"), std::string::npos) << entry.path() << ": " << e.what();
+    }
+  }
+  EXPECT_GE(checked, 5);
+}
+
 TEST(TrainingConfig, OverridesByDottedPath) {
   json c = {{"schedule", {{"lr", 0.1}}}};
   apply_override(c, "schedule.lr=0.05");

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/error.h"
+#include "train/config_fields.h"
 
 namespace i2v {
 
@@ -12,6 +13,11 @@ LrSchedule LrSchedule::from_json(const nlohmann::json& config) {
   try {
     s.base_lr_ = config.value("lr", s.base_lr_);
     const std::string type = config.value("type", std::string("constant"));
+    std::vector<std::string> known = {"lr", "type", "warmup_steps", "warmup_start_factor"};
+    if (type == "step") known.insert(known.end(), {"step_epochs", "gamma"});
+    if (type == "multistep") known.insert(known.end(), {"milestones", "gamma"});
+    if (type == "plateau") known.insert(known.end(), {"factor", "patience", "threshold", "cooldown", "min_lr"});
+    check_known_fields(config, "schedule", known);
     if (type == "constant") {
       s.type_ = Type::constant;
     } else if (type == "step") {

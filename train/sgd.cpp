@@ -2,6 +2,8 @@
 
 #include <regex>
 
+#include "train/config_fields.h"
+
 #include "kernels/error.h"
 #include "kernels/sgd.h"
 
@@ -73,6 +75,7 @@ std::map<std::string, LayerRates> parse_layer_rates(const nlohmann::json& rules,
   I2V_CHECK(rules.is_array(), "layer rates: expected a list of rules, got {}", rules.dump());
   for (const nlohmann::json& rule : rules) {
     I2V_CHECK(rule.is_object(), "layer rate rule {}: expected an object", rule.dump());
+    check_known_fields(rule, "optimizer.layers[]", {"layers", "pattern", "lr_mult", "decay_mult"});
     std::vector<std::string> layers;
     if (rule.contains("layers")) {
       for (const auto& name : rule.at("layers")) {

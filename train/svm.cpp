@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "kernels/error.h"
+#include "train/config_fields.h"
 #include "nn/random.h"
 #include "nn/safetensors.h"
 #include "train/metrics.h"
@@ -293,6 +294,7 @@ OneVsRestSvm OneVsRestSvm::load(const std::string& path) {
 
 SvmGrid SvmGrid::from_json(const nlohmann::json& json) {
   SvmGrid grid;
+  check_known_fields(json, "transfer.svm", {"kernels", "C", "gamma", "coef0", "folds", "seed"});
   try {
     if (json.contains("kernels")) {
       grid.kernels.clear();

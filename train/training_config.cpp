@@ -9,6 +9,7 @@
 #include "nn/losses/cross_entropy.h"
 #include "nn/model_config.h"
 #include "nn/safetensors.h"
+#include "train/config_fields.h"
 #include "train/atomic_file.h"
 #include "train/metadata.h"
 #include "train/split.h"
@@ -68,6 +69,7 @@ std::vector<std::shared_ptr<const AuxiliaryFeatures>> read_auxiliary(const json&
   std::vector<std::shared_ptr<const AuxiliaryFeatures>> all;
   for (const auto& [name, spec] : auxiliary.items()) {
     const std::string where = "data.auxiliary." + name;
+    check_known_fields(spec, where, {"features", "ids", "missing"});
     AuxiliarySource source;
     source.features = field<std::string>(spec, "features", where, "");
     source.ids = field<std::string>(spec, "ids", where, "");
@@ -198,6 +200,20 @@ void load_initial_weights(Model& model, const std::string& path, const std::vect
 
 TrainingSetup prepare_training(const json& config) {
   I2V_CHECK(config.is_object(), "a training config is a JSON object");
+  // "about": a description for people; "model_config": what i2v train writes into the run's
+  // config.json (the resolved model); "transfer": read by i2v transfer.
+  check_known_fields(config, "", {"about", "run", "seed", "device", "model", "init", "data", "loss", "optimizer", "schedule",
+                                  "epochs", "max_steps", "validate_every_steps", "checkpoint_every_steps",
+                                  "keep_checkpoints", "log_every_steps", "on_nonfinite", "model_config", "transfer"});
+  check_known_fields(config.value("data", json::object()), "data",
+                     {"metadata", "images", "layout", "vocab", "folders", "classes", "split_fractions", "split_seed",
+                      "preprocess", "augment", "cache", "auxiliary", "batch_size", "workers", "drop_last"});
+  check_known_fields(config.value("model", json::object()), "model",
+                     {"name", "config", "width", "input_size", "gcn_features", "gcn_average_scores"});
+  check_known_fields(config.value("init", json::object()), "init", {"weights", "restart", "strict"});
+  check_known_fields(config.value("loss", json::object()), "loss", {"type", "reduction"});
+  check_known_fields(config.value("optimizer", json::object()), "optimizer",
+                     {"momentum", "weight_decay", "clip_norm", "layers"});
   TrainingSetup setup;
   setup.config = config;
   const uint64_t seed = field<uint64_t>(config, "seed", "", 1);

@@ -8,6 +8,7 @@
 #include "kernels/error.h"
 #include "nn/safetensors.h"
 #include "train/atomic_file.h"
+#include "train/config_fields.h"
 #include "train/evaluate.h"
 #include "train/feature_set.h"
 #include "train/progress.h"
@@ -70,6 +71,7 @@ void run_variant(const std::string& variant, json config, bool pretrained_row, E
   const std::string& run = experiment.run;
   json& summary = experiment.summary;
   const json transfer = config.value("transfer", json::object());
+  check_known_fields(transfer, "transfer", {"features", "svm", "baseline"});
   const std::string layer = transfer.value("features", std::string("fc7"));
   const SvmGrid grid = SvmGrid::from_json(transfer.value("svm", json::object()));
   const std::string directory = run + "/" + variant;
