@@ -210,6 +210,28 @@ TEST_F(TrainerTest, AMisspeltFieldIsRefusedNamingTheNearestKnownOne) {
   EXPECT_EQ(refused(c), "accepted");
 }
 
+TEST_F(TrainerTest, ResumeRefusesAConfigThatChangesWhatTheCheckpointDependsOn) {
+  json c = config("run");
+  c["max_steps"] = 3;
+  TrainingSetup first = prepare_training(c);
+  run_training(first, false);
+  json changed = config("run");
+  changed["data"]["batch_size"] = 2;
+  changed["schedule"]["lr"] = 0.5;
+  TrainingSetup second = prepare_training(changed);
+  try {
+    run_training(second, true);
+    ADD_FAILURE() << "a changed batch size resumed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("data.batch_size: 4 -> 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("schedule.lr: 0.05 -> 0.5"), std::string::npos) << e.what();
+  }
+  json longer = config("run");
+  longer["epochs"] = 4;  // how long it runs may change
+  TrainingSetup third = prepare_training(longer);
+  EXPECT_EQ(run_training(third, true).epochs_completed, 4);
+}
+
 TEST(TrainingConfig, ShippedTrainingConfigsUseOnlyKnownFields) {
   // The configs in configs/ that train (they have a "run"), checked without their data.
   int checked = 0;

@@ -1,7 +1,11 @@
 #include "train/training_config.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "kernels/error.h"
@@ -312,8 +316,57 @@ std::map<std::string, std::string> model_metadata(const TrainingSetup& setup) {
           {"i2v.target", setup.train->target_kind() == TargetKind::multi_label ? "multi_label" : "class_index"}};
 }
 
+namespace {
+
+// Every leaf of a config by its dotted path ("data.batch_size").
+void flatten(const json& value, const std::string& path, std::map<std::string, json>& leaves) {
+  if (value.is_object() && !value.empty()) {
+    for (const auto& item : value.items()) flatten(item.value(), path.empty() ? item.key() : path + "." + item.key(), leaves);
+  } else {
+    leaves[path] = value;
+  }
+}
+
+// A resumed run continues its checkpoint's model, optimizer state and place in the data; a config
+// that changed any of them would silently mix two runs. Only how long it runs, how it reports
+// and where it runs may change.
+void check_resumable(const json& before, const json& now) {
+  const std::vector<std::string> free = {"epochs", "max_steps", "validate_every_steps", "checkpoint_every_steps",
+                                         "keep_checkpoints", "log_every_steps", "on_nonfinite", "device",
+                                         "data.workers", "run", "about"};
+  std::map<std::string, json> old_leaves, new_leaves;
+  flatten(before, "", old_leaves);
+  flatten(now, "", new_leaves);
+  std::vector<std::string> changed;
+  auto note = [&](const std::string& path) {
+    const std::string top = path.substr(0, path.find('.'));
+    if (std::find(free.begin(), free.end(), path) == free.end() && std::find(free.begin(), free.end(), top) == free.end() &&
+        std::find(changed.begin(), changed.end(), path) == changed.end())
+      changed.push_back(path);
+  };
+  for (const auto& [path, value] : old_leaves)
+    if (!new_leaves.count(path) || new_leaves.at(path) != value) note(path);
+  for (const auto& [path, value] : new_leaves)
+    if (!old_leaves.count(path)) note(path);
+  if (changed.empty()) return;
+  std::string details;
+  for (size_t i = 0; i < changed.size() && i < 6; ++i) {
+    const std::string& path = changed[i];
+    details += fmt::format("\n  {}: {} -> {}", path, old_leaves.count(path) ? old_leaves.at(path).dump() : "(absent)",
+                           new_leaves.count(path) ? new_leaves.at(path).dump() : "(absent)");
+  }
+  if (changed.size() > 6) details += fmt::format("\n  ... and {} more", changed.size() - 6);
+  I2V_THROW("--resume with a config that differs from the run's config.json in what the checkpoint depends on:{}\n"
+            "Resume with the same config (only epochs, max_steps, logging, checkpointing and the device may change), "
+            "or train into another run directory.", details);
+}
+
+}  // namespace
+
 TrainResult run_training(TrainingSetup& setup, bool resume) {
-  write_file_atomically(setup.trainer.run_directory + "/config.json", setup.config.dump(2) + "\n");
+  const std::string config_path = setup.trainer.run_directory + "/config.json";
+  if (resume && std::filesystem::exists(config_path)) check_resumable(json::parse(read_file(config_path)), setup.config);
+  write_file_atomically(config_path, setup.config.dump(2) + "\n");
   auto train_dataset = setup.train;
   auto validation_dataset = setup.validation;
   const LoaderOptions loader = setup.loader;
