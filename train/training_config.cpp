@@ -233,6 +233,8 @@ TrainingSetup prepare_training(const json& config) {
   DatasetOptions train_options = eval_options;
   json augmented = eval_options.preprocess.to_json();
   const json augment = field<json>(data, "augment", "data", json::object());
+  // What only training pictures get; the size, channel order and normalisation stay the model's.
+  check_known_fields(augment, "data.augment", {"crop", "min_area", "hflip", "resize", "resize_to"});
   for (const auto& [key, value] : augment.items()) augmented[key] = value;
   train_options.preprocess = Preprocess::from_json(augmented);
   setup.train = std::make_shared<const Dataset>(setup.contents, Split::train, train_options);
