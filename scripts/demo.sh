@@ -2,7 +2,7 @@
 # The end-to-end demo (./run.sh demo): from emoji drawings fetched from the npm registry to a
 # tagger trained from scratch, its mAP per category against the trivial baseline, tags of held-out
 # pictures, 4,096-bit hashes, a similarity search and a semantic morph. Everything it writes goes
-# to demo-out/ (JSON results, PNG contact sheets). About 10 minutes on 2 CPU cores.
+# to demo-out/ (JSON results, PNG contact sheets). About 5 minutes on 2 idle CPU cores.
 #
 #   scripts/demo.sh [I2V_BINARY]
 set -euo pipefail
