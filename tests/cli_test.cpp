@@ -105,6 +105,12 @@ TEST_F(CliTest, TrainEvalTagHashSearchEndToEnd) {
   EXPECT_NE(train.out.find("trained after"), std::string::npos) << train.out;
   EXPECT_TRUE(std::filesystem::exists(path("runs/tag/best.safetensors")));
   EXPECT_NE(read_file(path("runs/tag/metrics.jsonl")).find("\"kind\":\"validation\""), std::string::npos);
+  // Positive weights for rare tags: one for all, or one per output.
+  const ToolRun weighted = ok("train --config tag.json --run runs/weighted --set loss.pos_weight=3 --set max_steps=2");
+  EXPECT_NE(weighted.err.find("pos_weight["), std::string::npos) << weighted.err;
+  ToolRun wrong = i2v("train --config tag.json --run runs/wrong --set loss.pos_weight=[1,2]");
+  EXPECT_EQ(wrong.status, 1);
+  EXPECT_NE(wrong.err.find("loss.pos_weight"), std::string::npos) << wrong.err;
 
   // eval: mAP per category and its baseline, as text and JSON.
   const ToolRun eval = ok("eval --run runs/tag --split all --json eval.json");

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -12,6 +13,7 @@
 #include "nn/losses/bce_with_logits.h"
 #include "nn/losses/cross_entropy.h"
 #include "nn/model_config.h"
+#include "nn/npy.h"
 #include "nn/safetensors.h"
 #include "train/config_fields.h"
 #include "train/atomic_file.h"
@@ -93,19 +95,38 @@ std::vector<std::shared_ptr<const AuxiliaryFeatures>> read_auxiliary(const json&
 
 namespace {
 
-std::unique_ptr<Loss> make_loss(const json& config, TargetKind kind) {
+// loss.pos_weight: one number for every output, a list of one per output, or a .npy file of
+// them (float32 [C]).
+Tensor read_pos_weight(const json& value, int64_t outputs) {
+  Tensor weight;
+  if (value.is_number()) weight = Tensor::full({outputs}, value.get<double>());
+  else if (value.is_array()) weight = Tensor::from_vector(value.get<std::vector<float>>(), {int64_t(value.size())});
+  else if (value.is_string()) weight = read_npy_tensor(value.get<std::string>());
+  else I2V_THROW("config field loss.pos_weight: a number, a list of one per output or a .npy file, got {}", value.dump());
+  I2V_CHECK(weight.dtype() == DType::f32 && weight.shape() == Shape{outputs},
+            "config field loss.pos_weight: {} values of float32 for {} outputs, got {} {}", outputs, outputs,
+            dtype_name(weight.dtype()), shape_str(weight.shape()));
+  for (float w : weight.to_vector<float>())
+    I2V_CHECK(std::isfinite(w) && w > 0, "config field loss.pos_weight: weights must be positive, got {}", w);
+  return weight;
+}
+
+std::unique_ptr<Loss> make_loss(const json& config, TargetKind kind, int64_t outputs) {
   const std::string fallback = kind == TargetKind::multi_label ? "bce_with_logits" : "cross_entropy";
   const std::string type = field<std::string>(config, "type", "loss", fallback);
   if (type == "bce_with_logits") {
     I2V_CHECK(kind == TargetKind::multi_label, "loss bce_with_logits needs multi-label data (a dump with tags)");
     const std::string reduction = field<std::string>(config, "reduction", "loss", "mean");
-    if (reduction == "mean") return std::make_unique<BCEWithLogits>(Reduction::mean);
-    if (reduction == "sum") return std::make_unique<BCEWithLogits>(Reduction::sum);
-    if (reduction == "batch_mean") return std::make_unique<BCEWithLogits>(Reduction::batch_mean);
+    const Tensor pos_weight = config.contains("pos_weight") ? read_pos_weight(config.at("pos_weight"), outputs) : Tensor();
+    if (reduction == "mean") return std::make_unique<BCEWithLogits>(Reduction::mean, pos_weight);
+    if (reduction == "sum") return std::make_unique<BCEWithLogits>(Reduction::sum, pos_weight);
+    if (reduction == "batch_mean") return std::make_unique<BCEWithLogits>(Reduction::batch_mean, pos_weight);
     I2V_THROW("config field loss.reduction: mean, sum or batch_mean, got \"{}\"", reduction);
   }
   if (type == "cross_entropy") {
     I2V_CHECK(kind == TargetKind::class_index, "loss cross_entropy needs single-label data (an image folder)");
+    I2V_CHECK(!config.contains("pos_weight") && !config.contains("reduction"),
+              "config field loss: cross_entropy is always the mean over the batch and takes no pos_weight");
     return std::make_unique<CrossEntropy>();
   }
   I2V_THROW("config field loss.type: unknown loss '{}' (bce_with_logits or cross_entropy)", type);
@@ -215,7 +236,7 @@ TrainingSetup prepare_training(const json& config) {
   check_known_fields(config.value("model", json::object()), "model",
                      {"name", "config", "width", "input_size", "gcn_features", "gcn_average_scores"});
   check_known_fields(config.value("init", json::object()), "init", {"weights", "restart", "strict"});
-  check_known_fields(config.value("loss", json::object()), "loss", {"type", "reduction"});
+  check_known_fields(config.value("loss", json::object()), "loss", {"type", "reduction", "pos_weight"});
   check_known_fields(config.value("optimizer", json::object()), "optimizer",
                      {"momentum", "weight_decay", "clip_norm", "layers"});
   TrainingSetup setup;
@@ -276,7 +297,8 @@ TrainingSetup prepare_training(const json& config) {
   setup.model->to(setup.trainer.device);
 
   // Loss, optimizer, schedule.
-  setup.loss = make_loss(field<json>(config, "loss", "", json::object()), setup.train->target_kind());
+  setup.loss = make_loss(field<json>(config, "loss", "", json::object()), setup.train->target_kind(),
+                         setup.train->num_classes());
   const json optimizer = field<json>(config, "optimizer", "", json::object());
   SgdOptions sgd;
   sgd.momentum = field<double>(optimizer, "momentum", "optimizer", 0.9);
