@@ -245,50 +245,108 @@ struct ColColumnWalk {
   }
 };
 
+// The next 16 col columns of a walk, as lanes: the first `count` of them (the others are
+// never inside), and whether their offsets are consecutive.
+struct ColumnLanes {
+  __m512i offset, h, w;
+  int32_t first_offset;
+  bool contiguous;
+};
+I2V_AVX512 ColumnLanes next_column_lanes(ColColumnWalk& column, int count) {
+  alignas(64) int32_t offset[16], h[16], w[16];
+  bool contiguous = true;
+  for (int lane = 0; lane < 16; ++lane) {
+    const Im2colTerm t = column.term();
+    const bool exists = lane < count;
+    offset[lane] = exists ? t.offset : 0;
+    h[lane] = exists ? t.h : INT_MIN / 2;
+    w[lane] = t.w;
+    if (exists) {
+      contiguous = contiguous && t.offset == offset[0] + lane;
+      column.next();
+    }
+  }
+  return {_mm512_load_si512(offset), _mm512_load_si512(h), _mm512_load_si512(w), offset[0], contiguous};
+}
+
 // op(B) = im2col(images) (depth: col rows, columns: col columns; the forward GEMM) or its
-// transpose (depth: col columns, columns: col rows; the weight-gradient GEMM). A panel's
-// columns are 16-lane vectors of terms computed once; each depth step adds its term and
-// gathers 16 elements under the mask of those inside the image. Offsets are 32-bit: the
-// caller checks the group's images hold fewer than 2³¹ elements.
+// transpose (depth: col columns, columns: col rows; the weight-gradient GEMM). Offsets are
+// 32-bit: the caller checks the group's images hold fewer than 2³¹ elements. 16 col columns
+// whose offsets are consecutive (along an image row, and across the row breaks of a
+// same-padded stride-1 convolution) are read with one masked load; others are gathered, 16
+// elements under the mask of those inside the image (a gather costs many loads: without them
+// the forward of VGG's 3×3 layers ran 8-20% faster, the weight gradient 1-4%).
 struct Im2colB {
   const float* images;
   ConvGeometry g;
   bool transposed;
 
   I2V_AVX512 void pack(int64_t depth0, int64_t kc, int64_t col0, int cols, float* packed) const {
-    return transposed ? pack_as<ColRowWalk, ColColumnWalk>(depth0, kc, col0, cols, packed)
-                      : pack_as<ColColumnWalk, ColRowWalk>(depth0, kc, col0, cols, packed);
+    return transposed ? pack_transposed(depth0, kc, col0, cols, packed)
+                      : pack_forward(depth0, kc, col0, cols, packed);
   }
 
-  template <typename ColumnWalk, typename DepthWalk>
-  I2V_AVX512 void pack_as(int64_t depth0, int64_t kc, int64_t col0, int cols, float* packed) const {
+  // The weight gradient's: 16 depth steps (col columns) at a time, 16 values along them for
+  // each col row of the panel, transposed in registers.
+  I2V_AVX512 void pack_transposed(int64_t depth0, int64_t kc, int64_t col0, int cols, float* packed) const {
     const int vectors = (cols + 15) / 16, width = 16 * vectors;
-    __m512i column_offset[kMaxVectors], column_h[kMaxVectors], column_w[kMaxVectors];
-    ColumnWalk column(g, col0);
-    for (int v = 0; v < vectors; ++v) {
-      alignas(64) int32_t offset[16], h[16], w[16];
-      for (int lane = 0; lane < 16; ++lane) {
-        const Im2colTerm t = column.term();
-        const bool exists = 16 * v + lane < cols;  // columns past the panel: never inside
-        offset[lane] = exists ? t.offset : 0;
-        h[lane] = exists ? t.h : INT_MIN / 2;
-        w[lane] = t.w;
-        if (exists) column.next();
-      }
-      column_offset[v] = _mm512_load_si512(offset);
-      column_h[v] = _mm512_load_si512(h);
-      column_w[v] = _mm512_load_si512(w);
+    alignas(64) int32_t row_offset[kNR], row_h[kNR], row_w[kNR];
+    ColRowWalk row(g, col0);
+    for (int j = 0; j < width; ++j) {
+      const Im2colTerm t = row.term();
+      const bool exists = j < cols;
+      row_offset[j] = exists ? t.offset : 0;
+      row_h[j] = exists ? t.h : INT_MIN / 2;
+      row_w[j] = t.w;
+      if (exists) row.next();
     }
     const __m512i height = _mm512_set1_epi32(int32_t(g.height)), width_v = _mm512_set1_epi32(int32_t(g.width));
-    DepthWalk depth(g, depth0);
+    ColColumnWalk column(g, depth0);
+    for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+      const int depth = int(std::min<int64_t>(16, kc - p0));
+      const ColumnLanes steps = next_column_lanes(column, depth);
+      const float* first = images + steps.first_offset;
+      for (int v = 0; v < vectors; ++v) {
+        __m512 block[16];
+        for (int j = 0; j < 16; ++j) {
+          const int r = 16 * v + j;
+          const __mmask16 inside =
+              _mm512_cmplt_epu32_mask(_mm512_add_epi32(steps.h, _mm512_set1_epi32(row_h[r])), height) &
+              _mm512_cmplt_epu32_mask(_mm512_add_epi32(steps.w, _mm512_set1_epi32(row_w[r])), width_v);
+          block[j] = steps.contiguous
+                         ? _mm512_maskz_loadu_ps(inside, first + row_offset[r])
+                         : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside,
+                                                    _mm512_add_epi32(steps.offset, _mm512_set1_epi32(row_offset[r])),
+                                                    images, 4);
+        }
+        transpose_16x16(block);
+        for (int p = 0; p < depth; ++p) _mm512_store_ps(packed + (p0 + p) * width + 16 * v, block[p]);
+      }
+    }
+  }
+
+  // The forward's: a panel's columns are 16-lane vectors of terms computed once; each depth
+  // step (a col row) adds its term.
+  I2V_AVX512 void pack_forward(int64_t depth0, int64_t kc, int64_t col0, int cols, float* packed) const {
+    const int vectors = (cols + 15) / 16, width = 16 * vectors;
+    ColumnLanes columns[kMaxVectors];
+    ColColumnWalk column(g, col0);
+    for (int v = 0; v < vectors; ++v) columns[v] = next_column_lanes(column, cols - 16 * v);
+    const __m512i height = _mm512_set1_epi32(int32_t(g.height)), width_v = _mm512_set1_epi32(int32_t(g.width));
+    ColRowWalk depth(g, depth0);
     for (int64_t p = 0; p < kc; ++p, depth.next()) {
       const Im2colTerm t = depth.term();
       for (int v = 0; v < vectors; ++v) {
         // Unsigned comparisons test 0 ≤ x < size at once.
         const __mmask16 inside =
-            _mm512_cmplt_epu32_mask(_mm512_add_epi32(column_h[v], _mm512_set1_epi32(t.h)), height) &
-            _mm512_cmplt_epu32_mask(_mm512_add_epi32(column_w[v], _mm512_set1_epi32(t.w)), width_v);
-        const __m512i index = _mm512_add_epi32(column_offset[v], _mm512_set1_epi32(t.offset));
+            _mm512_cmplt_epu32_mask(_mm512_add_epi32(columns[v].h, _mm512_set1_epi32(t.h)), height) &
+            _mm512_cmplt_epu32_mask(_mm512_add_epi32(columns[v].w, _mm512_set1_epi32(t.w)), width_v);
+        if (columns[v].contiguous) {
+          _mm512_store_ps(packed + p * width + 16 * v,
+                          _mm512_maskz_loadu_ps(inside, images + (int64_t(columns[v].first_offset) + t.offset)));
+          continue;
+        }
+        const __m512i index = _mm512_add_epi32(columns[v].offset, _mm512_set1_epi32(t.offset));
         _mm512_store_ps(packed + p * width + 16 * v,
                         _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, index, images, 4));
       }

@@ -62,7 +62,12 @@ void col2im(const T* col, int64_t count, const ConvGeometry& g, T* images) {
             if (ih < 0 || ih >= g.height) continue;
             T* out = plane + ih * g.width;
             const int64_t iw0 = kj - g.pad_w;  // column ow came from out[ow · stride_w + iw0]
-            for (int64_t ow = cols.begin; ow < cols.end; ++ow) out[ow * g.stride_w + iw0] += in[ow];
+            if (g.stride_w == 1) {  // contiguous: vectorises
+              T* row = out + iw0;
+              for (int64_t ow = cols.begin; ow < cols.end; ++ow) row[ow] += in[ow];
+            } else {
+              for (int64_t ow = cols.begin; ow < cols.end; ++ow) out[ow * g.stride_w + iw0] += in[ow];
+            }
           }
         }
       }
