@@ -34,10 +34,10 @@ void run_train(const TrainOptions& o) {
   for (const LayerSummary& row : rows) flops += row.flops;
   std::fprintf(stderr, "model %s: %s parameters, %.3g GFLOP per image forward, input %s\n", model.name().c_str(),
                format_count(model.parameter_count()).c_str(), double(flops) / 1e9, shape_str(model.input_shape()).c_str());
-  std::fprintf(stderr, "data: %s train, %s validation pictures, %lld outputs; %s\n",
+  std::fprintf(stderr, "data: %s train, %s validation pictures, %s outputs; %s\n",
                format_count(setup.train->size()).c_str(),
                format_count(setup.validation ? setup.validation->size() : 0).c_str(),
-               static_cast<long long>(setup.train->num_classes()), setup.train->preprocess().describe().c_str());
+               format_count(setup.train->num_classes()).c_str(), setup.train->preprocess().describe().c_str());
   std::fprintf(stderr, "training: %s, batch %lld, %s on %s, run directory %s\n", setup.loss->describe().c_str(),
                static_cast<long long>(setup.loader.batch_size), setup.schedule->describe().c_str(),
                setup.trainer.device.name().c_str(), setup.trainer.run_directory.c_str());

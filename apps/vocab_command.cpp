@@ -10,7 +10,7 @@ namespace i2v::app {
 namespace {
 
 void print_vocabulary(const Vocabulary& vocabulary, int64_t top, const std::string& only) {
-  std::printf("%lld outputs from %s posts (ratings: %s dump)\n", static_cast<long long>(vocabulary.size()),
+  std::printf("%s outputs from %s posts (ratings: %s dump)\n", format_count(vocabulary.size()).c_str(),
               format_count(vocabulary.posts()).c_str(), rating_vintage_name(vocabulary.rating_vintage()));
   for (TagCategory category : vocabulary_category_order()) {
     const int64_t count = vocabulary.count(category);
