@@ -2,6 +2,7 @@
 // deterministic, a resumed run ends with the same bits as an uninterrupted one, non-finite
 // losses stop (or skip) with the step named, frozen layers stay put.
 #include <csignal>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -87,6 +88,17 @@ class TrainerTest : public test::TempDirectoryTest {
     return trainer.run(resume);
   }
 
+  // (step, mean loss) of each train line of a run's metrics.jsonl.
+  std::vector<std::pair<int64_t, double>> train_lines(const std::string& run) const {
+    std::vector<std::pair<int64_t, double>> lines;
+    std::istringstream log(read_file(path(run + "/metrics.jsonl")));
+    for (std::string line; std::getline(log, line);) {
+      const json entry = json::parse(line);
+      if (entry.at("kind") == "train") lines.emplace_back(entry.at("step").get<int64_t>(), entry.at("loss").get<double>());
+    }
+    return lines;
+  }
+
   std::map<std::string, std::vector<float>> final_weights(const std::string& run) const {
     std::map<std::string, std::vector<float>> weights;
     for (const auto& [name, t] : load_safetensors(path(run + "/final.safetensors")).tensors)
@@ -126,6 +138,8 @@ TEST_F(TrainerTest, ResumedRunEndsWithTheSameBits) {
   const TrainResult resumed = train(config("split"), /*resume=*/true);
   EXPECT_EQ(resumed.epochs_completed, 3);
   EXPECT_EQ(final_weights("split"), final_weights("whole"));
+  // A train line every 2 steps with the same mean losses, though the first run stopped at 7.
+  EXPECT_EQ(train_lines("split"), train_lines("whole"));
 }
 
 TEST_F(TrainerTest, SignalSavesACheckpointAndResumeContinuesExactly) {
@@ -151,6 +165,7 @@ TEST_F(TrainerTest, SignalSavesACheckpointAndResumeContinuesExactly) {
   EXPECT_FALSE(resumed.interrupted);
   EXPECT_EQ(resumed.steps, 40 * 6);
   EXPECT_EQ(final_weights("interrupted"), final_weights("whole"));
+  EXPECT_EQ(train_lines("interrupted"), train_lines("whole"));
 }
 
 TEST_F(TrainerTest, NonFiniteLossStopsNamingTheStep) {

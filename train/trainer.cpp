@@ -73,6 +73,12 @@ LoaderPosition Trainer::resume_or_start(bool resume) {
     result_.best_step = state.at("best_step").get<int64_t>();
     result_.skipped_batches = state.at("skipped_batches").get<int64_t>();
     validated_step_ = state.value("validated_step", int64_t(-1));
+    // The steps since the last log line, so that the next line comes where it would have.
+    const nlohmann::json unlogged = state.value("unlogged", nlohmann::json::object());
+    logged_steps_ = unlogged.value("steps", int64_t(0));
+    logged_loss_ = unlogged.value("loss", 0.0);
+    logged_images_ = unlogged.value("images", int64_t(0));
+    clipped_since_log_ = unlogged.value("clipped_steps", int64_t(0));
     const LoaderPosition position{state.at("data").at("epoch").get<int64_t>(), state.at("data").at("batch").get<int64_t>()};
     std::fprintf(stderr, "resuming from %s: step %lld, epoch %lld, batch %lld\n", latest->path.c_str(),
                  static_cast<long long>(step_), static_cast<long long>(position.epoch),
@@ -244,6 +250,8 @@ void Trainer::save_checkpoint(LoaderPosition position) {
                       {"best_step", result_.best_step},
                       {"skipped_batches", result_.skipped_batches},
                       {"validated_step", validated_step_},
+                      {"unlogged", {{"steps", logged_steps_}, {"loss", logged_loss_}, {"images", logged_images_},
+                                    {"clipped_steps", clipped_since_log_}}},
                       {"config", options_.config}};
   CheckpointDirectory(options_.run_directory + "/checkpoints", options_.keep_checkpoints).save(step_, checkpoint);
 }
