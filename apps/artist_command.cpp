@@ -4,9 +4,9 @@
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "train/artist_pairs.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 #include "train/training_config.h"
 
 namespace i2v::app {

@@ -5,10 +5,10 @@
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "kernels/error.h"
-#include "train/image.h"
+#include "base/error.h"
+#include "data/image.h"
 #include "train/inference.h"
-#include "train/vocabulary.h"
+#include "data/vocabulary.h"
 
 namespace i2v::app {
 namespace {

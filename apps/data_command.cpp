@@ -8,11 +8,11 @@
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
-#include "train/progress.h"
-#include "train/atomic_file.h"
-#include "train/channel_stats.h"
-#include "train/data_loader.h"
-#include "train/emoji.h"
+#include "base/progress.h"
+#include "base/atomic_file.h"
+#include "data/channel_stats.h"
+#include "data/data_loader.h"
+#include "data/emoji.h"
 
 namespace i2v::app {
 namespace {

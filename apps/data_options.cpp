@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "train/channel_stats.h"
-#include "train/split.h"
+#include "data/channel_stats.h"
+#include "data/split.h"
 
 namespace i2v::app {
 

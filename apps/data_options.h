@@ -9,10 +9,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include "train/dataset.h"
-#include "train/metadata.h"
-#include "train/preprocess.h"
-#include "train/vocabulary.h"
+#include "data/dataset.h"
+#include "data/metadata.h"
+#include "data/preprocess.h"
+#include "data/vocabulary.h"
 
 namespace i2v::app {
 

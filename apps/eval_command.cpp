@@ -5,10 +5,10 @@
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/losses/bce_with_logits.h"
 #include "nn/losses/cross_entropy.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 #include "train/metrics.h"
 #include "train/tagging.h"
 #include "train/training_config.h"

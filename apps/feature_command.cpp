@@ -6,10 +6,10 @@
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "train/feature_set.h"
 #include "train/inference.h"
-#include "train/progress.h"
+#include "base/progress.h"
 
 namespace i2v::app {
 namespace {

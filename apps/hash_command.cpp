@@ -7,9 +7,9 @@
 #include "apps/commands.h"
 #include "apps/data_options.h"
 #include "index/code_store.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/npy.h"
-#include "train/hashing.h"
+#include "index/hashing.h"
 #include "train/inference.h"
 
 namespace i2v::app {

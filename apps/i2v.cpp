@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "kernels/error.h"
+#include "base/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"i2v — a from-scratch C++/CUDA deep-learning framework for illustrations.\n"

@@ -7,11 +7,11 @@
 #include <memory>
 
 #include "apps/commands.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "index/code_store.h"
 #include "index/graph.h"
 #include "index/knn.h"
-#include "train/progress.h"
+#include "base/progress.h"
 #include "index/recall.h"
 #include "nn/npy.h"
 

@@ -4,7 +4,7 @@
 
 #include "apps/commands.h"
 #include "apps/model_options.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/losses/bce_with_logits.h"
 #include "nn/losses/cross_entropy.h"
 #include "nn/model_config.h"

@@ -5,7 +5,7 @@
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "nn/model_config.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 
 namespace i2v::app {
 namespace {

@@ -7,13 +7,13 @@
 #include <memory>
 
 #include "apps/commands.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "index/code_store.h"
 #include "index/graph.h"
-#include "index/results.h"
+#include "apps/results.h"
 #include "index/morph.h"
-#include "train/progress.h"
-#include "index/render.h"
+#include "base/progress.h"
+#include "apps/render.h"
 
 namespace i2v::app {
 namespace {

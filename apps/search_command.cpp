@@ -4,11 +4,11 @@
 #include <memory>
 
 #include "apps/commands.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "index/code_store.h"
 #include "index/knn.h"
-#include "index/results.h"
-#include "index/render.h"
+#include "apps/results.h"
+#include "apps/render.h"
 
 namespace i2v::app {
 namespace {

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "train/feature_set.h"
 #include "train/precision_table.h"
 #include "train/svm.h"

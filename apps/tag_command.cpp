@@ -8,11 +8,11 @@
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
-#include "kernels/error.h"
-#include "train/atomic_file.h"
-#include "train/dataset.h"
+#include "base/error.h"
+#include "base/atomic_file.h"
+#include "data/dataset.h"
 #include "train/tagging.h"
-#include "train/vocabulary.h"
+#include "data/vocabulary.h"
 
 namespace i2v::app {
 namespace {

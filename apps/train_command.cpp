@@ -2,9 +2,9 @@
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "kernels/error.h"
-#include "train/atomic_file.h"
-#include "train/progress.h"
+#include "base/error.h"
+#include "base/atomic_file.h"
+#include "base/progress.h"
 #include "train/training_config.h"
 
 namespace i2v::app {

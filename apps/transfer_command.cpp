@@ -4,8 +4,8 @@
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "kernels/error.h"
-#include "train/atomic_file.h"
+#include "base/error.h"
+#include "base/atomic_file.h"
 #include "train/training_config.h"
 #include "train/transfer.h"
 

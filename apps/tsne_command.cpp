@@ -7,14 +7,14 @@
 #include <random>
 
 #include "apps/commands.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "index/code_store.h"
 #include "index/knn.h"
-#include "train/progress.h"
-#include "index/render.h"
+#include "base/progress.h"
+#include "apps/render.h"
 #include "index/tsne.h"
 #include "nn/npy.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 
 namespace i2v::app {
 namespace {

@@ -3,8 +3,8 @@
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
-#include "train/progress.h"
-#include "train/vocabulary.h"
+#include "base/progress.h"
+#include "data/vocabulary.h"
 
 namespace i2v::app {
 namespace {

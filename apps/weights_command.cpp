@@ -19,10 +19,10 @@
 #include "apps/model_options.h"
 #include "nn/caffe_model.h"
 #include "nn/model_config.h"
-#include "train/preprocess.h"
-#include "kernels/error.h"
+#include "data/preprocess.h"
+#include "base/error.h"
 #include "nn/safetensors.h"
-#include "nn/text.h"
+#include "base/text.h"
 #include "train/checkpoint.h"
 
 namespace i2v::app {

@@ -30,11 +30,11 @@
 #include <fmt/format.h>
 #include <stb_image.h>
 
-#include "train/atomic_file.h"
-#include "train/data_loader.h"
-#include "train/image.h"
-#include "train/preprocess.h"
-#include "nn/random.h"
+#include "base/atomic_file.h"
+#include "data/data_loader.h"
+#include "data/image.h"
+#include "data/preprocess.h"
+#include "base/random.h"
 
 namespace {
 

@@ -18,7 +18,7 @@
 #include "bench/bench_util.h"
 #include "bench/fma_peak.h"
 #include "kernels/cpu_features.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/gemm.h"
 
 namespace {

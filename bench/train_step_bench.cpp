@@ -31,10 +31,10 @@
 #include <omp.h>
 
 #include "kernels/allocator.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/losses/bce_with_logits.h"
 #include "nn/model_config.h"
-#include "nn/random.h"
+#include "base/random.h"
 #include "train/sgd.h"
 
 namespace i2v {

@@ -5,7 +5,7 @@
 
 #include <zlib.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace i2v {
 

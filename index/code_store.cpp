@@ -14,9 +14,9 @@
 #include <utility>
 
 #include "index/binary_file.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/npy.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 
 namespace i2v {
 namespace {

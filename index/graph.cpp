@@ -4,8 +4,8 @@
 #include <cstring>
 
 #include "index/binary_file.h"
-#include "kernels/error.h"
-#include "train/atomic_file.h"
+#include "base/error.h"
+#include "base/atomic_file.h"
 
 namespace i2v {
 namespace {

@@ -6,7 +6,7 @@
 #include <queue>
 #include <set>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace i2v {
 namespace {

@@ -4,7 +4,7 @@
 #include <random>
 #include <unordered_map>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace i2v {
 

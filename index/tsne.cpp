@@ -6,7 +6,7 @@
 
 #include <Eigen/Dense>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace i2v {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/runtime.h"
 
 namespace i2v {

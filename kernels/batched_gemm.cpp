@@ -1,7 +1,7 @@
 // Batched GEMM on the CPU: kernels/gemm.h's GEMM (AVX-512 or Eigen) for each product in turn.
 #include "kernels/batched_gemm.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/gemm.h"
 
 namespace i2v::cpu {

@@ -1,6 +1,6 @@
 #include "kernels/device.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/runtime.h"
 
 namespace i2v {

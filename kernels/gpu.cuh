@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/host_device.h"
 
 #if defined(I2V_SIM)

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/hamming_knn_cpu.h"
 
 namespace i2v {

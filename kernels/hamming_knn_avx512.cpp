@@ -3,7 +3,7 @@
 // and only called after avx512_supported() said the CPU has them.
 #include "kernels/hamming_knn_cpu.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

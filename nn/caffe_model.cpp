@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/tensor_ops.h"
 
 namespace i2v {

@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "nn/random.h"
+#include "base/random.h"
 #include "nn/tensor.h"
 
 namespace i2v {

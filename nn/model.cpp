@@ -4,9 +4,9 @@
 #include <set>
 
 #include "kernels/axpy.h"
-#include "kernels/error.h"
-#include "nn/random.h"
-#include "nn/text.h"
+#include "base/error.h"
+#include "base/random.h"
+#include "base/text.h"
 
 namespace i2v {
 

@@ -4,7 +4,7 @@
 #include <functional>
 #include <map>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/add.h"
 #include "nn/layers/avg_pool2d.h"
 #include "nn/layers/batch_norm2d.h"
@@ -25,7 +25,7 @@
 #include "nn/layers/semantic_attention.h"
 #include "nn/layers/sigmoid.h"
 #include "nn/layers/softmax.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 
 namespace i2v {
 namespace {

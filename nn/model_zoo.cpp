@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace i2v {
 namespace {

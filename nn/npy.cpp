@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "kernels/error.h"
-#include "train/atomic_file.h"
+#include "base/error.h"
+#include "base/atomic_file.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the .npy reader assumes a little-endian host");
 

@@ -11,9 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/tensor_ops.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 
 namespace i2v {
 

@@ -93,7 +93,7 @@ class SafetensorsFile {
 // Every tensor of the file, on `device`.
 Safetensors load_safetensors(const std::string& path, Device device = Device::cpu());
 
-// Writes `contents` atomically (train/atomic_file.h). The same contents always give the same
+// Writes `contents` atomically (base/atomic_file.h). The same contents always give the same
 // bytes: tensors ordered by element size (largest first, so that each tensor's bytes are
 // aligned to its element size) then by name, metadata by key, the header padded with spaces to
 // a multiple of 8 bytes (as the reference implementation does).

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "kernels/allocator.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/runtime.h"
 #include "kernels/tensor_ops.h"
 

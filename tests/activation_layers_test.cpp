@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/leaky_relu.h"
 #include "nn/layers/sigmoid.h"
 #include "nn/layers/softmax.h"

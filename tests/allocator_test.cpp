@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/allocator.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/tensor.h"
 #include "tests/test_util.h"
 

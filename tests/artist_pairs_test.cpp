@@ -4,12 +4,12 @@
 
 #include <cmath>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "tests/data_fixture.h"
 #include "tests/temp_directory.h"
 #include "train/artist_pairs.h"
-#include "train/atomic_file.h"
-#include "train/dataset.h"
+#include "base/atomic_file.h"
+#include "data/dataset.h"
 
 namespace i2v {
 namespace {

@@ -4,9 +4,9 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
-#include "train/atomic_file.h"
-#include "train/image.h"
+#include "base/error.h"
+#include "base/atomic_file.h"
+#include "data/image.h"
 #include "tests/test_util.h"
 
 namespace i2v {

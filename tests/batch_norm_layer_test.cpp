@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/batch_norm2d.h"
 #include "tests/layer_check.h"
 #include "tests/test_util.h"

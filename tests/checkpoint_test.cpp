@@ -17,9 +17,9 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/safetensors.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 #include "tests/temp_directory.h"
 #include "tests/test_util.h"
 

@@ -10,11 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/npy.h"
-#include "nn/random.h"
+#include "base/random.h"
 #include "nn/safetensors.h"
 #include "tests/temp_directory.h"
-#include "train/atomic_file.h"
-#include "train/image.h"
+#include "base/atomic_file.h"
+#include "data/image.h"
 
 namespace i2v {
 namespace {

@@ -5,7 +5,7 @@
 // several GEMMs (a small workspace budget).
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/conv2d.h"
 #include "tests/layer_check.h"
 #include "tests/test_util.h"

@@ -6,10 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/data_fixture.h"
-#include "train/atomic_file.h"
-#include "train/dataset.h"
-#include "train/emoji.h"
-#include "train/tarball.h"
+#include "base/atomic_file.h"
+#include "data/dataset.h"
+#include "data/emoji.h"
+#include "data/tarball.h"
 
 namespace i2v {
 namespace {

@@ -12,12 +12,12 @@
 #include <stb_image_write.h>
 #include <turbojpeg.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "tests/temp_directory.h"
 #include "tests/test_util.h"
-#include "train/data_error.h"
-#include "train/image.h"
-#include "nn/random.h"
+#include "data/data_error.h"
+#include "data/image.h"
+#include "base/random.h"
 
 namespace i2v::test {
 

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/data_fixture.h"
-#include "train/image.h"
+#include "data/image.h"
 
 namespace i2v {
 namespace {

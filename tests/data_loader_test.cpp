@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/data_fixture.h"
-#include "train/channel_stats.h"
-#include "train/data_loader.h"
-#include "train/dataset.h"
+#include "data/channel_stats.h"
+#include "data/data_loader.h"
+#include "data/dataset.h"
 
 namespace i2v {
 namespace {

@@ -5,10 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/data_fixture.h"
-#include "train/atomic_file.h"
-#include "train/metadata.h"
-#include "train/split.h"
-#include "train/vocabulary.h"
+#include "base/atomic_file.h"
+#include "data/metadata.h"
+#include "data/split.h"
+#include "data/vocabulary.h"
 
 namespace i2v {
 namespace {

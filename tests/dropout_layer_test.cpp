@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/dropout.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/dropout.h"
 #include "tests/layer_check.h"
 #include "tests/test_util.h"

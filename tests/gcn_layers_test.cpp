@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/batched_gemm.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/global_max_pool.h"
 #include "nn/layers/graph_propagation.h"
 #include "nn/layers/node_classifier.h"

@@ -1,17 +1,17 @@
 // The shipped GCN models (resnetN-gcn, nn/model_zoo.h) and their caption input end to end: the
 // head's layout, widths and options; caption features read from .npy files keyed by post id and
-// given with each batch (train/auxiliary_features.h); training on a multi-label dump with them;
+// given with each batch (data/auxiliary_features.h); training on a multi-label dump with them;
 // and the errors for missing rows and mismatched inputs.
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/model_config.h"
 #include "nn/npy.h"
 #include "nn/safetensors.h"
 #include "tests/data_fixture.h"
 #include "tests/temp_directory.h"
 #include "tests/test_util.h"
-#include "train/data_loader.h"
+#include "data/data_loader.h"
 #include "train/training_config.h"
 
 namespace i2v {

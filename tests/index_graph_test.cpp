@@ -13,7 +13,7 @@
 #include "index/graph.h"
 #include "index/morph.h"
 #include "index/recall.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "tests/index_test_util.h"
 #include "tests/temp_directory.h"
 

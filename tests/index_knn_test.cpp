@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/hamming_knn.h"
 #include "tests/index_test_util.h"
 

@@ -8,8 +8,8 @@
 
 #include "index/binary_file.h"
 #include "index/code_store.h"
-#include "index/results.h"
-#include "kernels/error.h"
+#include "apps/results.h"
+#include "base/error.h"
 #include "nn/npy.h"
 #include "tests/index_test_util.h"
 #include "tests/temp_directory.h"

@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "tests/test_util.h"
 
 namespace i2v::test {

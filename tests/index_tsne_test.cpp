@@ -11,9 +11,9 @@
 
 #include <gtest/gtest.h>
 
-#include "index/render.h"
+#include "apps/render.h"
 #include "index/tsne.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "tests/index_test_util.h"
 #include "tests/temp_directory.h"
 

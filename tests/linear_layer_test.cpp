@@ -2,7 +2,7 @@
 // differences, frozen weights, inputs of any rank, and cpu and the GPU kernels agreeing.
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/linear.h"
 #include "tests/layer_check.h"
 #include "tests/test_util.h"

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "train/metrics.h"
 
 namespace i2v {

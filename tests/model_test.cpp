@@ -1,7 +1,7 @@
 // Model: naming, the branching graph's forward and backward, frozen layers, state dicts.
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/relu.h"
 #include "nn/model.h"
 #include "tests/layer_check.h"

@@ -2,10 +2,10 @@
 // sizes match the published networks.
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/model_config.h"
 #include "nn/model_zoo.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 
 namespace i2v {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/npy.h"
 #include "tests/index_test_util.h"
 #include "tests/temp_directory.h"

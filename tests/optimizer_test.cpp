@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/sgd.h"
 #include "nn/layers/relu.h"
 #include "train/lr_schedule.h"

@@ -11,7 +11,7 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/avg_pool2d.h"
 #include "nn/layers/global_avg_pool.h"
 #include "nn/layers/max_pool2d.h"

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "train/progress.h"
+#include "base/progress.h"
 
 namespace i2v {
 namespace {

@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
-#include "nn/random.h"
+#include "base/error.h"
+#include "base/random.h"
 
 namespace i2v {
 namespace {

@@ -1,7 +1,7 @@
 // ReLU: gradient-checked in double on the cpu, and the same on every device.
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/relu.h"
 #include "tests/layer_check.h"
 #include "tests/test_util.h"

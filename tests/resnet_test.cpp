@@ -15,9 +15,9 @@
 #include "nn/safetensors.h"
 #include "tests/temp_directory.h"
 #include "tests/test_util.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 #include "train/checkpoint.h"
-#include "train/image.h"
+#include "data/image.h"
 #include "train/training_config.h"
 
 namespace i2v {

@@ -14,8 +14,8 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
-#include "train/atomic_file.h"
+#include "base/error.h"
+#include "base/atomic_file.h"
 #include "tests/temp_directory.h"
 #include "tests/test_util.h"
 

@@ -2,7 +2,7 @@
 // on every device. All three only copy or add once, so cpu and device agree exactly ({0, 0}).
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/add.h"
 #include "nn/layers/concat.h"
 #include "nn/layers/flatten.h"

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/sim/simt.h"
 #include "tests/sim_test_kernels.h"
 #include "tests/test_util.h"

@@ -8,11 +8,11 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
-#include "nn/random.h"
+#include "base/error.h"
+#include "base/random.h"
 #include "tests/temp_directory.h"
 #include "tests/test_util.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 #include "train/metrics.h"
 #include "train/precision_table.h"
 #include "train/svm.h"

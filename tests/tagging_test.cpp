@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
-#include "train/hashing.h"
+#include "base/error.h"
+#include "index/hashing.h"
 #include "train/tagging.h"
 
 namespace i2v {

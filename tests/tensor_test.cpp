@@ -1,7 +1,7 @@
 // Tensors behave the same on every device: shapes, views, copies between devices and layouts.
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "tests/test_util.h"
 
 namespace i2v {

@@ -7,13 +7,13 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/safetensors.h"
 #include "tests/temp_directory.h"
 #include "tests/test_util.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 #include "train/checkpoint.h"
-#include "train/image.h"
+#include "data/image.h"
 #include "train/stop_signal.h"
 #include "train/training_config.h"
 

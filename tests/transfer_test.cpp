@@ -7,16 +7,16 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/model_config.h"
 #include "nn/npy.h"
 #include "nn/safetensors.h"
 #include "tests/index_test_util.h"
 #include "tests/temp_directory.h"
 #include "tests/test_util.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 #include "train/feature_set.h"
-#include "train/image.h"
+#include "data/image.h"
 #include "train/inference.h"
 #include "train/training_config.h"
 #include "train/transfer.h"

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/safetensors.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"

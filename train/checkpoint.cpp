@@ -9,8 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "kernels/error.h"
-#include "train/atomic_file.h"
+#include "base/error.h"
+#include "base/atomic_file.h"
 
 namespace i2v {
 namespace {

@@ -11,7 +11,7 @@
 // The CRC-32 (zlib's) covers every byte of the file except its own eight hex digits: a
 // truncation or a changed byte anywhere — length, header, state or tensor data — is detected
 // (with probability 1 - 2^-32 for arbitrary damage), on top of the strict safetensors checks.
-// Files are written atomically (train/atomic_file.h): a crash leaves the old file or the new one.
+// Files are written atomically (base/atomic_file.h): a crash leaves the old file or the new one.
 #pragma once
 
 #include <cstdint>

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "train/metrics.h"
-#include "train/progress.h"
+#include "base/progress.h"
 
 namespace i2v {
 

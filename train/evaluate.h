@@ -7,7 +7,7 @@
 
 #include "nn/loss.h"
 #include "nn/model.h"
-#include "train/data_loader.h"
+#include "data/data_loader.h"
 
 namespace i2v {
 

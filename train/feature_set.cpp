@@ -2,9 +2,9 @@
 
 #include <cstring>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/npy.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 #include "train/inference.h"
 
 namespace i2v {

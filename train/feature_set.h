@@ -22,7 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/model.h"
-#include "train/dataset.h"
+#include "data/dataset.h"
 
 namespace i2v {
 

@@ -1,9 +1,9 @@
 #include "train/inference.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/model_config.h"
 #include "nn/safetensors.h"
-#include "train/progress.h"
+#include "base/progress.h"
 
 namespace i2v {
 namespace {

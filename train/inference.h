@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/model.h"
-#include "train/data_loader.h"
-#include "train/dataset.h"
-#include "train/preprocess.h"
+#include "data/data_loader.h"
+#include "data/dataset.h"
+#include "data/preprocess.h"
 
 namespace i2v {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/error.h"
-#include "train/config_fields.h"
+#include "base/error.h"
+#include "base/config_fields.h"
 
 namespace i2v {
 

@@ -5,7 +5,7 @@
 #include <limits>
 #include <numeric>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace i2v {
 

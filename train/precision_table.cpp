@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "kernels/error.h"
-#include "train/atomic_file.h"
+#include "base/error.h"
+#include "base/atomic_file.h"
 #include "train/metrics.h"
 
 namespace i2v {

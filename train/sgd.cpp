@@ -2,9 +2,9 @@
 
 #include <regex>
 
-#include "train/config_fields.h"
+#include "base/config_fields.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/sgd.h"
 
 namespace i2v {

@@ -10,12 +10,12 @@
 #include <Eigen/Dense>
 #include <fmt/format.h>
 
-#include "kernels/error.h"
-#include "train/config_fields.h"
-#include "nn/random.h"
+#include "base/error.h"
+#include "base/config_fields.h"
+#include "base/random.h"
 #include "nn/safetensors.h"
 #include "train/metrics.h"
-#include "train/progress.h"
+#include "base/progress.h"
 
 namespace i2v {
 namespace {

@@ -6,9 +6,9 @@
 
 #include <fmt/format.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "train/metrics.h"
-#include "train/vocabulary.h"
+#include "data/vocabulary.h"
 
 namespace i2v {
 

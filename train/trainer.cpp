@@ -4,10 +4,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/norm.h"
 #include "nn/safetensors.h"
-#include "train/atomic_file.h"
+#include "base/atomic_file.h"
 #include "train/checkpoint.h"
 #include "train/stop_signal.h"
 

@@ -27,10 +27,10 @@
 
 #include "nn/loss.h"
 #include "nn/model.h"
-#include "train/data_loader.h"
+#include "data/data_loader.h"
 #include "train/evaluate.h"
 #include "train/lr_schedule.h"
-#include "train/progress.h"
+#include "base/progress.h"
 #include "train/sgd.h"
 
 namespace i2v {

@@ -9,17 +9,17 @@
 #include <map>
 #include <set>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/losses/bce_with_logits.h"
 #include "nn/losses/cross_entropy.h"
 #include "nn/model_config.h"
 #include "nn/npy.h"
 #include "nn/safetensors.h"
-#include "train/config_fields.h"
-#include "train/atomic_file.h"
-#include "train/metadata.h"
-#include "train/split.h"
-#include "train/vocabulary.h"
+#include "base/config_fields.h"
+#include "base/atomic_file.h"
+#include "data/metadata.h"
+#include "data/split.h"
+#include "data/vocabulary.h"
 
 namespace i2v {
 namespace {

@@ -8,7 +8,7 @@
 //             "preprocess": {"preset": "unit", "size": 64}, "augment": {"crop": "random", "hflip": true},
 //             "batch_size": 32, "workers": 2, "cache": true,              // or "folders": DIR (and "classes": [...])
 //             "auxiliary": {"caption": {"features": "f.npy", "ids": "ids.npy"}}},  // optional
-//                                      (train/auxiliary_features.h; a -gcn model then reads v_cap)
+//                                      (data/auxiliary_features.h; a -gcn model then reads v_cap)
 //    "loss": {"type": "bce_with_logits"},                                  // default from the data
 //    "optimizer": {"momentum": 0.9, "weight_decay": 5e-4, "layers": [{"layers": [...], "lr_mult": 0.01}]},
 //    "schedule": {"lr": 0.01, "type": "plateau", "patience": 2},
@@ -26,8 +26,8 @@
 
 #include "nn/loss.h"
 #include "nn/model.h"
-#include "train/data_loader.h"
-#include "train/dataset.h"
+#include "data/data_loader.h"
+#include "data/dataset.h"
 #include "train/lr_schedule.h"
 #include "train/sgd.h"
 #include "train/trainer.h"
@@ -40,7 +40,7 @@ std::shared_ptr<const DatasetContents> read_data(const nlohmann::json& data);
 // Its evaluation preprocessing (no augmentation).
 Preprocess data_preprocess(const nlohmann::json& data);
 
-// The auxiliary inputs of a config's "data.auxiliary" section (train/auxiliary_features.h), in
+// The auxiliary inputs of a config's "data.auxiliary" section (data/auxiliary_features.h), in
 // name order; prints what it read.
 std::vector<std::shared_ptr<const AuxiliaryFeatures>> read_auxiliary(const nlohmann::json& auxiliary);
 

@@ -5,13 +5,13 @@
 #include <filesystem>
 #include <optional>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/safetensors.h"
-#include "train/atomic_file.h"
-#include "train/config_fields.h"
+#include "base/atomic_file.h"
+#include "base/config_fields.h"
 #include "train/evaluate.h"
 #include "train/feature_set.h"
-#include "train/progress.h"
+#include "base/progress.h"
 #include "train/svm.h"
 #include "train/training_config.h"
 

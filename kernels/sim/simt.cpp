@@ -14,7 +14,7 @@
 
 #include <boost/context/fiber.hpp>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>

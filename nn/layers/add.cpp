@@ -1,7 +1,7 @@
 #include "nn/layers/add.h"
 
 #include "kernels/add.h"
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace i2v {
 

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "kernels/batch_norm.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/checks.h"
 
 namespace i2v {

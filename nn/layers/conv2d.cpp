@@ -6,7 +6,7 @@
 
 #include "kernels/bias.h"
 #include "kernels/conv_gemm.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/im2col.h"
 #include "nn/layers/checks.h"
 

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "kernels/dropout.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/checks.h"
 
 namespace i2v {

@@ -1,6 +1,6 @@
 #include "nn/layers/global_avg_pool.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/pool.h"
 
 namespace i2v {

@@ -1,6 +1,6 @@
 #include "nn/layers/global_max_pool.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/pool.h"
 #include "nn/layers/checks.h"
 

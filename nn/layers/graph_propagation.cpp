@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "kernels/batched_gemm.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/gemm.h"
 #include "nn/layers/checks.h"
 #include "nn/layers/nodes.h"

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/node_classifier.h"
 #include "nn/layers/checks.h"
 #include "nn/layers/nodes.h"

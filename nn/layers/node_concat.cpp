@@ -1,6 +1,6 @@
 #include "nn/layers/node_concat.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/node_concat.h"
 #include "nn/layers/nodes.h"
 

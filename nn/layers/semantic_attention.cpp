@@ -1,7 +1,7 @@
 #include "nn/layers/semantic_attention.h"
 
 #include "kernels/batched_gemm.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nn/layers/checks.h"
 #include "nn/layers/nodes.h"
 

@@ -1,6 +1,6 @@
 #include "nn/layers/softmax.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/softmax.h"
 #include "nn/layers/checks.h"
 

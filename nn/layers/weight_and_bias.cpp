@@ -1,6 +1,6 @@
 #include "nn/layers/weight_and_bias.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace i2v {
 

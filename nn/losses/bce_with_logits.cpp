@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "kernels/bce_with_logits.h"
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace i2v {
 

@@ -1,7 +1,7 @@
 #include "nn/losses/cross_entropy.h"
 
 #include "kernels/cross_entropy.h"
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace i2v {
 

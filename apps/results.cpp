@@ -1,0 +1,74 @@
+#include "apps/results.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "apps/render.h"
+#include "base/error.h"
+#include "base/atomic_file.h"
+
+namespace i2v {
+namespace {
+
+bool parse_integer(const std::string& text, int64_t& value) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  const long long parsed = std::strtoll(text.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0') return false;
+  value = parsed;
+  return true;
+}
+
+}  // namespace
+
+int64_t find_item(const CodeStore& store, const std::string& reference, const std::string& image_root) {
+  int64_t id = 0;
+  if (parse_integer(reference, id)) {
+    const std::optional<int64_t> row = store.find_id(id);
+    I2V_CHECK(row.has_value(), "{}: no item with id {} (ids {}..{}, {} items)", store.path(), id, store.id(0),
+              store.id(store.size() - 1), store.size());
+    return *row;
+  }
+  if (store.has_paths()) {
+    if (const std::optional<int64_t> row = store.find_path(reference)) return *row;
+    // The same file named differently: compare resolved, normalised paths.
+    std::error_code error;
+    const auto wanted = std::filesystem::weakly_canonical(reference, error);
+    for (int64_t row = 0; row < store.size() && !error; ++row) {
+      const auto stored = std::filesystem::weakly_canonical(resolve_image_path(image_root, store.image_path(row)), error);
+      if (!error && stored == wanted) return row;
+    }
+  }
+  I2V_CHECK(!std::filesystem::is_regular_file(reference),
+            "{} is not in {}: searching with a new image needs the hash model to compute its code (--model/--weights), "
+            "which this build does not have yet; search by id, by an image path the store holds, or rebuild the store "
+            "with this image's code", reference, store.path());
+  I2V_THROW("'{}' is neither an id nor an image path of {}{}", reference, store.path(),
+            store.has_paths() ? "" : " (the store records no image paths; give an id)");
+}
+
+nlohmann::json item_json(const CodeStore& store, int64_t row) {
+  nlohmann::json item = {{"id", store.id(row)}, {"row", row}};
+  if (store.has_paths()) item["path"] = std::string(store.image_path(row));
+  return item;
+}
+
+void emit_json(const nlohmann::json& out, const std::string& file) {
+  const std::string text = out.dump(2) + "\n";
+  if (file.empty()) std::fputs(text.c_str(), stdout);
+  else write_file_atomically(file, text);
+}
+
+void write_contact_sheet(const std::string& sheet, const std::vector<std::string>& files, int thumb, int columns,
+                         const std::vector<int>& highlighted, const char* command, nlohmann::json& out) {
+  std::vector<std::string> failures;
+  save_png(sheet, contact_sheet(files, thumb, columns, highlighted, failures));
+  out["sheet"] = sheet;
+  out["unreadable_images"] = failures;
+  for (const std::string& failure : failures) std::fprintf(stderr, "%s: %s (drawn as a crossed tile)\n", command, failure.c_str());
+}
+
+}  // namespace i2v

@@ -1,0 +1,32 @@
+// What the search and morph commands share: finding the item a user means (an id, or an image
+// path the store records), and reporting results as JSON and contact sheets.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "index/code_store.h"
+
+namespace i2v {
+
+// The row of `reference` in `store`: an integer is an id; anything else must be an image path
+// the store records (as given, or after resolving both under `image_root`). Throws with a
+// message that says what was tried — and, for an image file the store does not hold, that
+// hashing a new image needs the hash model (`--model/--weights`), which this build lacks.
+int64_t find_item(const CodeStore& store, const std::string& reference, const std::string& image_root);
+
+// {"id": ..., "row": ..., "path": ...} ("path" only when the store has paths).
+nlohmann::json item_json(const CodeStore& store, int64_t row);
+
+// Prints `out` as indented JSON on stdout, or writes it to `file` (atomically) when one is given.
+void emit_json(const nlohmann::json& out, const std::string& file);
+
+// Draws `files` as a contact sheet PNG at `sheet` (apps/render.h) and records it in `out`
+// ("sheet", "unreadable_images"); each unreadable image is also named on stderr after `command`.
+void write_contact_sheet(const std::string& sheet, const std::vector<std::string>& files, int thumb, int columns,
+                         const std::vector<int>& highlighted, const char* command, nlohmann::json& out);
+
+}  // namespace i2v
