@@ -1,6 +1,6 @@
 // SGEMM for CPUs with AVX-512, in the BLIS style (Van Zee & van de Geijn, "BLIS: A Framework
 // for Rapidly Instantiating BLAS Functionality", 2015). Contracts: kernels/gemm.h, and the fused
-// convolution GEMMs of kernels/conv_gemm.h, whose op(B) is im2col(images) (or its transpose)
+// convolution GEMMs of kernels/conv_avx512.h, whose op(B) is im2col(images) (or its transpose)
 // packed straight from the images: no col matrix (29 MB per image for VGG's conv3_2) is written
 // to memory and read back.
 //
@@ -38,7 +38,8 @@
 #include <cstdlib>
 #include <memory>
 
-#include "kernels/conv_gemm.h"
+#include "kernels/conv_avx512.h"
+#include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
 
 #define I2V_AVX512 __attribute__((target("avx512f,fma")))
@@ -201,49 +202,8 @@ struct MatrixB {
   }
 };
 
-// Element (r, p) of im2col(images) (kernels/im2col.h) is images[row.offset + column.offset] when
-// 0 ≤ row.h + column.h < height and 0 ≤ row.w + column.w < width, and 0 in the padding; a row
-// r = (c, ki, kj) and a column p = (image, oh, ow) each contribute one term, and walking r or p
-// in order updates its term with additions only.
-struct Im2colTerm {
-  int32_t offset, h, w;
-};
-
-// Walks the col rows r = (c, ki, kj) from a first one.
-struct ColRowWalk {
-  const ConvGeometry& g;
-  int64_t c, ki, kj;
-  ColRowWalk(const ConvGeometry& geometry, int64_t r)
-      : g(geometry), c(r / (g.kernel_h * g.kernel_w)), ki(r / g.kernel_w % g.kernel_h), kj(r % g.kernel_w) {}
-  Im2colTerm term() const { return {int32_t((c * g.height + ki) * g.width + kj), int32_t(ki), int32_t(kj)}; }
-  void next() {
-    if (++kj < g.kernel_w) return;
-    kj = 0;
-    if (++ki < g.kernel_h) return;
-    ki = 0;
-    ++c;
-  }
-};
-
-// Walks the col columns p = (image, oh, ow) from a first one.
-struct ColColumnWalk {
-  const ConvGeometry& g;
-  int64_t out_h, out_w, image, oh, ow;
-  ColColumnWalk(const ConvGeometry& geometry, int64_t p)
-      : g(geometry), out_h(g.out_height()), out_w(g.out_width()), image(p / (out_h * out_w)),
-        oh(p / out_w % out_h), ow(p % out_w) {}
-  Im2colTerm term() const {
-    const int64_t h = oh * g.stride_h - g.pad_h, w = ow * g.stride_w - g.pad_w;
-    return {int32_t(image * g.image_size() + h * g.width + w), int32_t(h), int32_t(w)};
-  }
-  void next() {
-    if (++ow < out_w) return;
-    ow = 0;
-    if (++oh < out_h) return;
-    oh = 0;
-    ++image;
-  }
-};
+// The col rows and columns of the fused products are walked with kernels/im2col.h's ColRowWalk
+// and ColColumnWalk; their terms fit 32-bit lanes (conv_avx512_applies).
 
 // The next 16 col columns of a walk, as lanes: the first `count` of them (the others are
 // never inside), and whether their offsets are consecutive.
@@ -258,9 +218,9 @@ I2V_AVX512 ColumnLanes next_column_lanes(ColColumnWalk& column, int count) {
   for (int lane = 0; lane < 16; ++lane) {
     const Im2colTerm t = column.term();
     const bool exists = lane < count;
-    offset[lane] = exists ? t.offset : 0;
-    h[lane] = exists ? t.h : INT_MIN / 2;
-    w[lane] = t.w;
+    offset[lane] = exists ? int32_t(t.offset) : 0;
+    h[lane] = exists ? int32_t(t.h) : INT_MIN / 2;
+    w[lane] = int32_t(t.w);
     if (exists) {
       contiguous = contiguous && t.offset == offset[0] + lane;
       column.next();
@@ -295,9 +255,9 @@ struct Im2colB {
     for (int j = 0; j < width; ++j) {
       const Im2colTerm t = row.term();
       const bool exists = j < cols;
-      row_offset[j] = exists ? t.offset : 0;
-      row_h[j] = exists ? t.h : INT_MIN / 2;
-      row_w[j] = t.w;
+      row_offset[j] = exists ? int32_t(t.offset) : 0;
+      row_h[j] = exists ? int32_t(t.h) : INT_MIN / 2;
+      row_w[j] = int32_t(t.w);
       if (exists) row.next();
     }
     const __m512i height = _mm512_set1_epi32(int32_t(g.height)), width_v = _mm512_set1_epi32(int32_t(g.width));
@@ -339,14 +299,14 @@ struct Im2colB {
       for (int v = 0; v < vectors; ++v) {
         // Unsigned comparisons test 0 ≤ x < size at once.
         const __mmask16 inside =
-            _mm512_cmplt_epu32_mask(_mm512_add_epi32(columns[v].h, _mm512_set1_epi32(t.h)), height) &
-            _mm512_cmplt_epu32_mask(_mm512_add_epi32(columns[v].w, _mm512_set1_epi32(t.w)), width_v);
+            _mm512_cmplt_epu32_mask(_mm512_add_epi32(columns[v].h, _mm512_set1_epi32(int32_t(t.h))), height) &
+            _mm512_cmplt_epu32_mask(_mm512_add_epi32(columns[v].w, _mm512_set1_epi32(int32_t(t.w))), width_v);
         if (columns[v].contiguous) {
           _mm512_store_ps(packed + p * width + 16 * v,
                           _mm512_maskz_loadu_ps(inside, images + (int64_t(columns[v].first_offset) + t.offset)));
           continue;
         }
-        const __m512i index = _mm512_add_epi32(columns[v].offset, _mm512_set1_epi32(t.offset));
+        const __m512i index = _mm512_add_epi32(columns[v].offset, _mm512_set1_epi32(int32_t(t.offset)));
         _mm512_store_ps(packed + p * width + 16 * v,
                         _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, index, images, 4));
       }
@@ -461,8 +421,8 @@ void gemm_avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
   blocked_gemm(trans_a, m, n, k, alpha, a, lda, MatrixB{trans_b, b, ldb}, beta, c, ldc);
 }
 
-bool conv_gemm_avx512_fits(int64_t count, const ConvGeometry& g) {
-  return count * g.image_size() < (int64_t(1) << 31);  // the gathers' offsets are 32-bit
+bool conv_avx512_applies(int64_t count, const ConvGeometry& g) {
+  return cpu_has_avx512f() && count * g.image_size() < (int64_t(1) << 31);
 }
 
 void conv_forward_avx512(const float* weight, int64_t out_channels, const float* images, int64_t count,

@@ -1,8 +1,8 @@
 // im2col, col2im and swap_outer_axes on the GPU (see im2col.h). All three move data and do no
 // arithmetic to speak of: memory-bound, judged in bytes per second.
 //
-// im2col: one thread per (channel, image, output pixel) writes its kernel_h · kernel_w col
-//   entries (Caffe's im2col_gpu); threads of a warp are consecutive output pixels, so each of
+// im2col: one thread per (channel, col column) writes its kernel_h · kernel_w col entries
+//   (Caffe's im2col_gpu); threads of a warp are consecutive output pixels, so each of
 //   their writes is coalesced and their reads are neighbouring input pixels. Bytes: the input
 //   once from DRAM (the kernel_h · kernel_w re-reads hit L1/L2) + the col matrix written,
 //   4 · (C·H·W + C·kh·kw·P) per image. VGG conv3_2 at batch 8 (256×56×56, 3×3): 8 × 32 MB
@@ -19,14 +19,14 @@ namespace i2v::I2V_GPU_NS {
 namespace {
 
 __global__ void im2col_kernel(const float* images, int64_t count, ConvGeometry g, float* col) {
-  const int64_t out_w = g.out_width(), out_h = g.out_height(), pixels = out_h * out_w;
-  const int64_t col_ld = count * pixels, windows = g.channels * count * pixels;
-  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  const int64_t columns = count * g.out_pixels(), window = g.kernel_h * g.kernel_w;
+  const int64_t windows = g.channels * columns, stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < windows; i += stride) {
-    const int64_t ow = i % out_w, oh = i / out_w % out_h, image = i / pixels % count, c = i / (pixels * count);
-    const float* plane = images + image * g.image_size() + c * g.height * g.width;
-    float* col_window = col + c * g.kernel_h * g.kernel_w * col_ld + image * pixels + oh * out_w + ow;
-    im2col_window(plane, g, oh, ow, col_window, col_ld);
+    const int64_t p = i % columns, c = i / columns;  // consecutive threads: consecutive col columns
+    const Im2colTerm column = ColColumnWalk(g, p).term();
+    ColRowWalk row(g, c * window);
+    for (int64_t e = 0; e < window; ++e, row.next())
+      col[(c * window + e) * columns + p] = im2col_element(images, g, row.term(), column);
   }
 }
 

@@ -49,19 +49,62 @@ I2V_HD OutputRange inside_outputs(int64_t offset, int64_t stride, int64_t size, 
   return {begin, end > begin ? end : begin};
 }
 
-// Writes the kernel_h · kernel_w col entries of window (oh, ow) over one channel plane:
-// entry (ki, kj) goes to col_window[(ki · kernel_w + kj) · col_ld].
-template <typename T>
-I2V_HD void im2col_window(const T* plane, const ConvGeometry& g, int64_t oh, int64_t ow, T* col_window,
-                          int64_t col_ld) {
-  for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
-    const int64_t ih = oh * g.stride_h - g.pad_h + ki;
-    for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
-      const int64_t iw = ow * g.stride_w - g.pad_w + kj;
-      const bool inside = ih >= 0 && ih < g.height && iw >= 0 && iw < g.width;
-      col_window[(ki * g.kernel_w + kj) * col_ld] = inside ? plane[ih * g.width + iw] : T(0);
-    }
+// The im2col index mapping, written once for every device and kernel that reads col without
+// writing it (the GPU's im2col, the CPU's AVX-512 packing, the tensor-core convolutions):
+// element (r, p) of col is images[row.offset + column.offset] when
+// 0 ≤ row.h + column.h < height and 0 ≤ row.w + column.w < width, and 0 in the padding. A col
+// row r = (c, ki, kj) and a col column p = (image, oh, ow) each contribute one term, and walking
+// r or p in order updates its term with additions only.
+struct Im2colTerm {
+  int64_t offset, h, w;
+};
+
+// Walks the col rows r = (c, ki, kj) from a first one.
+struct ColRowWalk {
+  const ConvGeometry& g;
+  int64_t c, ki, kj;
+  I2V_HD ColRowWalk(const ConvGeometry& geometry, int64_t r)
+      : g(geometry), c(r / (g.kernel_h * g.kernel_w)), ki(r / g.kernel_w % g.kernel_h), kj(r % g.kernel_w) {}
+  I2V_HD Im2colTerm term() const { return {(c * g.height + ki) * g.width + kj, ki, kj}; }
+  I2V_HD void next() {
+    if (++kj < g.kernel_w) return;
+    kj = 0;
+    if (++ki < g.kernel_h) return;
+    ki = 0;
+    ++c;
   }
+};
+
+// Walks the col columns p = (image, oh, ow) from a first one.
+struct ColColumnWalk {
+  const ConvGeometry& g;
+  int64_t out_h, out_w, image, oh, ow;
+  I2V_HD ColColumnWalk(const ConvGeometry& geometry, int64_t p)
+      : g(geometry), out_h(g.out_height()), out_w(g.out_width()), image(p / (out_h * out_w)),
+        oh(p / out_w % out_h), ow(p % out_w) {}
+  I2V_HD Im2colTerm term() const {
+    const int64_t h = oh * g.stride_h - g.pad_h, w = ow * g.stride_w - g.pad_w;
+    return {image * g.image_size() + h * g.width + w, h, w};
+  }
+  I2V_HD void next() {
+    if (++ow < out_w) return;
+    ow = 0;
+    if (++oh < out_h) return;
+    oh = 0;
+    ++image;
+  }
+};
+
+// Whether col entry (row, column) reads inside the image (else it is padding, 0).
+I2V_HD bool im2col_inside(const ConvGeometry& g, const Im2colTerm& row, const Im2colTerm& column) {
+  const int64_t h = row.h + column.h, w = row.w + column.w;
+  return h >= 0 && h < g.height && w >= 0 && w < g.width;
+}
+
+// Col entry (r, p) of `images`, through the mapping above.
+template <typename T>
+I2V_HD T im2col_element(const T* images, const ConvGeometry& g, const Im2colTerm& row, const Im2colTerm& column) {
+  return im2col_inside(g, row, column) ? images[row.offset + column.offset] : T(0);
 }
 
 // The sum of the col entries that copied input pixel (ih, iw) of one channel; col_channel

@@ -4,36 +4,40 @@
 
 #include <fmt/format.h>
 
-#include "kernels/bias.h"
-#include "kernels/conv_gemm.h"
 #include "base/error.h"
+#include "kernels/bias.h"
+#include "kernels/conv_avx512.h"
+#include "kernels/gemm.h"
 #include "kernels/im2col.h"
 #include "nn/layers/checks.h"
 
 namespace i2v {
 
+// How Conv2d computes one pass over a batch, decided once (Conv2d::plan).
 struct Conv2d::Plan {
+  enum class Path {
+    // Caffe's three steps, on every device and in double: im2col into a workspace, a GEMM,
+    // col2im for the input gradient.
+    im2col_gemm,
+    // Float on a CPU with AVX-512: the forward and weight-gradient GEMMs pack im2col straight
+    // from the images (kernels/conv_avx512.h); the input gradient as im2col_gemm.
+    fused_avx512,
+  };
+  Path path = Path::im2col_gemm;
   ConvGeometry geometry;
   int64_t batch = 0;
   int64_t rows = 0;    // of col: in · kernel_h · kernel_w
   int64_t pixels = 0;  // output pixels per image
   int64_t group = 1;   // images per GEMM
-  bool col = true;     // whether the GEMMs need a col workspace
+  // Whether a group's col matrix (or its gradient) goes through a workspace: not for a pointwise
+  // convolution one image at a time, whose col matrix is the image itself.
+  bool col_workspace = true;
 
   int64_t count(int64_t first) const { return std::min(group, batch - first); }
-  // The col workspace of a group (kernels/conv_gemm.h), or none.
-  Tensor workspace(DType dtype, Device device) const {
-    if (!col) return Tensor();
-    return Tensor::empty({rows, group * pixels}, dtype, device);
-  }
+  Tensor workspace(DType dtype, Device device) const { return Tensor::empty({rows, group * pixels}, dtype, device); }
 };
 
 namespace {
-
-template <typename T>
-T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
 
 // The weight's shape, once the arguments are checked.
 Shape conv_weight_shape(int64_t in_channels, int64_t out_channels, Extent2d kernel, Extent2d stride,
@@ -100,12 +104,15 @@ Conv2d::Plan Conv2d::plan(const Shape& input, Device device, DType dtype, bool i
   p.batch = input[0];
   p.rows = p.geometry.col_rows();
   p.pixels = p.geometry.out_pixels();
-  // A group's output and dy take out · pixels elements per image; its col, rows · pixels more,
-  // unless it needs none: no input gradient, and a CPU that packs im2col on the fly.
+  // A group's output and dy take out · pixels elements per image; a col workspace, rows · pixels
+  // more (for the input gradient, the gradient of col).
   p.group = balanced_group(p.batch, p.pixels, workspace_budget_, out_channels_ * p.pixels);
-  p.col = input_grad || !(device.is_cpu() && dtype == DType::f32 && cpu::conv_gemm_packs_im2col(p.group, p.geometry));
-  if (p.col) p.group = balanced_group(p.batch, p.pixels, workspace_budget_, std::max(p.rows, out_channels_) * p.pixels);
-  if (p.geometry.is_pointwise() && p.group == 1) p.col = false;  // each image is its own col matrix
+  const bool fused = device.is_cpu() && dtype == DType::f32 && cpu::conv_avx512_applies(p.group, p.geometry);
+  p.path = fused ? Plan::Path::fused_avx512 : Plan::Path::im2col_gemm;
+  const bool needs_col = input_grad || p.path == Plan::Path::im2col_gemm;
+  if (needs_col)
+    p.group = balanced_group(p.batch, p.pixels, workspace_budget_, std::max(p.rows, out_channels_) * p.pixels);
+  p.col_workspace = needs_col && !(p.geometry.is_pointwise() && p.group == 1);
   return p;
 }
 
@@ -121,6 +128,27 @@ int64_t Conv2d::forward_flops(const std::vector<Shape>& inputs) const {
   return 2 * outputs * g.col_rows() + (params_.has_bias() ? outputs : 0);
 }
 
+namespace {
+
+// The col matrix of a group of `count` images starting at `images`: im2col written into the
+// workspace, or the images themselves when the plan needs no workspace.
+Tensor col_matrix(const Tensor& images, int64_t count, const ConvGeometry& g, bool col_workspace,
+                  const Tensor& workspace) {
+  if (!col_workspace) return images;
+  I2V_DISPATCH_FLOATING(images.device(), images.dtype(), im2col, images.data<scalar_t>(), count, g,
+                        workspace.data<scalar_t>());
+  return workspace;
+}
+
+// c = op(a) · op(b) + beta · c over row-major matrices held by tensors (kernels/gemm.h).
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const Tensor& a, int64_t lda, const Tensor& b,
+          int64_t ldb, double beta, const Tensor& c, int64_t ldc) {
+  I2V_DISPATCH_FLOATING(c.device(), c.dtype(), gemm, trans_a, trans_b, m, n, k, scalar_t(1), a.data<scalar_t>(), lda,
+                        b.data<scalar_t>(), ldb, scalar_t(beta), c.data<scalar_t>(), ldc);
+}
+
+}  // namespace
+
 Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
   const Shape out_shape = output_shape({inputs.at(0).shape()});
   const Tensor x = inputs[0].contiguous();
@@ -130,16 +158,23 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
   const DType dtype = x.dtype();
   const Plan p = plan(x.shape(), device, dtype, false);
   Tensor y = Tensor::empty(out_shape, dtype, device);
-  const Tensor col = p.workspace(dtype, device);
+  const Tensor col = p.col_workspace ? p.workspace(dtype, device) : Tensor();
   Tensor y_group;  // a group's output is [out][images · pixels]; one image's is already y's layout
   if (p.group > 1) y_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
 
   for (int64_t first = 0; first < p.batch; first += p.group) {
-    const int64_t count = p.count(first);
-    const Tensor out = count == 1 ? y.select(0, first) : y_group;
-    I2V_DISPATCH_FLOATING(device, dtype, conv_forward_gemm, w.data<scalar_t>(), out_channels_,
-                          x.select(0, first).data<scalar_t>(), count, p.geometry, data_or_null<scalar_t>(col),
-                          out.data<scalar_t>());
+    const int64_t count = p.count(first), columns = count * p.pixels;
+    const Tensor images = x.select(0, first), out = count == 1 ? y.select(0, first) : y_group;
+    switch (p.path) {
+      case Plan::Path::fused_avx512:
+        cpu::conv_forward_avx512(w.data<float>(), out_channels_, images.data<float>(), count, p.geometry,
+                                 out.data<float>());
+        break;
+      case Plan::Path::im2col_gemm:
+        gemm(false, false, out_channels_, columns, p.rows, w, p.rows,
+             col_matrix(images, count, p.geometry, p.col_workspace, col), columns, 0.0, out, columns);
+        break;
+    }
     if (count > 1)
       I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, y_group.data<scalar_t>(), out_channels_, count, p.pixels,
                             y.select(0, first).data<scalar_t>());
@@ -166,23 +201,36 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
   Tensor dx = need_dx ? Tensor::empty(input_.shape(), dtype, device) : Tensor();
   if (!need_dx && !need_dw) return {dx};
 
-  const Tensor col = p.workspace(dtype, device);
+  const Tensor col = p.col_workspace ? p.workspace(dtype, device) : Tensor();
   Tensor dy_group;  // dy of a group as one [out][images · pixels] matrix
   if (p.group > 1) dy_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
   for (int64_t first = 0; first < p.batch; first += p.group) {
-    const int64_t count = p.count(first);
+    const int64_t count = p.count(first), columns = count * p.pixels;
     if (count > 1)
       I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, dy.select(0, first).data<scalar_t>(), count,
                             out_channels_, p.pixels, dy_group.data<scalar_t>());
     const Tensor dy_matrix = count == 1 ? dy.select(0, first) : dy_group;
-    if (need_dw)
-      I2V_DISPATCH_FLOATING(device, dtype, conv_weight_grad_gemm, dy_matrix.data<scalar_t>(), out_channels_,
-                            input_.select(0, first).data<scalar_t>(), count, p.geometry, data_or_null<scalar_t>(col),
-                            params_.weight.grad.data<scalar_t>());
-    if (need_dx)
-      I2V_DISPATCH_FLOATING(device, dtype, conv_input_grad_gemm, w.data<scalar_t>(), out_channels_,
-                            dy_matrix.data<scalar_t>(), count, p.geometry, data_or_null<scalar_t>(col),
-                            dx.select(0, first).data<scalar_t>());
+    const Tensor images = input_.select(0, first);
+    if (need_dw) {
+      switch (p.path) {
+        case Plan::Path::fused_avx512:
+          cpu::conv_weight_grad_avx512(dy_matrix.data<float>(), out_channels_, images.data<float>(), count,
+                                       p.geometry, params_.weight.grad.data<float>());
+          break;
+        case Plan::Path::im2col_gemm:
+          gemm(false, true, out_channels_, p.rows, columns, dy_matrix, columns,
+               col_matrix(images, count, p.geometry, p.col_workspace, col), columns, 1.0, params_.weight.grad, p.rows);
+          break;
+      }
+    }
+    if (need_dx) {
+      // dcol = weightᵀ · dy, then col2im; a pointwise image's dcol is its gradient.
+      const Tensor dx_images = dx.select(0, first), dcol = p.col_workspace ? col : dx_images;
+      gemm(true, false, p.rows, columns, out_channels_, w, p.rows, dy_matrix, columns, 0.0, dcol, columns);
+      if (p.col_workspace)
+        I2V_DISPATCH_FLOATING(device, dtype, col2im, col.data<scalar_t>(), count, p.geometry,
+                              dx_images.data<scalar_t>());
+    }
   }
   return {dx};
 }

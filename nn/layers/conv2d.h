@@ -2,8 +2,9 @@
 // padding (dilation 1, no groups). Weight [out, in, kernel_h, kernel_w], bias [out] (PyTorch's
 // layouts and names).
 //
-// Computed as GEMMs over im2col (kernels/conv_gemm.h), a group of images at a time (as many as
-// fit the workspace budget), on every device:
+// Computed as GEMMs over im2col (kernels/im2col.h, kernels/gemm.h), a group of images at a time
+// (as many as fit the workspace budget), on every device (Caffe's three steps; the CPU's
+// AVX-512 path fuses im2col into the first two, kernels/conv_avx512.h):
 //   forward        y_group[out][images · pixels] = weight[out][rows] · col[rows][images · pixels]
 //   weight grad    grad_weight[out][rows] += dy_group[out][images · pixels] · colᵀ
 //   input grad     dcol = weightᵀ · dy_group, then col2im

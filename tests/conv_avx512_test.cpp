@@ -1,16 +1,14 @@
-// The convolution GEMMs (kernels/conv_gemm.h) on every device, and the CPU's fused AVX-512
-// products on their own, against their definition: Eigen's GEMM over the col matrix that
-// im2col (tested in im2col_test.cpp) writes, then col2im for the input gradient. Geometries
-// with strides, padding, non-square kernels, pointwise ones, groups of several images, and on
-// the cpu one that crosses the AVX-512 kernel's row (256), depth (256) and column (4608)
-// blocks in all three products.
+// The CPU's fused AVX-512 convolution products (kernels/conv_avx512.h) against their
+// definition: Eigen's GEMM over the col matrix that im2col (tested in im2col_test.cpp) writes.
+// Geometries with strides, padding, non-square kernels, pointwise ones, groups of several
+// images, and one that crosses the AVX-512 kernel's row (256), depth (256) and column (4608)
+// blocks. (Conv2d's paths on every device: conv2d_layer_test.cpp.)
 #include <cmath>
-#include <functional>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "kernels/conv_gemm.h"
+#include "kernels/conv_avx512.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
 #include "tests/test_util.h"
@@ -34,7 +32,7 @@ const std::vector<ConvGemmCase> kSmallCases = {
 const ConvGemmCase kBlockCrossingCase = {{29, 41, 39, 3, 3, 1, 1, 1, 1}, 3, 260};
 
 struct Operands {
-  std::vector<float> weight, images, dy, grad_weight0;
+  std::vector<float> weight, images, dy, grad_weight0;  // grad_weight0: what the gradient accumulates onto
 };
 
 Operands random_operands(const ConvGemmCase& c, std::mt19937_64& rng) {
@@ -45,24 +43,20 @@ Operands random_operands(const ConvGemmCase& c, std::mt19937_64& rng) {
           test::random_tensor({c.out_channels, rows}, rng).to_vector<float>()};
 }
 
-// What each product must give, from im2col, Eigen's GEMM and col2im on the cpu.
+// What each product must give, from im2col and Eigen's GEMM on the cpu.
 struct Expected {
-  std::vector<float> y, grad_weight, grad_images;
+  std::vector<float> y, grad_weight;
 };
 
 Expected expected_products(const ConvGemmCase& c, const Operands& o) {
   const int64_t rows = c.g.col_rows(), columns = c.count * c.g.out_pixels();
-  std::vector<float> col(size_t(rows * columns)), dcol(col.size());
+  std::vector<float> col(size_t(rows * columns));
   cpu::im2col(o.images.data(), c.count, c.g, col.data());
-  Expected e{std::vector<float>(size_t(c.out_channels * columns)), o.grad_weight0,
-             std::vector<float>(o.images.size())};
+  Expected e{std::vector<float>(size_t(c.out_channels * columns)), o.grad_weight0};
   cpu::gemm_eigen<float>(false, false, c.out_channels, columns, rows, 1.0f, o.weight.data(), rows, col.data(), columns,
                          0.0f, e.y.data(), columns);
   cpu::gemm_eigen<float>(false, true, c.out_channels, rows, columns, 1.0f, o.dy.data(), columns, col.data(), columns,
                          1.0f, e.grad_weight.data(), rows);
-  cpu::gemm_eigen<float>(true, false, rows, columns, c.out_channels, 1.0f, o.weight.data(), rows, o.dy.data(), columns,
-                         0.0f, dcol.data(), columns);
-  cpu::col2im(dcol.data(), c.count, c.g, e.grad_images.data());
   return e;
 }
 
@@ -84,52 +78,14 @@ std::string case_name(const ConvGemmCase& c) {
                      c.out_channels);
 }
 
-// Runs the three products on `device` through the dispatched kernels and compares.
-void check_on_device(const ConvGemmCase& c, Device device, std::mt19937_64& rng) {
-  SCOPED_TRACE(case_name(c) + " on " + device.name());
-  const Operands o = random_operands(c, rng);
-  const Expected e = expected_products(c, o);
-  const int64_t rows = c.g.col_rows(), columns = c.count * c.g.out_pixels();
-  auto on_device = [&](const std::vector<float>& v) { return Tensor::from_vector(v, {int64_t(v.size())}, device); };
-  const Tensor weight = on_device(o.weight), images = on_device(o.images), dy = on_device(o.dy);
-  Tensor grad_weight = on_device(o.grad_weight0);
-  // No workspace where the forward and weight-gradient products promise not to use one: a
-  // kernel that did would crash.
-  const bool no_col = device.is_cpu() && cpu::conv_gemm_packs_im2col(c.count, c.g);
-  Tensor col = Tensor::empty({rows * columns}, DType::f32, device);
-  Tensor y = Tensor::empty({c.out_channels * columns}, DType::f32, device);
-  Tensor grad_images = Tensor::empty({int64_t(o.images.size())}, DType::f32, device);
-  float* col_data = no_col ? nullptr : col.data<float>();
-  I2V_DISPATCH(device, conv_forward_gemm, weight.data<float>(), c.out_channels, images.data<float>(), c.count, c.g,
-               col_data, y.data<float>());
-  I2V_DISPATCH(device, conv_weight_grad_gemm, dy.data<float>(), c.out_channels, images.data<float>(), c.count, c.g,
-               col_data, grad_weight.data<float>());
-  I2V_DISPATCH(device, conv_input_grad_gemm, weight.data<float>(), c.out_channels, dy.data<float>(), c.count, c.g,
-               col.data<float>(), grad_images.data<float>());
-  expect_close("y", y.to_vector<float>(), e.y, rows);
-  expect_close("grad_weight", grad_weight.to_vector<float>(), e.grad_weight, columns);
-  expect_close("grad_images", grad_images.to_vector<float>(), e.grad_images,
-               c.out_channels * c.g.kernel_h * c.g.kernel_w);
-}
-
-class ConvGemmOnDevices : public testing::TestWithParam<Device> {};
-
-TEST_P(ConvGemmOnDevices, ProductsMatchIm2colAndGemm) {
-  auto rng = test::test_rng();
-  for (const ConvGemmCase& c : kSmallCases) check_on_device(c, GetParam(), rng);
-  if (GetParam().is_cpu()) check_on_device(kBlockCrossingCase, GetParam(), rng);
-}
-
-INSTANTIATE_TEST_SUITE_P(Devices, ConvGemmOnDevices, testing::ValuesIn(test::all_devices()), test::device_name);
-
-TEST(ConvGemmCpu, FusedAVX512ProductsMatchIm2colAndGemm) {
+TEST(ConvAvx512, FusedProductsMatchIm2colAndGemm) {
   if (!cpu_has_avx512f()) GTEST_SKIP() << "this CPU has no AVX-512";
   auto rng = test::test_rng();
   std::vector<ConvGemmCase> cases = kSmallCases;
   cases.push_back(kBlockCrossingCase);
   for (const ConvGemmCase& c : cases) {
     SCOPED_TRACE(case_name(c));
-    ASSERT_TRUE(cpu::conv_gemm_avx512_fits(c.count, c.g));
+    ASSERT_TRUE(cpu::conv_avx512_applies(c.count, c.g));
     const Operands o = random_operands(c, rng);
     const Expected e = expected_products(c, o);
     std::vector<float> y(e.y.size(), std::nanf("")), grad_weight = o.grad_weight0;
