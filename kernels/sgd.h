@@ -13,15 +13,16 @@
 
 namespace i2v {
 
-// The update of one element; returns the new w and writes the new v.
+// The update of one element; returns the new w and writes the new v. Every product and sum is
+// rounded on its own (host_device.h), so the update is bit-identical on every device.
 template <typename T>
 I2V_HD T sgd_update(T w, T g, T* v, T lr, T momentum, T weight_decay, T grad_scale, bool first_step) {
-  const T d = grad_scale * g + weight_decay * w;
+  const T d = add_rn(mul_rn(grad_scale, g), mul_rn(weight_decay, w));
   if (momentum != T(0)) {
-    *v = first_step ? d : momentum * *v + d;
-    return w - lr * *v;
+    *v = first_step ? d : add_rn(mul_rn(momentum, *v), d);
+    return sub_rn(w, mul_rn(lr, *v));
   }
-  return w - lr * d;
+  return sub_rn(w, mul_rn(lr, d));
 }
 
 }  // namespace i2v

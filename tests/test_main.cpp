@@ -1,9 +1,12 @@
 // main() of every test binary: picks the run's seed, puts the sim device in its shuffled
-// schedule (so that a kernel missing a barrier fails here rather than on someone's GPU) and
-// poisons every new tensor (so that an output a kernel never wrote fails a comparison).
+// schedule (so that a kernel missing a barrier fails here rather than on someone's GPU), poisons
+// every new tensor (so that an output a kernel never wrote fails a comparison) and makes the GPU's
+// matrix products fp32 (kernels/precision.h): tests compare devices at fp32 tolerances, and the
+// ones of the TF32 tensor-core kernels set tf32 themselves.
 #include <cstdlib>
 #include <functional>
 
+#include "kernels/precision.h"
 #include "kernels/sim/simt.h"
 #include "tests/test_util.h"
 
@@ -47,5 +50,6 @@ int main(int argc, char** argv) {
     std::printf("[ i2v    ] cuda device skipped: %s\n", i2v::cuda_unavailable_reason().c_str());
   i2v::simt::set_schedule(i2v::simt::Schedule::shuffled, i2v::test::g_seed);
   i2v::set_poison_new_tensors(true);  // an output element no kernel wrote reads as NaN
+  i2v::set_matmul_precision(i2v::Precision::fp32);
   return RUN_ALL_TESTS();
 }
