@@ -59,39 +59,59 @@ struct Im2colTerm {
   int64_t offset, h, w;
 };
 
-// Walks the col rows r = (c, ki, kj) from a first one.
+// Walks the col rows r = (c, ki, kj) from a first one: the term of each, with additions only.
 struct ColRowWalk {
   const ConvGeometry& g;
-  int64_t c, ki, kj;
-  I2V_HD ColRowWalk(const ConvGeometry& geometry, int64_t r)
-      : g(geometry), c(r / (g.kernel_h * g.kernel_w)), ki(r / g.kernel_w % g.kernel_h), kj(r % g.kernel_w) {}
-  I2V_HD Im2colTerm term() const { return {(c * g.height + ki) * g.width + kj, ki, kj}; }
+  Im2colTerm t;  // offset = (c · height + ki) · width + kj, h = ki, w = kj
+  I2V_HD ColRowWalk(const ConvGeometry& geometry, int64_t r) : g(geometry) {
+    const int64_t c = r / (g.kernel_h * g.kernel_w);
+    t.h = r / g.kernel_w % g.kernel_h;
+    t.w = r % g.kernel_w;
+    t.offset = (c * g.height + t.h) * g.width + t.w;
+  }
+  I2V_HD const Im2colTerm& term() const { return t; }
   I2V_HD void next() {
-    if (++kj < g.kernel_w) return;
-    kj = 0;
-    if (++ki < g.kernel_h) return;
-    ki = 0;
-    ++c;
+    ++t.offset;
+    if (++t.w < g.kernel_w) return;
+    t.w = 0;
+    t.offset += g.width - g.kernel_w;  // the next kernel row
+    if (++t.h < g.kernel_h) return;
+    t.h = 0;
+    t.offset += (g.height - g.kernel_h) * g.width;  // the next channel
   }
 };
 
-// Walks the col columns p = (image, oh, ow) from a first one.
+// Walks the col columns p = (image, oh, ow) from a first one: the term of each, with additions
+// only.
 struct ColColumnWalk {
   const ConvGeometry& g;
-  int64_t out_h, out_w, image, oh, ow;
+  int64_t out_h, out_w, oh, ow;
+  Im2colTerm t;  // h = oh · stride_h − pad_h, w = ow · stride_w − pad_w, offset = image · image_size + h · width + w
   I2V_HD ColColumnWalk(const ConvGeometry& geometry, int64_t p)
-      : g(geometry), out_h(g.out_height()), out_w(g.out_width()), image(p / (out_h * out_w)),
-        oh(p / out_w % out_h), ow(p % out_w) {}
-  I2V_HD Im2colTerm term() const {
-    const int64_t h = oh * g.stride_h - g.pad_h, w = ow * g.stride_w - g.pad_w;
-    return {image * g.image_size() + h * g.width + w, h, w};
+      : g(geometry), out_h(g.out_height()), out_w(g.out_width()), oh(p / out_w % out_h), ow(p % out_w) {
+    const int64_t image = p / (out_h * out_w);
+    t.h = oh * g.stride_h - g.pad_h;
+    t.w = ow * g.stride_w - g.pad_w;
+    t.offset = image * g.image_size() + t.h * g.width + t.w;
   }
+  I2V_HD const Im2colTerm& term() const { return t; }
   I2V_HD void next() {
-    if (++ow < out_w) return;
-    ow = 0;
-    if (++oh < out_h) return;
-    oh = 0;
-    ++image;
+    if (++ow < out_w) {
+      t.w += g.stride_w;
+      t.offset += g.stride_w;
+      return;
+    }
+    ow = 0;  // the next output row's first window
+    t.offset -= t.w + g.pad_w;
+    t.w = -g.pad_w;
+    if (++oh < out_h) {
+      t.h += g.stride_h;
+      t.offset += g.stride_h * g.width;
+      return;
+    }
+    oh = 0;  // the next image's first row
+    t.offset += g.image_size() - (t.h + g.pad_h) * g.width;
+    t.h = -g.pad_h;
   }
 };
 

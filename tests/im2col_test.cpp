@@ -67,6 +67,32 @@ std::vector<double> reference_col2im(const std::vector<float>& col, int64_t coun
 
 class Im2colOnDevices : public testing::TestWithParam<Device> {};
 
+// The walks of kernels/im2col.h, stepped with next() across channels, kernel rows, output rows and
+// images, give the term of every col entry: the element the definition names, or padding.
+TEST(Im2colTerms, WalksNameEveryColEntry) {
+  for (const ConvGeometry& g : kGeometries) {
+    SCOPED_TRACE(geometry_name(g));
+    const int64_t count = 3, columns = count * g.out_pixels();
+    std::vector<int64_t> expected(size_t(g.col_rows() * columns));
+    for_each_col_entry(count, g, [&](int64_t col_index, int64_t image_index) { expected[size_t(col_index)] = image_index; });
+    ColRowWalk row(g, 0);
+    for (int64_t r = 0; r < g.col_rows(); ++r, row.next()) {
+      ColColumnWalk column(g, 0);
+      for (int64_t p = 0; p < columns; ++p, column.next()) {
+        const Im2colTerm& rt = row.term();
+        const Im2colTerm& ct = column.term();
+        const int64_t got = im2col_inside(g, rt, ct) ? rt.offset + ct.offset : -1;
+        ASSERT_EQ(got, expected[size_t(r * columns + p)]) << "row " << r << " column " << p;
+        // A walk started anywhere agrees with one stepped there.
+        if (p % 7 == 3) {
+          ASSERT_EQ(ColColumnWalk(g, p).term().offset, ct.offset) << "column " << p;
+          ASSERT_EQ(ColRowWalk(g, r).term().offset, rt.offset) << "row " << r;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(Im2colOnDevices, Im2colCopiesEveryWindow) {
   auto rng = test::test_rng();
   for (const ConvGeometry& g : kGeometries) {
