@@ -60,9 +60,12 @@ struct Im2colTerm {
 };
 
 // Walks the col rows r = (c, ki, kj) from a first one: the term of each, with additions only.
+// (A walk holds its own copy of the geometry: inside a GPU kernel the copy lives in registers,
+// where a pointer to a shared one would be read from memory at every step.)
 struct ColRowWalk {
-  const ConvGeometry& g;
-  Im2colTerm t;  // offset = (c · height + ki) · width + kj, h = ki, w = kj
+  ConvGeometry g;
+  Im2colTerm t{};  // offset = (c · height + ki) · width + kj, h = ki, w = kj
+  ColRowWalk() = default;
   I2V_HD ColRowWalk(const ConvGeometry& geometry, int64_t r) : g(geometry) {
     const int64_t c = r / (g.kernel_h * g.kernel_w);
     t.h = r / g.kernel_w % g.kernel_h;
@@ -84,9 +87,10 @@ struct ColRowWalk {
 // Walks the col columns p = (image, oh, ow) from a first one: the term of each, with additions
 // only.
 struct ColColumnWalk {
-  const ConvGeometry& g;
-  int64_t out_h, out_w, oh, ow;
-  Im2colTerm t;  // h = oh · stride_h − pad_h, w = ow · stride_w − pad_w, offset = image · image_size + h · width + w
+  ConvGeometry g;
+  int64_t out_h = 0, out_w = 0, oh = 0, ow = 0;
+  Im2colTerm t{};  // h = oh · stride_h − pad_h, w = ow · stride_w − pad_w, offset = image · image_size + h · width + w
+  ColColumnWalk() = default;
   I2V_HD ColColumnWalk(const ConvGeometry& geometry, int64_t p)
       : g(geometry), out_h(g.out_height()), out_w(g.out_width()), oh(p / out_w % out_h), ow(p % out_w) {
     const int64_t image = p / (out_h * out_w);
@@ -95,23 +99,22 @@ struct ColColumnWalk {
     t.offset = image * g.image_size() + t.h * g.width + t.w;
   }
   I2V_HD const Im2colTerm& term() const { return t; }
-  I2V_HD void next() {
-    if (++ow < out_w) {
-      t.w += g.stride_w;
-      t.offset += g.stride_w;
-      return;
-    }
-    ow = 0;  // the next output row's first window
-    t.offset -= t.w + g.pad_w;
-    t.w = -g.pad_w;
-    if (++oh < out_h) {
+  I2V_HD void next() { advance(1); }
+  // `steps` calls of next() at once (steps ≥ 0): whole output rows are skipped one at a time.
+  I2V_HD void advance(int64_t steps) {
+    ow += steps;
+    t.w += steps * g.stride_w;
+    t.offset += steps * g.stride_w;
+    while (ow >= out_w) {  // the next output row
+      ow -= out_w;
+      t.w -= out_w * g.stride_w;
+      t.offset += g.stride_h * g.width - out_w * g.stride_w;
       t.h += g.stride_h;
-      t.offset += g.stride_h * g.width;
-      return;
+      if (++oh < out_h) continue;
+      oh = 0;  // the next image's first row
+      t.offset += g.image_size() - (t.h + g.pad_h) * g.width;
+      t.h = -g.pad_h;
     }
-    oh = 0;  // the next image's first row
-    t.offset += g.image_size() - (t.h + g.pad_h) * g.width;
-    t.h = -g.pad_h;
   }
 };
 
