@@ -14,23 +14,8 @@
 namespace i2v {
 namespace {
 
+using test::expect_error_containing;
 using test::test_rng;
-
-#define RUN_ON(device, fn, ...)                                                       \
-  ((device).type == DeviceType::sim ? ::i2v::sim::test::fn(__VA_ARGS__)               \
-                                    : I2V_CUDA_CALL(test::fn, __VA_ARGS__))
-
-// Runs `body` and expects an i2v::Error whose message contains `fragment`.
-template <typename F>
-void expect_error_containing(F body, const std::string& fragment) {
-  try {
-    body();
-    synchronize(Device::sim());
-    ADD_FAILURE() << "expected an error containing '" << fragment << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
 
 class SimSemantics : public testing::TestWithParam<Device> {};
 

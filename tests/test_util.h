@@ -10,7 +10,14 @@
 #include <gtest/gtest.h>
 
 #include "kernels/device.h"
+#include "kernels/dispatch.h"
+#include "base/error.h"
 #include "nn/tensor.h"
+
+// Calls the test kernel launcher test::fn (declared with I2V_DECLARE_GPU) for `device`: sim or cuda.
+#define RUN_ON(device, fn, ...)                                                       \
+  ((device).type == ::i2v::DeviceType::sim ? ::i2v::sim::test::fn(__VA_ARGS__)       \
+                                           : I2V_CUDA_CALL(test::fn, __VA_ARGS__))
 
 namespace i2v::test {
 
@@ -30,6 +37,18 @@ std::vector<Device> all_devices();
 std::vector<Device> gpu_devices();
 
 inline std::string device_name(const testing::TestParamInfo<Device>& info) { return info.param.name(); }
+
+// Runs `body` and expects an i2v::Error whose message contains `fragment`.
+template <typename F>
+void expect_error_containing(F body, const std::string& fragment) {
+  try {
+    body();
+    synchronize(Device::sim());
+    ADD_FAILURE() << "expected an error containing '" << fragment << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
 
 }  // namespace i2v::test
 

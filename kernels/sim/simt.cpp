@@ -15,6 +15,7 @@
 #include <boost/context/fiber.hpp>
 
 #include "base/error.h"
+#include "kernels/tensor_core_fragments.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
@@ -34,6 +35,7 @@ constexpr int kCudaErrorInvalidValue = 1;
 constexpr int kCudaErrorInvalidConfiguration = 9;
 
 constexpr unsigned kWarpSize = 32;
+constexpr unsigned kFullWarp = 0xffffffffu;
 
 // Fiber stacks: kernels keep small arrays in registers, which here live on the fiber's stack.
 // AddressSanitizer's redzones need more room.
@@ -123,6 +125,52 @@ struct PooledStack {
 
 enum class ThreadState { ready, at_barrier, at_warp_op, exited };
 
+// The registers a lane hands to a tensor-core collective, on its own fiber stack: valid while it
+// waits there, and read and written by the lane that completes the collective for all 32.
+struct MmaOperands {
+  float* d;
+  const uint32_t* a;
+  const uint32_t* b;
+  const float* c;
+};
+struct LdmatrixOperands {
+  uint32_t* r;
+  const char* row;
+};
+
+// A cp.async not yet completed. `group` counts the commits the thread had made when it issued
+// the copy: the copies of one group share it, and copies not yet committed have
+// group == committed_groups.
+struct AsyncCopy {
+  char* dst;
+  const char* src;
+  int size;
+  int src_bytes;
+  uint64_t group;
+};
+
+// Where a block's shared memory lives: the kernel source's static __shared__ variables and the
+// launch's dynamic shared memory.
+struct SharedRanges {
+  const char* static_begin;
+  const char* static_end;
+  const char* dynamic_begin;
+  const char* dynamic_end;
+
+  bool contain(const void* p, size_t bytes) const {
+    const char* b = static_cast<const char*>(p);
+    return (b >= static_begin && b + bytes <= static_end) || (b >= dynamic_begin && b + bytes <= dynamic_end);
+  }
+  bool touch(const void* p, size_t bytes) const {
+    const char* b = static_cast<const char*>(p);
+    return (b < static_end && b + bytes > static_begin) || (b < dynamic_end && b + bytes > dynamic_begin);
+  }
+  std::string describe() const {
+    return fmt::format("static __shared__ [{}, {}), dynamic [{}, {})", fmt::ptr(static_begin), fmt::ptr(static_end),
+                       fmt::ptr(dynamic_begin), fmt::ptr(dynamic_end));
+  }
+};
+
 struct SimThread {
   ThreadContext context;
   unsigned linear = 0;  // threadIdx.x + threadIdx.y * blockDim.x + ...
@@ -138,6 +186,12 @@ struct SimThread {
   int lane_param = 0;
   int width = 0;
   uint64_t result = 0;
+  void* operands = nullptr;  // a tensor-core collective's MmaOperands or LdmatrixOperands
+  // The cp.async copies this thread issued and has not completed, in issue order. They live
+  // with the thread, not the warp or block, as on the GPU: only the issuing thread's
+  // cp.async.wait_group completes them, whatever order the schedule runs the threads in.
+  std::vector<AsyncCopy> async_copies;
+  uint64_t committed_groups = 0;
 };
 
 struct Warp {
@@ -156,8 +210,49 @@ const char* op_name(WarpOp op) {
     case WarpOp::ballot: return "__ballot_sync";
     case WarpOp::any: return "__any_sync";
     case WarpOp::all: return "__all_sync";
+    case WarpOp::mma_m16n8k8_tf32: return "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32";
+    case WarpOp::mma_m16n8k16_bf16: return "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32";
+    case WarpOp::ldmatrix_x1: return "ldmatrix.sync.aligned.m8n8.x1.shared.b16";
+    case WarpOp::ldmatrix_x2: return "ldmatrix.sync.aligned.m8n8.x2.shared.b16";
+    case WarpOp::ldmatrix_x4: return "ldmatrix.sync.aligned.m8n8.x4.shared.b16";
+    case WarpOp::ldmatrix_x1_trans: return "ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16";
+    case WarpOp::ldmatrix_x2_trans: return "ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16";
+    case WarpOp::ldmatrix_x4_trans: return "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16";
   }
   return "?";
+}
+
+bool is_mma(WarpOp op) { return op == WarpOp::mma_m16n8k8_tf32 || op == WarpOp::mma_m16n8k16_bf16; }
+
+bool is_ldmatrix(WarpOp op) {
+  switch (op) {
+    case WarpOp::ldmatrix_x1: case WarpOp::ldmatrix_x2: case WarpOp::ldmatrix_x4:
+    case WarpOp::ldmatrix_x1_trans: case WarpOp::ldmatrix_x2_trans: case WarpOp::ldmatrix_x4_trans:
+      return true;
+    default:
+      return false;
+  }
+}
+
+WarpOp ldmatrix_op(int matrices, bool trans) {
+  switch (matrices) {
+    case 1: return trans ? WarpOp::ldmatrix_x1_trans : WarpOp::ldmatrix_x1;
+    case 2: return trans ? WarpOp::ldmatrix_x2_trans : WarpOp::ldmatrix_x2;
+    case 4: return trans ? WarpOp::ldmatrix_x4_trans : WarpOp::ldmatrix_x4;
+  }
+  I2V_THROW("sim: ldmatrix loads 1, 2 or 4 matrices, not {}", matrices);
+}
+
+int ldmatrix_matrices(WarpOp op) {
+  switch (op) {
+    case WarpOp::ldmatrix_x1: case WarpOp::ldmatrix_x1_trans: return 1;
+    case WarpOp::ldmatrix_x2: case WarpOp::ldmatrix_x2_trans: return 2;
+    default: return 4;
+  }
+}
+
+bool ldmatrix_trans(WarpOp op) {
+  return op == WarpOp::ldmatrix_x1_trans || op == WarpOp::ldmatrix_x2_trans || op == WarpOp::ldmatrix_x4_trans;
 }
 
 std::string block_name(const uint3& b) { return fmt::format("block ({},{},{})", b.x, b.y, b.z); }
@@ -185,9 +280,9 @@ Machine& machine() {
 // Runs one block to completion.
 class BlockRun {
  public:
-  BlockRun(const LaunchSite& site, const LaunchConfig& config, const uint3& block_idx,
+  BlockRun(const LaunchSite& site, const LaunchConfig& config, const uint3& block_idx, const SharedRanges& shared,
            const std::function<void()>& body)
-      : site_(site), body_(body), threads_(config.block.x * config.block.y * config.block.z) {
+      : site_(site), body_(body), shared_(shared), threads_(config.block.x * config.block.y * config.block.z) {
     const dim3& bd = config.block;
     for (unsigned z = 0, linear = 0; z < bd.z; ++z)
       for (unsigned y = 0; y < bd.y; ++y)
@@ -260,20 +355,75 @@ class BlockRun {
     if (width < 1 || width > 32 || (width & (width - 1)))
       throw error_here(fmt::format("{}: {} width {} is not a power of two in [1, 32]", thread_name(t),
                              op_name(op), width));
-    t.op = op;
-    t.mask = mask;
     t.value = value;
     t.lane_param = lane_param;
     t.width = width;
-    t.state = ThreadState::at_warp_op;
-    warp.waiting |= 1u << lane;
-    if ((warp.waiting & mask) == mask) {
-      complete_warp_collective(t.linear / kWarpSize, mask);
-      ++machine().stats.warp_collectives;
-    } else {
-      yield(t);
-    }
+    arrive(t, op, mask);
     return t.result;
+  }
+
+  void mma(WarpOp op, MmaOperands& operands) { aligned_collective(op, &operands); }
+
+  void ldmatrix(int matrices, bool trans, LdmatrixOperands& operands) {
+    const WarpOp op = ldmatrix_op(matrices, trans);
+    SimThread& t = *running_;
+    const unsigned lane = t.linear % kWarpSize;
+    if (lane < 8u * unsigned(matrices)) {
+      if (reinterpret_cast<uintptr_t>(operands.row) % 16 != 0)
+        throw error_here(fmt::format("{} (lane {}) gave {} the row address {}, which is not 16-byte aligned "
+                                     "(a row is 16 bytes and must be naturally aligned)",
+                                     thread_name(t), lane, op_name(op), fmt::ptr(operands.row)));
+      if (!shared_.contain(operands.row, 16))
+        throw error_here(fmt::format("{} (lane {}) gave {} the row address {}, which is not in the block's "
+                                     "shared memory ({})",
+                                     thread_name(t), lane, op_name(op), fmt::ptr(operands.row), shared_.describe()));
+    }
+    aligned_collective(op, &operands);
+  }
+
+  void cp_async(void* dst, const void* src, int size, int src_bytes) {
+    SimThread& t = *running_;
+    const std::string instruction =
+        fmt::format("cp.async.{}.shared.global [{}], [{}], {}, {}", size == 16 ? "cg" : "ca", fmt::ptr(dst),
+                    fmt::ptr(src), size, src_bytes);
+    if (size != 4 && size != 8 && size != 16)
+      throw error_here(fmt::format("{}: {}: a cp.async copies 4, 8 or 16 bytes", thread_name(t), instruction));
+    if (src_bytes < 0 || src_bytes > size)
+      throw error_here(fmt::format("{}: {}: the source size must be in [0, {}]", thread_name(t), instruction, size));
+    if (reinterpret_cast<uintptr_t>(dst) % size != 0 || reinterpret_cast<uintptr_t>(src) % size != 0)
+      throw error_here(fmt::format("{}: {}: the destination and the source must be aligned to the copy size",
+                                   thread_name(t), instruction));
+    if (!shared_.contain(dst, size_t(size)))
+      throw error_here(fmt::format("{}: {}: the destination is not in the block's shared memory ({})",
+                                   thread_name(t), instruction, shared_.describe()));
+    if (shared_.touch(src, size_t(size)))
+      throw error_here(fmt::format("{}: {}: the source is in shared memory; cp.async copies from global memory",
+                                   thread_name(t), instruction));
+    // Until the wait that completes it, the destination holds the poison, not the data: a read
+    // before the wait shows up as NaN (or -1).
+    std::memset(dst, 0xFF, size_t(size));
+    t.async_copies.push_back(
+        AsyncCopy{static_cast<char*>(dst), static_cast<const char*>(src), size, src_bytes, t.committed_groups});
+    ++machine().stats.async_copies;
+  }
+
+  void cp_async_commit() { ++running_->committed_groups; }
+
+  void cp_async_wait_group(int n) {
+    SimThread& t = *running_;
+    if (n < 0) throw error_here(fmt::format("{}: cp.async.wait_group {}: N must be >= 0", thread_name(t), n));
+    // Groups complete in commit order: all but the n most recent committed ones.
+    const uint64_t complete_below = t.committed_groups > uint64_t(n) ? t.committed_groups - uint64_t(n) : 0;
+    size_t pending = 0;
+    for (const AsyncCopy& copy : t.async_copies) {
+      if (copy.group < complete_below) {
+        std::memcpy(copy.dst, copy.src, size_t(copy.src_bytes));
+        std::memset(copy.dst + copy.src_bytes, 0, size_t(copy.size - copy.src_bytes));
+      } else {
+        t.async_copies[pending++] = copy;
+      }
+    }
+    t.async_copies.resize(pending);
   }
 
   unsigned active_lanes() const {
@@ -282,11 +432,50 @@ class BlockRun {
   }
 
  private:
+  // Waits in collective `op` until every lane of `mask` has arrived; the last to arrive completes it.
+  void arrive(SimThread& t, WarpOp op, unsigned mask) {
+    Warp& warp = warps_[t.linear / kWarpSize];
+    t.op = op;
+    t.mask = mask;
+    t.state = ThreadState::at_warp_op;
+    warp.waiting |= 1u << (t.linear % kWarpSize);
+    if ((warp.waiting & mask) == mask) {
+      complete_warp_collective(t.linear / kWarpSize, mask);
+      ++machine().stats.warp_collectives;
+    } else {
+      yield(t);
+    }
+  }
+
+  // A `.sync.aligned` instruction: all 32 lanes of a full warp must execute it.
+  void aligned_collective(WarpOp op, void* operands) {
+    SimThread& t = *running_;
+    const unsigned lane = t.linear % kWarpSize;
+    const Warp& warp = warps_[t.linear / kWarpSize];
+    if (warp.lanes != kFullWarp)
+      throw error_here(fmt::format("{} (lane {}) executed {}, which all 32 lanes of a warp must execute "
+                                   "(.sync.aligned), but its warp has only lanes {:#010x} (the block size is "
+                                   "not a multiple of 32)",
+                                   thread_name(t), lane, op_name(op), warp.lanes));
+    if (warp.exited)
+      throw error_here(fmt::format("{} (lane {}) executed {}, which all 32 lanes of a warp must execute "
+                                   "(.sync.aligned), but lanes {:#010x} of its warp already exited",
+                                   thread_name(t), lane, op_name(op), warp.exited));
+    t.operands = operands;
+    t.value = 0;
+    t.lane_param = 0;
+    t.width = int(kWarpSize);
+    arrive(t, op, kFullWarp);
+  }
+
   ctx::fiber thread_main(SimThread& t, ctx::fiber&& scheduler) {
     end_switch(nullptr, &scheduler_stack_);
     t.scheduler = std::move(scheduler);
     try {
-      if (!aborting_) body_();
+      if (!aborting_) {
+        body_();
+        check_exit(t);
+      }
     } catch (const BlockAborted&) {
       // The block failed elsewhere; this thread's stack is unwound.
     } catch (...) {
@@ -297,6 +486,28 @@ class BlockRun {
     warps_[t.linear / kWarpSize].exited |= 1u << (t.linear % kWarpSize);
     begin_switch(scheduler_stack_, /*leaving_for_good=*/true);
     return std::move(t.scheduler);
+  }
+
+  // A thread must not leave work behind when it exits: cp.async copies nobody will complete, or
+  // lanes of its warp waiting for it in a collective (which would wait forever on a GPU).
+  void check_exit(const SimThread& t) const {
+    if (!t.async_copies.empty())
+      throw error_here(fmt::format("{} exited with {} cp.async cop{} (the first to shared address {}) never "
+                                   "waited for: a copy's data lands only at the cp.async.wait_group or "
+                                   "cp.async.wait_all that completes it",
+                                   thread_name(t), t.async_copies.size(), t.async_copies.size() == 1 ? "y" : "ies",
+                                   fmt::ptr(t.async_copies.front().dst)));
+    const Warp& warp = warps_[t.linear / kWarpSize];
+    const unsigned lane_bit = 1u << (t.linear % kWarpSize);
+    for (unsigned l = 0; l < kWarpSize; ++l) {
+      if (!(warp.waiting >> l & 1u)) continue;
+      const SimThread& other = threads_[t.linear / kWarpSize * kWarpSize + l];
+      if (other.mask & lane_bit)
+        throw error_here(fmt::format("{} waits in {} with mask {:#010x}, which names lane {}, but that lane ({}) "
+                                     "already exited without calling it",
+                                     thread_name(other), op_name(other.op), other.mask, t.linear % kWarpSize,
+                                     thread_name(t)));
+    }
   }
 
   void resume(SimThread& t) {
@@ -335,6 +546,18 @@ class BlockRun {
                                "(mask {:#010x}) while lane {} called {} (mask {:#010x})",
                                warp_index, block_name(first.context.block_idx), __builtin_ctz(mask),
                                op_name(first.op), first.mask, l, op_name(o.op), o.mask));
+    }
+    if (is_mma(first.op) || is_ldmatrix(first.op)) {
+      if (is_mma(first.op)) {
+        complete_mma(first.op, lanes);
+        ++machine().stats.mma;
+      } else {
+        complete_ldmatrix(first.op, lanes);
+        ++machine().stats.ldmatrix;
+      }
+      for (unsigned l = 0; l < kWarpSize; ++l) lanes[l].state = ThreadState::ready;
+      warps_[warp_index].waiting = 0;
+      return;
     }
     uint64_t ballot = 0;
     bool all = true;
@@ -379,6 +602,77 @@ class BlockRun {
     warps_[warp_index].waiting &= ~mask;
   }
 
+  // d = a·b + c for the whole warp, from the 32 lanes' fragments (layouts: tensor_core_fragments.h).
+  // The products of tf32 or bf16 values are exact in double; they and c are summed in double, then
+  // rounded to f32. A tensor core's own order and rounding of the sum are not specified, so
+  // kernels are compared with tolerances (docs/sim.md).
+  static void complete_mma(WarpOp op, SimThread* lanes) {
+    const bool bf16 = op == WarpOp::mma_m16n8k16_bf16;
+    const int depth = bf16 ? 16 : 8;
+    double a[16][16], b[16][8], c[16][8];
+    auto half = [](uint32_t reg, int e) { return uint16_t(reg >> (16 * (e % 2))); };
+    for (int l = 0; l < int(kWarpSize); ++l) {
+      const MmaOperands& o = *static_cast<const MmaOperands*>(lanes[l].operands);
+      if (bf16) {
+        for (int e = 0; e < 8; ++e) {
+          const FragmentCoord p = mma_m16n8k16_bf16_a(l, e);
+          a[p.row][p.col] = bf16_value(half(o.a[e / 2], e));
+        }
+        for (int e = 0; e < 4; ++e) {
+          const FragmentCoord p = mma_m16n8k16_bf16_b(l, e);
+          b[p.row][p.col] = bf16_value(half(o.b[e / 2], e));
+        }
+      } else {
+        for (int i = 0; i < 4; ++i) {
+          const FragmentCoord p = mma_m16n8k8_tf32_a(l, i);
+          a[p.row][p.col] = tf32_operand_value(o.a[i]);
+        }
+        for (int i = 0; i < 2; ++i) {
+          const FragmentCoord p = mma_m16n8k8_tf32_b(l, i);
+          b[p.row][p.col] = tf32_operand_value(o.b[i]);
+        }
+      }
+      for (int i = 0; i < 4; ++i) {
+        const FragmentCoord p = mma_m16n8_c(l, i);
+        c[p.row][p.col] = o.c[i];
+      }
+    }
+    // Every lane's c was read above: d may alias it.
+    for (int l = 0; l < int(kWarpSize); ++l) {
+      const MmaOperands& o = *static_cast<const MmaOperands*>(lanes[l].operands);
+      for (int i = 0; i < 4; ++i) {
+        const FragmentCoord p = mma_m16n8_c(l, i);
+        double sum = c[p.row][p.col];
+        for (int k = 0; k < depth; ++k) sum += a[p.row][k] * b[k][p.col];
+        o.d[i] = float(sum);
+      }
+    }
+  }
+
+  // Each lane's registers from the rows the lanes gave (layout: tensor_core_fragments.h).
+  static void complete_ldmatrix(WarpOp op, SimThread* lanes) {
+    const int matrices = ldmatrix_matrices(op);
+    const bool trans = ldmatrix_trans(op);
+    // Gathered first, then written: the rows are read before any lane's register changes.
+    uint32_t loaded[kWarpSize][4];
+    for (int m = 0; m < matrices; ++m)
+      for (int l = 0; l < int(kWarpSize); ++l) {
+        uint32_t word = 0;
+        for (int half = 0; half < 2; ++half) {
+          const FragmentCoord p = ldmatrix_m8n8_element(l, half, trans);
+          const char* row = static_cast<const LdmatrixOperands*>(lanes[8 * m + p.row].operands)->row;
+          uint16_t element;
+          std::memcpy(&element, row + 2 * p.col, sizeof element);
+          word |= uint32_t(element) << (16 * half);
+        }
+        loaded[l][m] = word;
+      }
+    for (int l = 0; l < int(kWarpSize); ++l) {
+      uint32_t* r = static_cast<const LdmatrixOperands*>(lanes[l].operands)->r;
+      for (int m = 0; m < matrices; ++m) r[m] = loaded[l][m];
+    }
+  }
+
   std::exception_ptr deadlock_report() const {
     size_t at_barrier = 0, at_warp = 0;
     std::string warp_detail;
@@ -401,6 +695,7 @@ class BlockRun {
 
   const LaunchSite& site_;
   const std::function<void()>& body_;
+  const SharedRanges shared_;
   std::vector<SimThread> threads_;
   std::vector<Warp> warps_;
   SimThread* running_ = nullptr;
@@ -464,7 +759,9 @@ int launch(const LaunchSite& site, const SharedUnit& unit, const LaunchConfig& c
         // Reads of shared memory no thread of this block wrote show up as NaN or -1.
         std::memset(unit.begin, 0xFF, static_bytes);
         std::memset(m.dynamic_shared.data(), 0xFF, m.dynamic_shared.size());
-        BlockRun run(site, config, uint3{x, y, z}, thread_body);
+        const char* dynamic = reinterpret_cast<const char*>(m.dynamic_shared.data());
+        const SharedRanges shared{unit.begin, unit.end, dynamic, dynamic + m.dynamic_shared.size()};
+        BlockRun run(site, config, uint3{x, y, z}, shared, thread_body);
         current_block = &run;
         try {
           run.run();
@@ -499,6 +796,35 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int lane_para
 }
 
 unsigned active_lanes() { return block().active_lanes(); }
+
+void mma_m16n8k8_tf32(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]) {
+  MmaOperands operands{d, a, b, c};
+  block().mma(WarpOp::mma_m16n8k8_tf32, operands);
+}
+
+void mma_m16n8k16_bf16(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]) {
+  MmaOperands operands{d, a, b, c};
+  block().mma(WarpOp::mma_m16n8k16_bf16, operands);
+}
+
+void ldmatrix(uint32_t* r, int matrices, bool trans, const void* row) {
+  LdmatrixOperands operands{r, static_cast<const char*>(row)};
+  block().ldmatrix(matrices, trans, operands);
+}
+
+void cp_async(void* shared_dst, const void* global_src, int size, int src_bytes) {
+  block().cp_async(shared_dst, global_src, size, src_bytes);
+}
+
+void cp_async_commit() { block().cp_async_commit(); }
+
+void cp_async_wait_group(int n) { block().cp_async_wait_group(n); }
+
+void cp_async_wait_all() {
+  BlockRun& run = block();
+  run.cp_async_commit();
+  run.cp_async_wait_group(0);
+}
 
 Stats stats() { return machine().stats; }
 

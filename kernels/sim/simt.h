@@ -4,15 +4,17 @@
 // Model (see docs/sim.md):
 //   - blocks run one after another on the calling OS thread;
 //   - every CUDA thread of a block is a fiber (Boost.Context); a fiber runs until it reaches
-//     a barrier (__syncthreads), a warp collective (__shfl_sync, __ballot_sync, ...) or its end,
-//     then the next runnable fiber is resumed;
+//     a barrier (__syncthreads), a warp collective (__shfl_sync, __ballot_sync, mma, ldmatrix,
+//     ...) or its end, then the next runnable fiber is resumed;
 //   - static __shared__ variables and dynamic shared memory are filled with 0xFF bytes (a NaN
 //     for floats, -1 for integers) at the start of every block;
+//   - a cp.async leaves the poison in its destination until the issuing thread waits for it;
 //   - in the shuffled schedule, the runnable threads are resumed in a seeded random order in
 //     every pass, so a kernel that relies on an order it did not enforce with a barrier
 //     computes a wrong result in a test.
 // Misuse that a GPU would hang on or silently get wrong (a barrier some threads skip, a warp
-// collective whose mask names an exited lane, a divergent collective) throws i2v::Error.
+// collective whose mask names an exited lane, a divergent collective, an mma in part of a warp,
+// a misaligned ldmatrix or cp.async, a cp.async never waited for) throws i2v::Error.
 #pragma once
 
 #include <cstddef>
@@ -102,9 +104,39 @@ void* dynamic_shared_memory();
 void syncthreads();
 
 // Warp collectives. Every lane named in `mask` must call the same collective with the same mask;
-// the call returns once all of them have arrived.
-enum class WarpOp { sync, shfl_idx, shfl_up, shfl_down, shfl_xor, ballot, any, all };
+// the call returns once all of them have arrived. The tensor-core instructions are collectives too.
+enum class WarpOp {
+  sync, shfl_idx, shfl_up, shfl_down, shfl_xor, ballot, any, all,
+  mma_m16n8k8_tf32, mma_m16n8k16_bf16,
+  ldmatrix_x1, ldmatrix_x2, ldmatrix_x4, ldmatrix_x1_trans, ldmatrix_x2_trans, ldmatrix_x4_trans,
+};
 uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int lane_param, int width);
+
+// The tensor-core instructions of kernels/tensor_core.cuh, with the fragment layouts of
+// kernels/tensor_core_fragments.h. mma and ldmatrix are `.sync.aligned`: every one of the 32
+// lanes of a full warp must execute the same one; each lane passes its own registers, and the
+// lane that arrives last computes the results of all of them.
+//
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 and .m16n8k16 .bf16: d = a·b + c, products
+// exact, summed with c in double, then rounded to f32 (d may alias c).
+void mma_m16n8k8_tf32(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]);
+void mma_m16n8k16_bf16(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]);
+// ldmatrix.sync.aligned.m8n8.x{matrices}{.trans}.shared.b16: `row` is the address of the row this
+// lane gives (lanes 0 .. 8·matrices-1; the others' are ignored), r[0 .. matrices-1] the result.
+void ldmatrix(uint32_t* r, int matrices, bool trans, const void* row);
+
+// cp.async.{ca,cg}.shared.global [dst], [src], size, src_bytes: a copy of `size` bytes (4, 8 or 16)
+// whose first src_bytes come from `src` and the rest are zeros. The copy is asynchronous: at issue
+// the destination is poisoned (0xFF), and the bytes land only when the cp.async.wait_group that
+// completes its group runs, in this thread.
+void cp_async(void* shared_dst, const void* global_src, int size, int src_bytes);
+// cp.async.commit_group: the copies issued since the previous commit become a group.
+void cp_async_commit();
+// cp.async.wait_group n: completes every committed group but the n most recent. Copies not yet
+// committed belong to no group and stay pending.
+void cp_async_wait_group(int n);
+// cp.async.wait_all: commit, then wait_group 0.
+void cp_async_wait_all();
 
 // The lanes of the calling thread's warp that have not exited (__activemask()).
 unsigned active_lanes();
@@ -115,7 +147,10 @@ struct Stats {
   uint64_t blocks = 0;
   uint64_t threads = 0;
   uint64_t barriers = 0;
-  uint64_t warp_collectives = 0;
+  uint64_t warp_collectives = 0;  // completed, tensor-core instructions included
+  uint64_t mma = 0;               // warp-wide mma instructions
+  uint64_t ldmatrix = 0;          // warp-wide ldmatrix instructions
+  uint64_t async_copies = 0;      // cp.async, per thread
 };
 Stats stats();
 
