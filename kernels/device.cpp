@@ -31,6 +31,10 @@ void throw_double_off_cpu(const char* function, Device device) {
             "reference), not on {}", function, device.name());
 }
 
+void throw_gpu_only(const char* function) {
+  I2V_THROW("{}: a GPU kernel (sim or cuda devices only) was called for the cpu", function);
+}
+
 namespace {
 
 struct CudaProbe {

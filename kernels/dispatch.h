@@ -50,6 +50,7 @@
 namespace i2v {
 [[noreturn]] void throw_cuda_not_built(const char* function);
 [[noreturn]] void throw_double_off_cpu(const char* function, Device device);
+[[noreturn]] void throw_gpu_only(const char* function);
 }
 
 #if I2V_HAVE_CUDA
@@ -65,6 +66,17 @@ namespace i2v {
       case ::i2v::DeviceType::sim: ::i2v::sim::fn(__VA_ARGS__); break;      \
       case ::i2v::DeviceType::cuda: I2V_CUDA_CALL(fn, __VA_ARGS__); break;  \
     }                                                                       \
+  } while (0)
+
+// For kernels that exist only on the GPU devices (I2V_DECLARE_GPU): the caller has chosen a GPU
+// path; on the cpu it is a programming error, reported as such.
+#define I2V_DISPATCH_GPU(device, fn, ...)                                         \
+  do {                                                                            \
+    switch ((device).type) {                                                      \
+      case ::i2v::DeviceType::cpu: ::i2v::throw_gpu_only(#fn); break;             \
+      case ::i2v::DeviceType::sim: ::i2v::sim::fn(__VA_ARGS__); break;            \
+      case ::i2v::DeviceType::cuda: I2V_CUDA_CALL(fn, __VA_ARGS__); break;        \
+    }                                                                             \
   } while (0)
 
 #define I2V_DISPATCH_FLOATING(device, dtype, fn, ...)                                  \

@@ -7,8 +7,10 @@
 #include "base/error.h"
 #include "kernels/bias.h"
 #include "kernels/conv_avx512.h"
+#include "kernels/conv_tf32.h"
 #include "kernels/gemm.h"
 #include "kernels/im2col.h"
+#include "kernels/precision.h"
 #include "nn/layers/checks.h"
 
 namespace i2v {
@@ -22,8 +24,13 @@ struct Conv2d::Plan {
     // Float on a CPU with AVX-512: the forward and weight-gradient GEMMs pack im2col straight
     // from the images (kernels/conv_avx512.h); the input gradient as im2col_gemm.
     fused_avx512,
+    // Float on a GPU in tf32 (kernels/precision.h): implicit GEMMs on tensor cores over the
+    // whole batch, bias added by the forward (kernels/conv_tf32.h); the input gradient too where
+    // its geometry allows (implicit_input_grad), as im2col_gemm otherwise.
+    implicit_tf32,
   };
   Path path = Path::im2col_gemm;
+  bool implicit_input_grad = false;
   ConvGeometry geometry;
   int64_t batch = 0;
   int64_t rows = 0;    // of col: in · kernel_h · kernel_w
@@ -107,9 +114,13 @@ Conv2d::Plan Conv2d::plan(const Shape& input, Device device, DType dtype, bool i
   // A group's output and dy take out · pixels elements per image; a col workspace, rows · pixels
   // more (for the input gradient, the gradient of col).
   p.group = balanced_group(p.batch, p.pixels, workspace_budget_, out_channels_ * p.pixels);
-  const bool fused = device.is_cpu() && dtype == DType::f32 && cpu::conv_avx512_applies(p.group, p.geometry);
-  p.path = fused ? Plan::Path::fused_avx512 : Plan::Path::im2col_gemm;
-  const bool needs_col = input_grad || p.path == Plan::Path::im2col_gemm;
+  if (device.is_cpu() && dtype == DType::f32 && cpu::conv_avx512_applies(p.group, p.geometry))
+    p.path = Plan::Path::fused_avx512;
+  else if (!device.is_cpu() && dtype == DType::f32 && matmul_precision() == Precision::tf32)
+    p.path = Plan::Path::implicit_tf32;
+  p.implicit_input_grad = p.path == Plan::Path::implicit_tf32 && conv_input_grad_tf32_applies(p.geometry);
+  // Groups and a col workspace serve the products that run as im2col_gemm.
+  const bool needs_col = (input_grad && !p.implicit_input_grad) || p.path == Plan::Path::im2col_gemm;
   if (needs_col)
     p.group = balanced_group(p.batch, p.pixels, workspace_budget_, std::max(p.rows, out_channels_) * p.pixels);
   p.col_workspace = needs_col && !(p.geometry.is_pointwise() && p.group == 1);
@@ -158,6 +169,13 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
   const DType dtype = x.dtype();
   const Plan p = plan(x.shape(), device, dtype, false);
   Tensor y = Tensor::empty(out_shape, dtype, device);
+  input_ = mode == Mode::train ? x : Tensor();
+  if (p.path == Plan::Path::implicit_tf32) {
+    const float* bias = params_.has_bias() ? params_.bias.value.data<float>() : nullptr;
+    I2V_DISPATCH_GPU(device, conv_forward_tf32, w.data<float>(), bias, out_channels_, x.data<float>(), p.batch, p.geometry,
+                 y.data<float>());
+    return y;
+  }
   const Tensor col = p.col_workspace ? p.workspace(dtype, device) : Tensor();
   Tensor y_group;  // a group's output is [out][images · pixels]; one image's is already y's layout
   if (p.group > 1) y_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
@@ -174,6 +192,8 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
         gemm(false, false, out_channels_, columns, p.rows, w, p.rows,
              col_matrix(images, count, p.geometry, p.col_workspace, col), columns, 0.0, out, columns);
         break;
+      case Plan::Path::implicit_tf32:
+        I2V_THROW("{}: the tensor-core forward runs on the whole batch", describe());
     }
     if (count > 1)
       I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, y_group.data<scalar_t>(), out_channels_, count, p.pixels,
@@ -182,7 +202,6 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
   if (params_.has_bias())
     I2V_DISPATCH_FLOATING(device, dtype, add_channel_bias, y.data<scalar_t>(), params_.bias.value.data<scalar_t>(),
                           p.batch, out_channels_, p.pixels);
-  input_ = mode == Mode::train ? x : Tensor();
   return y;
 }
 
@@ -199,7 +218,17 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
     I2V_DISPATCH_FLOATING(device, dtype, channel_bias_grad, dy.data<scalar_t>(), p.batch, out_channels_, p.pixels,
                           params_.bias.grad.data<scalar_t>());
   Tensor dx = need_dx ? Tensor::empty(input_.shape(), dtype, device) : Tensor();
-  if (!need_dx && !need_dw) return {dx};
+  if (p.path == Plan::Path::implicit_tf32) {  // the whole batch at once; what is left runs below
+    if (need_dw)
+      I2V_DISPATCH_GPU(device, conv_weight_grad_tf32, dy.data<float>(), out_channels_, input_.data<float>(), p.batch,
+                   p.geometry, params_.weight.grad.data<float>());
+    if (need_dx && p.implicit_input_grad)
+      I2V_DISPATCH_GPU(device, conv_input_grad_tf32, w.data<float>(), out_channels_, dy.data<float>(), p.batch, p.geometry,
+                   dx.data<float>());
+  }
+  const bool group_dw = need_dw && p.path != Plan::Path::implicit_tf32;
+  const bool group_dx = need_dx && !p.implicit_input_grad;
+  if (!group_dw && !group_dx) return {dx};
 
   const Tensor col = p.col_workspace ? p.workspace(dtype, device) : Tensor();
   Tensor dy_group;  // dy of a group as one [out][images · pixels] matrix
@@ -211,7 +240,7 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
                             out_channels_, p.pixels, dy_group.data<scalar_t>());
     const Tensor dy_matrix = count == 1 ? dy.select(0, first) : dy_group;
     const Tensor images = input_.select(0, first);
-    if (need_dw) {
+    if (group_dw) {
       switch (p.path) {
         case Plan::Path::fused_avx512:
           cpu::conv_weight_grad_avx512(dy_matrix.data<float>(), out_channels_, images.data<float>(), count,
@@ -221,9 +250,11 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
           gemm(false, true, out_channels_, p.rows, columns, dy_matrix, columns,
                col_matrix(images, count, p.geometry, p.col_workspace, col), columns, 1.0, params_.weight.grad, p.rows);
           break;
+        case Plan::Path::implicit_tf32:
+          I2V_THROW("{}: the tensor-core weight gradient runs on the whole batch", describe());
       }
     }
-    if (need_dx) {
+    if (group_dx) {
       // dcol = weightᵀ · dy, then col2im; a pointwise image's dcol is its gradient.
       const Tensor dx_images = dx.select(0, first), dcol = p.col_workspace ? col : dx_images;
       gemm(true, false, p.rows, columns, out_channels_, w, p.rows, dy_matrix, columns, 0.0, dcol, columns);

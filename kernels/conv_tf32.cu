@@ -1,0 +1,315 @@
+// Convolutions on TF32 tensor cores as implicit GEMMs (contract: kernels/conv_tf32.h), on the
+// mainloop of kernels/tf32_block_tile.cuh. Each kernel is that mainloop with two loaders — how a
+// stage of each operand is gathered — and an epilogue — where C goes:
+//
+//   conv_forward_tf32_128x128x32       A = weight [out][rows] (a matrix), B = im2col(images)
+//                                      gathered per element; C → y in NCHW, + bias.
+//   conv_weight_grad_tf32_128x128x32   A = dy as [out][count · P], B = im2col(images)ᵀ gathered
+//                                      per element; C → grad_weight (+=), or a split's partial
+//                                      sums, which add_splits adds in order.
+//   the input gradient                 flip_kernel writes weightᵀ with the kernel flipped, then
+//                                      the forward kernel runs on dy (stride 1).
+//
+// The gathers: a loader thread owns one column of the stage (an output pixel p for the forward,
+// a pixel p of the reduction for the weight gradient) and walks the stage's rows with additions
+// only (kernels/im2col.h's walks: element (r, p) is images[row.offset + column.offset] inside the
+// image, 0 in the padding). Each element is one cp.async.4 (the im2col offsets of neighbouring
+// pixels are not 16-byte aligned), zero-filled in the padding. Consecutive threads own
+// consecutive pixels, so a warp's copies of one row are contiguous in the image.
+//
+// Rooflines at 224×224, batch 64 (H100: TF32 ~495 TFLOP/s dense, ~60-70% reachable with
+// mma.sync; 3.35 TB/s): VGG conv3_2's forward is 2 · 256 · 2304 · 200,704 = 237 GFLOP over
+// 0.2 GB of images and output: compute-bound (~1,200 FLOP/B), 1-2 ms at 120-240 TFLOP/s (cuDNN
+// TF32: 0.99 ms on an H200). conv1_1's weight gradient is 2 · 64 · 27 · 3.2 M = 11 GFLOP over
+// 0.8 GB of dy and images: memory-bound, ~0.25 ms at HBM speed; split 264 ways it fills every SM
+// (the fp32 GEMM ran it on one block: 590 ms).
+#include "kernels/allocator.h"
+#include "kernels/conv_tf32.h"
+#include "kernels/launch_shape.h"
+#include "kernels/tf32_block_tile.cuh"
+
+namespace i2v::I2V_GPU_NS {
+namespace {
+
+using tf32::copy_source;
+using tf32::KLayout;
+using tf32::MatrixLoader;
+using tf32::OperandTile;
+
+// Blocks that fill an H100 twice (132 SMs, 2 blocks each): the weight gradient splits its
+// reduction until it has about this many.
+constexpr int64_t kTargetBlocks = 264;
+// The fewest stages a split gets (its partial sums cost a write and a read of the output).
+constexpr int64_t kMinStagesPerSplit = 16;
+
+// ---- loaders -------------------------------------------------------------------------------
+
+// B of the forward product: element (k = col row r, n = col column p) of im2col(images), staged
+// [k][n]. Loader thread t owns column col0 + t of every stage and walks all kTileK rows.
+struct Im2colLoader {
+  static constexpr KLayout kLayout = KLayout::outer;
+  const float* images;
+  ConvGeometry g;
+  int64_t columns;  // count · out_pixels
+
+  int column = 0;  // in the tile
+  bool column_exists = false;
+  Im2colTerm column_term{};
+  ColRowWalk rows{};  // at the next row to copy
+
+  I2V_HD void start(int64_t col0, int64_t k_begin, int loader_thread) {
+    column = loader_thread;
+    column_exists = col0 + column < columns;
+    if (column_exists) column_term = ColColumnWalk(g, col0 + column).term();
+    rows = ColRowWalk(g, k_begin);
+  }
+
+  __device__ void load(float* tile, int64_t k0) {
+    const int64_t depth = g.col_rows();
+    for (int r = 0; r < tf32::kTileK; ++r, rows.next()) {
+      const Im2colTerm& row = rows.term();
+      const int bytes = column_exists && k0 + r < depth && im2col_inside(g, row, column_term) ? 4 : 0;
+      cp_async_4(tile + OperandTile<kLayout>::index(column, r),
+                 copy_source(images + row.offset + column_term.offset, bytes, images), bytes);
+    }
+  }
+};
+
+// A of the weight-gradient product: dy [count][out][P] read as the matrix [out][count · P],
+// element (m = o, k = n · P + p), staged [m][k]. With P a multiple of 4 (and dy 16-byte
+// aligned), four pixels of one image per cp.async.16: loader thread t owns pixels
+// 4 · (t % 8) .. + 3 of every stage and rows t / 8 + 16 · i; otherwise pixel t % 32 and rows
+// 32 · (t / 32) + i, one cp.async.4 each. Either way the thread's pixel advances kTileK per stage.
+struct ChannelRowsLoader {
+  static constexpr KLayout kLayout = KLayout::inner;
+  const float* dy;
+  int64_t out_channels, pixels, depth;  // depth: count · pixels
+  bool vector;
+
+  int64_t row0 = 0;
+  int first_row = 0, row_step = 0, column = 0;  // in the tile
+  int64_t image = 0, pixel = 0;                  // of the thread's column at the next stage
+
+  I2V_HD void start(int64_t tile_row0, int64_t k_begin, int loader_thread) {
+    row0 = tile_row0;
+    if (vector) {
+      column = 4 * (loader_thread % 8), first_row = loader_thread / 8, row_step = 16;
+    } else {
+      column = loader_thread % 32, first_row = 32 * (loader_thread / 32), row_step = 1;
+    }
+    const int64_t k = k_begin + column;
+    image = k / pixels, pixel = k % pixels;
+  }
+
+  __device__ void load(float* tile, int64_t k0) {
+    using Tile = OperandTile<kLayout>;
+    const bool column_exists = k0 + column < depth;
+    const float* image_rows = dy + image * out_channels * pixels + pixel;  // + o · pixels
+    const int rows = vector ? tf32::kTile / 16 : 32;
+    for (int i = 0; i < rows; ++i) {
+      const int row = first_row + row_step * i;
+      const bool exists = column_exists && row0 + row < out_channels;
+      const int bytes = exists ? (vector ? 16 : 4) : 0;
+      const void* source = copy_source(image_rows + (row0 + row) * pixels, bytes, dy);
+      if (vector) cp_async_16(tile + Tile::index(row, column), source, bytes);
+      else cp_async_4(tile + Tile::index(row, column), source, bytes);
+    }
+    for (pixel += tf32::kTileK; pixel >= pixels; pixel -= pixels) ++image;
+  }
+};
+
+// B of the weight-gradient product: element (k = col column p, n = col row r) of im2col(images),
+// staged [n][k]. Loader thread t owns the stage's column (pixel) t % 32 and the tile's rows
+// 32 · (t / 32) .. + 31, which it walks again every stage.
+struct Im2colTransposedLoader {
+  static constexpr KLayout kLayout = KLayout::inner;
+  const float* images;
+  ConvGeometry g;
+  int64_t columns;  // count · out_pixels: the depth
+
+  int64_t row0 = 0;
+  int column = 0, first_row = 0;  // in the stage, in the tile
+  ColRowWalk first{};              // the walk at the thread's first row
+  ColColumnWalk pixel{};           // at the thread's column of the next stage
+
+  I2V_HD void start(int64_t tile_row0, int64_t k_begin, int loader_thread) {
+    row0 = tile_row0;
+    column = loader_thread % 32, first_row = 32 * (loader_thread / 32);
+    first = ColRowWalk(g, row0 + first_row);
+    pixel = ColColumnWalk(g, k_begin + column);
+  }
+
+  __device__ void load(float* tile, int64_t k0) {
+    const bool column_exists = k0 + column < columns;
+    const int64_t rows = g.col_rows();
+    const Im2colTerm& column_term = pixel.term();
+    ColRowWalk walk = first;
+    for (int i = 0; i < 32; ++i, walk.next()) {
+      const int row = first_row + i;
+      const int bytes = column_exists && row0 + row < rows && im2col_inside(g, walk.term(), column_term) ? 4 : 0;
+      cp_async_4(tile + OperandTile<kLayout>::index(row, column),
+                 copy_source(images + walk.term().offset + column_term.offset, bytes, images), bytes);
+    }
+    pixel.advance(tf32::kTileK);
+  }
+};
+
+// ---- kernels -------------------------------------------------------------------------------
+
+// A column of C (an output pixel of the batch) as an NCHW offset: image · channels · pixels +
+// pixel, worked out once per column of a thread's accumulators (for_each_accumulator visits a
+// column's rows together).
+struct NchwColumn {
+  int64_t pixels, channels;
+  int64_t column = -1, offset = 0;
+  I2V_HD int64_t offset_of(int64_t c) {
+    if (c != column) column = c, offset = c / pixels * channels * pixels + c % pixels;
+    return offset;
+  }
+};
+
+__global__ void __launch_bounds__(tf32::kThreads)
+    conv_forward_tf32_128x128x32(MatrixLoader<KLayout::inner> weight, Im2colLoader images, const float* bias,
+                                 int64_t out_channels, float* y) {
+  const int64_t row0 = int64_t(blockIdx.y) * tf32::kTile, col0 = int64_t(blockIdx.x) * tf32::kTile;
+  tf32::Accumulators acc;
+  tf32::block_tile_mma(weight, images, row0, col0, 0, images.g.col_rows(), int(threadIdx.x), acc);
+  const int64_t pixels = images.g.out_pixels();
+  NchwColumn nchw{pixels, out_channels};
+  tf32::for_each_accumulator(acc, int(threadIdx.x), [&](int r, int c, float value) {
+    const int64_t o = row0 + r, column = col0 + c;
+    if (o >= out_channels || column >= images.columns) return;
+    y[nchw.offset_of(column) + o * pixels] = bias ? value + bias[o] : value;
+  });
+}
+
+// grid.z splits the reduction: split z covers stages [z · stages_per_split, ...) and writes its
+// partial sums to partial[z] (out × rows); one split adds straight into grad_weight.
+__global__ void __launch_bounds__(tf32::kThreads)
+    conv_weight_grad_tf32_128x128x32(ChannelRowsLoader dy, Im2colTransposedLoader images,
+                                     int64_t stages_per_split, float* grad_weight, float* partial) {
+  const int64_t row0 = int64_t(blockIdx.y) * tf32::kTile, col0 = int64_t(blockIdx.x) * tf32::kTile;
+  const int64_t k_begin = int64_t(blockIdx.z) * stages_per_split * tf32::kTileK;
+  const int64_t split_end = k_begin + stages_per_split * tf32::kTileK;
+  const int64_t k_end = split_end < images.columns ? split_end : images.columns;
+  tf32::Accumulators acc;
+  tf32::block_tile_mma(dy, images, row0, col0, k_begin, k_end, int(threadIdx.x), acc);
+  const int64_t out_channels = dy.out_channels, rows = images.g.col_rows();
+  float* out = gridDim.z == 1 ? grad_weight : partial + int64_t(blockIdx.z) * out_channels * rows;
+  tf32::for_each_accumulator(acc, int(threadIdx.x), [&](int r, int c, float value) {
+    const int64_t o = row0 + r, row = col0 + c;
+    if (o >= out_channels || row >= rows) return;
+    if (gridDim.z == 1) out[o * rows + row] += value;
+    else out[o * rows + row] = value;
+  });
+}
+
+// grad_weight[i] += Σ_s partial[s][i], s in order.
+__global__ void add_splits(const float* partial, int64_t splits, int64_t size, float* grad_weight) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < size; i += stride) {
+    float sum = 0.0f;
+    for (int64_t s = 0; s < splits; ++s) sum += partial[s * size + i];
+    grad_weight[i] += sum;
+  }
+}
+
+// flipped[c][o][kh − 1 − i][kw − 1 − j] = weight[o][c][i][j]: the kernel of the input gradient
+// as a forward convolution of dy (in and out channels swapped, the window turned around).
+__global__ void flip_kernel(const float* weight, int64_t out_channels, int64_t in_channels, int64_t kernel_h,
+                            int64_t kernel_w, float* flipped) {
+  const int64_t window = kernel_h * kernel_w, total = out_channels * in_channels * window;
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    const int64_t j = i % kernel_w, k = i / kernel_w % kernel_h, c = i / window % in_channels, o = i / (window * in_channels);
+    flipped[((c * out_channels + o) * kernel_h + (kernel_h - 1 - k)) * kernel_w + (kernel_w - 1 - j)] = weight[i];
+  }
+}
+
+// Device memory from the device's allocator for the length of a call. Kernels run in order on
+// the default stream, so a block handed back here is only reused by work launched later.
+class Scratch {
+ public:
+  explicit Scratch(int64_t floats)
+      : allocator_(allocator(Device::I2V_GPU_NS())),
+        data_(static_cast<float*>(allocator_.allocate(size_t(floats) * sizeof(float)))) {}
+  ~Scratch() { allocator_.deallocate(data_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  float* data() const { return data_; }
+
+ private:
+  Allocator& allocator_;
+  float* data_;
+};
+
+dim3 tile_grid(int64_t rows, int64_t columns, int64_t splits) {
+  const int64_t row_tiles = (rows + tf32::kTile - 1) / tf32::kTile;
+  I2V_CHECK(row_tiles <= 65535, "tensor-core convolution: {} output rows, at most {}", rows, 65535 * tf32::kTile);
+  return dim3(unsigned((columns + tf32::kTile - 1) / tf32::kTile), unsigned(row_tiles), unsigned(splits));
+}
+
+}  // namespace
+
+void conv_forward_tf32(const float* weight, const float* bias, int64_t out_channels, const float* images,
+                       int64_t count, const ConvGeometry& g, float* y) {
+  const int64_t columns = count * g.out_pixels(), rows = g.col_rows();
+  if (columns == 0 || out_channels == 0) return;
+  const MatrixLoader<KLayout::inner> a{weight, rows, out_channels, rows, tf32::vector_copies(weight, rows)};
+  const Im2colLoader b{images, g, columns};
+  constexpr size_t shared = tf32::shared_bytes<MatrixLoader<KLayout::inner>, Im2colLoader>();
+  static const bool allowed = (tf32::allow_shared_bytes(conv_forward_tf32_128x128x32, shared), true);
+  (void)allowed;
+  I2V_LAUNCH(conv_forward_tf32_128x128x32, tile_grid(out_channels, columns, 1), tf32::kThreads, shared, 0, a, b,
+             bias, out_channels, y);
+}
+
+void conv_weight_grad_tf32(const float* dy, int64_t out_channels, const float* images, int64_t count,
+                           const ConvGeometry& g, float* grad_weight) {
+  const int64_t pixels = g.out_pixels(), depth = count * pixels, rows = g.col_rows();
+  if (depth == 0 || out_channels == 0) return;
+  const ChannelRowsLoader a{dy, out_channels, pixels, depth, pixels % 4 == 0 && tf32::vector_copies(dy, 4)};
+  const Im2colTransposedLoader b{images, g, depth};
+  // As many splits as bring the grid to kTargetBlocks, each of at least kMinStagesPerSplit
+  // stages, then evened out.
+  const dim3 tiles = tile_grid(out_channels, rows, 1);
+  const int64_t stages = (depth + tf32::kTileK - 1) / tf32::kTileK;
+  int64_t splits = std::max<int64_t>(1, std::min((kTargetBlocks + tiles.x * tiles.y - 1) / (tiles.x * tiles.y),
+                                                 stages / kMinStagesPerSplit));
+  const int64_t stages_per_split = (stages + splits - 1) / splits;
+  splits = (stages + stages_per_split - 1) / stages_per_split;
+
+  constexpr size_t shared = tf32::shared_bytes<ChannelRowsLoader, Im2colTransposedLoader>();
+  static const bool allowed = (tf32::allow_shared_bytes(conv_weight_grad_tf32_128x128x32, shared), true);
+  (void)allowed;
+  if (splits == 1) {
+    I2V_LAUNCH(conv_weight_grad_tf32_128x128x32, tile_grid(out_channels, rows, 1), tf32::kThreads, shared, 0, a, b,
+               stages_per_split, grad_weight, nullptr);
+    return;
+  }
+  const Scratch partial(splits * out_channels * rows);
+  I2V_LAUNCH(conv_weight_grad_tf32_128x128x32, tile_grid(out_channels, rows, splits), tf32::kThreads, shared, 0, a,
+             b, stages_per_split, grad_weight, partial.data());
+  I2V_LAUNCH(add_splits, elementwise_blocks(out_channels * rows), kElementwiseThreads, 0, 0, partial.data(), splits,
+             out_channels * rows, grad_weight);
+}
+
+void conv_input_grad_tf32(const float* weight, int64_t out_channels, const float* dy, int64_t count,
+                          const ConvGeometry& g, float* grad_images) {
+  I2V_CHECK(conv_input_grad_tf32_applies(g), "conv_input_grad_tf32: stride {}x{}, padding {}x{}, kernel {}x{}",
+            g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.kernel_h, g.kernel_w);
+  const int64_t weights = out_channels * g.col_rows();
+  if (count == 0 || weights == 0) return;
+  const Scratch flipped(weights);
+  I2V_LAUNCH(flip_kernel, elementwise_blocks(weights), kElementwiseThreads, 0, 0, weight, out_channels, g.channels,
+             g.kernel_h, g.kernel_w, flipped.data());
+  // dy is the input of a stride-1 convolution with out_channels channels whose output has the
+  // images' size: (out + 2 · (kernel − 1 − pad) − kernel) + 1 = height.
+  ConvGeometry flipped_geometry = g;
+  flipped_geometry.channels = out_channels;
+  flipped_geometry.height = g.out_height(), flipped_geometry.width = g.out_width();
+  flipped_geometry.pad_h = g.kernel_h - 1 - g.pad_h, flipped_geometry.pad_w = g.kernel_w - 1 - g.pad_w;
+  conv_forward_tf32(flipped.data(), nullptr, g.channels, dy, count, flipped_geometry, grad_images);
+}
+
+}  // namespace i2v::I2V_GPU_NS

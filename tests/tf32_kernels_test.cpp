@@ -1,0 +1,263 @@
+// The TF32 tensor-core products (kernels/gemm_tf32.cu, kernels/conv_tf32.cu) on the GPU devices,
+// against double-precision references computed from the operands rounded to TF32 as the kernels
+// round them (cvt.rna: kernels/tensor_core_fragments.h's to_tf32). With the rounding the same, what is
+// left is fp32 summation in another order, so the tolerance is the fp32 GEMM tests' — tight
+// enough that a wrong fragment index, a stage read before it landed, a skipped edge or a
+// truncation where a rounding belongs all fail. Sizes cross the 128 × 128 tiles and the 32-deep
+// stages; the weight gradient is split over its reduction; transposes, leading dimensions that
+// forbid 16-byte copies, padding, strides and non-square kernels all appear.
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "kernels/conv_tf32.h"
+#include "kernels/gemm.h"
+#include "kernels/precision.h"
+#include "kernels/tensor_core_fragments.h"
+#include "nn/layers/conv2d.h"
+#include "tests/layer_check.h"
+#include "tests/test_util.h"
+
+namespace i2v {
+namespace {
+
+float round_tf32(float x) { return bits_float(to_tf32(x)); }
+
+std::vector<float> rounded_tf32(std::vector<float> v) {
+  for (float& x : v) x = round_tf32(x);
+  return v;
+}
+
+// fp32 sums of `terms` products, in any order, against their exact value: a few roundings of
+// the sum of magnitudes (as tests/gemm_test.cpp allows the fp32 kernels).
+double allowed_error(int64_t terms, double magnitude) { return 2e-7 * double(terms + 4) * magnitude + 1e-30; }
+
+
+// ---- GEMM ------------------------------------------------------------------------------------
+
+struct GemmCase {
+  bool trans_a, trans_b;
+  int64_t m, n, k;
+  int64_t pad;  // added to every leading dimension: 0 keeps 16-byte rows where sizes allow
+  float alpha, beta;
+};
+
+void check_gemm_tf32(const GemmCase& g, Device device, std::mt19937_64& rng) {
+  SCOPED_TRACE(fmt::format("{}{} m={} n={} k={} pad={} alpha={} beta={} on {}", g.trans_a ? "T" : "N",
+                           g.trans_b ? "T" : "N", g.m, g.n, g.k, g.pad, g.alpha, g.beta, device.name()));
+  const int64_t a_rows = g.trans_a ? g.k : g.m, lda = (g.trans_a ? g.m : g.k) + g.pad;
+  const int64_t b_rows = g.trans_b ? g.n : g.k, ldb = (g.trans_b ? g.k : g.n) + g.pad, ldc = g.n + g.pad;
+  const std::vector<float> a = test::random_tensor({a_rows, lda}, rng).to_vector<float>();
+  const std::vector<float> b = test::random_tensor({b_rows, ldb}, rng).to_vector<float>();
+  std::vector<float> c0 = test::random_tensor({g.m, ldc}, rng).to_vector<float>();
+  if (g.beta == 0.0f) std::fill(c0.begin(), c0.end(), std::numeric_limits<float>::quiet_NaN());
+  const Tensor a_dev = Tensor::from_vector(a, {a_rows, lda}, device), b_dev = Tensor::from_vector(b, {b_rows, ldb}, device);
+  Tensor c_dev = Tensor::from_vector(c0, {g.m, ldc}, device);
+  I2V_DISPATCH_GPU(device, gemm_tf32, g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, a_dev.data<float>(), lda,
+          b_dev.data<float>(), ldb, g.beta, c_dev.data<float>(), ldc);
+  const std::vector<float> c = c_dev.to_vector<float>(), ra = rounded_tf32(a), rb = rounded_tf32(b);
+  int reported = 0;
+  for (int64_t i = 0; i < g.m; ++i)
+    for (int64_t j = 0; j < ldc; ++j) {
+      const float got = c[size_t(i * ldc + j)];
+      if (j >= g.n) {  // the padding of C is never written
+        const float before = c0[size_t(i * ldc + j)];
+        if (!(before == got || (std::isnan(before) && std::isnan(got))) && reported++ < 5)
+          ADD_FAILURE() << "C[" << i << "][" << j << "] beyond n was written";
+        continue;
+      }
+      double sum = 0, magnitude = 0;
+      for (int64_t p = 0; p < g.k; ++p) {
+        const double x = g.trans_a ? ra[size_t(p * lda + i)] : ra[size_t(i * lda + p)];
+        const double y = g.trans_b ? rb[size_t(j * ldb + p)] : rb[size_t(p * ldb + j)];
+        sum += x * y;
+        magnitude += std::fabs(x * y);
+      }
+      double expected = g.alpha * sum;
+      magnitude *= std::fabs(g.alpha);
+      if (g.beta != 0.0f) {
+        expected += g.beta * double(c0[size_t(i * ldc + j)]);
+        magnitude += std::fabs(g.beta * double(c0[size_t(i * ldc + j)]));
+      }
+      if (!(std::fabs(got - expected) <= allowed_error(g.k, magnitude)) && reported++ < 5)
+        ADD_FAILURE() << "C[" << i << "][" << j << "] = " << got << ", expected " << expected;
+    }
+}
+
+class Tf32Gemm : public testing::TestWithParam<Device> {};
+
+TEST_P(Tf32Gemm, MatchesTheProductOfRoundedOperands) {
+  auto rng = test::test_rng();
+  // 130 × 129 × 67: two tiles each way and three stages, the last ones partial; 8 × 12 × 4 and
+  // 1 × 1 × 1: one tile, mostly empty; pads 0 (16-byte copies) and 3 (4-byte copies).
+  for (const auto& [m, n, k] : {std::array<int64_t, 3>{130, 129, 67}, {8, 12, 4}, {1, 1, 1}, {33, 200, 96}})
+    for (int t = 0; t < 4; ++t)
+      for (int64_t pad : {0, 3})
+        check_gemm_tf32({t / 2 == 1, t % 2 == 1, m, n, k, pad, pad == 0 ? 1.0f : -0.75f, pad == 0 ? 0.0f : 0.5f},
+                        GetParam(), rng);
+}
+
+// gemm() takes the tensor-core kernel exactly when the products are tf32.
+TEST_P(Tf32Gemm, DispatchedByThePrecision) {
+  auto rng = test::test_rng();
+  const Tensor a = test::random_tensor({40, 50}, rng, GetParam()), b = test::random_tensor({50, 30}, rng, GetParam());
+  auto product = [&](Precision precision, bool direct_tf32) {
+    PrecisionScope scope(precision);
+    Tensor c = Tensor::empty({40, 30}, DType::f32, GetParam());
+    if (direct_tf32)
+      I2V_DISPATCH_GPU(GetParam(), gemm_tf32, false, false, 40, 30, 50, 1.0f, a.data<float>(), 50, b.data<float>(), 30, 0.0f,
+              c.data<float>(), 30);
+    else
+      I2V_DISPATCH(GetParam(), gemm, false, false, 40, 30, 50, 1.0f, a.data<float>(), 50, b.data<float>(), 30, 0.0f,
+                   c.data<float>(), 30);
+    return c.to_vector<float>();
+  };
+  EXPECT_EQ(product(Precision::tf32, false), product(Precision::tf32, true));
+  EXPECT_NE(product(Precision::fp32, false), product(Precision::tf32, true)) << "fp32 rounds nothing to tf32";
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, Tf32Gemm, testing::ValuesIn(test::gpu_devices()), test::device_name);
+
+// ---- convolutions ----------------------------------------------------------------------------
+
+struct ConvCase {
+  int64_t batch, in, out, height, width;
+  Extent2d kernel, stride, padding;
+};
+
+std::string case_name(const ConvCase& c) {
+  return fmt::format("batch {} {}x{} ", c.batch, c.height, c.width) +
+         Conv2d(c.in, c.out, c.kernel, c.stride, c.padding).describe();
+}
+
+// 400 output pixels (a multiple of 4: dy is copied 16 bytes at a time) and 49 (4 bytes), output
+// channels over a 128-row tile, rows (in · kh · kw) over a 32-deep stage, 1×1, strided,
+// non-square and large-padding kernels, and reductions long enough to be split (batch · pixels
+// of 1,600 and 2,304 are 50 and 72 stages).
+const std::vector<ConvCase> kConvCases = {
+    {4, 5, 130, 20, 20, 3, 1, 1},  {2, 3, 7, 7, 7, 3, 1, 1},          {3, 6, 9, 7, 9, {1, 3}, 1, {0, 1}},
+    {2, 4, 5, 9, 8, 4, 1, 2},      {3, 8, 6, 6, 5, 1, 1, 0},          {2, 3, 4, 11, 9, 3, 2, 1},
+    {4, 2, 3, 24, 24, 3, 1, 0},    {1, 33, 40, 5, 6, {2, 3}, {2, 1}, {1, 0}},
+};
+
+struct ConvResults {
+  std::vector<float> y, grad_weight, grad_images;
+};
+
+// Conv2d in double on the cpu: values, or with `absolute`, the sums of magnitudes of the terms
+// of each output (the same sums over |operands|).
+ConvResults reference(const ConvCase& c, const std::vector<float>& w, const std::vector<float>& bias,
+                      const std::vector<float>& x, const std::vector<float>& dy, bool absolute) {
+  auto as_double = [&](const std::vector<float>& v, const Shape& shape) {
+    std::vector<double> d(v.begin(), v.end());
+    for (double& e : d) e = absolute ? std::fabs(double(round_tf32(float(e)))) : double(round_tf32(float(e)));
+    return Tensor::from_vector(d, shape);
+  };
+  Conv2d conv(c.in, c.out, c.kernel, c.stride, c.padding);
+  conv.to(Device::cpu(), DType::f64);
+  conv.weight().value = as_double(w, conv.weight().value.shape());
+  std::vector<double> b(bias.begin(), bias.end());
+  if (absolute)
+    for (double& e : b) e = std::fabs(e);
+  conv.bias().value = Tensor::from_vector(b, {c.out});
+  conv.zero_grad();
+  const Tensor xd = as_double(x, {c.batch, c.in, c.height, c.width});
+  const Tensor y = conv.forward({xd}, Mode::train);
+  const Tensor dyd = as_double(dy, y.shape());
+  const std::vector<Tensor> dx = conv.backward(dyd, {true});
+  auto floats = [](const Tensor& t) {
+    const std::vector<double> d = t.to_vector<double>();
+    return std::vector<float>(d.begin(), d.end());
+  };
+  return {floats(y), floats(conv.weight().grad), floats(dx[0])};
+}
+
+void expect_near_all(const std::string& name, const std::vector<float>& got, const std::vector<float>& expected,
+                     const std::vector<float>& magnitude, int64_t terms) {
+  ASSERT_EQ(got.size(), expected.size()) << name;
+  int reported = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!(std::fabs(double(got[i]) - expected[i]) <= allowed_error(terms, magnitude[i])) && reported++ < 5)
+      ADD_FAILURE() << name << "[" << i << "] = " << got[i] << ", expected " << expected[i];
+}
+
+class Tf32Conv : public testing::TestWithParam<Device> {};
+
+TEST_P(Tf32Conv, ProductsMatchTheConvolutionOfRoundedOperands) {
+  const Device device = GetParam();
+  auto rng = test::test_rng();
+  for (const ConvCase& c : kConvCases) {
+    SCOPED_TRACE(case_name(c) + " on " + device.name());
+    Conv2d shape_of(c.in, c.out, c.kernel, c.stride, c.padding);
+    const ConvGeometry g{c.in, c.height, c.width, c.kernel.h, c.kernel.w, c.stride.h, c.stride.w, c.padding.h,
+                         c.padding.w};
+    const Shape y_shape = shape_of.output_shape({{c.batch, c.in, c.height, c.width}});
+    const std::vector<float> w = test::random_tensor(shape_of.weight().value.shape(), rng).to_vector<float>();
+    const std::vector<float> bias = test::random_tensor({c.out}, rng).to_vector<float>();
+    const std::vector<float> x = test::random_tensor({c.batch, c.in, c.height, c.width}, rng).to_vector<float>();
+    const std::vector<float> dy = test::random_tensor(y_shape, rng).to_vector<float>();
+    const std::vector<float> grad0 = test::random_tensor(shape_of.weight().value.shape(), rng).to_vector<float>();
+    const ConvResults expected = reference(c, w, bias, x, dy, false), magnitude = reference(c, w, bias, x, dy, true);
+
+    auto on_device = [&](const std::vector<float>& v) { return Tensor::from_vector(v, {int64_t(v.size())}, device); };
+    const Tensor w_dev = on_device(w), bias_dev = on_device(bias), x_dev = on_device(x), dy_dev = on_device(dy);
+    Tensor y = Tensor::empty({shape_numel(y_shape)}, DType::f32, device);
+    I2V_DISPATCH_GPU(device, conv_forward_tf32, w_dev.data<float>(), bias_dev.data<float>(), c.out, x_dev.data<float>(), c.batch,
+            g, y.data<float>());
+    expect_near_all("y", y.to_vector<float>(), expected.y, magnitude.y, g.col_rows());
+
+    // The weight gradient accumulates; twice from the same start gives the same bits.
+    std::vector<float> grad_expected = expected.grad_weight, grad_magnitude = magnitude.grad_weight;
+    for (size_t i = 0; i < grad0.size(); ++i) {
+      grad_expected[i] += grad0[i];
+      grad_magnitude[i] += std::fabs(grad0[i]);
+    }
+    std::vector<std::vector<float>> runs;
+    for (int run = 0; run < 2; ++run) {
+      Tensor grad = on_device(grad0);
+      I2V_DISPATCH_GPU(device, conv_weight_grad_tf32, dy_dev.data<float>(), c.out, x_dev.data<float>(), c.batch, g,
+              grad.data<float>());
+      runs.push_back(grad.to_vector<float>());
+    }
+    expect_near_all("grad_weight", runs[0], grad_expected, grad_magnitude, c.batch * g.out_pixels());
+    EXPECT_EQ(runs[0], runs[1]) << "the split reduction is summed in a fixed order";
+
+    if (conv_input_grad_tf32_applies(g)) {
+      Tensor grad_images = Tensor::empty({int64_t(x.size())}, DType::f32, device);
+      I2V_DISPATCH_GPU(device, conv_input_grad_tf32, w_dev.data<float>(), c.out, dy_dev.data<float>(), c.batch, g,
+              grad_images.data<float>());
+      expect_near_all("grad_images", grad_images.to_vector<float>(), expected.grad_images, magnitude.grad_images,
+                      c.out * g.kernel_h * g.kernel_w);
+    }
+  }
+}
+
+// Conv2d in tf32 on a GPU device against Conv2d in fp32 on the cpu: the tensor-core path with its
+// fused bias, and for strided geometries the input gradient through im2col, a TF32 GEMM and
+// col2im. TF32 rounds each operand to 11 significant bits (relative error ≤ 2⁻¹¹), so a sum of
+// n products of unit-sized values differs from fp32 by ~2⁻¹¹ · √n (rms); the tolerance is a few
+// times that, and an indexing mistake, O(√n), stays far above it.
+TEST_P(Tf32Conv, Conv2dAgreesWithCpuFp32) {
+  PrecisionScope tf32(Precision::tf32);
+  auto rng = test::test_rng();
+  for (const ConvCase& c : kConvCases) {
+    SCOPED_TRACE(case_name(c));
+    const ConvGeometry g{c.in, c.height, c.width, c.kernel.h, c.kernel.w, c.stride.h, c.stride.w, c.padding.h,
+                         c.padding.w};
+    auto tolerance = [](int64_t terms) { return test::Tolerance{0.0, 3e-3 * std::sqrt(double(terms))}; };
+    const test::Tolerances tolerances = {{"output", tolerance(g.col_rows())},
+                                         {"grad_input0", tolerance(c.out * g.kernel_h * g.kernel_w)},
+                                         {"grad_weight", tolerance(c.batch * g.out_pixels())},
+                                         {"grad_bias", {1e-5, 5e-5}}};
+    test::check_devices_agree([&] { return std::make_unique<Conv2d>(c.in, c.out, c.kernel, c.stride, c.padding); },
+                              {test::random_tensor({c.batch, c.in, c.height, c.width}, rng)}, GetParam(), rng,
+                              tolerances);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, Tf32Conv, testing::ValuesIn(test::gpu_devices()), test::device_name);
+
+}  // namespace
+}  // namespace i2v
