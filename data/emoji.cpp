@@ -10,8 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/error.h"
 #include "base/atomic_file.h"
+#include "base/error.h"
+#include "base/file.h"
+#include "base/text.h"
 #include "data/image.h"
 #include "data/metadata.h"
 #include "data/tarball.h"
@@ -35,27 +37,6 @@ struct Package {
   std::function<std::optional<std::string>(const std::string& relative)> read;
 };
 
-// "emoji-datasource-google-15.1.2.tgz" < "...-16.0.0.tgz": compares digit runs as numbers.
-bool version_less(const std::string& a, const std::string& b) {
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
-      size_t ei = i, ej = j;
-      while (ei < a.size() && std::isdigit(static_cast<unsigned char>(a[ei]))) ++ei;
-      while (ej < b.size() && std::isdigit(static_cast<unsigned char>(b[ej]))) ++ej;
-      const unsigned long long x = std::stoull(a.substr(i, ei - i)), y = std::stoull(b.substr(j, ej - j));
-      if (x != y) return x < y;
-      i = ei;
-      j = ej;
-    } else {
-      if (a[i] != b[j]) return a[i] < b[j];
-      ++i;
-      ++j;
-    }
-  }
-  return a.size() - i < b.size() - j;
-}
-
 Package open_package(const std::string& folder, const std::string& vendor) {
   const std::string name = "emoji-datasource-" + vendor;
   std::error_code error;
@@ -78,7 +59,7 @@ Package open_package(const std::string& folder, const std::string& vendor) {
   I2V_CHECK(!tarballs.empty(),
             "no {} package in {} (looked for {}-*.tgz and {}/emoji.json); fetch it with: scripts/fetch_emoji.sh {} {}",
             name, folder, name, name, folder, vendor);
-  const std::string tarball = *std::max_element(tarballs.begin(), tarballs.end(), version_less);
+  const std::string tarball = *std::max_element(tarballs.begin(), tarballs.end(), natural_less);
   const std::string images = "package/img/" + vendor + "/64/";
   auto files = std::make_shared<std::map<std::string, std::string>>(read_tarball(tarball, [&](const std::string& entry) {
     return entry == "package/emoji.json" || entry == "package/package.json" || entry.rfind(images, 0) == 0;
@@ -100,15 +81,10 @@ json parse_package_json(const Package& package, const std::string& relative) {
   }
 }
 
-std::string lower(std::string text) {
-  for (char& c : text) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 // "Smileys & Emotion" -> "smileys_and_emotion".
 std::string tag_of_phrase(const std::string& phrase) {
   std::string tag;
-  for (char c : lower(phrase)) {
+  for (char c : to_lower(phrase)) {
     if (c == '&') tag += "and";
     else if (c == ' ') tag += '_';
     else tag += c;

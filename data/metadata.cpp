@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/enum_names.h"
+#include "base/text.h"
+#include "data/image.h"
 
 namespace i2v {
 
@@ -136,8 +138,7 @@ void split_words(const std::string& text, TagCategory category, std::vector<Tag>
 
 // A rating as written ("s", "safe", "g", "general", ...) -> its letter; 0 when unknown.
 char rating_letter(const std::string& text) {
-  std::string lower = text;
-  for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = to_lower(text);
   for (const char* word : {"general", "sensitive", "safe", "questionable", "explicit"})
     if (lower == word || (lower.size() == 1 && lower[0] == word[0])) return word[0] == 's' ? 's' : word[0];
   return 0;
@@ -259,9 +260,7 @@ std::string post_image_path(const Post& post, ImageLayout layout) {
   switch (layout) {
     case ImageLayout::px512: return fmt::format("512px/{}/{}.jpg", bucket, post.id);
     case ImageLayout::original: {
-      std::string ext = post.file_ext;
-      for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-      if (ext != "jpg" && ext != "jpeg" && ext != "png" && ext != "gif" && ext != "bmp")
+      if (!is_image_extension(post.file_ext))
         I2V_DATA_ERROR(DataProblem::unsupported_format, "id {}: file_ext '{}' is not an image (JPEG, PNG, GIF, BMP)",
                        post.id, post.file_ext);
       return fmt::format("original/{}/{}.{}", bucket, post.id, post.file_ext);

@@ -1,16 +1,13 @@
 #include "nn/caffe_model.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <limits>
 
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/file.h"
+#include "base/text.h"
 #include "kernels/tensor_ops.h"
 
 namespace i2v {
@@ -412,34 +409,6 @@ bool looks_like_text(std::string_view bytes) {
   return true;
 }
 
-// The whole file in one read, refusing files larger than `max_bytes`.
-std::string read_whole_file(const std::string& path, uint64_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  I2V_CHECK(fd >= 0, "cannot open {}: {}", path, std::strerror(errno));
-  std::string bytes;
-  try {
-    struct stat info;
-    I2V_CHECK(::fstat(fd, &info) == 0, "cannot stat {}: {}", path, std::strerror(errno));
-    I2V_CHECK(S_ISREG(info.st_mode), "{} is not a regular file", path);
-    I2V_CHECK(uint64_t(info.st_size) <= max_bytes, "{} is {} bytes, more than the {} this reader accepts",
-              path, info.st_size, max_bytes);
-    bytes.resize(size_t(info.st_size));
-    size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      I2V_CHECK(n >= 0, "cannot read {}: {}", path, std::strerror(errno));
-      I2V_CHECK(n > 0, "{} shrank while it was read ({} of {} bytes)", path, done, bytes.size());
-      done += size_t(n);
-    }
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  return bytes;
-}
-
 CaffeNet parse_net(std::string_view bytes, const std::string& source) {
   Context context;
   context.source = source;
@@ -489,9 +458,7 @@ CaffeNet parse_caffe_model(std::string_view bytes, const std::string& source) {
   }
 }
 
-CaffeNet load_caffe_model(const std::string& path) {
-  return parse_caffe_model(read_whole_file(path, kMaxFileBytes), path);
-}
+CaffeNet load_caffe_model(const std::string& path) { return parse_caffe_model(read_file(path, kMaxFileBytes), path); }
 
 // ---- named tensors ----
 
@@ -507,12 +474,6 @@ bool blob_fits(const Shape& blob, const Shape& expected) {
   if (shape_numel(blob) != shape_numel(expected)) return false;
   const Shape a = without_leading_ones(blob), b = without_leading_ones(expected);
   return a.size() != b.size() || a == b;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string text;
-  for (const std::string& item : items) text += (text.empty() ? "" : ", ") + item;
-  return text;
 }
 
 }  // namespace
@@ -583,9 +544,7 @@ std::map<std::string, Tensor> caffe_named_tensors(const CaffeNet& net, const std
   if (!duplicates.empty()) problems.push_back("layer names with blobs more than once: " + join(duplicates));
   if (!bad_names.empty())
     problems.push_back("parameters that are neither <layer>.weight nor <layer>.bias: " + join(bad_names));
-  std::string message;
-  for (const std::string& problem : problems) message += (message.empty() ? "" : "; ") + problem;
-  I2V_CHECK(problems.empty(), "Caffe net '{}' does not fit the model: {}", net.name, message);
+  I2V_CHECK(problems.empty(), "Caffe net '{}' does not fit the model: {}", net.name, join(problems, "; "));
   return tensors;
 }
 
@@ -620,7 +579,7 @@ std::vector<ReleaseTag> parse_release_tag_list(const std::string& json_text, con
 
 std::vector<ReleaseTag> load_release_tag_list(const std::string& path) {
   constexpr uint64_t kMaxTagListBytes = 64 << 20;
-  return parse_release_tag_list(read_whole_file(path, kMaxTagListBytes), path);
+  return parse_release_tag_list(read_file(path, kMaxTagListBytes), path);
 }
 
 }  // namespace i2v
