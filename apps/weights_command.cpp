@@ -20,6 +20,7 @@
 #include "nn/caffe_model.h"
 #include "nn/model_config.h"
 #include "data/preprocess.h"
+#include "data/release_tag_list.h"
 #include "base/error.h"
 #include "nn/safetensors.h"
 #include "base/text.h"

@@ -22,7 +22,7 @@ namespace i2v {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using ordered_json = nlohmann::ordered_json;  // keeps "id" first in the metadata lines
+using ordered_json = nlohmann::ordered_json;  // the facts in the order they are written
 
 const std::vector<std::string>& emoji_vendors() {
   static const std::vector<std::string> vendors = {"twitter", "google", "apple", "facebook"};
@@ -118,14 +118,6 @@ const char* skin_tone_tag(const std::string& modifier) {
   return nullptr;
 }
 
-struct EmojiPost {
-  int64_t id;
-  std::vector<Tag> tags;
-  ordered_json emoji;  // the facts kept for matching across vendors
-  int width, height;
-  int64_t file_size;
-};
-
 // The emoji of emoji.json in sort order, each followed by its skin-tone variations (sorted):
 // (entry, variation key or "").
 std::vector<std::pair<const json*, std::string>> emoji_in_order(const json& emoji) {
@@ -158,8 +150,11 @@ EmojiSummary convert_emoji(const EmojiOptions& options) {
   std::vector<Package> packages;
   for (const std::string& vendor : vendors) packages.push_back(open_package(options.packages, vendor));
 
+  const PostForm form = options.tag_strings ? PostForm::tag_strings : PostForm::tags;
   EmojiSummary summary;
-  std::vector<EmojiPost> posts;
+  // posts[i]'s other fields are more[i]: its picture's size and the facts for matching across vendors.
+  std::vector<Post> posts;
+  std::vector<ordered_json> more;
   fs::create_directories(options.output);
   for (size_t v = 0; v < vendors.size(); ++v) {
     const std::string& vendor = vendors[v];
@@ -185,19 +180,17 @@ EmojiSummary convert_emoji(const EmojiOptions& options) {
         ++vendor_summary.missing;
         continue;
       }
-      EmojiPost post;
+      Post post;
       post.id = vendor_number * 10000 + int64_t(position) + 1;
+      post.rating = form == PostForm::tag_strings ? 'g' : 's';
+      post.file_ext = "png";
       const ImageHeader header =
           read_image_header(reinterpret_cast<const uint8_t*>(png->data()), png->size(), drawn.value("image", ""));
-      post.width = header.width;
-      post.height = header.height;
-      post.file_size = int64_t(png->size());
       std::set<std::string> general = {tag_of_phrase(base.value("category", "")),
                                        tag_of_phrase(base.value("subcategory", ""))};
       for (const json& short_name : base.value("short_names", json::array()))
         if (short_name.is_string()) add_words(short_name.get<std::string>(), general);
       add_words(base.value("name", ""), general);
-      std::string tone;
       if (!modifier.empty()) {
         general.insert("skin_tone");
         for (size_t start = 0; start < modifier.size(); start += 6)
@@ -207,13 +200,13 @@ EmojiSummary convert_emoji(const EmojiOptions& options) {
       for (const std::string& tag : general) post.tags.push_back({tag, TagCategory::general});
       post.tags.push_back({base.value("short_name", ""), TagCategory::character});
       post.tags.push_back({vendor, TagCategory::copyright});
-      post.emoji = {{"vendor", vendor},
-                    {"unified", drawn.value("unified", "")},
-                    {"base_unified", base.value("unified", "")},
-                    {"short_name", base.value("short_name", "")},
-                    {"name", base.value("name", "")},
-                    {"skin_tone", modifier},
-                    {"source", fmt::format("emoji-datasource-{}@{}", vendor, version)}};
+      const ordered_json emoji = {{"vendor", vendor},
+                                  {"unified", drawn.value("unified", "")},
+                                  {"base_unified", base.value("unified", "")},
+                                  {"short_name", base.value("short_name", "")},
+                                  {"name", base.value("name", "")},
+                                  {"skin_tone", modifier},
+                                  {"source", fmt::format("emoji-datasource-{}@{}", vendor, version)}};
       const std::string bucket = fmt::format("{:04d}", post.id % 1000);
       const fs::path directory = fs::path(options.output) / "original" / bucket;
       fs::create_directories(directory);
@@ -235,45 +228,20 @@ EmojiSummary convert_emoji(const EmojiOptions& options) {
       }
       summary.image_bytes += int64_t(png->size());
       posts.push_back(std::move(post));
+      more.push_back({{"image_width", header.width},
+                      {"image_height", header.height},
+                      {"file_size", int64_t(png->size())},
+                      {"emoji", emoji}});
       ++vendor_summary.posts;
     }
     summary.posts += vendor_summary.posts;
     summary.vendors.push_back(vendor_summary);
   }
 
-  // Tag ids in (category, name) order, as a Danbooru dump numbers its tags.
-  std::map<std::pair<int, std::string>, int64_t> tag_ids;
-  for (const EmojiPost& post : posts)
-    for (const Tag& tag : post.tags) tag_ids[{int(tag.category), tag.name}] = 0;
-  int64_t next_id = 1;
-  for (auto& [key, id] : tag_ids) id = next_id++;
+  const TagIds tag_ids = number_tags(posts);
   summary.tags = int64_t(tag_ids.size());
-
   std::string lines;
-  for (const EmojiPost& post : posts) {
-    ordered_json line;
-    if (options.tag_strings) {
-      line = {{"id", post.id}, {"rating", "g"}, {"file_ext", "png"}, {"image_width", post.width},
-              {"image_height", post.height}, {"file_size", post.file_size}};
-      for (TagCategory c : {TagCategory::general, TagCategory::character, TagCategory::copyright, TagCategory::artist,
-                            TagCategory::meta}) {
-        std::string names;
-        for (const Tag& tag : post.tags)
-          if (tag.category == c) names += (names.empty() ? "" : " ") + tag.name;
-        line[std::string("tag_string_") + tag_category_name(c)] = names;
-      }
-    } else {
-      ordered_json tags = ordered_json::array();
-      for (const Tag& tag : post.tags)
-        tags.push_back({{"id", std::to_string(tag_ids.at({int(tag.category), tag.name}))}, {"name", tag.name},
-                        {"category", std::to_string(int(tag.category))}});
-      line = {{"id", std::to_string(post.id)}, {"rating", "s"}, {"file_ext", "png"},
-              {"image_width", std::to_string(post.width)}, {"image_height", std::to_string(post.height)},
-              {"file_size", std::to_string(post.file_size)}, {"tags", tags}};
-    }
-    line["emoji"] = post.emoji;
-    lines += line.dump() + "\n";
-  }
+  for (size_t i = 0; i < posts.size(); ++i) lines += post_line(posts[i], form, tag_ids, more[i]) + "\n";
   summary.metadata = (fs::path(options.output) / "metadata.jsonl").string();
   write_file_atomically(summary.metadata, lines);
   return summary;
