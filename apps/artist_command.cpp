@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "train/artist_pairs.h"
 #include "base/atomic_file.h"
+#include "base/file.h"
 #include "train/training_config.h"
 
 namespace i2v::app {

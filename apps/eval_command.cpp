@@ -9,6 +9,7 @@
 #include "nn/losses/bce_with_logits.h"
 #include "nn/losses/cross_entropy.h"
 #include "base/atomic_file.h"
+#include "base/file.h"
 #include "train/metrics.h"
 #include "train/tagging.h"
 #include "train/training_config.h"

@@ -3,7 +3,7 @@
 
 #include "apps/commands.h"
 #include "base/error.h"
-#include "base/atomic_file.h"
+#include "base/file.h"
 #include "base/progress.h"
 #include "train/training_config.h"
 

@@ -5,7 +5,7 @@
 
 #include "apps/commands.h"
 #include "base/error.h"
-#include "base/atomic_file.h"
+#include "base/file.h"
 #include "train/training_config.h"
 #include "train/transfer.h"
 

@@ -20,6 +20,7 @@
 #include "nn/caffe_model.h"
 #include "nn/model_config.h"
 #include "data/preprocess.h"
+#include "data/release_tag_list.h"
 #include "base/error.h"
 #include "nn/safetensors.h"
 #include "base/text.h"
@@ -29,32 +30,6 @@ namespace i2v::app {
 namespace {
 
 // ---- formatting -----------------------------------------------------------------------------------
-
-// "features.2.weight" before "features.10.weight": runs of digits compare as numbers.
-bool natural_less(const std::string& a, const std::string& b) {
-  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    if (is_digit(a[i]) && is_digit(b[j])) {
-      size_t i_end = i, j_end = j;
-      while (i_end < a.size() && is_digit(a[i_end])) ++i_end;
-      while (j_end < b.size() && is_digit(b[j_end])) ++j_end;
-      while (i < i_end - 1 && a[i] == '0') ++i;  // leading zeros do not count
-      while (j < j_end - 1 && b[j] == '0') ++j;
-      const std::string x = a.substr(i, i_end - i), y = b.substr(j, j_end - j);
-      if (x.size() != y.size()) return x.size() < y.size();
-      if (x != y) return x < y;
-      i = i_end;
-      j = j_end;
-    } else {
-      if (a[i] != b[j]) return a[i] < b[j];
-      ++i;
-      ++j;
-    }
-  }
-  if ((i < a.size()) != (j < b.size())) return j < b.size();
-  return a < b;
-}
 
 // Columns padded to their widest cell; `right_aligned[c]` for numbers.
 void print_table(const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right_aligned) {

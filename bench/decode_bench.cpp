@@ -31,6 +31,7 @@
 #include <stb_image.h>
 
 #include "base/atomic_file.h"
+#include "base/file.h"
 #include "data/data_loader.h"
 #include "data/image.h"
 #include "data/preprocess.h"

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/atomic_file.h"
+#include "base/file.h"
 #include "data/data_loader.h"
 
 namespace i2v {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "base/text.h"
 #include "data/data_error.h"
 
 namespace i2v {
@@ -107,13 +108,12 @@ DatasetContents read_image_folder(const ImageFolderSource& source) {
       }
       if (!it->is_regular_file()) continue;
       const std::string relative = fs::relative(it->path(), source.root).string();
-      std::string extension = it->path().extension().string();
-      for (char& ch : extension) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-      if (extension == ".jpg" || extension == ".jpeg" || extension == ".png" || extension == ".gif" || extension == ".bmp")
+      const std::string extension = it->path().extension().string();
+      if (is_image_extension(extension))
         files.push_back(relative);
       else
         contents.report.add_skipped(DataProblem::unsupported_format, relative,
-                                    fmt::format("extension '{}' is not an image (JPEG, PNG, GIF, BMP)", extension));
+                                    fmt::format("extension '{}' is not an image (JPEG, PNG, GIF, BMP)", to_lower(extension)));
     }
     std::sort(files.begin(), files.end());
     for (std::string& file : files) {
@@ -134,12 +134,7 @@ DatasetContents read_image_list(const std::vector<std::string>& paths) {
   DatasetContents contents;
   contents.kind = TargetKind::class_index;
   contents.class_names = {"unlabeled"};
-  auto is_picture = [](const fs::path& path) {
-    std::string extension = path.extension().string();
-    for (char& ch : extension) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-    return extension == ".jpg" || extension == ".jpeg" || extension == ".png" || extension == ".gif" ||
-           extension == ".bmp";
-  };
+  auto is_picture = [](const fs::path& path) { return is_image_extension(path.extension().string()); };
   auto add = [&](std::string path) {
     contents.items.push_back({int64_t(contents.items.size()), std::move(path), Split::train,
                               int64_t(contents.labels.size()), 1});

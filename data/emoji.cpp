@@ -10,8 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/error.h"
 #include "base/atomic_file.h"
+#include "base/error.h"
+#include "base/file.h"
+#include "base/text.h"
 #include "data/image.h"
 #include "data/metadata.h"
 #include "data/tarball.h"
@@ -20,7 +22,7 @@ namespace i2v {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using ordered_json = nlohmann::ordered_json;  // keeps "id" first in the metadata lines
+using ordered_json = nlohmann::ordered_json;  // the facts in the order they are written
 
 const std::vector<std::string>& emoji_vendors() {
   static const std::vector<std::string> vendors = {"twitter", "google", "apple", "facebook"};
@@ -34,27 +36,6 @@ struct Package {
   std::string source;  // what was read, for messages
   std::function<std::optional<std::string>(const std::string& relative)> read;
 };
-
-// "emoji-datasource-google-15.1.2.tgz" < "...-16.0.0.tgz": compares digit runs as numbers.
-bool version_less(const std::string& a, const std::string& b) {
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
-      size_t ei = i, ej = j;
-      while (ei < a.size() && std::isdigit(static_cast<unsigned char>(a[ei]))) ++ei;
-      while (ej < b.size() && std::isdigit(static_cast<unsigned char>(b[ej]))) ++ej;
-      const unsigned long long x = std::stoull(a.substr(i, ei - i)), y = std::stoull(b.substr(j, ej - j));
-      if (x != y) return x < y;
-      i = ei;
-      j = ej;
-    } else {
-      if (a[i] != b[j]) return a[i] < b[j];
-      ++i;
-      ++j;
-    }
-  }
-  return a.size() - i < b.size() - j;
-}
 
 Package open_package(const std::string& folder, const std::string& vendor) {
   const std::string name = "emoji-datasource-" + vendor;
@@ -78,7 +59,7 @@ Package open_package(const std::string& folder, const std::string& vendor) {
   I2V_CHECK(!tarballs.empty(),
             "no {} package in {} (looked for {}-*.tgz and {}/emoji.json); fetch it with: scripts/fetch_emoji.sh {} {}",
             name, folder, name, name, folder, vendor);
-  const std::string tarball = *std::max_element(tarballs.begin(), tarballs.end(), version_less);
+  const std::string tarball = *std::max_element(tarballs.begin(), tarballs.end(), natural_less);
   const std::string images = "package/img/" + vendor + "/64/";
   auto files = std::make_shared<std::map<std::string, std::string>>(read_tarball(tarball, [&](const std::string& entry) {
     return entry == "package/emoji.json" || entry == "package/package.json" || entry.rfind(images, 0) == 0;
@@ -100,15 +81,10 @@ json parse_package_json(const Package& package, const std::string& relative) {
   }
 }
 
-std::string lower(std::string text) {
-  for (char& c : text) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 // "Smileys & Emotion" -> "smileys_and_emotion".
 std::string tag_of_phrase(const std::string& phrase) {
   std::string tag;
-  for (char c : lower(phrase)) {
+  for (char c : to_lower(phrase)) {
     if (c == '&') tag += "and";
     else if (c == ' ') tag += '_';
     else tag += c;
@@ -142,14 +118,6 @@ const char* skin_tone_tag(const std::string& modifier) {
   return nullptr;
 }
 
-struct EmojiPost {
-  int64_t id;
-  std::vector<Tag> tags;
-  ordered_json emoji;  // the facts kept for matching across vendors
-  int width, height;
-  int64_t file_size;
-};
-
 // The emoji of emoji.json in sort order, each followed by its skin-tone variations (sorted):
 // (entry, variation key or "").
 std::vector<std::pair<const json*, std::string>> emoji_in_order(const json& emoji) {
@@ -182,8 +150,11 @@ EmojiSummary convert_emoji(const EmojiOptions& options) {
   std::vector<Package> packages;
   for (const std::string& vendor : vendors) packages.push_back(open_package(options.packages, vendor));
 
+  const PostForm form = options.tag_strings ? PostForm::tag_strings : PostForm::tags;
   EmojiSummary summary;
-  std::vector<EmojiPost> posts;
+  // posts[i]'s other fields are more[i]: its picture's size and the facts for matching across vendors.
+  std::vector<Post> posts;
+  std::vector<ordered_json> more;
   fs::create_directories(options.output);
   for (size_t v = 0; v < vendors.size(); ++v) {
     const std::string& vendor = vendors[v];
@@ -209,19 +180,17 @@ EmojiSummary convert_emoji(const EmojiOptions& options) {
         ++vendor_summary.missing;
         continue;
       }
-      EmojiPost post;
+      Post post;
       post.id = vendor_number * 10000 + int64_t(position) + 1;
+      post.rating = form == PostForm::tag_strings ? 'g' : 's';
+      post.file_ext = "png";
       const ImageHeader header =
           read_image_header(reinterpret_cast<const uint8_t*>(png->data()), png->size(), drawn.value("image", ""));
-      post.width = header.width;
-      post.height = header.height;
-      post.file_size = int64_t(png->size());
       std::set<std::string> general = {tag_of_phrase(base.value("category", "")),
                                        tag_of_phrase(base.value("subcategory", ""))};
       for (const json& short_name : base.value("short_names", json::array()))
         if (short_name.is_string()) add_words(short_name.get<std::string>(), general);
       add_words(base.value("name", ""), general);
-      std::string tone;
       if (!modifier.empty()) {
         general.insert("skin_tone");
         for (size_t start = 0; start < modifier.size(); start += 6)
@@ -231,13 +200,13 @@ EmojiSummary convert_emoji(const EmojiOptions& options) {
       for (const std::string& tag : general) post.tags.push_back({tag, TagCategory::general});
       post.tags.push_back({base.value("short_name", ""), TagCategory::character});
       post.tags.push_back({vendor, TagCategory::copyright});
-      post.emoji = {{"vendor", vendor},
-                    {"unified", drawn.value("unified", "")},
-                    {"base_unified", base.value("unified", "")},
-                    {"short_name", base.value("short_name", "")},
-                    {"name", base.value("name", "")},
-                    {"skin_tone", modifier},
-                    {"source", fmt::format("emoji-datasource-{}@{}", vendor, version)}};
+      const ordered_json emoji = {{"vendor", vendor},
+                                  {"unified", drawn.value("unified", "")},
+                                  {"base_unified", base.value("unified", "")},
+                                  {"short_name", base.value("short_name", "")},
+                                  {"name", base.value("name", "")},
+                                  {"skin_tone", modifier},
+                                  {"source", fmt::format("emoji-datasource-{}@{}", vendor, version)}};
       const std::string bucket = fmt::format("{:04d}", post.id % 1000);
       const fs::path directory = fs::path(options.output) / "original" / bucket;
       fs::create_directories(directory);
@@ -259,45 +228,20 @@ EmojiSummary convert_emoji(const EmojiOptions& options) {
       }
       summary.image_bytes += int64_t(png->size());
       posts.push_back(std::move(post));
+      more.push_back({{"image_width", header.width},
+                      {"image_height", header.height},
+                      {"file_size", int64_t(png->size())},
+                      {"emoji", emoji}});
       ++vendor_summary.posts;
     }
     summary.posts += vendor_summary.posts;
     summary.vendors.push_back(vendor_summary);
   }
 
-  // Tag ids in (category, name) order, as a Danbooru dump numbers its tags.
-  std::map<std::pair<int, std::string>, int64_t> tag_ids;
-  for (const EmojiPost& post : posts)
-    for (const Tag& tag : post.tags) tag_ids[{int(tag.category), tag.name}] = 0;
-  int64_t next_id = 1;
-  for (auto& [key, id] : tag_ids) id = next_id++;
+  const TagIds tag_ids = number_tags(posts);
   summary.tags = int64_t(tag_ids.size());
-
   std::string lines;
-  for (const EmojiPost& post : posts) {
-    ordered_json line;
-    if (options.tag_strings) {
-      line = {{"id", post.id}, {"rating", "g"}, {"file_ext", "png"}, {"image_width", post.width},
-              {"image_height", post.height}, {"file_size", post.file_size}};
-      for (TagCategory c : {TagCategory::general, TagCategory::character, TagCategory::copyright, TagCategory::artist,
-                            TagCategory::meta}) {
-        std::string names;
-        for (const Tag& tag : post.tags)
-          if (tag.category == c) names += (names.empty() ? "" : " ") + tag.name;
-        line[std::string("tag_string_") + tag_category_name(c)] = names;
-      }
-    } else {
-      ordered_json tags = ordered_json::array();
-      for (const Tag& tag : post.tags)
-        tags.push_back({{"id", std::to_string(tag_ids.at({int(tag.category), tag.name}))}, {"name", tag.name},
-                        {"category", std::to_string(int(tag.category))}});
-      line = {{"id", std::to_string(post.id)}, {"rating", "s"}, {"file_ext", "png"},
-              {"image_width", std::to_string(post.width)}, {"image_height", std::to_string(post.height)},
-              {"file_size", std::to_string(post.file_size)}, {"tags", tags}};
-    }
-    line["emoji"] = post.emoji;
-    lines += line.dump() + "\n";
-  }
+  for (size_t i = 0; i < posts.size(); ++i) lines += post_line(posts[i], form, tag_ids, more[i]) + "\n";
   summary.metadata = (fs::path(options.output) / "metadata.jsonl").string();
   write_file_atomically(summary.metadata, lines);
   return summary;

@@ -1,11 +1,6 @@
 #include "data/image.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -16,6 +11,8 @@
 #include <turbojpeg.h>
 
 #include "base/atomic_file.h"
+#include "base/file.h"
+#include "base/text.h"
 #include "data/data_error.h"
 
 namespace i2v {
@@ -28,6 +25,11 @@ const char* image_format_name(ImageFormat format) {
     case ImageFormat::bmp: return "BMP";
   }
   return "?";
+}
+
+bool is_image_extension(const std::string& extension) {
+  const std::string name = to_lower(!extension.empty() && extension[0] == '.' ? extension.substr(1) : extension);
+  return name == "jpg" || name == "jpeg" || name == "png" || name == "gif" || name == "bmp";
 }
 
 namespace {
@@ -275,28 +277,13 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, co
 }
 
 std::string read_image_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) I2V_DATA_ERROR(DataProblem::missing_file, "{}: cannot open: {}", path, std::strerror(errno));
   std::string bytes;
-  struct stat info {};
-  std::string failure;
-  if (::fstat(fd, &info) != 0) failure = std::strerror(errno);
-  else if (S_ISDIR(info.st_mode)) failure = "is a directory";
-  else {
-    bytes.resize(size_t(info.st_size));
-    size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::read(fd, &bytes[done], bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        failure = n < 0 ? std::strerror(errno) : "file shrank while reading";
-        break;
-      }
-      done += size_t(n);
-    }
+  try {
+    bytes = read_file(path);
+  } catch (const Error& error) {
+    // Absent, unreadable or a directory: for a dataset, a picture that is not there.
+    I2V_DATA_ERROR(DataProblem::missing_file, "{}", error.message());
   }
-  ::close(fd);
-  if (!failure.empty()) I2V_DATA_ERROR(DataProblem::missing_file, "{}: cannot read: {}", path, failure);
   if (bytes.empty()) I2V_DATA_ERROR(DataProblem::empty_file, "{}: empty file (0 bytes)", path);
   return bytes;
 }

@@ -30,6 +30,9 @@ struct Image {
 
 enum class ImageFormat { jpeg, png, gif, bmp };
 const char* image_format_name(ImageFormat format);
+// Whether a file extension names one of those formats: "jpg", ".JPEG", "png", "gif", "bmp" (with
+// or without the dot, in any case). The decoder goes by the bytes; this picks the files to try.
+bool is_image_extension(const std::string& extension);
 
 struct ImageHeader {
   ImageFormat format;

@@ -8,6 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "base/enum_names.h"
+#include "base/error.h"
+#include "base/text.h"
+#include "data/image.h"
 
 namespace i2v {
 
@@ -136,8 +139,7 @@ void split_words(const std::string& text, TagCategory category, std::vector<Tag>
 
 // A rating as written ("s", "safe", "g", "general", ...) -> its letter; 0 when unknown.
 char rating_letter(const std::string& text) {
-  std::string lower = text;
-  for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = to_lower(text);
   for (const char* word : {"general", "sensitive", "safe", "questionable", "explicit"})
     if (lower == word || (lower.size() == 1 && lower[0] == word[0])) return word[0] == 's' ? 's' : word[0];
   return 0;
@@ -230,6 +232,52 @@ void for_each_post(const std::vector<std::string>& files, const std::function<vo
   }
 }
 
+TagIds number_tags(const std::vector<Post>& posts) {
+  TagIds ids;
+  for (const Post& post : posts)
+    for (const Tag& tag : post.tags) ids[{tag.category, tag.name}] = 0;
+  int64_t next = 1;
+  for (auto& [tag, id] : ids) id = next++;
+  return ids;
+}
+
+std::string post_line(const Post& post, PostForm form, const TagIds& tag_ids, const nlohmann::ordered_json& more) {
+  using nlohmann::ordered_json;  // keeps "id" first, as in Danbooru's files
+  const bool strings = form == PostForm::tags;  // Danbooru2017 wrote every number as a string
+  const auto number = [&](int64_t n) { return strings ? ordered_json(std::to_string(n)) : ordered_json(n); };
+  ordered_json line = {{"id", number(post.id)}};
+  if (post.rating) line["rating"] = std::string(1, post.rating);
+  if (!post.file_ext.empty()) line["file_ext"] = post.file_ext;
+  if (!post.path.empty()) line["path"] = post.path;
+  for (const Tag& tag : post.tags) {
+    I2V_CHECK(tag.category != TagCategory::rating, "post {}: tag '{}' has category 'rating', which no dump has",
+              post.id, tag.name);
+    I2V_CHECK(form == PostForm::tags || (!tag.name.empty() && tag.name.find(' ') == std::string::npos),
+              "post {}: the tag '{}' cannot be written in a tag string (tags are separated by spaces)", post.id,
+              tag.name);
+  }
+  if (form == PostForm::tags) {
+    ordered_json tags = ordered_json::array();
+    for (const Tag& tag : post.tags) {
+      const auto id = tag_ids.find({tag.category, tag.name});
+      I2V_CHECK(id != tag_ids.end(), "post {}: the tag '{}' has no id", post.id, tag.name);
+      tags.push_back({{"id", number(id->second)}, {"name", tag.name}, {"category", number(int(tag.category))}});
+    }
+    line["tags"] = tags;
+  } else {
+    for (TagCategory c : {TagCategory::general, TagCategory::character, TagCategory::copyright, TagCategory::artist,
+                          TagCategory::meta}) {
+      std::vector<std::string> names;
+      for (const Tag& tag : post.tags)
+        if (tag.category == c) names.push_back(tag.name);
+      line[std::string("tag_string_") + tag_category_name(c)] = join(names, " ");
+    }
+  }
+  for (const auto& [key, value] : more.items())
+    line[key] = value.is_number_integer() ? number(value.get<int64_t>()) : value;
+  return line.dump();
+}
+
 const char* image_layout_name(ImageLayout layout) {
   switch (layout) {
     case ImageLayout::automatic: return "auto";
@@ -259,9 +307,7 @@ std::string post_image_path(const Post& post, ImageLayout layout) {
   switch (layout) {
     case ImageLayout::px512: return fmt::format("512px/{}/{}.jpg", bucket, post.id);
     case ImageLayout::original: {
-      std::string ext = post.file_ext;
-      for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-      if (ext != "jpg" && ext != "jpeg" && ext != "png" && ext != "gif" && ext != "bmp")
+      if (!is_image_extension(post.file_ext))
         I2V_DATA_ERROR(DataProblem::unsupported_format, "id {}: file_ext '{}' is not an image (JPEG, PNG, GIF, BMP)",
                        post.id, post.file_ext);
       return fmt::format("original/{}/{}.{}", bucket, post.id, post.file_ext);

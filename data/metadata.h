@@ -1,5 +1,5 @@
 // Danbooru-style metadata: one JSON object per line (JSON lines), read as a stream — files may be
-// many and large, and are never loaded whole.
+// many and large, and are never loaded whole — and written one post at a time (post_line).
 //
 // Both forms found in the wild are read:
 //  - Danbooru2017–2020:  {"id":"2921", "rating":"s", "file_ext":"jpg",
@@ -25,8 +25,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "data/data_report.h"
 
@@ -92,6 +96,28 @@ std::vector<std::string> metadata_files(const std::vector<std::string>& paths);
 // "file:line"), and so is a post for which `visit` throws DataError (it must do so before
 // keeping anything of the post); the other posts are counted as read.
 void for_each_post(const std::vector<std::string>& files, const std::function<void(Post&)>& visit, DataReport& report);
+
+// ---- writing posts (the dumps i2v makes, such as data/emoji.h's) ----
+
+// The two forms above, as i2v writes them.
+enum class PostForm {
+  tags,         // Danbooru2017: numbers as strings, "tags" objects with an id, a name and a category
+  tag_strings,  // the API form: numbers as numbers, one "tag_string_<category>" field per category
+};
+
+// A dump's tag ids, by (category, name): numbered 1, 2, ... in that order, as Danbooru's dumps
+// number their tags.
+using TagIds = std::map<std::pair<TagCategory, std::string>, int64_t>;
+TagIds number_tags(const std::vector<Post>& posts);
+
+// The line of `post` (one JSON object, without the newline) that for_each_post reads back as the
+// same post: its id, rating, file_ext and path (each when set) and tags (in the tag_strings form
+// they come back grouped by category). `tag_ids` must number every tag of the post in the tags
+// form. `more` adds the fields Post does not keep ("image_width", ...), after the post's own; in
+// the tags form its integers are written as strings too. Throws for what the form cannot hold: a
+// tag of category `rating`, or, in the tag_strings form, a tag name with a space.
+std::string post_line(const Post& post, PostForm form, const TagIds& tag_ids,
+                      const nlohmann::ordered_json& more = nlohmann::ordered_json::object());
 
 // Where a post's image is, relative to the image root. A post's "path" field, when present,
 // always wins; for posts without one:

@@ -3,18 +3,13 @@
 #include <algorithm>
 #include <cstring>
 
-#include <zlib.h>
-
+#include "base/crc32.h"
 #include "base/error.h"
 
 namespace i2v {
 
 namespace {
 constexpr size_t kChecksumOffset = kIndexHeaderBytes - 4;
-}
-
-uint32_t crc32_of(const void* data, size_t bytes, uint32_t crc) {
-  return uint32_t(::crc32_z(crc, static_cast<const Bytef*>(data), bytes));
 }
 
 void seal_index_header(void* header) {

@@ -1,7 +1,6 @@
 // What the index's binary files (code stores, graphs) share: a 128-byte header that starts with
 // an 8-byte magic and a 32-bit version and ends with the CRC-32 of the 124 bytes before it, then
-// sections aligned to 64 bytes, each with its CRC-32 in the header. CRC-32 is zlib's, as for
-// checkpoints (train/checkpoint.h).
+// sections aligned to 64 bytes, each with its CRC-32 (base/crc32.h) in the header.
 #pragma once
 
 #include <cstddef>
@@ -13,9 +12,6 @@ namespace i2v {
 constexpr size_t kIndexHeaderBytes = 128;
 
 inline uint64_t align64(uint64_t x) { return (x + 63) / 64 * 64; }
-
-// zlib's CRC-32 of `bytes` at `data`, continuing from `crc` (0 to start).
-uint32_t crc32_of(const void* data, size_t bytes, uint32_t crc = 0);
 
 // Writes the header's CRC-32 into the last 4 bytes of the 128-byte `header`.
 void seal_index_header(void* header);

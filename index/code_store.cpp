@@ -1,9 +1,6 @@
 #include "index/code_store.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,10 +10,12 @@
 #include <numeric>
 #include <utility>
 
-#include "index/binary_file.h"
-#include "base/error.h"
-#include "nn/npy.h"
 #include "base/atomic_file.h"
+#include "base/crc32.h"
+#include "base/error.h"
+#include "base/file.h"
+#include "index/binary_file.h"
+#include "nn/npy.h"
 
 namespace i2v {
 namespace {
@@ -134,28 +133,28 @@ void write_code_store(const std::string& path, const CodeStoreSource& source) {
   header.ids_crc32 = crc32_of(ids.data(), ids.size() * 8);
   header.paths_crc32 = crc32_of(paths.data(), paths.size());
 
-  write_file_atomically(path, [&](int fd) {
+  write_file_atomically(path, [&](File& file) {
     const std::vector<char> zeros(kCodesOffset, 0);
-    write_all(fd, zeros.data(), kCodesOffset, path);  // the header goes in last, with its checksums
+    file.write_all(zeros.data(), kCodesOffset);  // the header goes in last, with its checksums
     uint32_t codes_crc32 = 0;
     std::vector<uint8_t> chunk(size_t(std::min<int64_t>(kRowsPerChunk, source.count)) * code_bytes);
     for (int64_t first = 0; first < source.count; first += kRowsPerChunk) {
       const int64_t n = std::min<int64_t>(kRowsPerChunk, source.count - first);
       source.read_rows(first, n, chunk.data());
       codes_crc32 = crc32_of(chunk.data(), size_t(n) * code_bytes, codes_crc32);
-      write_all(fd, chunk.data(), size_t(n) * code_bytes, path);
+      file.write_all(chunk.data(), size_t(n) * code_bytes);
     }
     header.codes_crc32 = codes_crc32;
     const uint64_t codes_end = layout.codes_offset + count * code_bytes;
-    write_all(fd, zeros.data(), layout.ids_offset - codes_end, path);
-    write_all(fd, ids.data(), ids.size() * 8, path);
+    file.write_all(zeros.data(), layout.ids_offset - codes_end);
+    file.write_all(ids.data(), ids.size() * 8);
     if (!paths.empty()) {
-      write_all(fd, zeros.data(), layout.paths_offset - (layout.ids_offset + count * 8), path);
-      write_all(fd, paths.data(), paths.size(), path);
+      file.write_all(zeros.data(), layout.paths_offset - (layout.ids_offset + count * 8));
+      file.write_all(paths.data(), paths.size());
     }
     seal_index_header(&header);
-    I2V_CHECK(::pwrite(fd, &header, sizeof header, 0) == ssize_t(sizeof header), "cannot write {}: {}", path,
-              std::strerror(errno));
+    file.seek(0);
+    file.write_all(&header, sizeof header);
   });
 }
 
@@ -247,64 +246,56 @@ std::vector<std::string> read_path_list(const std::string& list_file) {
 // ---- reading ----------------------------------------------------------------------------------
 
 CodeStore CodeStore::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  I2V_CHECK(fd >= 0, "cannot open {}: {}", path, std::strerror(errno));
+  const File file = File::open_for_reading(path);
   CodeStore store;
   store.path_ = path;
-  try {
-    struct stat st {};
-    I2V_CHECK(::fstat(fd, &st) == 0, "cannot stat {}: {}", path, std::strerror(errno));
-    const uint64_t file_bytes = uint64_t(st.st_size);
-    // Mapped first (the store unmaps it if a check below throws), then checked.
-    if (file_bytes > 0) {
-      void* mapping = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-      I2V_CHECK(mapping != MAP_FAILED, "cannot map {}: {}", path, std::strerror(errno));
-      store.mapping_ = mapping;
-      store.mapping_bytes_ = file_bytes;
-    }
-    const char* base = static_cast<const char*>(store.mapping_);
-    Header h{};
-    if (file_bytes > 0) std::memcpy(&h, base, std::min<uint64_t>(sizeof h, file_bytes));
-    check_index_header(&h, file_bytes, kMagic, kVersion, path, "code store", "build one with `i2v index build`");
-    I2V_CHECK(h.header_bytes == sizeof h, "{}: inconsistent header: {} header bytes", path, h.header_bytes);
-    check_bits(int64_t(std::min<uint64_t>(h.bits, INT64_MAX)), path);
-    I2V_CHECK(h.count > 0 && h.count <= INT32_MAX, "{}: inconsistent header: {} codes", path, h.count);
-    const Layout expected = layout_for(h.count, h.bits, h.paths_bytes);
-    I2V_CHECK(h.codes_offset == expected.codes_offset && h.ids_offset == expected.ids_offset &&
-                  h.paths_offset == expected.paths_offset && h.file_bytes == expected.file_bytes,
-              "{}: inconsistent header: {} codes of {} bits (+ {} bytes of paths) make a file of {} bytes with ids "
-              "at {}, the header says {} bytes with ids at {}", path, h.count, h.bits, h.paths_bytes,
-              expected.file_bytes, expected.ids_offset, h.file_bytes, h.ids_offset);
-    check_index_file_size(file_bytes, h.file_bytes, path);
-    store.count_ = int64_t(h.count);
-    store.bits_ = int(h.bits);
-    store.codes_ = reinterpret_cast<const uint64_t*>(base + h.codes_offset);
-    store.ids_ = reinterpret_cast<const int64_t*>(base + h.ids_offset);
-    const size_t code_bytes = h.count * (h.bits / 8);
-    store.codes_checksum_ = crc32_of(store.codes_, code_bytes);
-    I2V_CHECK(store.codes_checksum_ == h.codes_crc32, "{}: checksum mismatch in the codes (the file is corrupted)",
-              path);
-    I2V_CHECK(crc32_of(store.ids_, h.count * 8) == h.ids_crc32,
-              "{}: checksum mismatch in the ids (the file is corrupted)", path);
-    for (uint64_t r = 1; r < h.count; ++r)
-      I2V_CHECK(store.ids_[r] > store.ids_[r - 1], "{}: ids not increasing at row {}", path, r);
-    if (h.paths_bytes) {
-      I2V_CHECK(crc32_of(base + h.paths_offset, h.paths_bytes) == h.paths_crc32,
-                "{}: checksum mismatch in the image paths (the file is corrupted)", path);
-      I2V_CHECK(h.paths_bytes >= (h.count + 1) * 8, "{}: inconsistent paths section", path);
-      store.path_offsets_ = reinterpret_cast<const uint64_t*>(base + h.paths_offset);
-      store.path_bytes_ = base + h.paths_offset + (h.count + 1) * 8;
-      const uint64_t text_bytes = h.paths_bytes - (h.count + 1) * 8;
-      for (uint64_t r = 0; r < h.count; ++r)
-        I2V_CHECK(store.path_offsets_[r] <= store.path_offsets_[r + 1], "{}: inconsistent path offsets", path);
-      I2V_CHECK(store.path_offsets_[0] == 0 && store.path_offsets_[h.count] == text_bytes,
-                "{}: inconsistent path offsets", path);
-    }
-  } catch (...) {
-    ::close(fd);
-    throw;
+  const uint64_t file_bytes = file.size();
+  // Mapped first (the store unmaps it if a check below throws), then checked. The mapping stays
+  // valid once the file is closed.
+  if (file_bytes > 0) {
+    void* mapping = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, file.descriptor(), 0);
+    I2V_CHECK(mapping != MAP_FAILED, "cannot map {}: {}", path, std::strerror(errno));
+    store.mapping_ = mapping;
+    store.mapping_bytes_ = file_bytes;
   }
-  ::close(fd);
+  const char* base = static_cast<const char*>(store.mapping_);
+  Header h{};
+  if (file_bytes > 0) std::memcpy(&h, base, std::min<uint64_t>(sizeof h, file_bytes));
+  check_index_header(&h, file_bytes, kMagic, kVersion, path, "code store", "build one with `i2v index build`");
+  I2V_CHECK(h.header_bytes == sizeof h, "{}: inconsistent header: {} header bytes", path, h.header_bytes);
+  check_bits(int64_t(std::min<uint64_t>(h.bits, INT64_MAX)), path);
+  I2V_CHECK(h.count > 0 && h.count <= INT32_MAX, "{}: inconsistent header: {} codes", path, h.count);
+  const Layout expected = layout_for(h.count, h.bits, h.paths_bytes);
+  I2V_CHECK(h.codes_offset == expected.codes_offset && h.ids_offset == expected.ids_offset &&
+                h.paths_offset == expected.paths_offset && h.file_bytes == expected.file_bytes,
+            "{}: inconsistent header: {} codes of {} bits (+ {} bytes of paths) make a file of {} bytes with ids "
+            "at {}, the header says {} bytes with ids at {}", path, h.count, h.bits, h.paths_bytes,
+            expected.file_bytes, expected.ids_offset, h.file_bytes, h.ids_offset);
+  check_index_file_size(file_bytes, h.file_bytes, path);
+  store.count_ = int64_t(h.count);
+  store.bits_ = int(h.bits);
+  store.codes_ = reinterpret_cast<const uint64_t*>(base + h.codes_offset);
+  store.ids_ = reinterpret_cast<const int64_t*>(base + h.ids_offset);
+  const size_t code_bytes = h.count * (h.bits / 8);
+  store.codes_checksum_ = crc32_of(store.codes_, code_bytes);
+  I2V_CHECK(store.codes_checksum_ == h.codes_crc32, "{}: checksum mismatch in the codes (the file is corrupted)",
+            path);
+  I2V_CHECK(crc32_of(store.ids_, h.count * 8) == h.ids_crc32,
+            "{}: checksum mismatch in the ids (the file is corrupted)", path);
+  for (uint64_t r = 1; r < h.count; ++r)
+    I2V_CHECK(store.ids_[r] > store.ids_[r - 1], "{}: ids not increasing at row {}", path, r);
+  if (h.paths_bytes) {
+    I2V_CHECK(crc32_of(base + h.paths_offset, h.paths_bytes) == h.paths_crc32,
+              "{}: checksum mismatch in the image paths (the file is corrupted)", path);
+    I2V_CHECK(h.paths_bytes >= (h.count + 1) * 8, "{}: inconsistent paths section", path);
+    store.path_offsets_ = reinterpret_cast<const uint64_t*>(base + h.paths_offset);
+    store.path_bytes_ = base + h.paths_offset + (h.count + 1) * 8;
+    const uint64_t text_bytes = h.paths_bytes - (h.count + 1) * 8;
+    for (uint64_t r = 0; r < h.count; ++r)
+      I2V_CHECK(store.path_offsets_[r] <= store.path_offsets_[r + 1], "{}: inconsistent path offsets", path);
+    I2V_CHECK(store.path_offsets_[0] == 0 && store.path_offsets_[h.count] == text_bytes,
+              "{}: inconsistent path offsets", path);
+  }
   return store;
 }
 

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstring>
 
-#include "index/binary_file.h"
-#include "base/error.h"
 #include "base/atomic_file.h"
+#include "base/crc32.h"
+#include "base/error.h"
+#include "base/file.h"
+#include "index/binary_file.h"
 
 namespace i2v {
 namespace {
@@ -162,14 +164,14 @@ void save_graph(const std::string& path, const NeighbourGraph& g) {
   h.neighbours_crc32 = crc32_of(g.neighbours.data(), g.neighbours.size() * 4);
   h.weights_crc32 = crc32_of(g.weights.data(), g.weights.size() * 4);
   seal_index_header(&h);
-  write_file_atomically(path, [&](int fd) {
+  write_file_atomically(path, [&](File& file) {
     const char zeros[64] = {};
-    write_all(fd, &h, sizeof h, path);
-    write_all(fd, g.offsets.data(), g.offsets.size() * 8, path);
-    write_all(fd, zeros, layout.neighbours_offset - (layout.offsets_offset + g.offsets.size() * 8), path);
-    write_all(fd, g.neighbours.data(), g.neighbours.size() * 4, path);
-    write_all(fd, zeros, layout.weights_offset - (layout.neighbours_offset + g.neighbours.size() * 4), path);
-    write_all(fd, g.weights.data(), g.weights.size() * 4, path);
+    file.write_all(&h, sizeof h);
+    file.write_all(g.offsets.data(), g.offsets.size() * 8);
+    file.write_all(zeros, layout.neighbours_offset - (layout.offsets_offset + g.offsets.size() * 8));
+    file.write_all(g.neighbours.data(), g.neighbours.size() * 4);
+    file.write_all(zeros, layout.weights_offset - (layout.neighbours_offset + g.neighbours.size() * 4));
+    file.write_all(g.weights.data(), g.weights.size() * 4);
   });
 }
 

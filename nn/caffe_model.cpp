@@ -1,16 +1,11 @@
 #include "nn/caffe_model.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <limits>
 
-#include <nlohmann/json.hpp>
-
 #include "base/error.h"
+#include "base/file.h"
+#include "base/text.h"
 #include "kernels/tensor_ops.h"
 
 namespace i2v {
@@ -412,34 +407,6 @@ bool looks_like_text(std::string_view bytes) {
   return true;
 }
 
-// The whole file in one read, refusing files larger than `max_bytes`.
-std::string read_whole_file(const std::string& path, uint64_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  I2V_CHECK(fd >= 0, "cannot open {}: {}", path, std::strerror(errno));
-  std::string bytes;
-  try {
-    struct stat info;
-    I2V_CHECK(::fstat(fd, &info) == 0, "cannot stat {}: {}", path, std::strerror(errno));
-    I2V_CHECK(S_ISREG(info.st_mode), "{} is not a regular file", path);
-    I2V_CHECK(uint64_t(info.st_size) <= max_bytes, "{} is {} bytes, more than the {} this reader accepts",
-              path, info.st_size, max_bytes);
-    bytes.resize(size_t(info.st_size));
-    size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      I2V_CHECK(n >= 0, "cannot read {}: {}", path, std::strerror(errno));
-      I2V_CHECK(n > 0, "{} shrank while it was read ({} of {} bytes)", path, done, bytes.size());
-      done += size_t(n);
-    }
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  return bytes;
-}
-
 CaffeNet parse_net(std::string_view bytes, const std::string& source) {
   Context context;
   context.source = source;
@@ -489,9 +456,7 @@ CaffeNet parse_caffe_model(std::string_view bytes, const std::string& source) {
   }
 }
 
-CaffeNet load_caffe_model(const std::string& path) {
-  return parse_caffe_model(read_whole_file(path, kMaxFileBytes), path);
-}
+CaffeNet load_caffe_model(const std::string& path) { return parse_caffe_model(read_file(path, kMaxFileBytes), path); }
 
 // ---- named tensors ----
 
@@ -507,12 +472,6 @@ bool blob_fits(const Shape& blob, const Shape& expected) {
   if (shape_numel(blob) != shape_numel(expected)) return false;
   const Shape a = without_leading_ones(blob), b = without_leading_ones(expected);
   return a.size() != b.size() || a == b;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string text;
-  for (const std::string& item : items) text += (text.empty() ? "" : ", ") + item;
-  return text;
 }
 
 }  // namespace
@@ -583,44 +542,8 @@ std::map<std::string, Tensor> caffe_named_tensors(const CaffeNet& net, const std
   if (!duplicates.empty()) problems.push_back("layer names with blobs more than once: " + join(duplicates));
   if (!bad_names.empty())
     problems.push_back("parameters that are neither <layer>.weight nor <layer>.bias: " + join(bad_names));
-  std::string message;
-  for (const std::string& problem : problems) message += (message.empty() ? "" : "; ") + problem;
-  I2V_CHECK(problems.empty(), "Caffe net '{}' does not fit the model: {}", net.name, message);
+  I2V_CHECK(problems.empty(), "Caffe net '{}' does not fit the model: {}", net.name, join(problems, "; "));
   return tensors;
-}
-
-// ---- tag_list.json ----
-
-const char* release_tag_category(int index) {
-  I2V_CHECK(index >= 0 && index < kReleaseTagCount, "tag index {} is outside [0, {})", index, kReleaseTagCount);
-  if (index < 512) return "general";
-  if (index < 1024) return "character";
-  if (index < 1536) return "copyright";
-  return "rating";
-}
-
-std::vector<ReleaseTag> parse_release_tag_list(const std::string& json_text, const std::string& source) {
-  nlohmann::json list;
-  try {
-    list = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::parse_error& error) {
-    I2V_THROW("{}: not valid JSON: {}", source, error.what());
-  }
-  I2V_CHECK(list.is_array(), "{}: a JSON {}, not the array of tag names of tag_list.json", source, list.type_name());
-  I2V_CHECK(list.size() == size_t(kReleaseTagCount),
-            "{}: {} tag names; the released models have {} outputs", source, list.size(), kReleaseTagCount);
-  std::vector<ReleaseTag> tags;
-  tags.reserve(list.size());
-  for (int i = 0; i < kReleaseTagCount; ++i) {
-    I2V_CHECK(list[i].is_string(), "{}: entry {} is a {}, not a tag name", source, i, list[i].type_name());
-    tags.push_back({list[i].get<std::string>(), release_tag_category(i), i});
-  }
-  return tags;
-}
-
-std::vector<ReleaseTag> load_release_tag_list(const std::string& path) {
-  constexpr uint64_t kMaxTagListBytes = 64 << 20;
-  return parse_release_tag_list(read_whole_file(path, kMaxTagListBytes), path);
 }
 
 }  // namespace i2v

@@ -1,5 +1,5 @@
-// Importing the published Illustration2Vec models: their Caffe weights (.caffemodel) and their
-// tag list (tag_list.json), without Caffe and without a protobuf library.
+// Importing the weights of the published Illustration2Vec models (.caffemodel), without Caffe and
+// without a protobuf library. Their tag list (tag_list.json) is a vocabulary: data/release_tag_list.h.
 //
 // A .caffemodel is a caffe.NetParameter in protobuf's wire format. This reader decodes the wire
 // format itself and keeps only what a set of weights needs:
@@ -84,25 +84,5 @@ struct CaffeImportOptions {
 std::map<std::string, Tensor> caffe_named_tensors(const CaffeNet& net,
                                                   const std::map<std::string, Shape>& expected,
                                                   const CaffeImportOptions& options = {});
-
-// ---- tag_list.json of the original release ----
-// A JSON array of the 1,539 tag names in the order of the model's outputs:
-// general [0, 512), character [512, 1024), copyright [1024, 1536), rating [1536, 1539).
-
-constexpr int kReleaseTagCount = 1539;
-
-struct ReleaseTag {
-  std::string name;
-  std::string category;  // "general", "character", "copyright" or "rating"
-  int index = 0;         // the model output that scores this tag
-};
-
-// The category of output `index` of the released models.
-const char* release_tag_category(int index);
-
-// Parses the list; refuses anything but an array of exactly 1,539 strings, naming `source` and
-// the offending entry.
-std::vector<ReleaseTag> parse_release_tag_list(const std::string& json_text, const std::string& source);
-std::vector<ReleaseTag> load_release_tag_list(const std::string& path);
 
 }  // namespace i2v

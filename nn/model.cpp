@@ -189,16 +189,11 @@ void Model::load_state_dict(const std::map<std::string, Tensor>& state, bool str
   }
   for (auto& [name, tensor] : state)
     if (!known.count(name)) unexpected.push_back(name);
-  auto join = [](const std::vector<std::string>& names) {
-    std::string text;
-    for (size_t i = 0; i < names.size() && i < 12; ++i) text += (i ? ", " : "") + names[i];
-    if (names.size() > 12) text += fmt::format(", ... ({} in all)", names.size());
-    return text;
-  };
+  constexpr size_t kMostNames = 12;
   std::string problems;
-  if (!mis_shaped.empty()) problems += "mis-shaped: " + join(mis_shaped) + "; ";
-  if (strict && !missing.empty()) problems += "missing: " + join(missing) + "; ";
-  if (strict && !unexpected.empty()) problems += "unexpected: " + join(unexpected) + "; ";
+  if (!mis_shaped.empty()) problems += "mis-shaped: " + join(mis_shaped, ", ", kMostNames) + "; ";
+  if (strict && !missing.empty()) problems += "missing: " + join(missing, ", ", kMostNames) + "; ";
+  if (strict && !unexpected.empty()) problems += "unexpected: " + join(unexpected, ", ", kMostNames) + "; ";
   I2V_CHECK(problems.empty(), "weights do not fit model {}: {}", name_, problems.substr(0, problems.size() - 2));
   for (auto& [name, target] : targets) {
     auto it = state.find(name);

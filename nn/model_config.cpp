@@ -25,7 +25,7 @@
 #include "nn/layers/semantic_attention.h"
 #include "nn/layers/sigmoid.h"
 #include "nn/layers/softmax.h"
-#include "base/atomic_file.h"
+#include "base/file.h"
 
 namespace i2v {
 namespace {

@@ -1,15 +1,10 @@
 #include "nn/npy.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cctype>
-#include <cerrno>
 #include <cstring>
 
-#include "base/error.h"
 #include "base/atomic_file.h"
+#include "base/error.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the .npy reader assumes a little-endian host");
 
@@ -160,27 +155,12 @@ class HeaderParser {
   size_t pos_ = 0;
 };
 
-// Reads exactly `bytes` at `offset`, or throws naming the file.
-void read_exactly(int fd, void* out, size_t bytes, size_t offset, const std::string& path) {
-  char* p = static_cast<char*>(out);
-  while (bytes > 0) {
-    const ssize_t n = ::pread(fd, p, bytes, off_t(offset));
-    if (n < 0 && errno == EINTR) continue;
-    I2V_CHECK(n >= 0, "cannot read {}: {}", path, std::strerror(errno));
-    I2V_CHECK(n > 0, "{}: truncated .npy file", path);
-    p += n;
-    bytes -= size_t(n);
-    offset += size_t(n);
-  }
-}
-
-NpyHeader read_header(int fd, const std::string& path) {
-  struct stat st {};
-  I2V_CHECK(::fstat(fd, &st) == 0, "cannot stat {}: {}", path, std::strerror(errno));
-  const size_t file_bytes = size_t(st.st_size);
+NpyHeader read_header(const File& file) {
+  const std::string& path = file.path();
+  const size_t file_bytes = size_t(file.size());
   I2V_CHECK(file_bytes >= kMagicBytes + 4, "{}: not a .npy file (only {} bytes)", path, file_bytes);
   unsigned char prefix[12] = {};
-  read_exactly(fd, prefix, std::min<size_t>(sizeof prefix, file_bytes), 0, path);
+  file.read_exactly_at(0, prefix, std::min<size_t>(sizeof prefix, file_bytes));
   I2V_CHECK(std::memcmp(prefix, kMagic, kMagicBytes) == 0, "{}: not a .npy file (bad magic)", path);
   const int major = prefix[6];
   I2V_CHECK(major >= 1 && major <= 3, "{}: unsupported .npy format version {}.{}", path, major, int(prefix[7]));
@@ -190,7 +170,7 @@ NpyHeader read_header(int fd, const std::string& path) {
   const size_t header_start = 8 + length_bytes;
   I2V_CHECK(header_start + header_length <= file_bytes, "{}: truncated .npy header", path);
   std::string text(header_length, '\0');
-  read_exactly(fd, text.data(), header_length, header_start, path);
+  file.read_exactly_at(header_start, text.data(), header_length);
   NpyHeader header = HeaderParser(text, path).parse();
   header.data_offset = header_start + header_length;
   for (int64_t d : header.shape) I2V_CHECK(d >= 0, "{}: negative dimension", path);
@@ -239,22 +219,12 @@ NpyType npy_type_of(DType dtype) {
   I2V_THROW("no .npy type for dtype {}", dtype_name(dtype));
 }
 
-NpyFile::NpyFile(const std::string& path) : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
-  I2V_CHECK(fd_ >= 0, "cannot open {}: {}", path, std::strerror(errno));
-  try {
-    header_ = read_header(fd_, path);
-  } catch (...) {
-    ::close(fd_);
-    throw;
-  }
-}
-
-NpyFile::~NpyFile() { ::close(fd_); }
+NpyFile::NpyFile(const std::string& path) : file_(File::open_for_reading(path)), header_(read_header(file_)) {}
 
 void NpyFile::read(size_t offset, size_t bytes, void* out) const {
-  I2V_CHECK(offset + bytes <= header_.data_bytes(), "{}: reading bytes {}..{} of {}", path_, offset, offset + bytes,
+  I2V_CHECK(offset + bytes <= header_.data_bytes(), "{}: reading bytes {}..{} of {}", path(), offset, offset + bytes,
             header_.data_bytes());
-  read_exactly(fd_, out, bytes, header_.data_offset + offset, path_);
+  file_.read_exactly_at(header_.data_offset + offset, out, bytes);
 }
 
 NpyHeader read_npy_header(const std::string& path) { return NpyFile(path).header(); }
@@ -280,9 +250,9 @@ Tensor read_npy_tensor(const std::string& path, Device device) {
 void write_npy(const std::string& path, NpyType type, const Shape& shape, const void* data) {
   const std::string header = header_text(type, shape);
   const size_t bytes = size_t(shape_numel(shape)) * npy_type_size(type);
-  write_file_atomically(path, [&](int fd) {
-    write_all(fd, header.data(), header.size(), path);
-    write_all(fd, data, bytes, path);
+  write_file_atomically(path, [&](File& file) {
+    file.write_all(header.data(), header.size());
+    file.write_all(data, bytes);
   });
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/file.h"
 #include "nn/tensor.h"
 
 namespace i2v {
@@ -49,19 +50,15 @@ struct NpyArray {
 class NpyFile {
  public:
   explicit NpyFile(const std::string& path);
-  ~NpyFile();
-  NpyFile(const NpyFile&) = delete;
-  NpyFile& operator=(const NpyFile&) = delete;
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return file_.path(); }
   const NpyHeader& header() const { return header_; }
   // Copies `bytes` bytes of the data, starting `offset` bytes into it, to `out`.
   void read(size_t offset, size_t bytes, void* out) const;
 
  private:
-  std::string path_;
-  int fd_ = -1;
-  NpyHeader header_;
+  File file_;
+  NpyHeader header_;  // after file_: read from it
 };
 
 NpyHeader read_npy_header(const std::string& path);

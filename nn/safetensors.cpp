@@ -1,19 +1,15 @@
 #include "nn/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
-#include "base/error.h"
-#include "kernels/tensor_ops.h"
 #include "base/atomic_file.h"
+#include "base/error.h"
+#include "base/text.h"
+#include "kernels/tensor_ops.h"
 
 namespace i2v {
 
@@ -255,66 +251,45 @@ void check_header_length(uint64_t header_bytes, uint64_t file_bytes, const unsig
 
 // ---- SafetensorsFile -----------------------------------------------------------------------------
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  I2V_CHECK(fd_ >= 0, "cannot open {}: {}", path, std::strerror(errno));
-  try {
-    struct stat status;
-    I2V_CHECK(::fstat(fd_, &status) == 0, "cannot stat {}: {}", path, std::strerror(errno));
-    I2V_CHECK(S_ISREG(status.st_mode), "{} is not a regular file", path);
-    file_bytes_ = uint64_t(status.st_size);
-    I2V_CHECK(file_bytes_ >= 8, "{}: {} bytes is too short for a safetensors file (it starts with an 8-byte length)",
-              path, file_bytes_);
+SafetensorsFile::SafetensorsFile(const std::string& path) : file_(File::open_for_reading(path)) {
+  I2V_CHECK(file_.is_regular_file(), "{} is not a regular file", path);
+  file_bytes_ = file_.size();
+  I2V_CHECK(file_bytes_ >= 8, "{}: {} bytes is too short for a safetensors file (it starts with an 8-byte length)",
+            path, file_bytes_);
 
-    unsigned char length_bytes[8];
-    read_bytes(0, length_bytes, 8);
-    const uint64_t header_bytes = load_le64(length_bytes);
-    check_header_length(header_bytes, file_bytes_, length_bytes, path);
-    data_offset_ = 8 + header_bytes;
-    const uint64_t data_bytes = file_bytes_ - data_offset_;
+  unsigned char length_bytes[8];
+  read_bytes(0, length_bytes, 8);
+  const uint64_t header_bytes = load_le64(length_bytes);
+  check_header_length(header_bytes, file_bytes_, length_bytes, path);
+  data_offset_ = 8 + header_bytes;
+  const uint64_t data_bytes = file_bytes_ - data_offset_;
 
-    std::string text(header_bytes, '\0');
-    read_bytes(8, text.data(), text.size());
-    I2V_CHECK(!text.empty() && text[0] == '{', "{}: the header does not start with '{{' (not a safetensors file?)",
-              path);
-    // nlohmann's parser would stop at a NUL and ignore the rest; JSON text never holds one.
-    const size_t nul = text.find('\0');
-    I2V_CHECK(nul == std::string::npos, "{}: the header is not valid JSON: a NUL byte at byte {} of it", path, nul);
-    const json header = parse_header_json(text, path);
-    for (const auto& [name, value] : header.items()) {
-      if (name == "__metadata__")
-        metadata_ = parse_metadata(value, path);
-      else
-        entries_.push_back(parse_entry(name, value, data_bytes, path));
-    }
-    check_tiling(entries_, data_bytes, path);
-    for (size_t i = 0; i < entries_.size(); ++i) index_[entries_[i].name] = i;
-  } catch (...) {
-    ::close(fd_);
-    throw;
+  std::string text(header_bytes, '\0');
+  read_bytes(8, text.data(), text.size());
+  I2V_CHECK(!text.empty() && text[0] == '{', "{}: the header does not start with '{{' (not a safetensors file?)",
+            path);
+  // nlohmann's parser would stop at a NUL and ignore the rest; JSON text never holds one.
+  const size_t nul = text.find('\0');
+  I2V_CHECK(nul == std::string::npos, "{}: the header is not valid JSON: a NUL byte at byte {} of it", path, nul);
+  const json header = parse_header_json(text, path);
+  for (const auto& [name, value] : header.items()) {
+    if (name == "__metadata__")
+      metadata_ = parse_metadata(value, path);
+    else
+      entries_.push_back(parse_entry(name, value, data_bytes, path));
   }
+  check_tiling(entries_, data_bytes, path);
+  for (size_t i = 0; i < entries_.size(); ++i) index_[entries_[i].name] = i;
 }
-
-SafetensorsFile::~SafetensorsFile() { ::close(fd_); }
 
 const SafetensorsEntry& SafetensorsFile::entry(const std::string& name) const {
   const auto found = index_.find(name);
-  I2V_CHECK(found != index_.end(), "{}: no tensor named '{}'", path_, name);
+  I2V_CHECK(found != index_.end(), "{}: no tensor named '{}'", file_.path(), name);
   return entries_[found->second];
 }
 
 void SafetensorsFile::read_bytes(uint64_t offset, void* destination, size_t bytes) const {
-  char* p = static_cast<char*>(destination);
-  while (bytes > 0) {
-    const ssize_t n = ::pread(fd_, p, std::min(bytes, size_t(1) << 30), off_t(offset));
-    if (n < 0 && errno == EINTR) continue;
-    I2V_CHECK(n >= 0, "cannot read {}: {}", path_, std::strerror(errno));
-    I2V_CHECK(n > 0, "{}: the file ends at byte {}, before the {} bytes expected there (was it truncated?)", path_,
-              offset, bytes);
-    p += n;
-    offset += uint64_t(n);
-    bytes -= size_t(n);
-  }
+  file_.read_exactly_at(offset, destination, bytes);
 }
 
 Tensor SafetensorsFile::read(const std::string& name, Device device) const { return read(entry(name), device); }
@@ -322,9 +297,9 @@ Tensor SafetensorsFile::read(const std::string& name, Device device) const { ret
 Tensor SafetensorsFile::read(const SafetensorsEntry& entry, Device device) const {
   const FileDType& dtype = *find_file_dtype(entry.dtype);
   I2V_CHECK(dtype.conversion != Conversion::unsupported, "{}: tensor '{}' has dtype {}, which i2v cannot read ({})",
-            path_, entry.name, entry.dtype, readable_dtype_names());
+            file_.path(), entry.name, entry.dtype, readable_dtype_names());
   I2V_CHECK(entry.shape.size() <= size_t(kMaxDims), "{}: tensor '{}' has {} dimensions; i2v tensors have at most {}",
-            path_, entry.name, entry.shape.size(), kMaxDims);
+            file_.path(), entry.name, entry.shape.size(), kMaxDims);
   Tensor host = Tensor::empty(entry.shape, dtype.loads_as);
   const uint64_t offset = data_offset_ + entry.begin;
   if (dtype.conversion == Conversion::copy) {
@@ -385,29 +360,17 @@ SafetensorsLayout layout_safetensors(const Safetensors& contents) {
   return layout;
 }
 
-void write_safetensors_layout(int fd, const SafetensorsLayout& layout, const std::string& path) {
-  write_all(fd, layout.header.data(), layout.header.size(), path);
-  for (const Tensor& tensor : layout.data) write_all(fd, tensor.raw_data(), tensor.nbytes(), path);
+void write_safetensors_layout(File& file, const SafetensorsLayout& layout) {
+  file.write_all(layout.header.data(), layout.header.size());
+  for (const Tensor& tensor : layout.data) file.write_all(tensor.raw_data(), tensor.nbytes());
 }
 
 void save_safetensors(const std::string& path, const Safetensors& contents) {
   const SafetensorsLayout layout = layout_safetensors(contents);
-  write_file_atomically(path, [&](int fd) { write_safetensors_layout(fd, layout, path); });
+  write_file_atomically(path, [&](File& file) { write_safetensors_layout(file, layout); });
 }
 
 // ---- checking against a model ----------------------------------------------------------------------
-
-namespace {
-
-// "a, b, c" — at most `most` of them, then how many more.
-std::string name_list(const std::vector<std::string>& names, size_t most = 10) {
-  std::string text;
-  for (size_t i = 0; i < names.size() && i < most; ++i) text += (i ? ", " : "") + names[i];
-  if (names.size() > most) text += fmt::format(" and {} more", names.size() - most);
-  return text;
-}
-
-}  // namespace
 
 void check_shapes(const std::map<std::string, Tensor>& tensors, const std::map<std::string, Shape>& expected,
                   const std::string& source) {
@@ -424,10 +387,11 @@ void check_shapes(const std::map<std::string, Tensor>& tensors, const std::map<s
     if (!expected.count(name)) unexpected.push_back(name);
   if (missing.empty() && unexpected.empty() && misshaped.empty()) return;
 
+  constexpr size_t kMostNames = 10;
   std::string problems;
-  if (!missing.empty()) problems += fmt::format("; {} missing: {}", missing.size(), name_list(missing));
-  if (!unexpected.empty()) problems += fmt::format("; {} unexpected: {}", unexpected.size(), name_list(unexpected));
-  if (!misshaped.empty()) problems += fmt::format("; {} mis-shaped: {}", misshaped.size(), name_list(misshaped));
+  if (!missing.empty()) problems += fmt::format("; {} missing: {}", missing.size(), join(missing, ", ", kMostNames));
+  if (!unexpected.empty()) problems += fmt::format("; {} unexpected: {}", unexpected.size(), join(unexpected, ", ", kMostNames));
+  if (!misshaped.empty()) problems += fmt::format("; {} mis-shaped: {}", misshaped.size(), join(misshaped, ", ", kMostNames));
   I2V_THROW("{}: the tensors do not match the {} expected{}", source, expected.size(), problems);
 }
 

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "base/file.h"
 #include "nn/tensor.h"
 
 namespace i2v {
@@ -59,11 +60,8 @@ struct SafetensorsEntry {
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path);
-  ~SafetensorsFile();
-  SafetensorsFile(const SafetensorsFile&) = delete;
-  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return file_.path(); }
   // The tensors in file order (by offset).
   const std::vector<SafetensorsEntry>& entries() const { return entries_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
@@ -81,8 +79,7 @@ class SafetensorsFile {
   void read_bytes(uint64_t offset, void* destination, size_t bytes) const;
 
  private:
-  std::string path_;
-  int fd_ = -1;
+  File file_;
   uint64_t file_bytes_ = 0;
   uint64_t data_offset_ = 0;
   std::vector<SafetensorsEntry> entries_;
@@ -107,8 +104,8 @@ struct SafetensorsLayout {
   std::vector<Tensor> data;
 };
 SafetensorsLayout layout_safetensors(const Safetensors& contents);
-// Writes the layout to `fd` (`path` names the file in errors).
-void write_safetensors_layout(int fd, const SafetensorsLayout& layout, const std::string& path);
+// Writes the layout to `file`.
+void write_safetensors_layout(File& file, const SafetensorsLayout& layout);
 
 // Checks that `tensors` hold exactly the names of `expected`, each with its shape. The error
 // says where the tensors came from (`source`, e.g. the file) and lists every missing,

@@ -36,8 +36,8 @@ TEST(AtomicFile, AFailingWriterLeavesTheOldFile) {
   const std::string path = (dir / "a.bin").string();
   write_file_atomically(path, std::string("old"));
   EXPECT_THROW(write_file_atomically(path,
-                                     [&](int fd) {
-                                       write_all(fd, "partial", 7, path);
+                                     [&](File& file) {
+                                       file.write_all("partial", 7);
                                        I2V_THROW("simulated failure");
                                      }),
                Error);

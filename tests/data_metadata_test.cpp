@@ -1,4 +1,5 @@
 // Danbooru-style metadata in both forms, rating vintages, the tag vocabulary and the splits.
+#include <algorithm>
 #include <cmath>
 
 #include <gtest/gtest.h>
@@ -87,6 +88,73 @@ TEST_F(DataMetadata, SingleTagStringAndOddValues) {
   EXPECT_EQ(posts[1].tags[0].category, TagCategory::character);
   EXPECT_EQ(report.skipped(DataProblem::malformed_json), 2);  // id "x7", a tag without a name
   EXPECT_EQ(report.skipped(DataProblem::unknown_category), 1);
+}
+
+// Random posts, written in each form and read back: every field comes back as it was (in the
+// tag-string form the tags come back grouped by category, in the order for_each_post reads them).
+TEST_F(DataMetadata, WrittenPostsReadBackTheSame) {
+  auto rng = test::test_rng();
+  const auto pick = [&](auto... choices) {
+    const std::vector<std::common_type_t<decltype(choices)...>> all = {choices...};
+    return all[size_t(rng() % all.size())];
+  };
+  const std::vector<TagCategory> read_order = {TagCategory::general, TagCategory::artist, TagCategory::copyright,
+                                               TagCategory::character, TagCategory::meta};
+  for (PostForm form : {PostForm::tags, PostForm::tag_strings}) {
+    std::vector<Post> posts(20);
+    for (Post& post : posts) {
+      post.id = int64_t(rng() % 10000000) + 1;
+      post.rating = pick(char(0), 'g', 's', 'q', 'e');
+      post.file_ext = pick(std::string(), std::string("jpg"), std::string("png"));
+      post.path = pick(std::string(), std::string("extra/a \"quoted\" name.png"));
+      for (size_t t = rng() % 6; t > 0; --t)
+        post.tags.push_back({fmt::format("{}_{}", pick("long_hair", "東方", "a\\b", "c'est"), rng() % 100),
+                             read_order[size_t(rng() % read_order.size())]});
+      if (form == PostForm::tags && rng() % 2) post.tags.push_back({"with space", TagCategory::meta});
+    }
+    const TagIds tag_ids = number_tags(posts);
+    std::string lines;
+    for (const Post& post : posts) lines += post_line(post, form, tag_ids) + "\n";
+    const std::string file = (dir_ / "posts.jsonl").string();
+    write_file_atomically(file, lines);
+
+    DataReport report;
+    const std::vector<Post> read = read_posts(file, report);
+    ASSERT_EQ(read.size(), posts.size());
+    for (size_t i = 0; i < posts.size(); ++i) {
+      std::vector<Tag> expected = posts[i].tags;
+      if (form == PostForm::tag_strings)
+        std::stable_sort(expected.begin(), expected.end(), [&](const Tag& a, const Tag& b) {
+          return std::find(read_order.begin(), read_order.end(), a.category) <
+                 std::find(read_order.begin(), read_order.end(), b.category);
+        });
+      EXPECT_EQ(read[i].id, posts[i].id);
+      EXPECT_EQ(read[i].rating, posts[i].rating);
+      EXPECT_EQ(read[i].file_ext, posts[i].file_ext);
+      EXPECT_EQ(read[i].path, posts[i].path);
+      ASSERT_EQ(read[i].tags.size(), expected.size()) << lines;
+      for (size_t t = 0; t < expected.size(); ++t) {
+        EXPECT_EQ(read[i].tags[t].name, expected[t].name);
+        EXPECT_EQ(read[i].tags[t].category, expected[t].category);
+      }
+    }
+  }
+}
+
+TEST_F(DataMetadata, WritingRefusesWhatTheFormCannotHold) {
+  Post post;
+  post.id = 12;
+  post.tags = {{"with space", TagCategory::general}};
+  const TagIds tag_ids = number_tags({post});
+  // The Danbooru2017 form writes numbers as strings, those of the extra fields too.
+  const nlohmann::json line = nlohmann::json::parse(post_line(post, PostForm::tags, tag_ids, {{"image_width", 64}}));
+  EXPECT_EQ(line["id"], "12");
+  EXPECT_EQ(line["image_width"], "64");
+  EXPECT_EQ(line["tags"][0]["id"], "1");
+  EXPECT_THROW(post_line(post, PostForm::tags, TagIds{}), Error);  // a tag without an id
+  EXPECT_THROW(post_line(post, PostForm::tag_strings, tag_ids), Error);
+  post.tags = {{"safe", TagCategory::rating}};
+  EXPECT_THROW(post_line(post, PostForm::tags, number_tags({post})), Error);
 }
 
 TEST_F(DataMetadata, MetadataFilesOfAFolderAreSorted) {

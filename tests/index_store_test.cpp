@@ -9,6 +9,7 @@
 #include "index/binary_file.h"
 #include "index/code_store.h"
 #include "apps/results.h"
+#include "base/crc32.h"
 #include "base/error.h"
 #include "nn/npy.h"
 #include "tests/index_test_util.h"

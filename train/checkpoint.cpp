@@ -1,16 +1,11 @@
 #include "train/checkpoint.h"
 
-#include <signal.h>
-#include <unistd.h>
-#include <zlib.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
-#include "base/error.h"
 #include "base/atomic_file.h"
+#include "base/crc32.h"
+#include "base/error.h"
 
 namespace i2v {
 namespace {
@@ -26,17 +21,13 @@ const std::string kFormatVersion = "1";
 const std::string kChecksumPrefix = "{\"__metadata__\":{\"" + kChecksumKey + "\":\"";
 constexpr size_t kChecksumDigits = 8;
 
-uint32_t crc32_update(uint32_t crc, const void* data, size_t bytes) {
-  return uint32_t(::crc32_z(crc, static_cast<const Bytef*>(data), bytes));
-}
-
 // The CRC-32 of bytes [begin, end) of the file, continued from `crc`.
 uint32_t crc32_of_range(const SafetensorsFile& file, uint64_t begin, uint64_t end, uint32_t crc) {
   std::vector<unsigned char> chunk(size_t(1) << 20);
   for (uint64_t offset = begin; offset < end;) {
     const size_t bytes = size_t(std::min<uint64_t>(chunk.size(), end - offset));
     file.read_bytes(offset, chunk.data(), bytes);
-    crc = crc32_update(crc, chunk.data(), bytes);
+    crc = crc32_of(chunk.data(), bytes, crc);
     offset += bytes;
   }
   return crc;
@@ -77,13 +68,13 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   I2V_CHECK(layout.header.compare(8, kChecksumPrefix.size(), kChecksumPrefix) == 0,
             "internal: the checkpoint header does not start with its checksum");
 
-  uint32_t crc = crc32_update(0, layout.header.data(), digits_at);
-  crc = crc32_update(crc, layout.header.data() + digits_at + kChecksumDigits,
-                     layout.header.size() - digits_at - kChecksumDigits);
-  for (const Tensor& tensor : layout.data) crc = crc32_update(crc, tensor.raw_data(), tensor.nbytes());
+  uint32_t crc = crc32_of(layout.header.data(), digits_at);
+  crc = crc32_of(layout.header.data() + digits_at + kChecksumDigits, layout.header.size() - digits_at - kChecksumDigits,
+                 crc);
+  for (const Tensor& tensor : layout.data) crc = crc32_of(tensor.raw_data(), tensor.nbytes(), crc);
   layout.header.replace(digits_at, kChecksumDigits, fmt::format("{:08x}", crc));
 
-  write_file_atomically(path, [&](int fd) { write_safetensors_layout(fd, layout, path); });
+  write_file_atomically(path, [&](File& file) { write_safetensors_layout(file, layout); });
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
@@ -163,26 +154,8 @@ void CheckpointDirectory::prune(const std::string& just_written) const {
     fs::remove(others[i].second, error);
     I2V_CHECK(!error, "cannot delete the old checkpoint {}: {}", others[i].second, error.message());
   }
-  remove_abandoned_temporaries();
-}
-
-// write_file_atomically writes "<path>.tmp.<pid>.<random>"; one whose writer is gone was left by
-// a killed process and will never be renamed.
-void CheckpointDirectory::remove_abandoned_temporaries() const {
-  const std::string marker = ".i2vckpt.tmp.";
-  std::error_code error;
-  for (const fs::directory_entry& entry : fs::directory_iterator(directory_, error)) {
-    const std::string name = entry.path().filename().string();
-    const size_t marker_at = name.find(marker);
-    if (name.rfind("checkpoint-", 0) != 0 || marker_at == std::string::npos) continue;
-    const size_t pid_at = marker_at + marker.size();
-    const std::string pid_text = name.substr(pid_at, name.find('.', pid_at) - pid_at);
-    if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    const pid_t pid = pid_t(std::stol(pid_text));
-    std::error_code ignored;  // another process may remove it first
-    if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(entry.path(), ignored);
-  }
+  // Checkpoints this process did not finish writing because it was killed.
+  remove_abandoned_temporaries(directory_, [](const std::string& target) { return step_of_file_name(target) >= 0; });
 }
 
 std::optional<LatestCheckpoint> CheckpointDirectory::load_latest() const {

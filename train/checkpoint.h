@@ -77,7 +77,6 @@ class CheckpointDirectory {
 
  private:
   void prune(const std::string& just_written) const;
-  void remove_abandoned_temporaries() const;
 
   std::string directory_;
   int keep_;

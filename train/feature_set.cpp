@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "nn/npy.h"
 #include "base/atomic_file.h"
+#include "base/file.h"
 #include "train/inference.h"
 
 namespace i2v {
