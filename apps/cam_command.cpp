@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/device_options.h"
 #include "base/error.h"
 #include "data/image.h"
 #include "train/inference.h"
@@ -46,7 +47,8 @@ Image overlay(const Image& picture, const std::vector<float>& map, int64_t h, in
 }
 
 void add_cam_command(CLI::App& app) {
-  static std::string picture, weights, tag, output, layer = "conv6_4", device = "cpu";
+  static std::string picture, weights, tag, output, layer = "conv6_4";
+  static DeviceOptions device;
   static int size = 256;
   static float opacity = 0.5f;
   CLI::App* cmd = app.add_subcommand("cam", "Show where the tagger sees a tag: its class activation map over the picture");
@@ -57,7 +59,7 @@ void add_cam_command(CLI::App& app) {
   cmd->add_option("--layer", layer, "The layer of per-tag maps before the global pooling")->capture_default_str();
   cmd->add_option("--size", size, "Longer side of the picture in the PNG, pixels")->capture_default_str();
   cmd->add_option("--opacity", opacity, "Of the heat map over the picture, 0..1")->capture_default_str();
-  cmd->add_option("--device", device, "cpu, sim or cuda")->capture_default_str();
+  device.add(cmd);
   cmd->footer(
       "i2v-tag scores a tag as the average of its channel of conv6_4 over the picture; that channel,\n"
       "before the average, is the tag's class activation map (Zhou et al., 2016): red where the\n"
@@ -65,7 +67,7 @@ void add_cam_command(CLI::App& app) {
       "Example:\n"
       "  i2v cam 1f600.png --weights runs/tag/best.safetensors --tag \"smiling face\" -o heat.png");
   cmd->callback([] {
-    const Device target = Device::parse(device);
+    const Device target = device.apply();
     TrainedModel tagger = load_trained_model(weights, target);
     auto normalise = [](std::string name) {
       std::replace(name.begin(), name.end(), ' ', '_');

@@ -107,7 +107,7 @@ void PictureOptions::add(CLI::App* command) {
   command->add_option("--limit", limit, "Only the first N pictures (0: all)")->capture_default_str();
   command->add_option("--batch", batch, "Pictures per batch")->capture_default_str();
   command->add_option("--workers", workers, "Decoding threads")->capture_default_str();
-  command->add_option("--device", device, "cpu, sim or cuda")->capture_default_str();
+  device.add(command);
 }
 
 std::shared_ptr<const Dataset> PictureOptions::open(const Preprocess& preprocess) const {

@@ -2,6 +2,7 @@
 // is and how its pictures are preprocessed.
 #pragma once
 
+#include "apps/device_options.h"
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -69,7 +70,7 @@ struct PictureOptions {
   int64_t limit = 0;  // the first `limit` pictures only (0: all)
   int64_t batch = 32;
   int workers = 2;
-  std::string device = "cpu";
+  DeviceOptions device;
 
   void add(CLI::App* command);
   // The pictures, preprocessed as `preprocess` says.

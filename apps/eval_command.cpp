@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/device_options.h"
 #include "apps/data_options.h"
 #include "base/error.h"
 #include "nn/losses/bce_with_logits.h"
@@ -18,7 +19,8 @@ namespace i2v::app {
 namespace {
 
 struct EvalOptions {
-  std::string run, weights, split = "test", json_path, device = "cpu";
+  std::string run, weights, split = "test", json_path;
+  DeviceOptions device;
   DataSourceOptions source;
   int top = 20;
   int64_t batch = 32;
@@ -42,7 +44,7 @@ nlohmann::json classifier_report(const Evaluation& e, const std::vector<ModelOut
 }
 
 void run_eval(const EvalOptions& o) {
-  const Device device = Device::parse(o.device);
+  const Device device = o.device.apply();
   std::string weights = o.weights;
   std::shared_ptr<const DatasetContents> contents;
   nlohmann::json data = nlohmann::json::object();  // with --run: its data section
@@ -114,7 +116,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--json", o.json_path, "Write the full report (every tag's AP) as JSON");
   cmd->add_option("--batch", o.batch, "Pictures per batch")->capture_default_str();
   cmd->add_option("--workers", o.workers, "Decoding threads")->capture_default_str();
-  cmd->add_option("--device", o.device, "cpu, sim or cuda")->capture_default_str();
+  o.device.add(cmd);
   cmd->footer(
       "A tagger is scored by average precision per tag (scikit-learn's definition: ties enter\n"
       "together), averaged per category (general, character, copyright, rating) and over all tags\n"

@@ -23,7 +23,7 @@ struct FeatureOptions {
 };
 
 void run_feature(const FeatureOptions& o) {
-  const Device device = Device::parse(o.pictures.device);
+  const Device device = o.pictures.device.apply();
   TrainedModel trained = load_trained_model(o.weights, device, o.model);
   // Before the long part: a missing output folder is made now rather than refused at the end.
   std::filesystem::create_directories(std::filesystem::absolute(o.output).parent_path());

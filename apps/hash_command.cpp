@@ -32,7 +32,7 @@ void add_hash_command(CLI::App& app) {
       "  i2v hash pictures/ --weights runs/feature/best.safetensors -o pictures.i2vcodes\n"
       "  i2v hash --metadata dump/metadata.jsonl --images dump --weights w.safetensors -o all.i2vcodes");
   cmd->callback([] {
-    const Device device = Device::parse(pictures.device);
+    const Device device = pictures.device.apply();
     TrainedModel model = load_trained_model(weights, device);
     const auto dataset = pictures.open(model.preprocess);
     std::vector<uint8_t> packed;

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/device_options.h"
 #include "apps/model_options.h"
 #include "base/error.h"
 #include "nn/losses/bce_with_logits.h"
@@ -17,7 +18,8 @@ namespace {
 
 struct InspectOptions {
   ModelOptions model;
-  std::string weights, input, output, layer, device = "cpu";
+  std::string weights, input, output, layer;
+  DeviceOptions device;
   uint64_t seed = 1;
 
   void add(CLI::App* cmd) {
@@ -25,12 +27,12 @@ struct InspectOptions {
     cmd->add_option("--weights", weights, "Weights (safetensors); without them the model is initialised from --seed");
     cmd->add_option("--seed", seed, "Initialisation seed when no --weights are given")->capture_default_str();
     cmd->add_option("--input", input, "A float32 .npy batch [N, C, H, W] (the model's input shape)")->required();
-    cmd->add_option("--device", device, "cpu, sim or cuda")->capture_default_str();
+    device.add(cmd);
   }
 
   // The model, with the weights when given (their metadata names the model unless --model does).
   std::unique_ptr<Model> load(CLI::App* cmd) const {
-    const Device target = Device::parse(device);
+    const Device target = device.apply();
     const bool named = cmd->count("--model") > 0;
     if (!weights.empty()) return load_trained_model(weights, target, named ? model.model : "").model;
     auto built = std::make_unique<Model>(build_model(model.config()));
@@ -46,7 +48,7 @@ struct InspectOptions {
     expected.insert(expected.begin(), x.dim() > 0 ? x.size(0) : 0);
     I2V_CHECK(x.shape() == expected, "{} is {}: model {} takes [N, {}, {}, {}] (use --input-size to change it)", input,
               shape_str(x.shape()), m.name(), m.input_shape()[0], m.input_shape()[1], m.input_shape()[2]);
-    return x.to(Device::parse(device));
+    return x.to(Device::parse(device.device));
   }
 };
 

@@ -7,6 +7,7 @@
 #include "apps/commands.h"
 #include "kernels/activation.h"
 #include "kernels/gemm.h"
+#include "kernels/precision.h"
 #include "kernels/sim/simt.h"
 #include "nn/tensor.h"
 
@@ -34,14 +35,16 @@ Tensor tiny_network(const Tensor& x_host, const Tensor& w1_host, const Tensor& w
   return y.to(Device::cpu());
 }
 
-void run_smoke(unsigned seed) {
+void run_smoke(unsigned seed, const std::string& precision) {
+  set_matmul_precision(parse_precision(precision));
   std::mt19937 rng(seed);
   const int64_t batch = 4, in = 8, hidden = 16, out = 4;
   const Tensor x = random_uniform({batch, in}, rng, 1.0f);
   const Tensor w1 = random_uniform({hidden, in}, rng, 1.0f / std::sqrt(float(in)));
   const Tensor w2 = random_uniform({out, hidden}, rng, 1.0f / std::sqrt(float(hidden)));
-  std::printf("tiny network: Linear(%lld->%lld) -> ReLU -> Linear(%lld->%lld), batch %lld, seed %u\n",
-              (long long)in, (long long)hidden, (long long)hidden, (long long)out, (long long)batch, seed);
+  std::printf("tiny network: Linear(%lld->%lld) -> ReLU -> Linear(%lld->%lld), batch %lld, seed %u, GPU products %s\n",
+              (long long)in, (long long)hidden, (long long)hidden, (long long)out, (long long)batch, seed,
+              precision_name(matmul_precision()));
   std::vector<float> reference;
   for (Device device : available_devices()) {
     const std::vector<float> y = tiny_network(x, w1, w2, device).to_vector<float>();
@@ -64,11 +67,15 @@ void run_smoke(unsigned seed) {
 void add_smoke_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("smoke", "Run a tiny network on every device and compare the outputs");
   static unsigned seed = 1;
+  static std::string precision = "tf32";
   cmd->add_option("--seed", seed, "Seed of the random weights and inputs")->capture_default_str();
+  cmd->add_option("--precision", precision, "The GPU's matrix products: tf32 (tensor cores) or fp32 (exact)")
+      ->capture_default_str();
   cmd->footer("Runs y = relu(x W1^T) W2^T with the CPU kernels and with the CUDA kernels on the SIMT\n"
               "emulator (sim), and on a GPU when one is present; prints each output and the largest\n"
-              "difference from the CPU's.\n\nExample:\n  i2v smoke --seed 7");
-  cmd->callback([] { run_smoke(seed); });
+              "difference from the CPU's (in tf32, ~1e-3: operands rounded to 11 significant bits).\n\n"
+              "Example:\n  i2v smoke --seed 7 --precision fp32");
+  cmd->callback([] { run_smoke(seed, precision); });
 }
 
 const bool registered = register_command("smoke", add_smoke_command);

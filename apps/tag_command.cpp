@@ -42,7 +42,7 @@ void add_tag_command(CLI::App& app) {
       "  i2v tag a.png b.jpg --weights runs/tag/best.safetensors\n"
       "  i2v tag pictures/ --weights runs/tag/best.safetensors --threshold 0.5 --top 5 --json tags.json");
   cmd->callback([] {
-    const Device device = Device::parse(pictures.device);
+    const Device device = pictures.device.apply();
     TrainedModel tagger = load_trained_model(weights, device);
     I2V_CHECK(tagger.multi_label && !tagger.outputs.empty(),
               "{} is not a tagger (a multi-label model whose weights name their outputs)", weights);

@@ -163,20 +163,44 @@ TEST_F(CliTest, ForwardAndBackwardAgreeOnEveryDeviceAndWithPyTorch) {
   for (float& v : t) v = rng.coin() ? 1.0f : 0.0f;
   write_npy(path("x.npy"), Tensor::from_vector(x, {2, 3, 32, 32}));
   write_npy(path("t.npy"), Tensor::from_vector(t, {2, 5}));
-  for (const char* device : {"cpu", "sim"}) {
-    ok(fmt::format("forward --weights w.safetensors --input x.npy --output y_{0}.npy --device {0}", device));
-    ok(fmt::format("backward --weights w.safetensors --input x.npy --target t.npy --output g_{0}.safetensors --device {0}",
-                   device));
+  // The cpu, and the sim device in both precisions, compared normwise per tensor
+  // (‖device − cpu‖ / ‖cpu‖). fp32: the same float operations in another order. tf32: every
+  // product's operands rounded to 11 significant bits (tests/tf32_kernels_test.cpp checks that
+  // arithmetic exactly); through a randomly initialised network the forward moves by ~1e-3, but
+  // the gradients of the early layers move by up to ~10% (measured: 13% for conv2_1 at this size),
+  // because ReLUs and max-pools whose inputs nearly tie flip under such rounding and send whole
+  // gradient entries elsewhere — perturbing only the input by ±5e-4 already moves conv1_1's
+  // gradient by 1.7% on the cpu. The bound catches a wrong kernel (errors of O(1)), not that.
+  const std::vector<std::pair<std::string, std::string>> runs = {
+      {"cpu", "--device cpu"}, {"sim_fp32", "--device sim --precision fp32"}, {"sim_tf32", "--device sim --precision tf32"}};
+  for (const auto& [name, options] : runs) {
+    ok(fmt::format("forward --weights w.safetensors --input x.npy --output y_{}.npy {}", name, options));
+    ok(fmt::format("backward --weights w.safetensors --input x.npy --target t.npy --output g_{}.safetensors {}", name,
+                   options));
   }
   auto values = [&](const std::string& file) { return read_npy_tensor(path(file)).to_vector<float>(); };
-  const std::vector<float> cpu = values("y_cpu.npy"), sim = values("y_sim.npy");
-  for (size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(cpu[i], sim[i], 1e-5 + 1e-4 * std::fabs(cpu[i]));
-  const Safetensors g_cpu = load_safetensors(path("g_cpu.safetensors")), g_sim = load_safetensors(path("g_sim.safetensors"));
-  for (const auto& [name, tensor] : g_cpu.tensors) {
-    const std::vector<float> a = tensor.to_vector<float>(), b = g_sim.tensors.at(name).to_vector<float>();
-    float scale = 0;
-    for (float v : a) scale = std::max(scale, std::fabs(v));
-    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4 * scale + 1e-7) << name << "[" << i << "]";
+  auto normwise = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double difference = 0, norm = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      difference += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+      norm += double(a[i]) * a[i];
+    }
+    return std::sqrt(difference / std::max(norm, 1e-300));
+  };
+  const std::vector<float> cpu = values("y_cpu.npy");
+  const Safetensors g_cpu = load_safetensors(path("g_cpu.safetensors"));
+  struct Allowed {
+    std::string run;
+    double output, gradients;
+  };
+  for (const Allowed& allowed : {Allowed{"sim_fp32", 1e-5, 1e-5}, Allowed{"sim_tf32", 1e-2, 0.3}}) {
+    SCOPED_TRACE(allowed.run);
+    const std::string& name = allowed.run;
+    EXPECT_LE(normwise(cpu, values("y_" + name + ".npy")), allowed.output) << "output";
+    const Safetensors g = load_safetensors(path("g_" + name + ".safetensors"));
+    for (const auto& [tensor_name, tensor] : g_cpu.tensors)
+      EXPECT_LE(normwise(tensor.to_vector<float>(), g.tensors.at(tensor_name).to_vector<float>()), allowed.gradients)
+          << tensor_name;
   }
 
   // PyTorch, from the same config and weights (scripts/torch_reference.py).

@@ -134,12 +134,15 @@ std::string case_name(const ConvCase& c) {
 
 // 400 output pixels (a multiple of 4: dy is copied 16 bytes at a time) and 49 (4 bytes), output
 // channels over a 128-row tile, rows (in · kh · kw) over a 32-deep stage, 1×1, strided,
-// non-square and large-padding kernels, and reductions long enough to be split (batch · pixels
-// of 1,600 and 2,304 are 50 and 72 stages).
+// non-square and large-padding kernels, reductions long enough to be split (batch · pixels
+// of 1,600 and 2,304 are 50 and 72 stages), and the deep layers of a small network: 4×4, 2×2 and
+// 1×1 images under a 3×3 kernel, where most of each window is padding.
 const std::vector<ConvCase> kConvCases = {
     {4, 5, 130, 20, 20, 3, 1, 1},  {2, 3, 7, 7, 7, 3, 1, 1},          {3, 6, 9, 7, 9, {1, 3}, 1, {0, 1}},
     {2, 4, 5, 9, 8, 4, 1, 2},      {3, 8, 6, 6, 5, 1, 1, 0},          {2, 3, 4, 11, 9, 3, 2, 1},
-    {4, 2, 3, 24, 24, 3, 1, 0},    {1, 33, 40, 5, 6, {2, 3}, {2, 1}, {1, 0}},
+    {4, 2, 3, 24, 24, 3, 1, 0},    {1, 33, 40, 5, 6, {2, 3}, {2, 1}, {1, 0}}, {2, 32, 64, 4, 4, 3, 1, 1},
+    {2, 8, 16, 2, 2, 3, 1, 1},     {2, 8, 16, 1, 1, 3, 1, 1},         {2, 16, 5, 1, 1, 1, 1, 0},
+    {2, 256, 64, 2, 2, 3, 1, 1},
 };
 
 struct ConvResults {

@@ -1,0 +1,23 @@
+// --device and --precision, for every command that runs a network: where it runs and, on a GPU,
+// the arithmetic of its convolutions and matrix products (kernels/precision.h: tf32 tensor cores
+// by default, as PyTorch's convolutions; fp32 for the exact SIMT kernels).
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "kernels/device.h"
+
+namespace i2v::app {
+
+struct DeviceOptions {
+  std::string device = "cpu";
+  std::string precision = "tf32";
+
+  void add(CLI::App* command);
+  // Parses both, sets the process's matrix-product precision and returns the device.
+  Device apply() const;
+};
+
+}  // namespace i2v::app
