@@ -1,17 +1,20 @@
 // One training step of a zoo model (default i2v-tag: the VGG-11 trunk with the conv6 head, 1,539
-// tag logits) on the CPU: zero the gradients, forward in training mode, BCE-with-logits (mean),
+// tag logits) on one device: zero the gradients, forward in training mode, BCE-with-logits (mean),
 // backward, SGD with momentum 0.9 and weight decay 5e-4 — what train/trainer.cpp does per batch,
-// less the data loading and the gradient norm. bench/train_step_vs_torch.py runs it beside the
-// same network in PyTorch on the same cores, in the same run.
+// less the data loading and the gradient norm (bench/train_step.h). bench/train_step_vs_torch.py
+// runs it beside the same network in PyTorch on the same cores or the same GPU, in the same run.
 //
-//   train_step_bench [--image 224] [--batch 8] [--repetitions 5] [--warmup 2] [--breakdown] [--json]
+//   train_step_bench [--device cpu|sim|cuda] [--precision fp32|tf32] [--image 224] [--batch 8]
+//                    [--repetitions 5] [--warmup 2] [--breakdown] [--json]
 //
 // The model is built from its zoo config and initialised (He normal, seed 1); the images are
 // N(0, 1) and the targets 0/1 with ~5% positives, both fixed for the run. Warm-up steps come
 // first (the first step allocates the momentum buffers and grows the allocator's cache), then
 // --repetitions timed steps: the best and the median are reported (on a shared machine other
 // processes only ever slow a step down, so the best is the machine's speed, the median what a
-// run sees).
+// run sees). On a GPU (sim, cuda) every clock reading waits for the device first, and
+// --precision sets the matrix products' arithmetic (kernels/precision.h); --batch defaults to 64
+// on cuda, 8 elsewhere.
 //
 // --breakdown times every layer's forward and backward on its own: it calls the layers in the
 // model's order as Model::forward/backward do (the model must be a chain) for --repetitions more
@@ -30,20 +33,23 @@
 #include <nlohmann/json.hpp>
 #include <omp.h>
 
-#include "kernels/allocator.h"
 #include "base/error.h"
+#include "bench/train_step.h"
+#include "kernels/allocator.h"
+#include "kernels/precision.h"
 #include "nn/losses/bce_with_logits.h"
 #include "nn/model_config.h"
-#include "base/random.h"
 #include "train/sgd.h"
 
 namespace i2v {
 namespace {
 
-constexpr double kLearningRate = 0.01;
-const SgdOptions kSgd{0.9, 5e-4};
+using bench::median;
+using bench::StepInputs;
 
-double now_ms() {
+// The clock, once `device` has finished what was queued on it (a GPU runs asynchronously).
+double now_ms(Device device) {
+  synchronize(device);
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
@@ -54,40 +60,7 @@ int64_t page_faults() {
   return usage.ru_minflt;
 }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
 double best(const std::vector<double>& values) { return *std::min_element(values.begin(), values.end()); }
-
-struct Inputs {
-  Tensor images;   // [batch, 3, size, size], N(0, 1)
-  Tensor targets;  // [batch, outputs], 1 with probability 0.05
-};
-
-Inputs random_inputs(const Model& model, int64_t batch, int64_t outputs) {
-  Rng rng(2);
-  Shape shape = model.input_shape();
-  shape.insert(shape.begin(), batch);
-  std::vector<float> images(size_t(shape_numel(shape)));
-  for (float& v : images) v = float(rng.normal());
-  std::vector<float> targets(size_t(batch * outputs));
-  for (float& t : targets) t = rng.uniform() < 0.05 ? 1.0f : 0.0f;
-  return {Tensor::from_vector(images, shape), Tensor::from_vector(targets, {batch, outputs})};
-}
-
-// One step exactly as the trainer runs it; returns the loss.
-double train_step(Model& model, Loss& loss, Sgd& sgd, const Inputs& inputs) {
-  model.zero_grad();
-  const Tensor logits = model.forward(inputs.images, Mode::train);
-  const double value = loss.forward({logits, inputs.targets}).item<float>({0});
-  model.backward(loss.backward());
-  loss.clear_saved();
-  sgd.step(kLearningRate);
-  return value;
-}
 
 // Milliseconds of each part of one step, for --breakdown.
 struct StepParts {
@@ -97,37 +70,38 @@ struct StepParts {
 
 // The same step, layer by layer with a timer around each call. Requires a chain: every layer
 // reads the one before it.
-StepParts timed_train_step(Model& model, Loss& loss, Sgd& sgd, const Inputs& inputs) {
+StepParts timed_train_step(Model& model, Loss& loss, Sgd& sgd, const StepInputs& inputs) {
+  const Device device = model.device();
   const std::vector<ModelNode>& nodes = model.nodes();
   StepParts parts;
   parts.forward.resize(nodes.size());
   parts.backward.resize(nodes.size());
-  double start = now_ms();
+  double start = now_ms(device);
   model.zero_grad();
-  parts.zero_grad = now_ms() - start;
+  parts.zero_grad = now_ms(device) - start;
 
   std::vector<Tensor> outputs(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
-    start = now_ms();
+    start = now_ms(device);
     outputs[i] = nodes[i].layer->forward({i == 0 ? inputs.images : outputs[i - 1]}, Mode::train);
-    parts.forward[i] = now_ms() - start;
+    parts.forward[i] = now_ms(device) - start;
     if (i > 0) outputs[i - 1] = Tensor();  // as Model::forward: dropped once its reader has run
   }
-  start = now_ms();
+  start = now_ms(device);
   loss.forward({outputs.back(), inputs.targets});
   Tensor grad = loss.backward();
   loss.clear_saved();
-  parts.loss = now_ms() - start;
+  parts.loss = now_ms(device) - start;
   outputs.back() = Tensor();
 
   for (size_t i = nodes.size(); i-- > 0;) {
-    start = now_ms();
+    start = now_ms(device);
     grad = nodes[i].layer->backward(grad, {i > 0})[0];
-    parts.backward[i] = now_ms() - start;
+    parts.backward[i] = now_ms(device) - start;
   }
-  start = now_ms();
-  sgd.step(kLearningRate);
-  parts.sgd = now_ms() - start;
+  start = now_ms(device);
+  sgd.step(bench::kStepLearningRate);
+  parts.sgd = now_ms(device) - start;
   return parts;
 }
 
@@ -145,14 +119,18 @@ std::string shape_json(const Shape& shape) { return nlohmann::json(shape).dump()
 
 int run(int argc, char** argv) {
   std::string model_name = "i2v-tag";
-  int64_t image = 224, batch = 8, outputs = 1539;
+  std::string device_flag = "cpu", precision_flag = "tf32";
+  int64_t image = 224, batch = 0, outputs = 1539;
   int repetitions = 5, warmup = 2;
   bool breakdown = false, json_output = false;
   CLI::App app{"Times one training step (forward + BCE + backward + SGD with momentum and weight decay) of a zoo "
-               "model on the CPU, on OMP_NUM_THREADS threads."};
+               "model on one device (the CPU on OMP_NUM_THREADS threads, or a GPU)."};
+  app.add_option("--device", device_flag, "cpu, sim or cuda")->capture_default_str();
+  app.add_option("--precision", precision_flag, "the GPU's matrix products: fp32 or tf32 (kernels/precision.h)")
+      ->capture_default_str();
   app.add_option("--model", model_name, "zoo model (nn/model_zoo.h)")->capture_default_str();
   app.add_option("--image", image, "input height and width")->capture_default_str();
-  app.add_option("--batch", batch, "images per step")->capture_default_str();
+  app.add_option("--batch", batch, "images per step (default 64 on cuda, 8 elsewhere)");
   app.add_option("--outputs", outputs, "tags (logits) of the last layer")->capture_default_str();
   app.add_option("--repetitions", repetitions, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -162,8 +140,15 @@ int run(int argc, char** argv) {
       "Examples:\n"
       "  OMP_NUM_THREADS=2 train_step_bench --image 224 --batch 8 --breakdown\n"
       "  OMP_NUM_THREADS=2 train_step_bench --image 64 --batch 32 --json\n"
+      "  train_step_bench --device cuda --precision fp32        # 224x224, batch 64\n"
       "  /usr/bin/python3 bench/train_step_vs_torch.py    # beside PyTorch, both sizes");
   CLI11_PARSE(app, argc, argv);
+  const Device device = Device::parse(device_flag);
+  I2V_CHECK(device != Device::cuda() || cuda_available(), "--device cuda: {}", cuda_unavailable_reason());
+  const Precision precision = parse_precision(precision_flag);
+  set_matmul_precision(precision);
+  if (batch == 0) batch = device == Device::cuda() ? 64 : 8;
+  I2V_CHECK(batch > 0, "--batch must be positive, not {}", batch);
 
   ZooOptions options;
   options.input_size = image;
@@ -171,22 +156,23 @@ int run(int argc, char** argv) {
   Model model = build_model(zoo_config(model_name, options));
   if (breakdown) check_chain(model);
   model.initialize(1);
+  model.to(device);
   const std::vector<LayerSummary> summary = model.summary(batch);
   const Shape output_shape = summary.back().output_shape;
   int64_t flops = 0;
   for (const LayerSummary& row : summary) flops += row.flops;
   BCEWithLogits loss;
-  Sgd sgd(model, kSgd);
-  const Inputs inputs = random_inputs(model, batch, outputs);
+  Sgd sgd(model, bench::kStepSgd);
+  const StepInputs inputs = bench::random_step_inputs(model, batch, outputs, device);
 
   double loss_value = 0;
-  for (int i = 0; i < warmup; ++i) loss_value = train_step(model, loss, sgd, inputs);
+  for (int i = 0; i < warmup; ++i) loss_value = bench::train_step(model, loss, sgd, inputs);
   std::vector<double> steps;
   const int64_t faults_before = page_faults();
   for (int i = 0; i < repetitions; ++i) {
-    const double start = now_ms();
-    loss_value = train_step(model, loss, sgd, inputs);
-    steps.push_back(now_ms() - start);
+    const double start = now_ms(device);
+    loss_value = bench::train_step(model, loss, sgd, inputs);
+    steps.push_back(now_ms(device) - start);
   }
   const double faults_per_step = double(page_faults() - faults_before) / repetitions;
   std::vector<std::vector<double>> forward(summary.size()), backward(summary.size());
@@ -203,14 +189,18 @@ int run(int argc, char** argv) {
       sgd_ms.push_back(parts.sgd);
     }
   }
-  const AllocatorStats memory = allocator(Device::cpu()).stats();
+  const AllocatorStats memory = allocator(device).stats();
   const int threads = omp_get_max_threads();
+  // What the matrix products ran in: the CPU always computes in fp32.
+  const std::string arithmetic = device.is_cpu() ? "fp32" : precision_name(precision);
   const double images_per_s = double(batch) / (best(steps) / 1e3);
 
   if (json_output) {
     nlohmann::json report = {{"model", model_name},
                              {"image", image},
                              {"batch", batch},
+                             {"device", device.name()},
+                             {"precision", arithmetic},
                              {"threads", threads},
                              {"parameters", model.parameter_count()},
                              {"output_shape", output_shape},
@@ -238,9 +228,11 @@ int run(int argc, char** argv) {
     return 0;
   }
 
-  std::printf("%s, batch %lld of %lldx%lld, %d threads: %lld parameters, output %s, %.1f GFLOP forward\n",
+  const std::string where =
+      device.is_cpu() ? fmt::format("{} threads", threads) : fmt::format("{}, {}", device.name(), arithmetic);
+  std::printf("%s, batch %lld of %lldx%lld, %s: %lld parameters, output %s, %.1f GFLOP forward\n",
               model_name.c_str(), static_cast<long long>(batch), static_cast<long long>(image),
-              static_cast<long long>(image), threads, static_cast<long long>(model.parameter_count()),
+              static_cast<long long>(image), where.c_str(), static_cast<long long>(model.parameter_count()),
               shape_json(output_shape).c_str(), double(flops) / 1e9);
   std::printf("training step: best %.1f ms, median %.1f ms of %d (after %d warm-up): %.2f images/s (best); loss %.4f\n",
               best(steps), median(steps), repetitions, warmup, images_per_s, loss_value);

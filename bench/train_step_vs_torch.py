@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """One training step of the i2v-tag network (VGG-11 trunk + conv6 head, 1,539 tag logits) on the
 CPU: i2v (bench/train_step_bench) and the same network in PyTorch on the same cores, in the same
-run, at 224x224 batch 8 and 64x64 batch 32; images/s and the ratio.
+run, at 224x224 batch 8 and 64x64 batch 32; images/s and the ratio. With --device cuda, on the GPU.
 
     /usr/bin/python3 bench/train_step_vs_torch.py [--bench build/bench/train_step_bench]
         [--threads 2] [--repetitions 5] [--warmup 2] [--sizes 224x8,64x32] [--breakdown]
+    python3 bench/train_step_vs_torch.py --device cuda [--sizes 224x64]
 
 A step on both sides: zero the gradients, forward in training mode, BCE-with-logits (mean)
 against 0/1 targets with ~5% positives, backward, SGD (lr 0.01, momentum 0.9, weight decay 5e-4).
@@ -15,8 +16,18 @@ a step down), the median is printed beside it. Both sides print their parameter 
 shape, which must agree (same architecture). PyTorch's network is torchvision's VGG style
 (ReLU in place) with He-normal weights, conv6_4 N(0, 0.01), zero biases, as i2v initialises.
 --breakdown adds i2v's per-layer forward/backward table. Without PyTorch, i2v's numbers alone.
+
+--device cuda (default size 224x224 batch 64): i2v's step on the GPU in fp32 and in tf32
+(train_step_bench --precision, kernels/precision.h), and PyTorch's on the same GPU in the same
+run in three arithmetics: fp32 (torch.backends.cuda.matmul.allow_tf32 and
+torch.backends.cudnn.allow_tf32 off), tf32 (both on) and bf16 (torch.autocast to bfloat16,
+channels_last model and images), each with torch.backends.cudnn.benchmark on (cuDNN picks its
+fastest algorithms in the warm-up steps). Every timed step on either side is wrapped in device
+synchronisations (torch.cuda.synchronize() here; train_step_bench waits for the device before
+reading its clock). PyTorch's inference (eval-mode forward under torch.no_grad()) is timed too.
 """
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -28,10 +39,13 @@ from collections import OrderedDict
 OUTPUTS = 1539
 
 
-def run_i2v(args, image, batch):
+def run_i2v(args, image, batch, precision=None):
+    """train_step_bench's JSON: on the CPU, or on args.device at `precision` (fp32 or tf32)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     command = [args.bench, f"--image={image}", f"--batch={batch}", f"--repetitions={args.repetitions}",
                f"--warmup={args.warmup}", "--json"] + (["--breakdown"] if args.breakdown else [])
+    if precision:
+        command += [f"--device={args.device}", f"--precision={precision}"]
     print("running:", " ".join(command), file=sys.stderr)
     return json.loads(subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout)
 
@@ -67,46 +81,103 @@ def i2v_tag(torch):
     return nn.Sequential(OrderedDict(layers))
 
 
-def run_torch(args, image, batch):
+def run_torch(args, image, batch, mode=None):
+    """PyTorch's step on the CPU (mode None) or on the GPU in mode fp32, tf32 or bf16."""
     import torch
-    torch.set_num_threads(args.threads)
+    cuda = mode is not None
+    if not cuda:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     model = i2v_tag(torch)
     model.train()
     images = torch.randn(batch, 3, image, image)
     targets = (torch.rand(batch, OUTPUTS) < 0.05).float()
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = mode != "fp32"
+        torch.backends.cudnn.allow_tf32 = mode != "fp32"
+        model, images, targets = model.cuda(), images.cuda(), targets.cuda()
+        if mode == "bf16":
+            model = model.to(memory_format=torch.channels_last)
+            images = images.contiguous(memory_format=torch.channels_last)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
 
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16) if mode == "bf16" else contextlib.nullcontext()
+
+    def synchronize():
+        if cuda:
+            torch.cuda.synchronize()
+
     def step():
         optimizer.zero_grad()
-        logits = model(images)
-        loss = loss_fn(logits, targets)
+        with autocast():
+            logits = model(images)
+            loss = loss_fn(logits, targets)
         loss.backward()
         optimizer.step()
         return logits, loss.item()
 
-    for _ in range(args.warmup):
-        step()
-    times = []
-    for _ in range(args.repetitions):
-        start = time.perf_counter()
-        logits, loss = step()
-        times.append((time.perf_counter() - start) * 1e3)
-    return {"parameters": sum(p.numel() for p in model.parameters()), "output_shape": list(logits.shape),
-            "loss": loss, "step_ms": times, "best_ms": min(times), "median_ms": statistics.median(times),
-            "images_per_s": batch / (min(times) / 1e3),
-            "info": f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
-                    f"mkldnn {torch.backends.mkldnn.is_available()}"}
+    def timed(run):
+        """Milliseconds of each of args.repetitions calls after args.warmup, and the last result."""
+        for _ in range(args.warmup):
+            result = run()
+        times = []
+        for _ in range(args.repetitions):
+            synchronize()
+            start = time.perf_counter()
+            result = run()
+            synchronize()
+            times.append((time.perf_counter() - start) * 1e3)
+        return times, result
+
+    times, (logits, loss) = timed(step)
+    result = {"parameters": sum(p.numel() for p in model.parameters()), "output_shape": list(logits.shape),
+              "loss": loss, "step_ms": times, "best_ms": min(times), "median_ms": statistics.median(times),
+              "images_per_s": batch / (min(times) / 1e3)}
+    if not cuda:
+        result["info"] = (f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
+                          f"mkldnn {torch.backends.mkldnn.is_available()}")
+        return result
+
+    def infer():
+        with torch.no_grad(), autocast():
+            return model(images)
+
+    model.eval()
+    inference, _ = timed(infer)
+    result["inference_ms"] = statistics.median(inference)
+    result["info"] = (f"PyTorch {torch.__version__} on {torch.cuda.get_device_name()}, cuDNN "
+                      f"{torch.backends.cudnn.version()}, cudnn.benchmark on")
+    del model, optimizer, images, targets
+    torch.cuda.empty_cache()
+    return result
 
 
-def have_torch():
+def run_i2v_or_say_why(args, image, batch, precision):
+    """run_i2v, or None after printing why it failed (the PyTorch side still runs)."""
     try:
-        import torch  # noqa: F401
-        return True
+        return run_i2v(args, image, batch, precision)
+    except (subprocess.CalledProcessError, OSError, json.JSONDecodeError) as e:
+        detail = getattr(e, "stderr", None) or str(e)
+        print(f"error: i2v {precision} on {args.device} failed: {detail.strip()[-2000:]}", file=sys.stderr)
+        return None
+
+
+def have_torch(device="cpu"):
+    try:
+        import torch
     except ImportError:
-        print("PyTorch is not installed for /usr/bin/python3 (Debian: python3-torch): i2v alone", file=sys.stderr)
+        print(f"PyTorch is not installed for {sys.executable} (Debian: python3-torch): i2v alone", file=sys.stderr)
         return False
+    if device == "sim":
+        print("--device sim runs i2v's side alone (PyTorch has no such device)", file=sys.stderr)
+        return False
+    if device == "cuda" and not torch.cuda.is_available():
+        print(f"PyTorch {torch.__version__} sees no CUDA device: i2v alone", file=sys.stderr)
+        return False
+    return True
 
 
 def print_breakdown(ours):
@@ -122,27 +193,21 @@ def print_breakdown(ours):
     print(f"| sum | | | {total:.1f} | |")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bench", default="build/bench/train_step_bench")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repetitions", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--sizes", default="224x8,64x32", help="IMAGExBATCH, comma-separated")
-    parser.add_argument("--breakdown", action="store_true", help="i2v's per-layer times too")
-    args = parser.parse_args()
-    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
-    torch_present = have_torch()
+def same_network(image, ours, theirs):
+    """Exits unless both sides built the same architecture (parameters and output shape)."""
+    if ours["parameters"] != theirs["parameters"] or ours["output_shape"] != theirs["output_shape"]:
+        sys.exit(f"architectures differ at {image}x{image}: i2v {ours['parameters']} parameters, output "
+                 f"{ours['output_shape']}; PyTorch {theirs['parameters']}, {theirs['output_shape']}")
 
+
+def main_cpu(args, sizes):
+    torch_present = have_torch()
     results = []
     for image, batch in sizes:
         ours = run_i2v(args, image, batch)
         theirs = run_torch(args, image, batch) if torch_present else None
         if theirs:
-            same = ours["parameters"] == theirs["parameters"] and ours["output_shape"] == theirs["output_shape"]
-            if not same:
-                sys.exit(f"architectures differ at {image}x{image}: i2v {ours['parameters']} parameters, output "
-                         f"{ours['output_shape']}; PyTorch {theirs['parameters']}, {theirs['output_shape']}")
+            same_network(image, ours, theirs)
         results.append((image, batch, ours, theirs))
 
     print(f"i2v-tag training step (forward + BCE + backward + SGD), {args.threads} threads, best of "
@@ -163,6 +228,65 @@ def main():
     if args.breakdown:
         for _, _, ours, _ in results:
             print_breakdown(ours)
+
+
+def main_gpu(args, sizes):
+    torch_present = have_torch(args.device)
+    for image, batch in sizes:
+        ours = {}
+        for precision in ("fp32", "tf32"):
+            result = run_i2v_or_say_why(args, image, batch, precision)
+            if result:
+                ours[precision] = result
+        theirs = {}
+        if torch_present:
+            for mode in ("fp32", "tf32", "bf16"):
+                print(f"running: PyTorch {mode} at {image}x{image} batch {batch}", file=sys.stderr)
+                theirs[mode] = run_torch(args, image, batch, mode)
+                for result in ours.values():
+                    same_network(image, result, theirs[mode])
+        first = next(iter(ours.values()), None) or next(iter(theirs.values()), None)
+        if not first:
+            sys.exit(f"nothing ran at {image}x{image} batch {batch}")
+        print(f"\ni2v-tag training step (forward + BCE + backward + SGD) on {args.device} at {image}x{image} batch "
+              f"{batch}: {first['parameters']:,} parameters, output {'x'.join(map(str, first['output_shape']))}; "
+              f"best of {args.repetitions} steps after {args.warmup} warm-up, synchronised; "
+              f"{next(iter(theirs.values()))['info'] if theirs else 'no PyTorch'}")
+        print("| run | arithmetic | step ms (best / median) | img/s (best) | inference ms (median) "
+              "| i2v img/s / PyTorch img/s, same arithmetic |")
+        print("|---|---|---|---|---|---|")
+        for precision, result in ours.items():
+            peer = theirs.get(precision)
+            ratio = f"{result['images_per_s'] / peer['images_per_s']:.3f}x" if peer else "-"
+            print(f"| i2v | {precision} | {result['best_ms']:.1f} / {result['median_ms']:.1f} "
+                  f"| {result['images_per_s']:.1f} img/s | - | {ratio} |")
+        for mode, result in theirs.items():
+            arithmetic = "bf16 autocast, channels_last" if mode == "bf16" else mode
+            print(f"| PyTorch | {arithmetic} | {result['best_ms']:.1f} / {result['median_ms']:.1f} "
+                  f"| {result['images_per_s']:.1f} img/s | {result['inference_ms']:.1f} | |")
+        if args.breakdown:
+            for precision in ours:
+                print(f"\n{precision}:")
+                print_breakdown(ours[precision])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bench", default="build/bench/train_step_bench")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "sim", "cuda"],
+                        help="sim: i2v's GPU code on the emulator, alone (a smoke test at a tiny --sizes)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--sizes", help="IMAGExBATCH, comma-separated (default 224x8,64x32; on cuda 224x64)")
+    parser.add_argument("--breakdown", action="store_true", help="i2v's per-layer times too")
+    args = parser.parse_args()
+    sizes_text = args.sizes or ("224x8,64x32" if args.device == "cpu" else "224x64")
+    sizes = [tuple(int(v) for v in s.split("x")) for s in sizes_text.split(",")]
+    if args.device == "cpu":
+        main_cpu(args, sizes)
+    else:
+        main_gpu(args, sizes)
 
 
 if __name__ == "__main__":
