@@ -7,9 +7,11 @@
 // A is M × K and B is K × N in the product's terms (m: rows of C, n: its columns, k: the depth).
 // Per block:
 //   - a 128 × 128 tile of C, advancing kTileK = 32 along k per stage;
-//   - 3 stages of shared memory (107,520 bytes: the kernels opt in past 48 KiB), filled by
-//     cp.async while the tensor cores work on an earlier stage (cp.async.wait_group 1 keeps one
-//     stage in flight);
+//   - 4 stages of shared memory (143,360 bytes: the kernels opt in past 48 KiB), filled by
+//     cp.async while the tensor cores work on an earlier stage (cp.async.wait_group 2 keeps two
+//     stages in flight). The kernels use 164-208 registers per thread (ptxas -v, sm_90; no
+//     spills), so one block runs per SM: the deeper pipeline, not a second block, hides the
+//     copies' latency. (Capping them at 128 for two blocks per SM spilled 150-400 bytes.)
 //   - threads 0..127 copy A's stage, threads 128..255 B's (one warp of each on every scheduler);
 //   - 8 warps in a 2 × 4 grid, each a 64 × 32 warp tile: per 8 of depth, 4 A fragments (rows)
 //     × 4 B fragments (columns) → 16 mma.m16n8k8, accumulating 4 · 4 · 4 = 64 floats per thread.
@@ -32,7 +34,7 @@ namespace i2v::I2V_GPU_NS::tf32 {
 
 constexpr int kTile = 128;         // rows of C (m) and columns (n) of a block tile
 constexpr int kTileK = 32;         // depth of a stage
-constexpr int kStages = 3;         // shared-memory stages of the cp.async pipeline
+constexpr int kStages = 4;         // shared-memory stages of the cp.async pipeline
 constexpr int kThreads = 256;      // 8 warps
 constexpr int kLoaderThreads = 128;  // copy each operand's stage
 constexpr int kWarpsN = 4;         // warps across n (2 across m)
@@ -76,11 +78,13 @@ __device__ void load_a_fragment(const float* tile, int row0, int k0, int lane, u
     const int row = row0 + lane % 8 + 8 * (lane / 8 % 2), k = k0 + 4 * (lane / 16);
     ldmatrix_x4(a, tile + Tile::index(row, k));
   } else {
+#pragma unroll
     for (int i = 0; i < 4; ++i) {
       const FragmentCoord p = mma_m16n8k8_tf32_a(lane, i);
       a[i] = float_bits(tile[Tile::index(row0 + p.row, k0 + p.col)]);
     }
   }
+#pragma unroll
   for (int i = 0; i < 4; ++i) a[i] = to_tf32(bits_float(a[i]));
 }
 
@@ -95,13 +99,17 @@ __device__ void load_b_fragments(const float* tile, int col0, int k0, int lane, 
     ldmatrix_x4(r, tile + Tile::index(col, k));
     b[0][0] = r[0], b[0][1] = r[1], b[1][0] = r[2], b[1][1] = r[3];
   } else {
+#pragma unroll
     for (int j = 0; j < 2; ++j)
+#pragma unroll
       for (int i = 0; i < 2; ++i) {
         const FragmentCoord p = mma_m16n8k8_tf32_b(lane, i);
         b[j][i] = float_bits(tile[Tile::index(col0 + 8 * j + p.col, k0 + p.row)]);
       }
   }
+#pragma unroll
   for (int j = 0; j < 2; ++j)
+#pragma unroll
     for (int i = 0; i < 2; ++i) b[j][i] = to_tf32(bits_float(b[j][i]));
 }
 
@@ -157,8 +165,11 @@ __device__ void block_tile_mma(ALoader& a, BLoader& b, int64_t row0, int64_t col
   const int warp = thread / 32, lane = thread % 32;
   const int warp_row0 = warp / kWarpsN * kWarpTileM, warp_col0 = warp % kWarpsN * kWarpTileN;
 
+#pragma unroll
   for (int i = 0; i < kFragsM; ++i)
+#pragma unroll
     for (int j = 0; j < kFragsN; ++j)
+#pragma unroll
       for (int e = 0; e < 4; ++e) acc.c[i][j][e] = 0.0f;
   for (int64_t t = 0; t < kStages - 1; ++t) {
     if (t < stages) load_stage(t);
@@ -182,9 +193,14 @@ template <class Store>
 I2V_HD void for_each_accumulator(const Accumulators& acc, int thread, Store store) {
   const int warp = thread / 32, lane = thread % 32;
   const int warp_row0 = warp / kWarpsN * kWarpTileM, warp_col0 = warp % kWarpsN * kWarpTileN;
+  // Unrolled: the accumulators stay in registers only while every index is a constant.
+#pragma unroll
   for (int j = 0; j < kFragsN; ++j)
+#pragma unroll
     for (int column = 0; column < 2; ++column)
+#pragma unroll
       for (int i = 0; i < kFragsM; ++i)
+#pragma unroll
         for (int half = 0; half < 2; ++half) {
           const int e = column + 2 * half;
           const FragmentCoord p = mma_m16n8_c(lane, e);
