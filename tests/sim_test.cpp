@@ -88,8 +88,7 @@ TEST_P(SimSemantics, BlockOverTheThreadLimitFailsAsOnAGpu) {
   Tensor out = Tensor::zeros({1025}, DType::i32, device);
   RUN_ON(device, launch_block_of, 1024, out.data<int32_t>());
   EXPECT_EQ(out.item<int32_t>({1023}), 1023);
-  expect_error_containing([&] { RUN_ON(device, launch_block_of, 1025, out.data<int32_t>()); },
-                          "invalid configuration argument");
+  expect_error_containing([&] { RUN_ON(device, launch_block_of, 1025, out.data<int32_t>()); }, "invalid argument");
 }
 
 TEST_P(SimSemantics, DynamicSharedMemoryAbove48KiBNeedsOptIn) {
