@@ -50,14 +50,16 @@ def run_i2v(args, image, batch, precision=None):
     return json.loads(subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout)
 
 
-def i2v_tag(torch):
-    """The i2v-tag network of nn/model_zoo.cpp in PyTorch, initialised the same way."""
+def i2v_tag(torch, width=1.0, outputs=OUTPUTS):
+    """The i2v-tag network of nn/model_zoo.cpp in PyTorch, initialised the same way; `width`
+    scales every layer's channels but the last (as --width does)."""
     nn = torch.nn
     layers = []
     channels = 3
 
     def conv(name, out, init_std=None):
         nonlocal channels
+        out = out if name == "conv6_4" else max(1, round(out * width))
         c = nn.Conv2d(channels, out, 3, 1, 1)
         if init_std is None:
             nn.init.kaiming_normal_(c.weight, mode="fan_in", nonlinearity="relu")
@@ -75,7 +77,7 @@ def i2v_tag(torch):
     for index in range(1, 4):
         conv(f"conv6_{index}", 1024)
         layers.append((f"relu6_{index}", nn.ReLU(inplace=True)))
-    conv("conv6_4", OUTPUTS, init_std=0.01)
+    conv("conv6_4", outputs, init_std=0.01)
     layers.append(("pool6", nn.AdaptiveAvgPool2d(1)))
     layers.append(("flatten", nn.Flatten()))
     return nn.Sequential(OrderedDict(layers))
@@ -153,6 +155,34 @@ def run_torch(args, image, batch, mode=None):
     del model, optimizer, images, targets
     torch.cuda.empty_cache()
     return result
+
+
+def torch_tf32_gradient_error():
+    """How far TF32 moves PyTorch's own gradients: i2v-tag at width 0.5, 64x64, batch 4,
+    cross-entropy over 10 outputs (the network check.sh compares between our cpu and cuda), in
+    fp32 and in tf32 on the GPU against float64 on the GPU. Returns the worst tensor's
+    normwise error ||g - g64|| / ||g64|| of each, with its name."""
+    import torch
+    torch.manual_seed(3)
+    model64 = i2v_tag(torch, width=0.5, outputs=10).double().cuda()
+    images = torch.randn(4, 3, 64, 64, dtype=torch.float64, device="cuda")
+    targets = torch.randint(0, 10, (4,), device="cuda")
+
+    def gradients(model, x):
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), targets).backward()
+        return {name: p.grad.double() for name, p in model.named_parameters()}
+
+    exact = gradients(model64, images)
+    worst = {}
+    for mode in ("fp32", "tf32"):
+        torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
+        torch.backends.cudnn.allow_tf32 = mode == "tf32"
+        model = i2v_tag(torch, width=0.5, outputs=10).cuda()
+        model.load_state_dict({k: v.float() for k, v in model64.state_dict().items()})
+        got = gradients(model, images.float())
+        worst[mode] = max(((got[k] - exact[k]).norm().item() / max(exact[k].norm().item(), 1e-300), k) for k in exact)
+    return worst
 
 
 def run_i2v_or_say_why(args, image, batch, precision):
@@ -268,6 +298,10 @@ def main_gpu(args, sizes):
             for precision in ours:
                 print(f"\n{precision}:")
                 print_breakdown(ours[precision])
+    if torch_present and args.device == "cuda":
+        worst = torch_tf32_gradient_error()
+        print("\nPyTorch's own gradient error against float64 (i2v-tag width 0.5, 64x64, batch 4, CE over 10 outputs; "
+              "worst tensor, normwise): " + ", ".join(f"{mode} {error:.2e} ({name})" for mode, (error, name) in worst.items()))
 
 
 def main():
