@@ -41,7 +41,8 @@ struct ConfigFieldInfo {
 };
 
 // A C++ type in the words of the docs' tables. Only these types can be read into a member; a
-// value of any other type needs a reader of its own.
+// value of any other type needs a reader of its own. (Taken by pointer so that no other type
+// converts into one of these, as a vector<float> would into a json.)
 inline const char* json_type_name(const bool*) { return "bool"; }
 inline const char* json_type_name(const int*) { return "integer"; }
 inline const char* json_type_name(const int64_t*) { return "integer"; }
@@ -53,13 +54,14 @@ inline const char* json_type_name(const std::vector<std::string>*) { return "lis
 inline const char* json_type_name(const std::vector<int64_t>*) { return "list of integers"; }
 inline const char* json_type_name(const std::vector<double>*) { return "list of numbers"; }
 inline const char* json_type_name(const std::array<float, 3>*) { return "3 numbers"; }
-inline const char* json_type_name(const nlohmann::json*) { return "object"; }  // a section, read by its own table
+inline const char* json_type_name(const nlohmann::json*) { return "object"; }  // a section with a table of its own
 // An optional member stays empty when the field is absent: for "given or not" (loss.reduction).
 template <typename V>
 const char* json_type_name(const std::optional<V>*) {
   return json_type_name(static_cast<const V*>(nullptr));
 }
 
+// Stores a JSON value into a member; an optional member then holds it.
 template <typename V>
 void read_json(const nlohmann::json& value, V& into) {
   into = value.get<V>();
@@ -106,11 +108,17 @@ class ConfigSection {
  public:
   ConfigSection(std::initializer_list<ConfigField<T>> fields) : fields_(fields) {}
 
-  // Refuses fields the table does not list, then reads every field into `into` in table order:
-  // the given value, else the default, else nothing (`into` keeps its value). A value of the
-  // wrong JSON type is an error naming the field, its path from `where` and the value.
+  // Refuses fields the table does not list, then stores them.
   void read(const nlohmann::json& object, const std::string& where, T& into) const {
     check(object, where);
+    store(object, where, into);
+  }
+
+  // Stores every field into `into` in table order: the given value, else the default, else
+  // nothing (`into` keeps its value). A value of the wrong JSON type is an error naming the
+  // field, its path from `where` and the value. Without check(): for a section whose fields
+  // depend on one of them (a schedule's type), which then checks with the fields that apply.
+  void store(const nlohmann::json& object, const std::string& where, T& into) const {
     for (const ConfigField<T>& field : fields_) {
       const auto given = object.find(field.name);
       if (!field.read || (given == object.end() && field.default_value.is_null())) continue;

@@ -8,8 +8,8 @@
 namespace i2v {
 
 const ConfigSection<LrSchedule>& LrSchedule::config_fields() {
-  // Every type's fields (a schedule may give its own type's only: from_json). No defaults here:
-  // the members' own stay.
+  // Every type's fields (a schedule may give only its own type's: from_json). No defaults
+  // here: the members' own stay.
   static const ConfigSection<LrSchedule> fields = {
       {"lr", nullptr, &LrSchedule::base_lr_},
       {"type", "string", nullptr,
@@ -37,8 +37,9 @@ const ConfigSection<LrSchedule>& LrSchedule::config_fields() {
 
 LrSchedule LrSchedule::from_json(const nlohmann::json& config) {
   LrSchedule s;
-  config_fields().read(config, "schedule", s);
-  // Each type reads the base rate, the warm-up and its own fields; another type's are refused.
+  config_fields().store(config, "schedule", s);
+  // The type says which fields apply: the base rate, the warm-up and its own; another type's
+  // are refused.
   std::vector<std::string> own = {"lr", "type", "warmup_steps", "warmup_start_factor"};
   if (s.type_ == Type::step) own.insert(own.end(), {"step_epochs", "gamma"});
   if (s.type_ == Type::multistep) own.insert(own.end(), {"milestones", "gamma"});
