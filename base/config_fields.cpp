@@ -28,7 +28,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }  // namespace
 
 void check_known_fields(const nlohmann::json& object, const std::string& where, const std::vector<std::string>& known) {
-  if (!object.is_object()) return;
+  I2V_CHECK(object.is_object(), "config field {}: expected an object, got {}", where.empty() ? "(the top level)" : where,
+            object.dump());
   for (const auto& item : object.items()) {
     const std::string& key = item.key();
     if (key.empty() || key[0] == '_' || std::find(known.begin(), known.end(), key) != known.end()) continue;
@@ -36,10 +37,13 @@ void check_known_fields(const nlohmann::json& object, const std::string& where, 
     size_t best = 3;  // at most two edits away counts as a typo
     for (const std::string& name : known)
       if (const size_t d = edit_distance(key, name); d < best) best = d, nearest = name;
-    I2V_THROW("config field {}{}: unknown{} (known here: {}; fields starting with '_' are comments)",
-              where.empty() ? "" : where + ".", key, nearest.empty() ? "" : fmt::format(" — did you mean \"{}\"?", nearest),
-              fmt::join(known, ", "));
+    I2V_THROW("config field {}: unknown{} (known here: {}; fields starting with '_' are comments)", field_path(where, key),
+              nearest.empty() ? "" : fmt::format(" — did you mean \"{}\"?", nearest), fmt::join(known, ", "));
   }
+}
+
+std::string field_path(const std::string& where, const std::string& name) {
+  return where.empty() ? name : where + "." + name;
 }
 
 }  // namespace i2v

@@ -5,9 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/config_fields.h"
+#include "base/enum_names.h"
 #include "base/error.h"
 #include "data/channel_stats.h"
-#include "base/enum_names.h"
 
 namespace i2v {
 
@@ -141,27 +142,31 @@ json Preprocess::to_json() const {
           {"order", channel_order_name(order)}, {"scale", scale}, {"mean", mean}, {"std", std}};
 }
 
-Preprocess Preprocess::from_json(const json& object) {
-  I2V_CHECK(object.is_object(), "preprocess: expected a JSON object, got {}", object.dump());
-  Preprocess p = object.contains("preset") ? preset(object.at("preset").get<std::string>()) : Preprocess{};
-  try {
-    for (const auto& [key, value] : object.items()) {
-      if (key == "preset") continue;
-      else if (key == "size") p.size = value.get<int>();
-      else if (key == "resize") p.resize = parse_resize_mode(value.get<std::string>());
-      else if (key == "resize_to") p.resize_to = value.get<int>();
-      else if (key == "crop") p.crop = parse_crop_mode(value.get<std::string>());
-      else if (key == "min_area") p.min_area = value.get<double>();
-      else if (key == "hflip") p.hflip = value.get<bool>();
-      else if (key == "order") p.order = parse_channel_order(value.get<std::string>());
-      else if (key == "scale") p.scale = value.get<float>();
-      else if (key == "mean") p.mean = value.get<std::array<float, 3>>();
-      else if (key == "std") p.std = value.get<std::array<float, 3>>();
-      else I2V_THROW("preprocess: unknown option \"{}\"", key);
-    }
-  } catch (const json::exception& e) {
-    I2V_THROW("preprocess: {} in {}", e.what(), object.dump());
-  }
+const ConfigSection<Preprocess>& Preprocess::config_fields() {
+  // "preset" first: the other fields change it. No defaults here: those of Preprocess{} (or of
+  // the preset) stay.
+  static const ConfigSection<Preprocess> fields = {
+      {"preset", "string", nullptr, [](const json& value, Preprocess& p) { p = preset(value.get<std::string>()); }},
+      {"size", nullptr, &Preprocess::size},
+      {"resize", "string", nullptr,
+       [](const json& value, Preprocess& p) { p.resize = parse_resize_mode(value.get<std::string>()); }},
+      {"resize_to", nullptr, &Preprocess::resize_to},
+      {"crop", "string", nullptr,
+       [](const json& value, Preprocess& p) { p.crop = parse_crop_mode(value.get<std::string>()); }},
+      {"min_area", nullptr, &Preprocess::min_area},
+      {"hflip", nullptr, &Preprocess::hflip},
+      {"order", "string", nullptr,
+       [](const json& value, Preprocess& p) { p.order = parse_channel_order(value.get<std::string>()); }},
+      {"scale", nullptr, &Preprocess::scale},
+      {"mean", nullptr, &Preprocess::mean},
+      {"std", nullptr, &Preprocess::std},
+  };
+  return fields;
+}
+
+Preprocess Preprocess::from_json(const json& object, const std::string& where) {
+  Preprocess p;
+  config_fields().read(object, where, p);
   p.check();
   return p;
 }

@@ -43,6 +43,8 @@ enum class CropMode { center, random, quarters };
 enum class ChannelOrder { rgb, bgr };
 
 struct ChannelStats;
+template <typename T>
+class ConfigSection;
 
 struct Preprocess {
   int size = 224;
@@ -81,7 +83,10 @@ struct Preprocess {
   void use_stats(const ChannelStats& stats, bool with_std);
 
   nlohmann::json to_json() const;
-  static Preprocess from_json(const nlohmann::json& json);
+  // `where` names the section in errors ("data.preprocess").
+  static Preprocess from_json(const nlohmann::json& json, const std::string& where = "preprocess");
+  // The table from_json reads with (base/config_fields.h).
+  static const ConfigSection<Preprocess>& config_fields();
   // One line: "224x224 direct center, RGB, scale 0.00392, mean (0, 0, 0), std (1, 1, 1)".
   std::string describe() const;
 };

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 
+#include "base/config_fields.h"
 #include "base/error.h"
 #include "nn/layers/add.h"
 #include "nn/layers/avg_pool2d.h"
@@ -125,6 +126,26 @@ const std::map<std::string, LayerFactory>& factories() {
   return table;
 }
 
+// A model config's top level; each layer's fields are its factory's.
+struct ModelConfigFields {
+  std::string name;
+  Shape input;
+  int64_t outputs;
+  json auxiliary_inputs;
+  json layers;
+};
+
+const ConfigSection<ModelConfigFields>& model_config_fields() {
+  static const ConfigSection<ModelConfigFields> fields = {
+      {"name", "model", &ModelConfigFields::name},
+      {"input", nullptr, &ModelConfigFields::input},
+      {"outputs", 0, &ModelConfigFields::outputs},
+      {"auxiliary_inputs", json::object(), &ModelConfigFields::auxiliary_inputs},
+      {"layers", "list of layers", nullptr, [](const json& value, ModelConfigFields& model) { model.layers = value; }},
+  };
+  return fields;
+}
+
 }  // namespace
 
 std::vector<std::string> layer_types() {
@@ -134,14 +155,16 @@ std::vector<std::string> layer_types() {
 }
 
 Model build_model(const json& config) {
-  const std::string model_name = config.value("name", std::string("model"));
+  ModelConfigFields top{};
+  model_config_fields().read(config, "model_config", top);
+  const std::string& model_name = top.name;
+  I2V_CHECK(!top.input.empty() && top.layers.is_array(),
+            "model config '{}': give its \"input\" shape (e.g. [3, 224, 224]) and its \"layers\"", model_name);
   try {
-    Model model(model_name, config.at("input").get<Shape>());
-    const json auxiliary = config.value("auxiliary_inputs", json::object());
-    for (const auto& [name, shape] : auxiliary.items()) model.add_auxiliary_input(name, shape.get<Shape>());
-    const int64_t outputs = config.value("outputs", int64_t(0));
-    std::vector<Shape> output_shapes;
-    for (const json& fields : config.at("layers")) {
+    Model model(model_name, top.input);
+    for (const auto& [name, shape] : top.auxiliary_inputs.items()) model.add_auxiliary_input(name, shape.get<Shape>());
+    const int64_t outputs = top.outputs;
+    for (const json& fields : top.layers) {
       const std::string name = fields.at("name").get<std::string>();
       const std::string type = fields.at("type").get<std::string>();
       auto factory = factories().find(type);

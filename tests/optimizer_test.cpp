@@ -156,6 +156,23 @@ TEST(LrSchedule, StepMultistepAndWarmup) {
   EXPECT_THROW(LrSchedule::from_json({{"type", "cosine"}}), Error);
 }
 
+TEST(LrSchedule, TakesOnlyTheFieldsOfItsType) {
+  auto refusal = [](const nlohmann::json& config) -> std::string {
+    try {
+      LrSchedule::from_json(config);
+    } catch (const Error& e) {
+      return e.message();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(refusal({{"type", "step"}, {"gamma", 0.5}}), "accepted");
+  // A plateau schedule has no gamma: the typo is not taken for one.
+  const std::string plateau = refusal({{"type", "plateau"}, {"gama", 0.5}});
+  EXPECT_EQ(plateau.rfind("config field schedule.gama: unknown (known here: lr, type, factor,", 0), 0u) << plateau;
+  EXPECT_NE(refusal({{"type", "step"}, {"gama", 0.5}}).find("did you mean \"gamma\""), std::string::npos);
+  EXPECT_NE(refusal({{"type", "plateau"}, {"gamma", 0.5}}).find("schedule.gamma: unknown"), std::string::npos);
+}
+
 TEST(LrSchedule, PlateauReducesAfterPatienceAsPyTorch) {
   // ReduceLROnPlateau(factor=0.5, patience=1, threshold=1e-4, cooldown=1) fed these losses:
   LrSchedule s = LrSchedule::from_json(

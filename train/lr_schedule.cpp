@@ -4,48 +4,53 @@
 #include <cmath>
 
 #include "base/error.h"
-#include "base/config_fields.h"
 
 namespace i2v {
 
+const ConfigSection<LrSchedule>& LrSchedule::config_fields() {
+  // Every type's fields (a schedule may give only its own type's: from_json). No defaults
+  // here: the members' own stay.
+  static const ConfigSection<LrSchedule> fields = {
+      {"lr", nullptr, &LrSchedule::base_lr_},
+      {"type", "string", nullptr,
+       [](const nlohmann::json& value, LrSchedule& s) {
+         const std::string type = value.get<std::string>();
+         if (type == "constant") s.type_ = Type::constant;
+         else if (type == "step") s.type_ = Type::step;
+         else if (type == "multistep") s.type_ = Type::multistep;
+         else if (type == "plateau") s.type_ = Type::plateau;
+         else I2V_THROW("unknown schedule type '{}': expected constant, step, multistep or plateau", type);
+       }},
+      {"step_epochs", nullptr, &LrSchedule::step_epochs_},
+      {"gamma", nullptr, &LrSchedule::gamma_},
+      {"milestones", nullptr, &LrSchedule::milestones_},
+      {"factor", nullptr, &LrSchedule::factor_},
+      {"patience", nullptr, &LrSchedule::patience_},
+      {"threshold", nullptr, &LrSchedule::threshold_},
+      {"cooldown", nullptr, &LrSchedule::cooldown_},
+      {"min_lr", nullptr, &LrSchedule::min_lr_},
+      {"warmup_steps", nullptr, &LrSchedule::warmup_steps_},
+      {"warmup_start_factor", nullptr, &LrSchedule::warmup_start_factor_},
+  };
+  return fields;
+}
+
 LrSchedule LrSchedule::from_json(const nlohmann::json& config) {
   LrSchedule s;
-  try {
-    s.base_lr_ = config.value("lr", s.base_lr_);
-    const std::string type = config.value("type", std::string("constant"));
-    std::vector<std::string> known = {"lr", "type", "warmup_steps", "warmup_start_factor"};
-    if (type == "step") known.insert(known.end(), {"step_epochs", "gamma"});
-    if (type == "multistep") known.insert(known.end(), {"milestones", "gamma"});
-    if (type == "plateau") known.insert(known.end(), {"factor", "patience", "threshold", "cooldown", "min_lr"});
-    check_known_fields(config, "schedule", known);
-    if (type == "constant") {
-      s.type_ = Type::constant;
-    } else if (type == "step") {
-      s.type_ = Type::step;
-      s.step_epochs_ = config.value("step_epochs", s.step_epochs_);
-      s.gamma_ = config.value("gamma", s.gamma_);
-      I2V_CHECK(s.step_epochs_ > 0, "step schedule: step_epochs must be positive");
-    } else if (type == "multistep") {
-      s.type_ = Type::multistep;
-      s.milestones_ = config.at("milestones").get<std::vector<int64_t>>();
-      s.gamma_ = config.value("gamma", s.gamma_);
-      I2V_CHECK(std::is_sorted(s.milestones_.begin(), s.milestones_.end()), "multistep: milestones must increase");
-    } else if (type == "plateau") {
-      s.type_ = Type::plateau;
-      s.factor_ = config.value("factor", s.factor_);
-      s.patience_ = config.value("patience", s.patience_);
-      s.threshold_ = config.value("threshold", s.threshold_);
-      s.cooldown_ = config.value("cooldown", s.cooldown_);
-      s.min_lr_ = config.value("min_lr", s.min_lr_);
-      I2V_CHECK(s.factor_ > 0 && s.factor_ < 1, "plateau: factor must be in (0, 1)");
-    } else {
-      I2V_THROW("unknown schedule type '{}': expected constant, step, multistep or plateau", type);
-    }
-    s.warmup_steps_ = config.value("warmup_steps", s.warmup_steps_);
-    s.warmup_start_factor_ = config.value("warmup_start_factor", s.warmup_start_factor_);
-  } catch (const nlohmann::json::exception& e) {
-    I2V_THROW("schedule {}: {}", config.dump(), e.what());
+  config_fields().store(config, "schedule", s);
+  // The type says which fields apply: the base rate, the warm-up and its own; another type's
+  // are refused.
+  std::vector<std::string> own = {"lr", "type", "warmup_steps", "warmup_start_factor"};
+  if (s.type_ == Type::step) own.insert(own.end(), {"step_epochs", "gamma"});
+  if (s.type_ == Type::multistep) own.insert(own.end(), {"milestones", "gamma"});
+  if (s.type_ == Type::plateau) own.insert(own.end(), {"factor", "patience", "threshold", "cooldown", "min_lr"});
+  config_fields().only(own).check(config, "schedule");
+  if (s.type_ == Type::step) I2V_CHECK(s.step_epochs_ > 0, "step schedule: step_epochs must be positive");
+  if (s.type_ == Type::multistep) {
+    I2V_CHECK(!s.milestones_.empty(), "multistep schedule: give the milestones (epochs at which the rate drops)");
+    I2V_CHECK(std::is_sorted(s.milestones_.begin(), s.milestones_.end()), "multistep: milestones must increase");
   }
+  if (s.type_ == Type::plateau) I2V_CHECK(s.factor_ > 0 && s.factor_ < 1, "plateau: factor must be in (0, 1)");
   I2V_CHECK(s.base_lr_ > 0, "schedule: lr must be positive, got {}", s.base_lr_);
   return s;
 }

@@ -14,11 +14,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/config_fields.h"
+
 namespace i2v {
 
 class LrSchedule {
  public:
   static LrSchedule from_json(const nlohmann::json& config);
+  // The table from_json reads with (base/config_fields.h).
+  static const ConfigSection<LrSchedule>& config_fields();
 
   // The rate for the optimizer step `step` (0-based) taken in epoch `epoch` (0-based).
   double lr(int64_t step, int64_t epoch) const;

@@ -1,8 +1,7 @@
 #include "train/sgd.h"
 
+#include <optional>
 #include <regex>
-
-#include "base/config_fields.h"
 
 #include "base/error.h"
 #include "kernels/sgd.h"
@@ -70,35 +69,57 @@ void Sgd::load_state(const std::map<std::string, Tensor>& state, int64_t steps_t
   steps_ = steps_taken;
 }
 
+namespace {
+
+// One rule of "optimizer.layers": the layers it names, and the multipliers it sets. A multiplier
+// it does not set keeps what earlier rules gave, so the table has no defaults.
+struct LayerRule {
+  std::vector<std::string> layers;
+  std::optional<std::string> pattern;
+  std::optional<double> lr_mult, decay_mult;
+};
+
+const ConfigSection<LayerRule>& rule_fields() {
+  static const ConfigSection<LayerRule> fields = {
+      {"layers", nullptr, &LayerRule::layers},
+      {"pattern", nullptr, &LayerRule::pattern},
+      {"lr_mult", nullptr, &LayerRule::lr_mult},
+      {"decay_mult", nullptr, &LayerRule::decay_mult},
+  };
+  return fields;
+}
+
+}  // namespace
+
+std::vector<ConfigFieldInfo> layer_rule_fields() { return rule_fields().fields(); }
+
 std::map<std::string, LayerRates> parse_layer_rates(const nlohmann::json& rules, const Model& model) {
   std::map<std::string, LayerRates> rates;
   I2V_CHECK(rules.is_array(), "layer rates: expected a list of rules, got {}", rules.dump());
-  for (const nlohmann::json& rule : rules) {
-    I2V_CHECK(rule.is_object(), "layer rate rule {}: expected an object", rule.dump());
-    check_known_fields(rule, "optimizer.layers[]", {"layers", "pattern", "lr_mult", "decay_mult"});
+  for (const nlohmann::json& given : rules) {
+    I2V_CHECK(given.is_object(), "layer rate rule {}: expected an object", given.dump());
+    LayerRule rule;
+    rule_fields().read(given, "optimizer.layers[]", rule);
     std::vector<std::string> layers;
-    if (rule.contains("layers")) {
-      for (const auto& name : rule.at("layers")) {
-        I2V_CHECK(model.has_node(name.get<std::string>()), "layer rate rule {}: the model has no layer '{}'",
-                  rule.dump(), name.get<std::string>());
-        layers.push_back(name.get<std::string>());
-      }
+    for (const std::string& name : rule.layers) {
+      I2V_CHECK(model.has_node(name), "layer rate rule {}: the model has no layer '{}'", given.dump(), name);
+      layers.push_back(name);
     }
-    if (rule.contains("pattern")) {
+    if (rule.pattern) {
       std::regex pattern;
       try {
-        pattern = std::regex(rule.at("pattern").get<std::string>());
+        pattern = std::regex(*rule.pattern);
       } catch (const std::exception& e) {
-        I2V_THROW("layer rate rule {}: the pattern is not a regular expression ({})", rule.dump(), e.what());
+        I2V_THROW("layer rate rule {}: the pattern is not a regular expression ({})", given.dump(), e.what());
       }
       for (const ModelNode& node : model.nodes())
         if (std::regex_match(node.name, pattern)) layers.push_back(node.name);
     }
-    I2V_CHECK(!layers.empty(), "layer rate rule {} names no layer of the model", rule.dump());
+    I2V_CHECK(!layers.empty(), "layer rate rule {} names no layer of the model", given.dump());
     for (const std::string& layer : layers) {
       LayerRates& r = rates[layer];
-      r.lr_mult = rule.value("lr_mult", r.lr_mult);
-      r.decay_mult = rule.value("decay_mult", r.decay_mult);
+      if (rule.lr_mult) r.lr_mult = *rule.lr_mult;
+      if (rule.decay_mult) r.decay_mult = *rule.decay_mult;
     }
   }
   return rates;

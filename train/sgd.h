@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/config_fields.h"
 #include "nn/model.h"
 
 namespace i2v {
@@ -59,5 +60,7 @@ class Sgd {
 // Reads {"layers": ["conv1", ...] or "pattern": "regex", "lr_mult": m, "decay_mult": d} rules
 // (later rules win) into per-layer rates for `model`; throws naming a rule that matches nothing.
 std::map<std::string, LayerRates> parse_layer_rates(const nlohmann::json& rules, const Model& model);
+// The fields of a rule, as docs/training.md lists them.
+std::vector<ConfigFieldInfo> layer_rule_fields();
 
 }  // namespace i2v

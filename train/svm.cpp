@@ -11,7 +11,6 @@
 #include <fmt/format.h>
 
 #include "base/error.h"
-#include "base/config_fields.h"
 #include "base/random.h"
 #include "nn/safetensors.h"
 #include "train/metrics.h"
@@ -292,22 +291,26 @@ OneVsRestSvm OneVsRestSvm::load(const std::string& path) {
   return svm;
 }
 
+const ConfigSection<SvmGrid>& SvmGrid::config_fields() {
+  // No defaults here: SvmGrid's own stay.
+  static const ConfigSection<SvmGrid> fields = {
+      {"kernels", "list of strings", nullptr,
+       [](const nlohmann::json& value, SvmGrid& grid) {
+         grid.kernels.clear();
+         for (const auto& name : value) grid.kernels.push_back(parse_svm_kernel(name.get<std::string>()));
+       }},
+      {"C", nullptr, &SvmGrid::c},
+      {"gamma", nullptr, &SvmGrid::gamma},
+      {"coef0", nullptr, &SvmGrid::coef0},
+      {"folds", nullptr, &SvmGrid::folds},
+      {"seed", nullptr, &SvmGrid::seed},
+  };
+  return fields;
+}
+
 SvmGrid SvmGrid::from_json(const nlohmann::json& json) {
   SvmGrid grid;
-  check_known_fields(json, "transfer.svm", {"kernels", "C", "gamma", "coef0", "folds", "seed"});
-  try {
-    if (json.contains("kernels")) {
-      grid.kernels.clear();
-      for (const auto& name : json.at("kernels")) grid.kernels.push_back(parse_svm_kernel(name.get<std::string>()));
-    }
-    grid.c = json.value("C", grid.c);
-    grid.gamma = json.value("gamma", grid.gamma);
-    grid.coef0 = json.value("coef0", grid.coef0);
-    grid.folds = json.value("folds", grid.folds);
-    grid.seed = json.value("seed", grid.seed);
-  } catch (const nlohmann::json::exception& e) {
-    I2V_THROW("SVM grid {}: {}", json.dump(), e.what());
-  }
+  config_fields().read(json, "transfer.svm", grid);
   I2V_CHECK(!grid.kernels.empty() && !grid.c.empty() && !grid.gamma.empty(), "SVM grid: give kernels, C and gamma");
   for (double c : grid.c) I2V_CHECK(c > 0, "SVM grid: C must be positive, got {}", c);
   for (double g : grid.gamma) I2V_CHECK(g > 0, "SVM grid: gamma must be positive, got {}", g);

@@ -42,6 +42,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/config_fields.h"
 #include "train/feature_set.h"
 
 namespace i2v {
@@ -109,6 +110,8 @@ struct SvmGrid {
   // {"kernels": ["rbf", "sigmoid"], "C": [...], "gamma": [...], "coef0": 0, "folds": 3, "seed": 1};
   // missing fields keep the defaults.
   static SvmGrid from_json(const nlohmann::json& json);
+  // The table from_json reads with (base/config_fields.h).
+  static const ConfigSection<SvmGrid>& config_fields();
   nlohmann::json to_json() const;
   int64_t points() const { return int64_t(kernels.size() * c.size() * gamma.size()); }
 };

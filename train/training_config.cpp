@@ -9,82 +9,50 @@
 #include <map>
 #include <set>
 
+#include "base/atomic_file.h"
 #include "base/error.h"
+#include "data/metadata.h"
+#include "data/split.h"
+#include "data/vocabulary.h"
 #include "nn/losses/bce_with_logits.h"
 #include "nn/losses/cross_entropy.h"
 #include "nn/model_config.h"
 #include "nn/npy.h"
 #include "nn/safetensors.h"
-#include "base/config_fields.h"
-#include "base/atomic_file.h"
-#include "data/metadata.h"
-#include "data/split.h"
-#include "data/vocabulary.h"
+#include "train/training_config_fields.h"
 
 namespace i2v {
 namespace {
 
 using nlohmann::json;
 
-// Reads a field, naming the config path in errors.
-template <typename T>
-T field(const json& object, const char* key, const std::string& where, T fallback) {
-  if (!object.contains(key)) return fallback;
-  try {
-    return object.at(key).get<T>();
-  } catch (const json::exception& e) {
-    I2V_THROW("config field {}.{}: {} (got {})", where, key, e.what(), object.at(key).dump());
+// The pictures and targets of a "data" section.
+std::shared_ptr<const DatasetContents> read_contents(const DataFields& data) {
+  if (!data.folder.root.empty()) return std::make_shared<const DatasetContents>(read_image_folder(data.folder));
+  I2V_CHECK(!data.dump.metadata.empty() && !data.dump.images.empty(),
+            "config field data: give \"metadata\" and \"images\" (a Danbooru-style dump) or \"folders\" (an image folder)");
+  Vocabulary vocabulary;
+  if (!data.vocab.empty()) {
+    vocabulary = Vocabulary::load(data.vocab);
+  } else {
+    DataReport report;
+    vocabulary = build_vocabulary(data.dump.metadata, VocabularyOptions{}, report);
+    std::fprintf(stderr, "vocabulary: built in memory, %lld outputs\n", static_cast<long long>(vocabulary.size()));
   }
+  return std::make_shared<const DatasetContents>(read_danbooru(data.dump, vocabulary));
 }
 
 }  // namespace
 
-std::shared_ptr<const DatasetContents> read_data(const json& data) {
-  const SplitFractions fractions = parse_split_fractions(field<std::string>(data, "split_fractions", "data", "0.8,0.1,0.1"));
-  const uint64_t split_seed = field<uint64_t>(data, "split_seed", "data", 0);
-  if (data.contains("folders")) {
-    return std::make_shared<const DatasetContents>(
-        read_image_folder({field<std::string>(data, "folders", "data", ""), fractions, split_seed,
-                           field<std::vector<std::string>>(data, "classes", "data", {})}));
-  }
-  I2V_CHECK(data.contains("metadata") && data.contains("images"),
-            "config field data: give \"metadata\" and \"images\" (a Danbooru-style dump) or \"folders\" (an image folder)");
-  DanbooruSource source;
-  source.metadata = field<std::vector<std::string>>(data, "metadata", "data", {});
-  source.images = field<std::string>(data, "images", "data", "");
-  source.layout = parse_image_layout(field<std::string>(data, "layout", "data", "auto"));
-  source.fractions = fractions;
-  source.split_salt = split_seed;
-  Vocabulary vocabulary;
-  if (data.contains("vocab")) {
-    vocabulary = Vocabulary::load(field<std::string>(data, "vocab", "data", ""));
-  } else {
-    DataReport report;
-    vocabulary = build_vocabulary(source.metadata, VocabularyOptions{}, report);
-    std::fprintf(stderr, "vocabulary: built in memory, %lld outputs\n", static_cast<long long>(vocabulary.size()));
-  }
-  return std::make_shared<const DatasetContents>(read_danbooru(source, vocabulary));
-}
+std::shared_ptr<const DatasetContents> read_data(const json& data) { return read_contents(read_data_fields(data)); }
 
-Preprocess data_preprocess(const json& data) {
-  return Preprocess::from_json(field<json>(data, "preprocess", "data", json::object()));
-}
+Preprocess data_preprocess(const json& data) { return read_data_fields(data).preprocess; }
 
 // "auxiliary": {"caption": {"features": "f.npy", "ids": "ids.npy", "missing": "error"}} (name order).
 std::vector<std::shared_ptr<const AuxiliaryFeatures>> read_auxiliary(const json& auxiliary) {
   std::vector<std::shared_ptr<const AuxiliaryFeatures>> all;
   for (const auto& [name, spec] : auxiliary.items()) {
-    const std::string where = "data.auxiliary." + name;
-    check_known_fields(spec, where, {"features", "ids", "missing"});
-    AuxiliarySource source;
-    source.features = field<std::string>(spec, "features", where, "");
-    source.ids = field<std::string>(spec, "ids", where, "");
-    I2V_CHECK(!source.features.empty() && !source.ids.empty(),
-              "config field {}: give \"features\" ([posts, D] .npy) and \"ids\" ([posts] .npy of post ids)", where);
-    const std::string missing = field<std::string>(spec, "missing", where, "error");
-    I2V_CHECK(missing == "error" || missing == "zeros", "config field {}.missing: \"error\" or \"zeros\", got \"{}\"",
-              where, missing);
-    source.missing_as_zeros = missing == "zeros";
+    const AuxiliarySource source = read_auxiliary_source(spec, "data.auxiliary." + name);
     all.push_back(AuxiliaryFeatures::load(name, source));
     std::fprintf(stderr, "auxiliary input %s: %lld posts of %lld features from %s\n", name.c_str(),
                  static_cast<long long>(all.back()->rows()), static_cast<long long>(all.back()->dim()),
@@ -111,13 +79,12 @@ Tensor read_pos_weight(const json& value, int64_t outputs) {
   return weight;
 }
 
-std::unique_ptr<Loss> make_loss(const json& config, TargetKind kind, int64_t outputs) {
-  const std::string fallback = kind == TargetKind::multi_label ? "bce_with_logits" : "cross_entropy";
-  const std::string type = field<std::string>(config, "type", "loss", fallback);
+std::unique_ptr<Loss> make_loss(const LossFields& loss, TargetKind kind, int64_t outputs) {
+  const std::string type = loss.type.value_or(kind == TargetKind::multi_label ? "bce_with_logits" : "cross_entropy");
   if (type == "bce_with_logits") {
     I2V_CHECK(kind == TargetKind::multi_label, "loss bce_with_logits needs multi-label data (a dump with tags)");
-    const std::string reduction = field<std::string>(config, "reduction", "loss", "mean");
-    const Tensor pos_weight = config.contains("pos_weight") ? read_pos_weight(config.at("pos_weight"), outputs) : Tensor();
+    const std::string reduction = loss.reduction.value_or("mean");
+    const Tensor pos_weight = loss.pos_weight.is_null() ? Tensor() : read_pos_weight(loss.pos_weight, outputs);
     if (reduction == "mean") return std::make_unique<BCEWithLogits>(Reduction::mean, pos_weight);
     if (reduction == "sum") return std::make_unique<BCEWithLogits>(Reduction::sum, pos_weight);
     if (reduction == "batch_mean") return std::make_unique<BCEWithLogits>(Reduction::batch_mean, pos_weight);
@@ -125,7 +92,7 @@ std::unique_ptr<Loss> make_loss(const json& config, TargetKind kind, int64_t out
   }
   if (type == "cross_entropy") {
     I2V_CHECK(kind == TargetKind::class_index, "loss cross_entropy needs single-label data (an image folder)");
-    I2V_CHECK(!config.contains("pos_weight") && !config.contains("reduction"),
+    I2V_CHECK(loss.pos_weight.is_null() && !loss.reduction,
               "config field loss: cross_entropy is always the mean over the batch and takes no pos_weight");
     return std::make_unique<CrossEntropy>();
   }
@@ -223,119 +190,78 @@ void load_initial_weights(Model& model, const std::string& path, const std::vect
   std::fprintf(stderr, "\n");
 }
 
-TrainingSetup prepare_training(const json& config) {
-  I2V_CHECK(config.is_object(), "a training config is a JSON object");
-  // "about": a description for people; "model_config": what i2v train writes into the run's
-  // config.json (the resolved model); "transfer": read by i2v transfer.
-  check_known_fields(config, "", {"about", "run", "seed", "device", "model", "init", "data", "loss", "optimizer", "schedule",
-                                  "epochs", "max_steps", "validate_every_steps", "checkpoint_every_steps",
-                                  "keep_checkpoints", "log_every_steps", "on_nonfinite", "model_config", "transfer"});
-  check_known_fields(config.value("data", json::object()), "data",
-                     {"metadata", "images", "layout", "vocab", "folders", "classes", "split_fractions", "split_seed",
-                      "preprocess", "augment", "cache", "auxiliary", "batch_size", "workers", "drop_last"});
-  check_known_fields(config.value("model", json::object()), "model",
-                     {"name", "config", "width", "input_size", "gcn_features", "gcn_average_scores"});
-  check_known_fields(config.value("init", json::object()), "init", {"weights", "restart", "strict"});
-  check_known_fields(config.value("loss", json::object()), "loss", {"type", "reduction", "pos_weight"});
-  check_known_fields(config.value("optimizer", json::object()), "optimizer",
-                     {"momentum", "weight_decay", "clip_norm", "layers"});
-  TrainingSetup setup;
-  setup.config = config;
-  const uint64_t seed = field<uint64_t>(config, "seed", "", 1);
-  const json data = field<json>(config, "data", "", json::object());
+namespace {
 
-  // Data.
-  setup.contents = read_data(data);
+// The pictures, split three ways with each split's preprocessing, and the loader's options.
+// Returns the options of the evaluation splits (validation, test).
+DatasetOptions prepare_data(const TrainingFields& fields, TrainingSetup& setup) {
+  const DataFields& data = fields.data;
+  setup.contents = read_contents(data);
   if (setup.contents->report.skipped() > 0) std::fputs(setup.contents->report.summary("metadata").c_str(), stderr);
   DatasetOptions eval_options;
-  eval_options.preprocess = data_preprocess(data);
-  eval_options.cache = field<bool>(data, "cache", "data", false);
-  eval_options.auxiliary = read_auxiliary(field<json>(data, "auxiliary", "data", json::object()));
+  eval_options.preprocess = data.preprocess;
+  eval_options.cache = data.cache;
+  eval_options.auxiliary = read_auxiliary(data.auxiliary);
   DatasetOptions train_options = eval_options;
-  json augmented = eval_options.preprocess.to_json();
-  const json augment = field<json>(data, "augment", "data", json::object());
-  // What only training pictures get; the size, channel order and normalisation stay the model's.
-  check_known_fields(augment, "data.augment", {"crop", "min_area", "hflip", "resize", "resize_to"});
-  for (const auto& [key, value] : augment.items()) augmented[key] = value;
-  train_options.preprocess = Preprocess::from_json(augmented);
+  train_options.preprocess = data.augmented;
   setup.train = std::make_shared<const Dataset>(setup.contents, Split::train, train_options);
   if (setup.contents->count(Split::val) > 0)
     setup.validation = std::make_shared<const Dataset>(setup.contents, Split::val, eval_options);
   if (setup.contents->count(Split::test) > 0)
     setup.test = std::make_shared<const Dataset>(setup.contents, Split::test, eval_options);
-  setup.loader.batch_size = field<int64_t>(data, "batch_size", "data", 32);
-  setup.loader.workers = field<int>(data, "workers", "data", 2);
-  setup.loader.seed = seed;
-  setup.loader.drop_last = field<bool>(data, "drop_last", "data", false);
+  setup.loader = data.loader;
+  setup.loader.seed = fields.top.seed;
+  return eval_options;
+}
 
-  // Model.
-  const json model_json = field<json>(config, "model", "", json::object());
-  ZooOptions zoo;
+// The model, sized by the data (outputs, picture size, auxiliary inputs), initialised from the
+// seed and then from the "init" weights when there are any, on the run's device.
+void prepare_model(const TrainingFields& fields, const DatasetOptions& eval_options, TrainingSetup& setup) {
+  ZooOptions zoo = fields.model.zoo;
   zoo.outputs = setup.train->num_classes();
   zoo.input_size = eval_options.preprocess.size;
-  zoo.width = field<double>(model_json, "width", "model", 1.0);
-  zoo.gcn_features = field<int64_t>(model_json, "gcn_features", "model", 0);
-  zoo.gcn_average_scores = field<bool>(model_json, "gcn_average_scores", "model", true);
   for (const auto& features : eval_options.auxiliary)
     if (features->name() == "caption") zoo.caption_features = features->dim();
-  const std::string model_name = model_json.contains("config") ? field<std::string>(model_json, "config", "model", "")
-                                                               : field<std::string>(model_json, "name", "model", "i2v-tag");
-  const int64_t model_input = field<int64_t>(model_json, "input_size", "model", zoo.input_size);
+  const int64_t model_input = fields.model.input_size.value_or(zoo.input_size);
   I2V_CHECK(model_input == zoo.input_size, "model.input_size {} differs from data.preprocess.size {}", model_input,
             zoo.input_size);
-  setup.config["model_config"] = resolve_model_config(model_name, zoo);
+  setup.config["model_config"] = resolve_model_config(fields.model.name, zoo);
   setup.model = std::make_unique<Model>(build_model(setup.config["model_config"]));
   check_auxiliary_inputs(*setup.model, eval_options.auxiliary);
+  const uint64_t seed = fields.top.seed;
   setup.model->initialize(mix_seed(seed, 1));
   setup.model->seed_random_layers(mix_seed(seed, 2));
-  const json init = field<json>(config, "init", "", json::object());
-  if (init.contains("weights"))
-    load_initial_weights(*setup.model, field<std::string>(init, "weights", "init", ""),
-                         field<std::vector<std::string>>(init, "restart", "init", {}), mix_seed(seed, 3),
-                         field<bool>(init, "strict", "init", false));
-  setup.trainer.device = Device::parse(field<std::string>(config, "device", "", "cpu"));
-  setup.model->to(setup.trainer.device);
+  const InitFields& init = fields.init;
+  if (!init.weights.empty())
+    load_initial_weights(*setup.model, init.weights, init.restart, mix_seed(seed, 3), init.strict);
+  setup.model->to(fields.top.loop.device);
+}
 
-  // Loss, optimizer, schedule.
-  setup.loss = make_loss(field<json>(config, "loss", "", json::object()), setup.train->target_kind(),
-                         setup.train->num_classes());
-  const json optimizer = field<json>(config, "optimizer", "", json::object());
-  SgdOptions sgd;
-  sgd.momentum = field<double>(optimizer, "momentum", "optimizer", 0.9);
-  sgd.weight_decay = field<double>(optimizer, "weight_decay", "optimizer", 5e-4);
-  sgd.clip_norm = field<double>(optimizer, "clip_norm", "optimizer", 0.0);
-  const auto rates = optimizer.contains("layers") ? parse_layer_rates(optimizer.at("layers"), *setup.model)
-                                                  : std::map<std::string, LayerRates>{};
-  setup.sgd = std::make_unique<Sgd>(*setup.model, sgd, rates);
-  setup.schedule = std::make_unique<LrSchedule>(LrSchedule::from_json(field<json>(config, "schedule", "", json::object())));
+}  // namespace
 
-  // The loop.
-  TrainerOptions& t = setup.trainer;
-  t.run_directory = field<std::string>(config, "run", "", "");
-  I2V_CHECK(!t.run_directory.empty(), "config field run: the run directory (checkpoints, logs, weights) is missing");
-  t.epochs = field<int64_t>(config, "epochs", "", 10);
-  t.max_steps = field<int64_t>(config, "max_steps", "", 0);
-  t.validate_every_steps = field<int64_t>(config, "validate_every_steps", "", 0);
-  t.checkpoint_every_steps = field<int64_t>(config, "checkpoint_every_steps", "", 0);
-  t.keep_checkpoints = field<int>(config, "keep_checkpoints", "", 3);
-  t.log_every_steps = field<int64_t>(config, "log_every_steps", "", 10);
-  const std::string nonfinite = field<std::string>(config, "on_nonfinite", "", "stop");
-  I2V_CHECK(nonfinite == "stop" || nonfinite == "skip", "config field on_nonfinite: \"stop\" or \"skip\", got \"{}\"",
-            nonfinite);
-  t.skip_nonfinite = nonfinite == "skip";
-  t.config = setup.config;
-  t.weights_metadata = model_metadata(setup);
-  std::filesystem::create_directories(t.run_directory);
+TrainingSetup prepare_training(const json& config) {
+  const TrainingFields fields = read_training_fields(config);
+  TrainingSetup setup;
+  setup.config = config;
+  const DatasetOptions eval_options = prepare_data(fields, setup);
+  prepare_model(fields, eval_options, setup);
+  setup.loss = make_loss(fields.loss, setup.train->target_kind(), setup.train->num_classes());
+  setup.sgd = std::make_unique<Sgd>(*setup.model, fields.optimizer.sgd,
+                                    parse_layer_rates(fields.optimizer.layers, *setup.model));
+  setup.schedule = std::make_unique<LrSchedule>(fields.schedule);
+  setup.trainer = fields.top.loop;
+  setup.trainer.config = setup.config;
+  setup.trainer.weights_metadata = model_metadata(setup);
+  std::filesystem::create_directories(setup.trainer.run_directory);
   return setup;
 }
 
 std::map<std::string, std::string> model_metadata(const TrainingSetup& setup) {
+  // The evaluation preprocessing: the training split's has the augmentation.
+  const Preprocess preprocess = setup.validation ? setup.validation->preprocess()
+                                                 : data_preprocess(setup.config.value("data", json::object()));
   return {{"i2v.model_config", setup.config.at("model_config").dump()},
-          {"i2v.preprocess", setup.validation ? setup.validation->preprocess().to_json().dump()
-                                              : Preprocess::from_json(setup.config.value("data", json::object())
-                                                                          .value("preprocess", json::object()))
-                                                    .to_json()
-                                                    .dump()},
+          {"i2v.preprocess", preprocess.to_json().dump()},
           {"i2v.outputs", output_names(*setup.contents).dump()},
           {"i2v.target", setup.train->target_kind() == TargetKind::multi_label ? "multi_label" : "class_index"}};
 }

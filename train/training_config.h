@@ -1,4 +1,5 @@
-// One JSON file describes a training run (docs/training.md has every field):
+// One JSON file describes a training run (docs/training.md has every field;
+// train/training_config_fields.h reads them):
 //
 //   {"run": "runs/emoji-tag", "seed": 1, "device": "cpu",
 //    "model": {"name": "i2v-tag", "width": 0.25, "input_size": 64},     // or {"config": "file.json"}

@@ -8,7 +8,6 @@
 #include "base/error.h"
 #include "nn/safetensors.h"
 #include "base/atomic_file.h"
-#include "base/config_fields.h"
 #include "train/evaluate.h"
 #include "train/feature_set.h"
 #include "base/progress.h"
@@ -19,6 +18,29 @@ namespace i2v {
 namespace {
 
 using nlohmann::json;
+
+// The config's "transfer" section (train/transfer.h).
+struct TransferFields {
+  std::string features;  // the layer the SVMs read
+  json baseline;         // dotted-path overrides that make the baseline's config
+  json svm;              // the SVMs' grid (SvmGrid)
+};
+
+const ConfigSection<TransferFields>& transfer_section() {
+  static const ConfigSection<TransferFields> fields = {
+      {"features", "fc7", &TransferFields::features},
+      {"baseline", json{{"init.restart", {"classifier.6"}}, {"optimizer.layers", json::array()}},
+       &TransferFields::baseline},
+      {"svm", json::object(), &TransferFields::svm},
+  };
+  return fields;
+}
+
+TransferFields read_transfer(const json& config) {
+  TransferFields transfer;
+  transfer_section().read(config.value("transfer", json::object()), "transfer", transfer);
+  return transfer;
+}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -70,10 +92,9 @@ struct Experiment {
 void run_variant(const std::string& variant, json config, bool pretrained_row, Experiment& experiment) {
   const std::string& run = experiment.run;
   json& summary = experiment.summary;
-  const json transfer = config.value("transfer", json::object());
-  check_known_fields(transfer, "transfer", {"features", "svm", "baseline"});
-  const std::string layer = transfer.value("features", std::string("fc7"));
-  const SvmGrid grid = SvmGrid::from_json(transfer.value("svm", json::object()));
+  const TransferFields transfer = read_transfer(config);
+  const std::string& layer = transfer.features;
+  const SvmGrid grid = SvmGrid::from_json(transfer.svm);
   const std::string directory = run + "/" + variant;
   config["run"] = directory;
   std::fprintf(stderr, "\n== %s: training in %s ==\n", variant.c_str(), directory.c_str());
@@ -120,10 +141,11 @@ void run_variant(const std::string& variant, json config, bool pretrained_row, E
 
 }  // namespace
 
+std::vector<ConfigFieldInfo> transfer_fields() { return transfer_section().fields(); }
+
 json baseline_config(const json& config) {
   json baseline = config;
-  const json overrides = config.value("transfer", json::object())
-                             .value("baseline", json{{"init.restart", {"classifier.6"}}, {"optimizer.layers", json::array()}});
+  const json overrides = read_transfer(config).baseline;
   I2V_CHECK(overrides.is_object(), "config field transfer.baseline: an object of dotted paths and values, e.g. "
             "{{\"schedule.lr\": 0.001}}, got {}", overrides.dump());
   for (const auto& [path, value] : overrides.items()) apply_override(baseline, path + "=" + value.dump());

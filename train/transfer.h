@@ -34,6 +34,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/config_fields.h"
 #include "train/precision_table.h"
 
 namespace i2v {
@@ -44,5 +45,8 @@ PrecisionTable run_transfer(const nlohmann::json& config, bool resume);
 
 // The baseline's config: `config` with the "transfer.baseline" overrides.
 nlohmann::json baseline_config(const nlohmann::json& config);
+
+// The fields of the "transfer" section, as docs/training.md lists them.
+std::vector<ConfigFieldInfo> transfer_fields();
 
 }  // namespace i2v

@@ -1,0 +1,116 @@
+// A config section read through its table (base/config_fields.h): values, defaults, types in
+// words, and the errors that name the field.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "base/config_fields.h"
+#include "base/error.h"
+
+namespace i2v {
+namespace {
+
+using nlohmann::json;
+
+struct Inner {
+  double rate = -1;
+};
+
+struct Target {
+  int64_t epochs = -1;
+  std::string name = "kept";  // no default in the table: stays unless given
+  std::vector<std::string> layers;
+  std::optional<int64_t> size;
+  Inner inner;
+  bool skip = false;
+};
+
+const ConfigSection<Target>& fields() {
+  static const ConfigSection<Target> table = {
+      {"epochs", 10, &Target::epochs},
+      {"name", nullptr, &Target::name},
+      {"layers", json::array({"a"}), &Target::layers},
+      {"size", nullptr, &Target::size},
+      {"rate", 0.5, &Target::inner, &Inner::rate},
+      {"mode", "string", "stop",
+       [](const json& value, Target& t) {
+         const std::string mode = value.get<std::string>();
+         I2V_CHECK(mode == "stop" || mode == "skip", "mode: stop or skip, got {}", mode);
+         t.skip = mode == "skip";
+       }},
+      {"about", "any", nullptr, nullptr},  // allowed, read by someone else
+  };
+  return table;
+}
+
+std::string refusal(const json& object, const std::string& where = "loop") {
+  try {
+    Target t;
+    fields().read(object, where, t);
+  } catch (const Error& e) {
+    return e.message();
+  }
+  return "accepted";
+}
+
+TEST(ConfigFields, ReadsGivenValuesAndDefaultsAndKeepsTheRest) {
+  Target t;
+  fields().read(json::object(), "loop", t);
+  EXPECT_EQ(t.epochs, 10);
+  EXPECT_EQ(t.name, "kept");
+  EXPECT_EQ(t.layers, std::vector<std::string>{"a"});
+  EXPECT_FALSE(t.size.has_value());
+  EXPECT_EQ(t.inner.rate, 0.5);
+  EXPECT_FALSE(t.skip);
+
+  fields().read({{"epochs", 3}, {"name", "n"}, {"size", 64}, {"rate", 2.5}, {"mode", "skip"}, {"about", {1, 2}}},
+                "loop", t);
+  EXPECT_EQ(t.epochs, 3);
+  EXPECT_EQ(t.name, "n");
+  EXPECT_EQ(t.size, 64);
+  EXPECT_EQ(t.inner.rate, 2.5);
+  EXPECT_TRUE(t.skip);
+}
+
+TEST(ConfigFields, RefusesUnknownFieldsNamingTheNearest) {
+  EXPECT_EQ(refusal({{"epoch", 3}}),
+            "config field loop.epoch: unknown — did you mean \"epochs\"? (known here: epochs, name, layers, size, rate, "
+            "mode, about; fields starting with '_' are comments)");
+  EXPECT_EQ(refusal({{"epoch", 3}}, "").rfind("config field epoch: unknown", 0), 0u);  // the top level
+  EXPECT_EQ(refusal({{"colour", 3}}).find("did you mean"), std::string::npos);
+  EXPECT_EQ(refusal({{"_note", "a comment"}}), "accepted");
+  EXPECT_EQ(refusal(json::array()), "config field loop: expected an object, got []");
+}
+
+TEST(ConfigFields, AValueOfTheWrongTypeNamesTheFieldAndTheValue) {
+  const std::string message = refusal({{"epochs", "ten"}});
+  EXPECT_EQ(message.rfind("config field loop.epochs: [json.exception.type_error.302]", 0), 0u) << message;
+  EXPECT_NE(message.find("(got \"ten\")"), std::string::npos) << message;
+  EXPECT_EQ(refusal({{"mode", "go"}}), "mode: stop or skip, got go");  // a reader's own errors pass as they are
+}
+
+TEST(ConfigFields, TypesInWordsFollowTheMembers) {
+  std::vector<std::string> types;
+  for (const ConfigFieldInfo& field : fields().fields()) types.push_back(field.type);
+  EXPECT_EQ(types, (std::vector<std::string>{"integer", "string", "list of strings", "integer", "number", "string",
+                                             "any"}));
+  EXPECT_EQ(fields().fields()[0].default_value, 10);
+  EXPECT_TRUE(fields().fields()[1].default_value.is_null());
+}
+
+TEST(ConfigFields, OnlyKeepsSomeRows) {
+  const ConfigSection<Target> part = fields().only({"rate", "epochs"});
+  ASSERT_EQ(part.fields().size(), 2u);
+  EXPECT_EQ(part.fields()[0].name, "epochs");  // table order
+  Target t;
+  part.read({{"rate", 1.5}}, "part", t);
+  EXPECT_EQ(t.inner.rate, 1.5);
+  EXPECT_EQ(t.layers, std::vector<std::string>{});  // not part of it: not read
+  EXPECT_THROW(part.check({{"name", "n"}}, "part"), Error);
+  EXPECT_THROW(fields().only({"nothing"}), Error);
+}
+
+}  // namespace
+}  // namespace i2v

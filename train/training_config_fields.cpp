@@ -1,0 +1,196 @@
+#include "train/training_config_fields.h"
+
+#include "base/error.h"
+#include "data/metadata.h"
+#include "data/split.h"
+#include "train/svm.h"
+#include "train/transfer.h"
+
+namespace i2v {
+namespace {
+
+using nlohmann::json;
+
+const ConfigSection<TopLevelFields>& top_level_fields() {
+  static const ConfigSection<TopLevelFields> fields = {
+      {"run", nullptr, &TopLevelFields::loop, &TrainerOptions::run_directory},
+      {"seed", 1, &TopLevelFields::seed},
+      {"device", "string", "cpu",
+       [](const json& value, TopLevelFields& top) { top.loop.device = Device::parse(value.get<std::string>()); }},
+      {"model", json::object(), &TopLevelFields::model},
+      {"init", json::object(), &TopLevelFields::init},
+      {"data", json::object(), &TopLevelFields::data},
+      {"loss", json::object(), &TopLevelFields::loss},
+      {"optimizer", json::object(), &TopLevelFields::optimizer},
+      {"schedule", json::object(), &TopLevelFields::schedule},
+      {"epochs", 10, &TopLevelFields::loop, &TrainerOptions::epochs},
+      {"max_steps", 0, &TopLevelFields::loop, &TrainerOptions::max_steps},
+      {"validate_every_steps", 0, &TopLevelFields::loop, &TrainerOptions::validate_every_steps},
+      {"checkpoint_every_steps", 0, &TopLevelFields::loop, &TrainerOptions::checkpoint_every_steps},
+      {"keep_checkpoints", 3, &TopLevelFields::loop, &TrainerOptions::keep_checkpoints},
+      {"log_every_steps", 10, &TopLevelFields::loop, &TrainerOptions::log_every_steps},
+      {"on_nonfinite", "string", "stop",
+       [](const json& value, TopLevelFields& top) {
+         const std::string text = value.get<std::string>();
+         I2V_CHECK(text == "stop" || text == "skip", "config field on_nonfinite: \"stop\" or \"skip\", got \"{}\"",
+                   text);
+         top.loop.skip_nonfinite = text == "skip";
+       }},
+      // Read by others: "about" is a description for people, "model_config" what i2v train
+      // writes into the run's config.json (the model it resolved), "transfer" i2v transfer's.
+      {"about", "any", nullptr, nullptr},
+      {"model_config", "object", nullptr, nullptr},
+      {"transfer", "object", nullptr, nullptr},
+  };
+  return fields;
+}
+
+const ConfigSection<ModelFields>& model_fields() {
+  static const ConfigSection<ModelFields> fields = {
+      {"name", "i2v-tag", &ModelFields::name},
+      {"config", nullptr, &ModelFields::name},  // a model config file: read after "name", so it wins
+      {"width", 1.0, &ModelFields::zoo, &ZooOptions::width},
+      {"gcn_features", 0, &ModelFields::zoo, &ZooOptions::gcn_features},
+      {"gcn_average_scores", true, &ModelFields::zoo, &ZooOptions::gcn_average_scores},
+      {"input_size", nullptr, &ModelFields::input_size},
+  };
+  return fields;
+}
+
+const ConfigSection<InitFields>& init_fields() {
+  static const ConfigSection<InitFields> fields = {
+      {"weights", nullptr, &InitFields::weights},
+      {"restart", json::array(), &InitFields::restart},
+      {"strict", false, &InitFields::strict},
+  };
+  return fields;
+}
+
+// "data.augment": what only the training pictures get. The size, channel order and
+// normalisation are the model's and stay those of "data.preprocess".
+const ConfigSection<Preprocess>& augment_fields() {
+  static const ConfigSection<Preprocess> fields =
+      Preprocess::config_fields().only({"crop", "min_area", "hflip", "resize", "resize_to"});
+  return fields;
+}
+
+const ConfigSection<DataFields>& data_fields() {
+  static const ConfigSection<DataFields> fields = {
+      {"metadata", nullptr, &DataFields::dump, &DanbooruSource::metadata},
+      {"images", nullptr, &DataFields::dump, &DanbooruSource::images},
+      {"layout", "string", "auto",
+       [](const json& value, DataFields& data) { data.dump.layout = parse_image_layout(value.get<std::string>()); }},
+      {"vocab", nullptr, &DataFields::vocab},
+      {"folders", nullptr, &DataFields::folder, &ImageFolderSource::root},
+      {"classes", nullptr, &DataFields::folder, &ImageFolderSource::classes},
+      {"auxiliary", json::object(), &DataFields::auxiliary},
+      {"split_fractions", "string", "0.8,0.1,0.1",
+       [](const json& value, DataFields& data) {
+         data.dump.fractions = data.folder.fractions = parse_split_fractions(value.get<std::string>());
+       }},
+      {"split_seed", "integer", 0,
+       [](const json& value, DataFields& data) {
+         data.dump.split_salt = data.folder.split_seed = value.get<uint64_t>();
+       }},
+      {"preprocess", "object", json::object(),
+       [](const json& value, DataFields& data) { data.preprocess = Preprocess::from_json(value, "data.preprocess"); }},
+      {"augment", "object", json::object(),  // after "preprocess": it changes a copy of it
+       [](const json& value, DataFields& data) {
+         data.augmented = data.preprocess;
+         augment_fields().read(value, "data.augment", data.augmented);
+         data.augmented.check();
+       }},
+      {"cache", false, &DataFields::cache},
+      {"batch_size", 32, &DataFields::loader, &LoaderOptions::batch_size},
+      {"workers", 2, &DataFields::loader, &LoaderOptions::workers},
+      {"drop_last", false, &DataFields::loader, &LoaderOptions::drop_last},
+  };
+  return fields;
+}
+
+// One entry of "data.auxiliary" (data/auxiliary_features.h).
+struct AuxiliaryFields {
+  AuxiliarySource source;
+  std::string missing;
+};
+
+const ConfigSection<AuxiliaryFields>& auxiliary_fields() {
+  static const ConfigSection<AuxiliaryFields> fields = {
+      {"features", nullptr, &AuxiliaryFields::source, &AuxiliarySource::features},
+      {"ids", nullptr, &AuxiliaryFields::source, &AuxiliarySource::ids},
+      {"missing", "error", &AuxiliaryFields::missing},
+  };
+  return fields;
+}
+
+const ConfigSection<LossFields>& loss_fields() {
+  static const ConfigSection<LossFields> fields = {
+      {"type", nullptr, &LossFields::type},
+      {"reduction", nullptr, &LossFields::reduction},
+      {"pos_weight", "number, list or string", nullptr,
+       [](const json& value, LossFields& loss) { loss.pos_weight = value; }},
+  };
+  return fields;
+}
+
+const ConfigSection<OptimizerFields>& optimizer_fields() {
+  static const ConfigSection<OptimizerFields> fields = {
+      {"momentum", 0.9, &OptimizerFields::sgd, &SgdOptions::momentum},
+      {"weight_decay", 5e-4, &OptimizerFields::sgd, &SgdOptions::weight_decay},
+      {"clip_norm", 0.0, &OptimizerFields::sgd, &SgdOptions::clip_norm},
+      {"layers", "list of rules", json::array(), [](const json& value, OptimizerFields& o) { o.layers = value; }},
+  };
+  return fields;
+}
+
+}  // namespace
+
+TrainingFields read_training_fields(const json& config) {
+  I2V_CHECK(config.is_object(), "a training config is a JSON object");
+  TrainingFields fields{};
+  top_level_fields().read(config, "", fields.top);
+  I2V_CHECK(!fields.top.loop.run_directory.empty(),
+            "config field run: the run directory (checkpoints, logs, weights) is missing");
+  fields.data = read_data_fields(fields.top.data);
+  model_fields().read(fields.top.model, "model", fields.model);
+  init_fields().read(fields.top.init, "init", fields.init);
+  loss_fields().read(fields.top.loss, "loss", fields.loss);
+  optimizer_fields().read(fields.top.optimizer, "optimizer", fields.optimizer);
+  fields.schedule = LrSchedule::from_json(fields.top.schedule);
+  return fields;
+}
+
+DataFields read_data_fields(const json& data) {
+  DataFields fields{};
+  data_fields().read(data, "data", fields);
+  return fields;
+}
+
+AuxiliarySource read_auxiliary_source(const json& entry, const std::string& where) {
+  AuxiliaryFields fields{};
+  auxiliary_fields().read(entry, where, fields);
+  I2V_CHECK(!fields.source.features.empty() && !fields.source.ids.empty(),
+            "config field {}: give \"features\" ([posts, D] .npy) and \"ids\" ([posts] .npy of post ids)", where);
+  I2V_CHECK(fields.missing == "error" || fields.missing == "zeros",
+            "config field {}.missing: \"error\" or \"zeros\", got \"{}\"", where, fields.missing);
+  fields.source.missing_as_zeros = fields.missing == "zeros";
+  return fields.source;
+}
+
+std::map<std::string, std::vector<ConfigFieldInfo>> training_config_fields() {
+  return {{"", top_level_fields().fields()},
+          {"model", model_fields().fields()},
+          {"init", init_fields().fields()},
+          {"data", data_fields().fields()},
+          {"data.auxiliary.NAME", auxiliary_fields().fields()},
+          {"data.preprocess", Preprocess::config_fields().fields()},
+          {"data.augment", augment_fields().fields()},
+          {"loss", loss_fields().fields()},
+          {"optimizer", optimizer_fields().fields()},
+          {"optimizer.layers[]", layer_rule_fields()},
+          {"schedule", LrSchedule::config_fields().fields()},
+          {"transfer", transfer_fields()},
+          {"transfer.svm", SvmGrid::config_fields().fields()}};
+}
+
+}  // namespace i2v
