@@ -38,9 +38,11 @@ void run_train(const TrainOptions& o) {
                format_count(setup.train->size()).c_str(),
                format_count(setup.validation ? setup.validation->size() : 0).c_str(),
                format_count(setup.train->num_classes()).c_str(), setup.train->preprocess().describe().c_str());
-  std::fprintf(stderr, "training: %s, batch %lld, %s on %s, run directory %s\n", setup.loss->describe().c_str(),
+  std::fprintf(stderr, "training: %s, batch %lld, %s on %s%s, run directory %s\n", setup.loss->describe().c_str(),
                static_cast<long long>(setup.loader.batch_size), setup.schedule->describe().c_str(),
-               setup.trainer.device.name().c_str(), setup.trainer.run_directory.c_str());
+               setup.trainer.device.name().c_str(),
+               setup.trainer.device.is_cpu() ? "" : (std::string(" in ") + precision_name(setup.trainer.precision)).c_str(),
+               setup.trainer.run_directory.c_str());
 
   const TrainResult result = run_training(setup, o.resume);
   std::printf("%s after %lld steps (%lld epochs)", result.interrupted ? "interrupted" : "trained",

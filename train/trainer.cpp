@@ -91,6 +91,7 @@ LoaderPosition Trainer::resume_or_start(bool resume) {
 
 TrainResult Trainer::run(bool resume) {
   StopSignal signals;
+  set_matmul_precision(options_.precision);  // for every step and validation of this run
   const LoaderPosition start = resume_or_start(resume);
   keep_log_through(step_);
   train_ = make_train_loader_(start);

@@ -28,6 +28,7 @@
 #include "nn/loss.h"
 #include "nn/model.h"
 #include "data/data_loader.h"
+#include "kernels/precision.h"
 #include "train/evaluate.h"
 #include "train/lr_schedule.h"
 #include "base/progress.h"
@@ -37,6 +38,7 @@ namespace i2v {
 
 struct TrainerOptions {
   Device device = Device::cpu();
+  Precision precision = Precision::tf32;  // of the GPU's matrix products (kernels/precision.h)
   int64_t epochs = 1;
   int64_t max_steps = 0;               // stop after this many steps in all (0: epochs decide)
   int64_t validate_every_steps = 0;    // 0: at each epoch end

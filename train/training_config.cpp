@@ -282,7 +282,7 @@ void flatten(const json& value, const std::string& path, std::map<std::string, j
 // and where it runs may change.
 void check_resumable(const json& before, const json& now) {
   const std::vector<std::string> free = {"epochs", "max_steps", "validate_every_steps", "checkpoint_every_steps",
-                                         "keep_checkpoints", "log_every_steps", "on_nonfinite", "device",
+                                         "keep_checkpoints", "log_every_steps", "on_nonfinite", "device", "precision",
                                          "data.workers", "run", "about"};
   std::map<std::string, json> old_leaves, new_leaves;
   flatten(before, "", old_leaves);

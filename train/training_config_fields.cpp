@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "data/metadata.h"
 #include "data/split.h"
+#include "kernels/precision.h"
 #include "train/svm.h"
 #include "train/transfer.h"
 
@@ -17,6 +18,8 @@ const ConfigSection<TopLevelFields>& top_level_fields() {
       {"seed", 1, &TopLevelFields::seed},
       {"device", "string", "cpu",
        [](const json& value, TopLevelFields& top) { top.loop.device = Device::parse(value.get<std::string>()); }},
+      {"precision", "string", "tf32",
+       [](const json& value, TopLevelFields& top) { top.loop.precision = parse_precision(value.get<std::string>()); }},
       {"model", json::object(), &TopLevelFields::model},
       {"init", json::object(), &TopLevelFields::init},
       {"data", json::object(), &TopLevelFields::data},
