@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/device_options.h"
 #include "base/error.h"
 #include "train/artist_pairs.h"
 #include "base/atomic_file.h"
@@ -15,7 +16,8 @@ namespace {
 
 struct PairsOptions {
   std::string data, model = "artist-conv2d", config, run = "runs/artist-pairs", csv, json_path;
-  std::string device = "cpu", crop = "center", resize = "direct", fractions = "0.6,0.2,0.2";
+  std::string crop = "center", resize = "direct", fractions = "0.6,0.2,0.2";
+  DeviceOptions device;
   std::vector<std::string> artists, overrides;
   int size = 64, epochs = 10, workers = 2;
   int64_t batch = 16;
@@ -45,7 +47,8 @@ nlohmann::json base_config(const PairsOptions& o) {
               {"epochs", o.epochs}};
   }
   config["run"] = o.run;
-  config["device"] = o.device;
+  config["device"] = o.device.device;
+  config["precision"] = o.device.precision;
   config["data"]["folders"] = o.data;
   for (const std::string& assignment : o.overrides) apply_override(config, assignment);
   return config;
@@ -91,7 +94,7 @@ void add_artist_command(CLI::App& app) {
   cmd->add_option("--batch", o.batch, "Pictures per batch")->capture_default_str();
   cmd->add_option("--workers", o.workers, "Decoding threads")->capture_default_str();
   cmd->add_option("--split-fractions", o.fractions, "Train, val, test fractions")->capture_default_str();
-  cmd->add_option("--device", o.device, "cpu, sim or cuda")->capture_default_str();
+  o.device.add(cmd);
   cmd->add_option("--set", o.overrides, "Override a field of the training config, e.g. --set seed=3")->take_all();
   cmd->add_option("--csv", o.csv, "Write the pairwise matrix here (default <run>/pairs.csv)");
   cmd->add_option("--json", o.json_path, "Write everything here (default <run>/pairs.json)");

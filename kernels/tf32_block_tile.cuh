@@ -276,9 +276,15 @@ inline bool vector_copies(const float* data, int64_t ld) {
 }
 
 // Grants a kernel the dynamic shared memory of its stages (over the 48 KiB default); once per
-// kernel and process.
+// kernel and process. GPUs with less per block (RTX 30xx/40xx: 99 KiB) are told to use fp32.
 template <typename Kernel>
 void allow_shared_bytes(Kernel kernel, size_t bytes) {
+  cudaDeviceProp properties;
+  CUDA_CHECK(cudaGetDeviceProperties(&properties, 0));
+  I2V_CHECK(properties.sharedMemPerBlockOptin >= bytes,
+            "the TF32 tensor-core kernels need {} KiB of shared memory per block; this GPU ({}) offers {} KiB: "
+            "use --precision fp32 (or \"precision\": \"fp32\" in a training config)",
+            bytes / 1024, properties.name, properties.sharedMemPerBlockOptin / 1024);
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
 }
 
