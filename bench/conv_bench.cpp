@@ -1,7 +1,8 @@
 // Conv2d forward and backward on every 3×3 conv layer of VGG-11 (Simonyan & Zisserman 2015,
 // configuration A; the trunk of the i2v tagger) at batch 8 and 224×224, on one device:
 //
-//   ./build/bench/conv_bench [--device=cpu|cuda|sim] [--batch=8] [--image=224] [benchmark flags]
+//   ./build/bench/conv_bench [--device=cpu|cuda|sim] [--batch=8] [--image=224] [--precision=tf32|fp32]
+//                            [benchmark flags]
 //
 // Forward is Conv2d::forward in train mode; backward is Conv2d::backward computing the weight,
 // bias and input gradients (conv1_1 no input gradient: in training nothing needs the image's).
@@ -17,6 +18,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/fma_peak.h"
+#include "kernels/precision.h"
 #include "nn/layers/conv2d.h"
 
 namespace {
@@ -91,12 +93,14 @@ int main(int argc, char** argv) {
   g_device = Device::parse(bench::take_flag(argc, argv, "device", "cpu"));
   g_batch = std::stoll(bench::take_flag(argc, argv, "batch", "8"));
   g_image = std::stoll(bench::take_flag(argc, argv, "image", "224"));
+  set_matmul_precision(parse_precision(bench::take_flag(argc, argv, "precision", "tf32")));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
   benchmark::AddCustomContext("device", g_device.name());
   benchmark::AddCustomContext("batch", std::to_string(g_batch));
   benchmark::AddCustomContext("image", std::to_string(g_image));
+  if (!g_device.is_cpu()) benchmark::AddCustomContext("precision", precision_name(matmul_precision()));
   if (g_device.is_cpu()) {
     const bench::FmaPeak peak = bench::measure_fma_peak(omp_get_max_threads());
     g_peak_gflops = peak.gflops;

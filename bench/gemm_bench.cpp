@@ -5,7 +5,8 @@
 //   ./build/bench/gemm_bench [--device=cpu|cuda|sim] [benchmark flags]
 //
 // cpu variants: avx512 (kernels/gemm_avx512.cpp; when the CPU has AVX-512) and eigen; GPU
-// variants: tile_64x64x16 and tile_128x128x8 (kernels/gemm.cu). Counters: GFLOP/s and, on the
+// variants: tile_64x64x16 and tile_128x128x8 (kernels/gemm.cu, fp32) and tf32_128x128x32
+// (kernels/gemm_tf32.cu, tensor cores). Counters: GFLOP/s and, on the
 // cpu, peak_fraction over the fp32 FMA peak measured at start-up (fma_peak.h).
 #include <omp.h>
 
@@ -46,6 +47,9 @@ using GemmFn = std::function<void(bool, bool, int64_t, int64_t, int64_t, float, 
 struct Variant {
   std::string name;
   GemmFn run;
+  // Allowed |C − Eigen's C| over √k for N(0, 1) operands: fp32 rounding, or TF32's operands
+  // rounded to 11 significant bits (~7e-4 · √k rms).
+  double tolerance = 1e-4;
 };
 
 Device g_device = Device::cpu();
@@ -63,9 +67,15 @@ std::vector<Variant> variants() {
            [device](auto... args) {
              if (device == Device::sim()) sim::gemm_64x64(args...); else I2V_CUDA_CALL(gemm_64x64, args...);
            }},
-          {"tile_128x128x8", [device](auto... args) {
+          {"tile_128x128x8",
+           [device](auto... args) {
              if (device == Device::sim()) sim::gemm_128x128(args...); else I2V_CUDA_CALL(gemm_128x128, args...);
-           }}};
+           }},
+          {"tf32_128x128x32",
+           [device](auto... args) {
+             if (device == Device::sim()) sim::gemm_tf32(args...); else I2V_CUDA_CALL(gemm_tf32, args...);
+           },
+           1e-2}};
 }
 
 struct Operands {
@@ -96,7 +106,7 @@ void check_against_eigen(const Variant& v, const GemmShape& s) {
   cpu::gemm_eigen<float>(s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, on_cpu.a.data<float>(), on_cpu.lda,
                          on_cpu.b.data<float>(), on_cpu.ldb, 0.0f, on_cpu.c.data<float>(), s.n);
   const std::vector<float> got = on_device.c.to_vector<float>(), expected = on_cpu.c.to_vector<float>();
-  const double allowed = 1e-5 * std::sqrt(double(s.k)) * 10;
+  const double allowed = v.tolerance * std::sqrt(double(s.k));
   for (size_t i = 0; i < got.size(); ++i)
     I2V_CHECK(std::fabs(got[i] - expected[i]) <= allowed, "gemm {} on {}: C[{}] = {}, Eigen's {}", v.name, s.name, i,
               got[i], expected[i]);
