@@ -1,25 +1,36 @@
-// The arithmetic of the GPU's matrix products — convolutions, linear layers, every GEMM — as
-// PyTorch's torch.backends.cudnn.allow_tf32 / torch.backends.cuda.matmul.allow_tf32 choose it:
-//   tf32  tensor cores with TF32 operands (8-bit exponent, 10-bit mantissa: each operand rounded
-//         to nearest, products exact, sums in fp32). ~8× the fp32 throughput of an H100 (~495
-//         against 67 TFLOP/s); results within ~1e-3 relative of fp32. The default, as PyTorch's
-//         for convolutions.
-//   fp32  the SIMT kernels, every product and sum in fp32: the exact reference.
-// The setting applies to the sim and cuda devices (the emulator runs the same tensor-core
-// kernels); the CPU always computes in fp32 (or double). One setting for the process, read when
-// a product is launched: commands set it from --precision, training from the config.
+// The arithmetic of the matrix products — convolutions, linear layers, every GEMM — and their
+// gradients. One setting for the process, read when a product is launched: commands set it from
+// --precision, training from the config's "precision".
+//   fp32  every product and sum in fp32: the SIMT kernels on sim/cuda, the AVX-512/Eigen GEMMs on
+//         the cpu. The exact reference.
+//   tf32  sim/cuda: tensor cores with TF32 operands (8-bit exponent, 10-bit mantissa: each
+//         operand rounded to nearest, products exact, sums in fp32), ~8× the fp32 throughput of an
+//         H100 (~495 against 67 TFLOP/s), within ~1e-3 relative of fp32; PyTorch's default for
+//         convolutions (torch.backends.cudnn.allow_tf32) and ours on the GPU. The cpu has no TF32
+//         and computes in fp32.
+//   bf16  mixed precision as PyTorch's bf16 autocast: the operands of every product rounded to
+//         bfloat16 (8-bit exponent, 7-bit mantissa, round to nearest even as the hardware
+//         converts), products exact, sums in fp32 — on sim/cuda the m16n8k16 BF16 tensor cores
+//         (~2× TF32's throughput), on a cpu with AVX-512 BF16 vdpbf16ps, elsewhere the operands
+//         are rounded and the fp32 GEMM sums them. Everything else stays fp32, as under autocast:
+//         batch norm statistics, softmax, the losses, the gradient norm, the optimizer with its
+//         master weights and momentum; checkpoints hold the fp32 weights. The products' results
+//         are within ~1e-2 relative of fp32. No loss scaling: bf16 has fp32's 8-bit exponent, so
+//         gradients that fp32 represents do not underflow to zero (fp16's 5-bit exponent is why
+//         fp16 training needs a loss scale). Activations are stored in fp32 between layers.
+// The sim device runs the same tensor-core kernels as cuda, bit for bit.
 #pragma once
 
 #include <string>
 
 namespace i2v {
 
-enum class Precision { fp32, tf32 };
+enum class Precision { fp32, tf32, bf16 };
 
 Precision matmul_precision();
 void set_matmul_precision(Precision precision);
 
-// "fp32" or "tf32"; anything else throws naming the choices.
+// "fp32", "tf32" or "bf16"; anything else throws naming the choices.
 Precision parse_precision(const std::string& name);
 const char* precision_name(Precision precision);
 
