@@ -5,8 +5,8 @@
 //   ./build/bench/gemm_bench [--device=cpu|cuda|sim] [benchmark flags]
 //
 // cpu variants: avx512 (kernels/gemm_avx512.cpp; when the CPU has AVX-512) and eigen; GPU
-// variants: tile_64x64x16 and tile_128x128x8 (kernels/gemm.cu, fp32) and tf32_128x128x32
-// (kernels/gemm_tf32.cu, tensor cores). Counters: GFLOP/s and, on the
+// variants: tile_64x64x16 and tile_128x128x8 (kernels/gemm.cu, fp32), tf32_128x128x32 and
+// bf16_128x128x32 (kernels/gemm_tensor_core.cu, tensor cores). Counters: GFLOP/s and, on the
 // cpu, peak_fraction over the fp32 FMA peak measured at start-up (fma_peak.h).
 #include <omp.h>
 
@@ -73,9 +73,16 @@ std::vector<Variant> variants() {
            }},
           {"tf32_128x128x32",
            [device](auto... args) {
-             if (device == Device::sim()) sim::gemm_tf32(args...); else I2V_CUDA_CALL(gemm_tf32, args...);
+             if (device == Device::sim()) sim::gemm_tensor_core(Precision::tf32, args...);
+             else I2V_CUDA_CALL(gemm_tensor_core, Precision::tf32, args...);
            },
-           1e-2}};
+           1e-2},
+          {"bf16_128x128x32",
+           [device](auto... args) {
+             if (device == Device::sim()) sim::gemm_tensor_core(Precision::bf16, args...);
+             else I2V_CUDA_CALL(gemm_tensor_core, Precision::bf16, args...);
+           },
+           8e-2}};
 }
 
 struct Operands {

@@ -14,7 +14,7 @@
 // mask the stores, so any m, n, k works.
 // In fp32 (kernels/precision.h), gemm() picks v2 when its grid has at least kWideGrid tiles
 // (enough to fill an H100's 132 SMs), v1 otherwise (small products: more, smaller blocks); in
-// tf32 it runs the tensor-core kernel (kernels/gemm_tf32.cu).
+// tf32 and bf16 it runs the tensor-core kernel (kernels/gemm_tensor_core.cu).
 //
 // Roofline (H100 SXM: 67 TFLOP/s fp32 without tensor cores, 3.35 TB/s HBM, ridge ≈ 20 FLOP/B):
 //   v1 per slice: 2·64·64·16 = 131 kFLOP for (64+64)·16·4 B = 8 KiB loaded: 16 FLOP/B;
@@ -211,8 +211,8 @@ void gemm_128x128(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (matmul_precision() == Precision::tf32)
-    return gemm_tf32(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (const Precision precision = matmul_precision(); precision != Precision::fp32)
+    return gemm_tensor_core(precision, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   const int64_t wide_tiles = ((m + kTile2 - 1) / kTile2) * ((n + kTile2 - 1) / kTile2);
   if (wide_tiles >= kWideGrid) gemm_128x128(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   else gemm_64x64(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

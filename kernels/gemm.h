@@ -6,7 +6,7 @@
 //
 // CPU: float runs the packed AVX-512 GEMM (kernels/gemm_avx512.cpp) when the CPU has AVX-512,
 // Eigen's otherwise; double (the gradient checker's reference) runs Eigen's.
-// GPU: on TF32 tensor cores (kernels/gemm_tf32.cu) when the matrix products are tf32
+// GPU: on tensor cores (kernels/gemm_tensor_core.cu) when the matrix products are tf32 or bf16
 // (kernels/precision.h), else shared-memory tiled fp32 kernels with register blocking
 // (kernels/gemm.cu).
 #pragma once
@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/dispatch.h"
+#include "kernels/precision.h"
 
 I2V_DECLARE_FLOATING_KERNEL(void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, scalar_t alpha,
                                       const scalar_t* a, int64_t lda, const scalar_t* b, int64_t ldb,
@@ -35,8 +36,10 @@ void gemm_avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
 // The GPU variants behind gemm (kernels/gemm.cu picks one by precision and size), named so tests
 // and benchmarks can run each. Same contract as gemm.
 I2V_DECLARE_GPU(
-    void gemm_tf32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+    // precision: tf32 or bf16.
+    void gemm_tensor_core(Precision precision, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                          float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                          int64_t ldc);
     void gemm_64x64(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                     int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
     void gemm_128x128(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,

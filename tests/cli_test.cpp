@@ -165,7 +165,7 @@ TEST_F(CliTest, ForwardAndBackwardAgreeOnEveryDeviceAndWithPyTorch) {
   write_npy(path("t.npy"), Tensor::from_vector(t, {2, 5}));
   // The cpu, and the sim device in both precisions, compared normwise per tensor
   // (‖device − cpu‖ / ‖cpu‖). fp32: the same float operations in another order. tf32: every
-  // product's operands rounded to 11 significant bits (tests/tf32_kernels_test.cpp checks that
+  // product's operands rounded to 11 significant bits (tests/tensor_core_kernels_test.cpp checks that
   // arithmetic exactly); through a randomly initialised network the forward moves by ~1e-3, but
   // the gradients of the early layers move by up to ~10% (measured: 13% for conv2_1 at this size),
   // because ReLUs and max-pools whose inputs nearly tie flip under such rounding and send whole

@@ -7,7 +7,7 @@
 #include "base/error.h"
 #include "kernels/bias.h"
 #include "kernels/conv_avx512.h"
-#include "kernels/conv_tf32.h"
+#include "kernels/conv_tensor_core.h"
 #include "kernels/gemm.h"
 #include "kernels/im2col.h"
 #include "kernels/precision.h"
@@ -24,10 +24,10 @@ struct Conv2d::Plan {
     // Float on a CPU with AVX-512: the forward and weight-gradient GEMMs pack im2col straight
     // from the images (kernels/conv_avx512.h); the input gradient as im2col_gemm.
     fused_avx512,
-    // Float on a GPU in tf32 (kernels/precision.h): implicit GEMMs on tensor cores over the
-    // whole batch, bias added by the forward (kernels/conv_tf32.h); the input gradient too where
-    // its geometry allows (implicit_input_grad), as im2col_gemm otherwise.
-    implicit_tf32,
+    // Float on a GPU in tf32 or bf16 (kernels/precision.h): implicit GEMMs on tensor cores over
+    // the whole batch, bias added by the forward (kernels/conv_tensor_core.h); the input gradient
+    // too where its geometry allows (implicit_input_grad), as im2col_gemm otherwise.
+    implicit_tensor_core,
   };
   Path path = Path::im2col_gemm;
   bool implicit_input_grad = false;
@@ -116,9 +116,10 @@ Conv2d::Plan Conv2d::plan(const Shape& input, Device device, DType dtype, bool i
   p.group = balanced_group(p.batch, p.pixels, workspace_budget_, out_channels_ * p.pixels);
   if (device.is_cpu() && dtype == DType::f32 && cpu::conv_avx512_applies(p.group, p.geometry))
     p.path = Plan::Path::fused_avx512;
-  else if (!device.is_cpu() && dtype == DType::f32 && matmul_precision() == Precision::tf32)
-    p.path = Plan::Path::implicit_tf32;
-  p.implicit_input_grad = p.path == Plan::Path::implicit_tf32 && conv_input_grad_tf32_applies(p.geometry);
+  else if (!device.is_cpu() && dtype == DType::f32 && matmul_precision() != Precision::fp32)
+    p.path = Plan::Path::implicit_tensor_core;
+  p.implicit_input_grad =
+      p.path == Plan::Path::implicit_tensor_core && conv_input_grad_tensor_core_applies(p.geometry);
   // Groups and a col workspace serve the products that run as im2col_gemm.
   const bool needs_col = (input_grad && !p.implicit_input_grad) || p.path == Plan::Path::im2col_gemm;
   if (needs_col)
@@ -170,10 +171,10 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
   const Plan p = plan(x.shape(), device, dtype, false);
   Tensor y = Tensor::empty(out_shape, dtype, device);
   input_ = mode == Mode::train ? x : Tensor();
-  if (p.path == Plan::Path::implicit_tf32) {
+  if (p.path == Plan::Path::implicit_tensor_core) {
     const float* bias = params_.has_bias() ? params_.bias.value.data<float>() : nullptr;
-    I2V_DISPATCH_GPU(device, conv_forward_tf32, w.data<float>(), bias, out_channels_, x.data<float>(), p.batch, p.geometry,
-                 y.data<float>());
+    I2V_DISPATCH_GPU(device, conv_forward_tensor_core, matmul_precision(), w.data<float>(), bias, out_channels_,
+                     x.data<float>(), p.batch, p.geometry, y.data<float>());
     return y;
   }
   const Tensor col = p.col_workspace ? p.workspace(dtype, device) : Tensor();
@@ -192,7 +193,7 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
         gemm(false, false, out_channels_, columns, p.rows, w, p.rows,
              col_matrix(images, count, p.geometry, p.col_workspace, col), columns, 0.0, out, columns);
         break;
-      case Plan::Path::implicit_tf32:
+      case Plan::Path::implicit_tensor_core:
         I2V_THROW("{}: the tensor-core forward runs on the whole batch", describe());
     }
     if (count > 1)
@@ -218,15 +219,15 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
     I2V_DISPATCH_FLOATING(device, dtype, channel_bias_grad, dy.data<scalar_t>(), p.batch, out_channels_, p.pixels,
                           params_.bias.grad.data<scalar_t>());
   Tensor dx = need_dx ? Tensor::empty(input_.shape(), dtype, device) : Tensor();
-  if (p.path == Plan::Path::implicit_tf32) {  // the whole batch at once; what is left runs below
+  if (p.path == Plan::Path::implicit_tensor_core) {  // the whole batch at once; what is left runs below
     if (need_dw)
-      I2V_DISPATCH_GPU(device, conv_weight_grad_tf32, dy.data<float>(), out_channels_, input_.data<float>(), p.batch,
-                   p.geometry, params_.weight.grad.data<float>());
+      I2V_DISPATCH_GPU(device, conv_weight_grad_tensor_core, matmul_precision(), dy.data<float>(), out_channels_,
+                       input_.data<float>(), p.batch, p.geometry, params_.weight.grad.data<float>());
     if (need_dx && p.implicit_input_grad)
-      I2V_DISPATCH_GPU(device, conv_input_grad_tf32, w.data<float>(), out_channels_, dy.data<float>(), p.batch, p.geometry,
-                   dx.data<float>());
+      I2V_DISPATCH_GPU(device, conv_input_grad_tensor_core, matmul_precision(), w.data<float>(), out_channels_,
+                       dy.data<float>(), p.batch, p.geometry, dx.data<float>());
   }
-  const bool group_dw = need_dw && p.path != Plan::Path::implicit_tf32;
+  const bool group_dw = need_dw && p.path != Plan::Path::implicit_tensor_core;
   const bool group_dx = need_dx && !p.implicit_input_grad;
   if (!group_dw && !group_dx) return {dx};
 
@@ -250,7 +251,7 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
           gemm(false, true, out_channels_, p.rows, columns, dy_matrix, columns,
                col_matrix(images, count, p.geometry, p.col_workspace, col), columns, 1.0, params_.weight.grad, p.rows);
           break;
-        case Plan::Path::implicit_tf32:
+        case Plan::Path::implicit_tensor_core:
           I2V_THROW("{}: the tensor-core weight gradient runs on the whole batch", describe());
       }
     }

@@ -1,5 +1,6 @@
-// One 128×128 tile of C = A · B per block of 256 threads, on TF32 tensor cores: the mainloop that
-// every tensor-core product shares (kernels/gemm_tf32.cu, kernels/conv_tf32.cu). What differs
+// One 128×128 tile of C = A · B per block of 256 threads, on TF32 or BF16 tensor cores: the
+// mainloop that every tensor-core product shares (kernels/gemm_tensor_core.cu,
+// kernels/conv_tensor_core.cu). What differs
 // between them is where the operands come from — a matrix, an image read through im2col — and
 // where C goes, so those are the loaders and the epilogue of each kernel; the staging, the
 // fragments and the mma are here.
@@ -13,10 +14,14 @@
 //     spills), so one block runs per SM: the deeper pipeline, not a second block, hides the
 //     copies' latency. (Capping them at 128 for two blocks per SM spilled 150-400 bytes.)
 //   - threads 0..127 copy A's stage, threads 128..255 B's (one warp of each on every scheduler);
-//   - 8 warps in a 2 × 4 grid, each a 64 × 32 warp tile: per 8 of depth, 4 A fragments (rows)
-//     × 4 B fragments (columns) → 16 mma.m16n8k8, accumulating 4 · 4 · 4 = 64 floats per thread.
-// Operands are rounded to TF32 (cvt.rna) as they go from shared memory to the fragments, as
-// cuBLAS and cuDNN do; sums are fp32.
+//   - 8 warps in a 2 × 4 grid, each a 64 × 32 warp tile of 4 A fragments (rows) × 4 B fragments
+//     (columns), accumulating 4 · 4 · 4 = 64 floats per thread: per 8 of depth 16 mma.m16n8k8
+//     (tf32), or per 16 of depth 16 mma.m16n8k16 (bf16).
+// Shared memory holds the fp32 operands as they are in global memory; they are rounded as they
+// go from shared memory to the fragments — to TF32 (cvt.rna, as cuBLAS and cuDNN do) or to BF16
+// (cvt.rn, as PyTorch's autocast casts) — and the sums are fp32 (kernels/precision.h). Staging
+// fp32 keeps one set of loaders for both and the activations in fp32; BF16 staging would halve
+// the copies, which matters only once the copies, not the mma, bound the kernel.
 //
 // Roofline of a stage (per block): 2 · 128 · 128 · 32 = 1.05 MFLOP of mma against 32 KiB copied
 // from global memory (mostly L2 hits: neighbouring blocks read the same A rows or B columns) and
@@ -27,10 +32,13 @@
 // large products.
 #pragma once
 
+#include <type_traits>
+
 #include "kernels/gpu.cuh"
+#include "kernels/precision.h"
 #include "kernels/tensor_core.cuh"
 
-namespace i2v::I2V_GPU_NS::tf32 {
+namespace i2v::I2V_GPU_NS::tc {
 
 constexpr int kTile = 128;         // rows of C (m) and columns (n) of a block tile
 constexpr int kTileK = 32;         // depth of a stage
@@ -69,10 +77,10 @@ struct Accumulators {
 
 // ---- fragments -----------------------------------------------------------------------------
 
-// The A fragment of rows [row0, row0 + 16) and depth [k0, k0 + 8) of a stage; ldmatrix.x4 reads
+// TF32: the A fragment of rows [row0, row0 + 16) and depth [k0, k0 + 8) of a stage; ldmatrix.x4 reads
 // the four 8 × 4 quarters of an inner tile at once (a0..a3: rows +0/+8, depth +0/+4).
 template <KLayout L>
-__device__ void load_a_fragment(const float* tile, int row0, int k0, int lane, uint32_t a[4]) {
+__device__ void load_a_fragment_tf32(const float* tile, int row0, int k0, int lane, uint32_t a[4]) {
   using Tile = OperandTile<L>;
   if constexpr (L == KLayout::inner) {
     const int row = row0 + lane % 8 + 8 * (lane / 8 % 2), k = k0 + 4 * (lane / 16);
@@ -88,10 +96,10 @@ __device__ void load_a_fragment(const float* tile, int row0, int k0, int lane, u
   for (int i = 0; i < 4; ++i) a[i] = to_tf32(bits_float(a[i]));
 }
 
-// The B fragments of two mma tiles: columns [col0, col0 + 8) and [col0 + 8, col0 + 16), depth
+// TF32: the B fragments of two mma tiles: columns [col0, col0 + 8) and [col0 + 8, col0 + 16), depth
 // [k0, k0 + 8). In an inner tile B is stored [n][k], so ldmatrix.x4 reads b0, b1 of both.
 template <KLayout L>
-__device__ void load_b_fragments(const float* tile, int col0, int k0, int lane, uint32_t b[2][2]) {
+__device__ void load_b_fragments_tf32(const float* tile, int col0, int k0, int lane, uint32_t b[2][2]) {
   using Tile = OperandTile<L>;
   if constexpr (L == KLayout::inner) {
     uint32_t r[4];
@@ -113,29 +121,80 @@ __device__ void load_b_fragments(const float* tile, int col0, int k0, int lane, 
     for (int i = 0; i < 2; ++i) b[j][i] = to_tf32(bits_float(b[j][i]));
 }
 
-// acc += the warp tile's product over one stage.
-template <KLayout LA, KLayout LB>
+// BF16: the two operand elements (row, k) and (row, k + 1) — rows of A, columns of B — that one
+// register of an m16n8k16 fragment packs. In an inner tile they are neighbours: one 8-byte read.
+template <KLayout L>
+__device__ uint32_t load_bf16_pair(const float* tile, int row, int k) {
+  using Tile = OperandTile<L>;
+  if constexpr (L == KLayout::inner) {
+    const float2 pair = *reinterpret_cast<const float2*>(tile + Tile::index(row, k));
+    return pack_bf16x2(pair.x, pair.y);
+  } else {
+    return pack_bf16x2(tile[Tile::index(row, k)], tile[Tile::index(row, k + 1)]);
+  }
+}
+
+// BF16: the A fragment of rows [row0, row0 + 16) and depth [k0, k0 + 16) of a stage.
+template <KLayout L>
+__device__ void load_a_fragment_bf16(const float* tile, int row0, int k0, int lane, uint32_t a[4]) {
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const FragmentCoord p = mma_m16n8k16_bf16_a(lane, 2 * i);  // the register's low half
+    a[i] = load_bf16_pair<L>(tile, row0 + p.row, k0 + p.col);
+  }
+}
+
+// BF16: the B fragment of columns [col0, col0 + 8) and depth [k0, k0 + 16) of a stage.
+template <KLayout L>
+__device__ void load_b_fragment_bf16(const float* tile, int col0, int k0, int lane, uint32_t b[2]) {
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const FragmentCoord p = mma_m16n8k16_bf16_b(lane, 2 * i);  // (k, n) of the register's low half
+    b[i] = load_bf16_pair<L>(tile, col0 + p.col, k0 + p.row);
+  }
+}
+
+// acc += the warp tile's product over one stage, in the tensor-core precision P (tf32 or bf16).
+template <Precision P, KLayout LA, KLayout LB>
 __device__ void warp_tile_mma(const float* a_tile, const float* b_tile, int warp_row0, int warp_col0, int lane,
-                          Accumulators& acc) {
+                              Accumulators& acc) {
+  static_assert(P == Precision::tf32 || P == Precision::bf16, "tensor cores compute in tf32 or bf16");
+  if constexpr (P == Precision::tf32) {
 #pragma unroll
-  for (int k0 = 0; k0 < kTileK; k0 += 8) {
-    uint32_t b[kFragsN][2];
+    for (int k0 = 0; k0 < kTileK; k0 += 8) {
+      uint32_t b[kFragsN][2];
 #pragma unroll
-    for (int j = 0; j < kFragsN; j += 2)
-      load_b_fragments<LB>(b_tile, warp_col0 + 8 * j, k0, lane, reinterpret_cast<uint32_t(*)[2]>(b[j]));
+      for (int j = 0; j < kFragsN; j += 2)
+        load_b_fragments_tf32<LB>(b_tile, warp_col0 + 8 * j, k0, lane, reinterpret_cast<uint32_t(*)[2]>(b[j]));
 #pragma unroll
-    for (int i = 0; i < kFragsM; ++i) {
-      uint32_t a[4];
-      load_a_fragment<LA>(a_tile, warp_row0 + 16 * i, k0, lane, a);
+      for (int i = 0; i < kFragsM; ++i) {
+        uint32_t a[4];
+        load_a_fragment_tf32<LA>(a_tile, warp_row0 + 16 * i, k0, lane, a);
 #pragma unroll
-      for (int j = 0; j < kFragsN; ++j) mma_m16n8k8_tf32(acc.c[i][j], a, b[j], acc.c[i][j]);
+        for (int j = 0; j < kFragsN; ++j) mma_m16n8k8_tf32(acc.c[i][j], a, b[j], acc.c[i][j]);
+      }
+    }
+  } else {
+#pragma unroll
+    for (int k0 = 0; k0 < kTileK; k0 += 16) {
+      uint32_t b[kFragsN][2];
+#pragma unroll
+      for (int j = 0; j < kFragsN; ++j) load_b_fragment_bf16<LB>(b_tile, warp_col0 + 8 * j, k0, lane, b[j]);
+#pragma unroll
+      for (int i = 0; i < kFragsM; ++i) {
+        uint32_t a[4];
+        load_a_fragment_bf16<LA>(a_tile, warp_row0 + 16 * i, k0, lane, a);
+#pragma unroll
+        for (int j = 0; j < kFragsN; ++j) mma_m16n8k16_bf16(acc.c[i][j], a, b[j], acc.c[i][j]);
+      }
     }
   }
 }
 
 // ---- the mainloop --------------------------------------------------------------------------
 
-// acc = the product of the block tile at (row0, col0) of C over depth [k_begin, k_end). Loaders
+// acc = the product of the block tile at (row0, col0) of C over depth [k_begin, k_end), in the
+// tensor-core precision P (tf32 or bf16). Loaders
 // (MatrixLoader below is the simplest) are per-thread copies that provide
 //   static constexpr KLayout kLayout;
 //   void start(int64_t tile_row0, int64_t k_begin, int thread);  // once: the tile's first row (m
@@ -143,7 +202,7 @@ __device__ void warp_tile_mma(const float* a_tile, const float* b_tile, int warp
 //   void load(float* tile, int64_t k0);  // this thread's copies of the stage at depth k0, zero
 //       past the edges; called for k0 = k_begin, k_begin + kTileK, ... in order
 // `thread` is the block's thread index (0..255).
-template <class ALoader, class BLoader>
+template <Precision P, class ALoader, class BLoader>
 __device__ void block_tile_mma(ALoader& a, BLoader& b, int64_t row0, int64_t col0, int64_t k_begin, int64_t k_end,
                                int thread, Accumulators& acc) {
   using ATile = OperandTile<ALoader::kLayout>;
@@ -180,7 +239,7 @@ __device__ void block_tile_mma(ALoader& a, BLoader& b, int64_t row0, int64_t col
     __syncthreads();               // ... and everyone's; and stage t − 1 is no longer read
     if (t + kStages - 1 < stages) load_stage(t + kStages - 1);  // into stage t − 1's buffer
     cp_async_commit();
-    warp_tile_mma<ALoader::kLayout, BLoader::kLayout>(a_stage(t), b_stage(t), warp_row0, warp_col0, lane, acc);
+    warp_tile_mma<P, ALoader::kLayout, BLoader::kLayout>(a_stage(t), b_stage(t), warp_row0, warp_col0, lane, acc);
   }
   cp_async_wait<0>();  // only empty groups are left; none may outlive the thread
 }
@@ -275,6 +334,16 @@ inline bool vector_copies(const float* data, int64_t ld) {
   return ld % 4 == 0 && reinterpret_cast<uintptr_t>(data) % 16 == 0;
 }
 
+// Calls run(std::integral_constant<Precision, P>{}) with P = precision, which must be one the
+// tensor cores compute in (tf32 or bf16): host code picks its kernels' instantiation with it.
+template <class Run>
+void with_tensor_core_precision(Precision precision, const char* caller, Run run) {
+  I2V_CHECK(precision == Precision::tf32 || precision == Precision::bf16,
+            "{}: tensor cores compute in tf32 or bf16, not {}", caller, precision_name(precision));
+  if (precision == Precision::tf32) run(std::integral_constant<Precision, Precision::tf32>{});
+  else run(std::integral_constant<Precision, Precision::bf16>{});
+}
+
 // Grants a kernel the dynamic shared memory of its stages (over the 48 KiB default); once per
 // kernel and process. GPUs with less per block (RTX 30xx/40xx: 99 KiB) are told to use fp32.
 template <typename Kernel>
@@ -282,10 +351,10 @@ void allow_shared_bytes(Kernel kernel, size_t bytes) {
   cudaDeviceProp properties;
   CUDA_CHECK(cudaGetDeviceProperties(&properties, 0));
   I2V_CHECK(properties.sharedMemPerBlockOptin >= bytes,
-            "the TF32 tensor-core kernels need {} KiB of shared memory per block; this GPU ({}) offers {} KiB: "
+            "the tensor-core kernels need {} KiB of shared memory per block; this GPU ({}) offers {} KiB: "
             "use --precision fp32 (or \"precision\": \"fp32\" in a training config)",
             bytes / 1024, properties.name, properties.sharedMemPerBlockOptin / 1024);
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
 }
 
-}  // namespace i2v::I2V_GPU_NS::tf32
+}  // namespace i2v::I2V_GPU_NS::tc

@@ -1,10 +1,10 @@
-// Convolutions on TF32 tensor cores as implicit GEMMs (contract: kernels/conv_tf32.h), on the
-// mainloop of kernels/tf32_block_tile.cuh. Each kernel is that mainloop with two loaders — how a
-// stage of each operand is gathered — and an epilogue — where C goes:
+// Convolutions on tensor cores as implicit GEMMs (contract: kernels/conv_tensor_core.h), on the
+// mainloop of kernels/tensor_core_tile.cuh, in tf32 or bf16. Each kernel is that mainloop with two
+// loaders — how a stage of each operand is gathered — and an epilogue — where C goes:
 //
-//   conv_forward_tf32_128x128x32       A = weight [out][rows] (a matrix), B = im2col(images)
+//   conv_forward_tc_128x128x32         A = weight [out][rows] (a matrix), B = im2col(images)
 //                                      gathered per element; C → y in NCHW, + bias.
-//   conv_weight_grad_tf32_128x128x32   A = dy as [out][count · P], B = im2col(images)ᵀ gathered
+//   conv_weight_grad_tc_128x128x32     A = dy as [out][count · P], B = im2col(images)ᵀ gathered
 //                                      per element; C → grad_weight (+=), or a split's partial
 //                                      sums, which add_splits adds in order.
 //   the input gradient                 flip_kernel writes weightᵀ with the kernel flipped, then
@@ -24,17 +24,17 @@
 // 0.8 GB of dy and images: memory-bound, ~0.25 ms at HBM speed; split 264 ways it fills every SM
 // (the fp32 GEMM ran it on one block: 590 ms).
 #include "kernels/allocator.h"
-#include "kernels/conv_tf32.h"
+#include "kernels/conv_tensor_core.h"
 #include "kernels/launch_shape.h"
-#include "kernels/tf32_block_tile.cuh"
+#include "kernels/tensor_core_tile.cuh"
 
 namespace i2v::I2V_GPU_NS {
 namespace {
 
-using tf32::copy_source;
-using tf32::KLayout;
-using tf32::MatrixLoader;
-using tf32::OperandTile;
+using tc::copy_source;
+using tc::KLayout;
+using tc::MatrixLoader;
+using tc::OperandTile;
 
 // Blocks that fill an H100 twice (132 SMs, 2 blocks each): the weight gradient splits its
 // reduction until it has about this many.
@@ -66,7 +66,7 @@ struct Im2colLoader {
 
   __device__ void load(float* tile, int64_t k0) {
     const int64_t depth = g.col_rows();
-    for (int r = 0; r < tf32::kTileK; ++r, rows.next()) {
+    for (int r = 0; r < tc::kTileK; ++r, rows.next()) {
       const Im2colTerm& row = rows.term();
       const int bytes = column_exists && k0 + r < depth && im2col_inside(g, row, column_term) ? 4 : 0;
       cp_async_4(tile + OperandTile<kLayout>::index(column, r),
@@ -105,7 +105,7 @@ struct ChannelRowsLoader {
     using Tile = OperandTile<kLayout>;
     const bool column_exists = k0 + column < depth;
     const float* image_rows = dy + image * out_channels * pixels + pixel;  // + o · pixels
-    const int rows = vector ? tf32::kTile / 16 : 32;
+    const int rows = vector ? tc::kTile / 16 : 32;
     for (int i = 0; i < rows; ++i) {
       const int row = first_row + row_step * i;
       const bool exists = column_exists && row0 + row < out_channels;
@@ -114,7 +114,7 @@ struct ChannelRowsLoader {
       if (vector) cp_async_16(tile + Tile::index(row, column), source, bytes);
       else cp_async_4(tile + Tile::index(row, column), source, bytes);
     }
-    for (pixel += tf32::kTileK; pixel >= pixels; pixel -= pixels) ++image;
+    for (pixel += tc::kTileK; pixel >= pixels; pixel -= pixels) ++image;
   }
 };
 
@@ -150,7 +150,7 @@ struct Im2colTransposedLoader {
       cp_async_4(tile + OperandTile<kLayout>::index(row, column),
                  copy_source(images + walk.term().offset + column_term.offset, bytes, images), bytes);
     }
-    pixel.advance(tf32::kTileK);
+    pixel.advance(tc::kTileK);
   }
 };
 
@@ -168,15 +168,16 @@ struct NchwColumn {
   }
 };
 
-__global__ void __launch_bounds__(tf32::kThreads)
-    conv_forward_tf32_128x128x32(MatrixLoader<KLayout::inner> weight, Im2colLoader images, const float* bias,
+template <Precision P>
+__global__ void __launch_bounds__(tc::kThreads)
+    conv_forward_tc_128x128x32(MatrixLoader<KLayout::inner> weight, Im2colLoader images, const float* bias,
                                  int64_t out_channels, float* y) {
-  const int64_t row0 = int64_t(blockIdx.y) * tf32::kTile, col0 = int64_t(blockIdx.x) * tf32::kTile;
-  tf32::Accumulators acc;
-  tf32::block_tile_mma(weight, images, row0, col0, 0, images.g.col_rows(), int(threadIdx.x), acc);
+  const int64_t row0 = int64_t(blockIdx.y) * tc::kTile, col0 = int64_t(blockIdx.x) * tc::kTile;
+  tc::Accumulators acc;
+  tc::block_tile_mma<P>(weight, images, row0, col0, 0, images.g.col_rows(), int(threadIdx.x), acc);
   const int64_t pixels = images.g.out_pixels();
   NchwColumn nchw{pixels, out_channels};
-  tf32::for_each_accumulator(acc, int(threadIdx.x), [&](int r, int c, float value) {
+  tc::for_each_accumulator(acc, int(threadIdx.x), [&](int r, int c, float value) {
     const int64_t o = row0 + r, column = col0 + c;
     if (o >= out_channels || column >= images.columns) return;
     y[nchw.offset_of(column) + o * pixels] = bias ? value + bias[o] : value;
@@ -185,18 +186,19 @@ __global__ void __launch_bounds__(tf32::kThreads)
 
 // grid.z splits the reduction: split z covers stages [z · stages_per_split, ...) and writes its
 // partial sums to partial[z] (out × rows); one split adds straight into grad_weight.
-__global__ void __launch_bounds__(tf32::kThreads)
-    conv_weight_grad_tf32_128x128x32(ChannelRowsLoader dy, Im2colTransposedLoader images,
+template <Precision P>
+__global__ void __launch_bounds__(tc::kThreads)
+    conv_weight_grad_tc_128x128x32(ChannelRowsLoader dy, Im2colTransposedLoader images,
                                      int64_t stages_per_split, float* grad_weight, float* partial) {
-  const int64_t row0 = int64_t(blockIdx.y) * tf32::kTile, col0 = int64_t(blockIdx.x) * tf32::kTile;
-  const int64_t k_begin = int64_t(blockIdx.z) * stages_per_split * tf32::kTileK;
-  const int64_t split_end = k_begin + stages_per_split * tf32::kTileK;
+  const int64_t row0 = int64_t(blockIdx.y) * tc::kTile, col0 = int64_t(blockIdx.x) * tc::kTile;
+  const int64_t k_begin = int64_t(blockIdx.z) * stages_per_split * tc::kTileK;
+  const int64_t split_end = k_begin + stages_per_split * tc::kTileK;
   const int64_t k_end = split_end < images.columns ? split_end : images.columns;
-  tf32::Accumulators acc;
-  tf32::block_tile_mma(dy, images, row0, col0, k_begin, k_end, int(threadIdx.x), acc);
+  tc::Accumulators acc;
+  tc::block_tile_mma<P>(dy, images, row0, col0, k_begin, k_end, int(threadIdx.x), acc);
   const int64_t out_channels = dy.out_channels, rows = images.g.col_rows();
   float* out = gridDim.z == 1 ? grad_weight : partial + int64_t(blockIdx.z) * out_channels * rows;
-  tf32::for_each_accumulator(acc, int(threadIdx.x), [&](int r, int c, float value) {
+  tc::for_each_accumulator(acc, int(threadIdx.x), [&](int r, int c, float value) {
     const int64_t o = row0 + r, row = col0 + c;
     if (o >= out_channels || row >= rows) return;
     if (gridDim.z == 1) out[o * rows + row] += value;
@@ -244,59 +246,65 @@ class Scratch {
 };
 
 dim3 tile_grid(int64_t rows, int64_t columns, int64_t splits) {
-  const int64_t row_tiles = (rows + tf32::kTile - 1) / tf32::kTile;
-  I2V_CHECK(row_tiles <= 65535, "tensor-core convolution: {} output rows, at most {}", rows, 65535 * tf32::kTile);
-  return dim3(unsigned((columns + tf32::kTile - 1) / tf32::kTile), unsigned(row_tiles), unsigned(splits));
+  const int64_t row_tiles = (rows + tc::kTile - 1) / tc::kTile;
+  I2V_CHECK(row_tiles <= 65535, "tensor-core convolution: {} output rows, at most {}", rows, 65535 * tc::kTile);
+  return dim3(unsigned((columns + tc::kTile - 1) / tc::kTile), unsigned(row_tiles), unsigned(splits));
 }
 
 }  // namespace
 
-void conv_forward_tf32(const float* weight, const float* bias, int64_t out_channels, const float* images,
-                       int64_t count, const ConvGeometry& g, float* y) {
+void conv_forward_tensor_core(Precision precision, const float* weight, const float* bias, int64_t out_channels,
+                              const float* images, int64_t count, const ConvGeometry& g, float* y) {
   const int64_t columns = count * g.out_pixels(), rows = g.col_rows();
   if (columns == 0 || out_channels == 0) return;
-  const MatrixLoader<KLayout::inner> a{weight, rows, out_channels, rows, tf32::vector_copies(weight, rows)};
+  const MatrixLoader<KLayout::inner> a{weight, rows, out_channels, rows, tc::vector_copies(weight, rows)};
   const Im2colLoader b{images, g, columns};
-  constexpr size_t shared = tf32::shared_bytes<MatrixLoader<KLayout::inner>, Im2colLoader>();
-  static const bool allowed = (tf32::allow_shared_bytes(conv_forward_tf32_128x128x32, shared), true);
-  (void)allowed;
-  I2V_LAUNCH(conv_forward_tf32_128x128x32, tile_grid(out_channels, columns, 1), tf32::kThreads, shared, 0, a, b,
-             bias, out_channels, y);
+  constexpr size_t shared = tc::shared_bytes<MatrixLoader<KLayout::inner>, Im2colLoader>();
+  tc::with_tensor_core_precision(precision, "conv_forward_tensor_core", [&](auto p) {
+    constexpr Precision P = decltype(p)::value;
+    static const bool allowed = (tc::allow_shared_bytes(conv_forward_tc_128x128x32<P>, shared), true);
+    (void)allowed;
+    I2V_LAUNCH(conv_forward_tc_128x128x32<P>, tile_grid(out_channels, columns, 1), tc::kThreads, shared, 0, a, b,
+               bias, out_channels, y);
+  });
 }
 
-void conv_weight_grad_tf32(const float* dy, int64_t out_channels, const float* images, int64_t count,
-                           const ConvGeometry& g, float* grad_weight) {
+void conv_weight_grad_tensor_core(Precision precision, const float* dy, int64_t out_channels, const float* images,
+                                  int64_t count, const ConvGeometry& g, float* grad_weight) {
   const int64_t pixels = g.out_pixels(), depth = count * pixels, rows = g.col_rows();
   if (depth == 0 || out_channels == 0) return;
-  const ChannelRowsLoader a{dy, out_channels, pixels, depth, pixels % 4 == 0 && tf32::vector_copies(dy, 4)};
+  const ChannelRowsLoader a{dy, out_channels, pixels, depth, pixels % 4 == 0 && tc::vector_copies(dy, 4)};
   const Im2colTransposedLoader b{images, g, depth};
   // As many splits as bring the grid to kTargetBlocks, each of at least kMinStagesPerSplit
   // stages, then evened out.
   const dim3 tiles = tile_grid(out_channels, rows, 1);
-  const int64_t stages = (depth + tf32::kTileK - 1) / tf32::kTileK;
+  const int64_t stages = (depth + tc::kTileK - 1) / tc::kTileK;
   int64_t splits = std::max<int64_t>(1, std::min((kTargetBlocks + tiles.x * tiles.y - 1) / (tiles.x * tiles.y),
                                                  stages / kMinStagesPerSplit));
   const int64_t stages_per_split = (stages + splits - 1) / splits;
   splits = (stages + stages_per_split - 1) / stages_per_split;
 
-  constexpr size_t shared = tf32::shared_bytes<ChannelRowsLoader, Im2colTransposedLoader>();
-  static const bool allowed = (tf32::allow_shared_bytes(conv_weight_grad_tf32_128x128x32, shared), true);
-  (void)allowed;
-  if (splits == 1) {
-    I2V_LAUNCH(conv_weight_grad_tf32_128x128x32, tile_grid(out_channels, rows, 1), tf32::kThreads, shared, 0, a, b,
-               stages_per_split, grad_weight, nullptr);
-    return;
-  }
-  const Scratch partial(splits * out_channels * rows);
-  I2V_LAUNCH(conv_weight_grad_tf32_128x128x32, tile_grid(out_channels, rows, splits), tf32::kThreads, shared, 0, a,
-             b, stages_per_split, grad_weight, partial.data());
-  I2V_LAUNCH(add_splits, elementwise_blocks(out_channels * rows), kElementwiseThreads, 0, 0, partial.data(), splits,
-             out_channels * rows, grad_weight);
+  constexpr size_t shared = tc::shared_bytes<ChannelRowsLoader, Im2colTransposedLoader>();
+  tc::with_tensor_core_precision(precision, "conv_weight_grad_tensor_core", [&](auto p) {
+    constexpr Precision P = decltype(p)::value;
+    static const bool allowed = (tc::allow_shared_bytes(conv_weight_grad_tc_128x128x32<P>, shared), true);
+    (void)allowed;
+    if (splits == 1) {
+      I2V_LAUNCH(conv_weight_grad_tc_128x128x32<P>, tile_grid(out_channels, rows, 1), tc::kThreads, shared, 0, a, b,
+                 stages_per_split, grad_weight, nullptr);
+      return;
+    }
+    const Scratch partial(splits * out_channels * rows);
+    I2V_LAUNCH(conv_weight_grad_tc_128x128x32<P>, tile_grid(out_channels, rows, splits), tc::kThreads, shared, 0, a,
+               b, stages_per_split, grad_weight, partial.data());
+    I2V_LAUNCH(add_splits, elementwise_blocks(out_channels * rows), kElementwiseThreads, 0, 0, partial.data(),
+               splits, out_channels * rows, grad_weight);
+  });
 }
 
-void conv_input_grad_tf32(const float* weight, int64_t out_channels, const float* dy, int64_t count,
-                          const ConvGeometry& g, float* grad_images) {
-  I2V_CHECK(conv_input_grad_tf32_applies(g), "conv_input_grad_tf32: stride {}x{}, padding {}x{}, kernel {}x{}",
+void conv_input_grad_tensor_core(Precision precision, const float* weight, int64_t out_channels, const float* dy,
+                                 int64_t count, const ConvGeometry& g, float* grad_images) {
+  I2V_CHECK(conv_input_grad_tensor_core_applies(g), "conv_input_grad_tensor_core: stride {}x{}, padding {}x{}, kernel {}x{}",
             g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.kernel_h, g.kernel_w);
   const int64_t weights = out_channels * g.col_rows();
   if (count == 0 || weights == 0) return;
@@ -309,7 +317,7 @@ void conv_input_grad_tf32(const float* weight, int64_t out_channels, const float
   flipped_geometry.channels = out_channels;
   flipped_geometry.height = g.out_height(), flipped_geometry.width = g.out_width();
   flipped_geometry.pad_h = g.kernel_h - 1 - g.pad_h, flipped_geometry.pad_w = g.kernel_w - 1 - g.pad_w;
-  conv_forward_tf32(flipped.data(), nullptr, g.channels, dy, count, flipped_geometry, grad_images);
+  conv_forward_tensor_core(precision, flipped.data(), nullptr, g.channels, dy, count, flipped_geometry, grad_images);
 }
 
 }  // namespace i2v::I2V_GPU_NS

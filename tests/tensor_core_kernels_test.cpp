@@ -1,9 +1,9 @@
-// The TF32 tensor-core products (kernels/gemm_tf32.cu, kernels/conv_tf32.cu) on the GPU devices,
-// against double-precision references computed from the operands rounded to TF32 as the kernels
-// round them (cvt.rna: kernels/tensor_core_fragments.h's to_tf32). With the rounding the same, what is
-// left is fp32 summation in another order, so the tolerance is the fp32 GEMM tests' — tight
-// enough that a wrong fragment index, a stage read before it landed, a skipped edge or a
-// truncation where a rounding belongs all fail. Sizes cross the 128 × 128 tiles and the 32-deep
+// The tensor-core products (kernels/gemm_tensor_core.cu, kernels/conv_tensor_core.cu) on the GPU
+// devices, in tf32 and in bf16, against double-precision references computed from the operands
+// rounded as the kernels round them (kernels/tensor_core_fragments.h: to_tf32 is cvt.rna, to_bf16
+// cvt.rn). With the rounding the same, what is left is fp32 summation in another order, so the
+// tolerance is the fp32 GEMM tests' — tight enough that a wrong fragment index, a stage read
+// before it landed, a skipped edge or a truncation where a rounding belongs all fail. Sizes cross the 128 × 128 tiles and the 32-deep
 // stages; the weight gradient is split over its reduction; transposes, leading dimensions that
 // forbid 16-byte copies, padding, strides and non-square kernels all appear.
 #include <cmath>
@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "kernels/conv_tf32.h"
+#include "kernels/conv_tensor_core.h"
 #include "kernels/gemm.h"
 #include "kernels/precision.h"
 #include "kernels/tensor_core_fragments.h"
@@ -23,11 +23,32 @@
 namespace i2v {
 namespace {
 
-float round_tf32(float x) { return bits_float(to_tf32(x)); }
+// A tensor-core operand as the kernels round it.
+float round_operand(Precision precision, float x) {
+  return precision == Precision::tf32 ? bits_float(to_tf32(x)) : bf16_value(to_bf16(x));
+}
 
-std::vector<float> rounded_tf32(std::vector<float> v) {
-  for (float& x : v) x = round_tf32(x);
+std::vector<float> rounded(Precision precision, std::vector<float> v) {
+  for (float& x : v) x = round_operand(precision, x);
   return v;
+}
+
+}  // namespace
+
+// How GoogleTest prints a Precision parameter.
+inline void PrintTo(Precision precision, std::ostream* os) { *os << precision_name(precision); }
+
+namespace {
+
+// The devices where the .cu kernels run, each in both tensor-core precisions.
+using DevicePrecision = std::tuple<Device, Precision>;
+
+auto device_precisions() {
+  return testing::Combine(testing::ValuesIn(test::gpu_devices()), testing::Values(Precision::tf32, Precision::bf16));
+}
+
+std::string device_precision_name(const testing::TestParamInfo<DevicePrecision>& info) {
+  return std::get<0>(info.param).name() + "_" + precision_name(std::get<1>(info.param));
 }
 
 // fp32 sums of `terms` products, in any order, against their exact value: a few roundings of
@@ -44,9 +65,10 @@ struct GemmCase {
   float alpha, beta;
 };
 
-void check_gemm_tf32(const GemmCase& g, Device device, std::mt19937_64& rng) {
-  SCOPED_TRACE(fmt::format("{}{} m={} n={} k={} pad={} alpha={} beta={} on {}", g.trans_a ? "T" : "N",
-                           g.trans_b ? "T" : "N", g.m, g.n, g.k, g.pad, g.alpha, g.beta, device.name()));
+void check_gemm(const GemmCase& g, Device device, Precision precision, std::mt19937_64& rng) {
+  SCOPED_TRACE(fmt::format("{}{} m={} n={} k={} pad={} alpha={} beta={} on {} in {}", g.trans_a ? "T" : "N",
+                           g.trans_b ? "T" : "N", g.m, g.n, g.k, g.pad, g.alpha, g.beta, device.name(),
+                           precision_name(precision)));
   const int64_t a_rows = g.trans_a ? g.k : g.m, lda = (g.trans_a ? g.m : g.k) + g.pad;
   const int64_t b_rows = g.trans_b ? g.n : g.k, ldb = (g.trans_b ? g.k : g.n) + g.pad, ldc = g.n + g.pad;
   const std::vector<float> a = test::random_tensor({a_rows, lda}, rng).to_vector<float>();
@@ -55,9 +77,9 @@ void check_gemm_tf32(const GemmCase& g, Device device, std::mt19937_64& rng) {
   if (g.beta == 0.0f) std::fill(c0.begin(), c0.end(), std::numeric_limits<float>::quiet_NaN());
   const Tensor a_dev = Tensor::from_vector(a, {a_rows, lda}, device), b_dev = Tensor::from_vector(b, {b_rows, ldb}, device);
   Tensor c_dev = Tensor::from_vector(c0, {g.m, ldc}, device);
-  I2V_DISPATCH_GPU(device, gemm_tf32, g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, a_dev.data<float>(), lda,
-          b_dev.data<float>(), ldb, g.beta, c_dev.data<float>(), ldc);
-  const std::vector<float> c = c_dev.to_vector<float>(), ra = rounded_tf32(a), rb = rounded_tf32(b);
+  I2V_DISPATCH_GPU(device, gemm_tensor_core, precision, g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha,
+                   a_dev.data<float>(), lda, b_dev.data<float>(), ldb, g.beta, c_dev.data<float>(), ldc);
+  const std::vector<float> c = c_dev.to_vector<float>(), ra = rounded(precision, a), rb = rounded(precision, b);
   int reported = 0;
   for (int64_t i = 0; i < g.m; ++i)
     for (int64_t j = 0; j < ldc; ++j) {
@@ -86,39 +108,53 @@ void check_gemm_tf32(const GemmCase& g, Device device, std::mt19937_64& rng) {
     }
 }
 
-class Tf32Gemm : public testing::TestWithParam<Device> {};
+class TensorCoreGemm : public testing::TestWithParam<DevicePrecision> {};
 
-TEST_P(Tf32Gemm, MatchesTheProductOfRoundedOperands) {
+TEST_P(TensorCoreGemm, MatchesTheProductOfRoundedOperands) {
+  const auto [device, precision] = GetParam();
   auto rng = test::test_rng();
   // 130 × 129 × 67: two tiles each way and three stages, the last ones partial; 8 × 12 × 4 and
   // 1 × 1 × 1: one tile, mostly empty; pads 0 (16-byte copies) and 3 (4-byte copies).
   for (const auto& [m, n, k] : {std::array<int64_t, 3>{130, 129, 67}, {8, 12, 4}, {1, 1, 1}, {33, 200, 96}})
     for (int t = 0; t < 4; ++t)
       for (int64_t pad : {0, 3})
-        check_gemm_tf32({t / 2 == 1, t % 2 == 1, m, n, k, pad, pad == 0 ? 1.0f : -0.75f, pad == 0 ? 0.0f : 0.5f},
-                        GetParam(), rng);
+        check_gemm({t / 2 == 1, t % 2 == 1, m, n, k, pad, pad == 0 ? 1.0f : -0.75f, pad == 0 ? 0.0f : 0.5f},
+                   device, precision, rng);
 }
 
-// gemm() takes the tensor-core kernel exactly when the products are tf32.
-TEST_P(Tf32Gemm, DispatchedByThePrecision) {
+// gemm() takes the tensor-core kernel exactly when the products are in its precision.
+TEST_P(TensorCoreGemm, DispatchedByThePrecision) {
+  const auto [device, precision] = GetParam();
   auto rng = test::test_rng();
-  const Tensor a = test::random_tensor({40, 50}, rng, GetParam()), b = test::random_tensor({50, 30}, rng, GetParam());
-  auto product = [&](Precision precision, bool direct_tf32) {
-    PrecisionScope scope(precision);
-    Tensor c = Tensor::empty({40, 30}, DType::f32, GetParam());
-    if (direct_tf32)
-      I2V_DISPATCH_GPU(GetParam(), gemm_tf32, false, false, 40, 30, 50, 1.0f, a.data<float>(), 50, b.data<float>(), 30, 0.0f,
-              c.data<float>(), 30);
+  const Tensor a = test::random_tensor({40, 50}, rng, device), b = test::random_tensor({50, 30}, rng, device);
+  auto product = [&](Precision setting, bool direct) {
+    PrecisionScope scope(setting);
+    Tensor c = Tensor::empty({40, 30}, DType::f32, device);
+    if (direct)
+      I2V_DISPATCH_GPU(device, gemm_tensor_core, precision, false, false, 40, 30, 50, 1.0f, a.data<float>(), 50,
+                       b.data<float>(), 30, 0.0f, c.data<float>(), 30);
     else
-      I2V_DISPATCH(GetParam(), gemm, false, false, 40, 30, 50, 1.0f, a.data<float>(), 50, b.data<float>(), 30, 0.0f,
+      I2V_DISPATCH(device, gemm, false, false, 40, 30, 50, 1.0f, a.data<float>(), 50, b.data<float>(), 30, 0.0f,
                    c.data<float>(), 30);
     return c.to_vector<float>();
   };
-  EXPECT_EQ(product(Precision::tf32, false), product(Precision::tf32, true));
-  EXPECT_NE(product(Precision::fp32, false), product(Precision::tf32, true)) << "fp32 rounds nothing to tf32";
+  const Precision other = precision == Precision::tf32 ? Precision::bf16 : Precision::tf32;
+  EXPECT_EQ(product(precision, false), product(precision, true));
+  EXPECT_NE(product(Precision::fp32, false), product(precision, true)) << "fp32 rounds nothing";
+  EXPECT_NE(product(other, false), product(precision, true)) << "tf32 and bf16 round differently";
 }
 
-INSTANTIATE_TEST_SUITE_P(Devices, Tf32Gemm, testing::ValuesIn(test::gpu_devices()), test::device_name);
+TEST(TensorCoreGemmPrecision, RefusesFp32) {
+  for (const Device device : test::gpu_devices()) {
+    float a = 1, b = 1, c = 0;
+    test::expect_error_containing(
+        [&] { I2V_DISPATCH_GPU(device, gemm_tensor_core, Precision::fp32, false, false, 1, 1, 1, 1.0f, &a, 1, &b, 1,
+                               0.0f, &c, 1); },
+        "tensor cores compute in tf32 or bf16, not fp32");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, TensorCoreGemm, device_precisions(), device_precision_name);
 
 // ---- convolutions ----------------------------------------------------------------------------
 
@@ -151,11 +187,15 @@ struct ConvResults {
 
 // Conv2d in double on the cpu: values, or with `absolute`, the sums of magnitudes of the terms
 // of each output (the same sums over |operands|).
-ConvResults reference(const ConvCase& c, const std::vector<float>& w, const std::vector<float>& bias,
-                      const std::vector<float>& x, const std::vector<float>& dy, bool absolute) {
+ConvResults reference(Precision precision, const ConvCase& c, const std::vector<float>& w,
+                      const std::vector<float>& bias, const std::vector<float>& x, const std::vector<float>& dy,
+                      bool absolute) {
   auto as_double = [&](const std::vector<float>& v, const Shape& shape) {
     std::vector<double> d(v.begin(), v.end());
-    for (double& e : d) e = absolute ? std::fabs(double(round_tf32(float(e)))) : double(round_tf32(float(e)));
+    for (double& e : d) {
+      e = round_operand(precision, float(e));
+      if (absolute) e = std::fabs(e);
+    }
     return Tensor::from_vector(d, shape);
   };
   Conv2d conv(c.in, c.out, c.kernel, c.stride, c.padding);
@@ -186,13 +226,13 @@ void expect_near_all(const std::string& name, const std::vector<float>& got, con
       ADD_FAILURE() << name << "[" << i << "] = " << got[i] << ", expected " << expected[i];
 }
 
-class Tf32Conv : public testing::TestWithParam<Device> {};
+class TensorCoreConv : public testing::TestWithParam<DevicePrecision> {};
 
-TEST_P(Tf32Conv, ProductsMatchTheConvolutionOfRoundedOperands) {
-  const Device device = GetParam();
+TEST_P(TensorCoreConv, ProductsMatchTheConvolutionOfRoundedOperands) {
+  const auto [device, precision] = GetParam();
   auto rng = test::test_rng();
   for (const ConvCase& c : kConvCases) {
-    SCOPED_TRACE(case_name(c) + " on " + device.name());
+    SCOPED_TRACE(case_name(c) + " on " + device.name() + " in " + precision_name(precision));
     Conv2d shape_of(c.in, c.out, c.kernel, c.stride, c.padding);
     const ConvGeometry g{c.in, c.height, c.width, c.kernel.h, c.kernel.w, c.stride.h, c.stride.w, c.padding.h,
                          c.padding.w};
@@ -202,13 +242,14 @@ TEST_P(Tf32Conv, ProductsMatchTheConvolutionOfRoundedOperands) {
     const std::vector<float> x = test::random_tensor({c.batch, c.in, c.height, c.width}, rng).to_vector<float>();
     const std::vector<float> dy = test::random_tensor(y_shape, rng).to_vector<float>();
     const std::vector<float> grad0 = test::random_tensor(shape_of.weight().value.shape(), rng).to_vector<float>();
-    const ConvResults expected = reference(c, w, bias, x, dy, false), magnitude = reference(c, w, bias, x, dy, true);
+    const ConvResults expected = reference(precision, c, w, bias, x, dy, false);
+    const ConvResults magnitude = reference(precision, c, w, bias, x, dy, true);
 
     auto on_device = [&](const std::vector<float>& v) { return Tensor::from_vector(v, {int64_t(v.size())}, device); };
     const Tensor w_dev = on_device(w), bias_dev = on_device(bias), x_dev = on_device(x), dy_dev = on_device(dy);
     Tensor y = Tensor::empty({shape_numel(y_shape)}, DType::f32, device);
-    I2V_DISPATCH_GPU(device, conv_forward_tf32, w_dev.data<float>(), bias_dev.data<float>(), c.out, x_dev.data<float>(), c.batch,
-            g, y.data<float>());
+    I2V_DISPATCH_GPU(device, conv_forward_tensor_core, precision, w_dev.data<float>(), bias_dev.data<float>(), c.out,
+                     x_dev.data<float>(), c.batch, g, y.data<float>());
     expect_near_all("y", y.to_vector<float>(), expected.y, magnitude.y, g.col_rows());
 
     // The weight gradient accumulates; twice from the same start gives the same bits.
@@ -220,47 +261,50 @@ TEST_P(Tf32Conv, ProductsMatchTheConvolutionOfRoundedOperands) {
     std::vector<std::vector<float>> runs;
     for (int run = 0; run < 2; ++run) {
       Tensor grad = on_device(grad0);
-      I2V_DISPATCH_GPU(device, conv_weight_grad_tf32, dy_dev.data<float>(), c.out, x_dev.data<float>(), c.batch, g,
-              grad.data<float>());
+      I2V_DISPATCH_GPU(device, conv_weight_grad_tensor_core, precision, dy_dev.data<float>(), c.out,
+                       x_dev.data<float>(), c.batch, g, grad.data<float>());
       runs.push_back(grad.to_vector<float>());
     }
     expect_near_all("grad_weight", runs[0], grad_expected, grad_magnitude, c.batch * g.out_pixels());
     EXPECT_EQ(runs[0], runs[1]) << "the split reduction is summed in a fixed order";
 
-    if (conv_input_grad_tf32_applies(g)) {
+    if (conv_input_grad_tensor_core_applies(g)) {
       Tensor grad_images = Tensor::empty({int64_t(x.size())}, DType::f32, device);
-      I2V_DISPATCH_GPU(device, conv_input_grad_tf32, w_dev.data<float>(), c.out, dy_dev.data<float>(), c.batch, g,
-              grad_images.data<float>());
+      I2V_DISPATCH_GPU(device, conv_input_grad_tensor_core, precision, w_dev.data<float>(), c.out,
+                       dy_dev.data<float>(), c.batch, g, grad_images.data<float>());
       expect_near_all("grad_images", grad_images.to_vector<float>(), expected.grad_images, magnitude.grad_images,
                       c.out * g.kernel_h * g.kernel_w);
     }
   }
 }
 
-// Conv2d in tf32 on a GPU device against Conv2d in fp32 on the cpu: the tensor-core path with its
-// fused bias, and for strided geometries the input gradient through im2col, a TF32 GEMM and
-// col2im. TF32 rounds each operand to 11 significant bits (relative error ≤ 2⁻¹¹), so a sum of
-// n products of unit-sized values differs from fp32 by ~2⁻¹¹ · √n (rms); the tolerance is a few
-// times that, and an indexing mistake, O(√n), stays far above it.
-TEST_P(Tf32Conv, Conv2dAgreesWithCpuFp32) {
-  PrecisionScope tf32(Precision::tf32);
+// Conv2d in tf32 or bf16 on a GPU device against Conv2d in fp32 on the cpu: the tensor-core path
+// with its fused bias, and for strided geometries the input gradient through im2col, a
+// tensor-core GEMM and col2im. TF32 rounds each operand to 11 significant bits (relative error
+// ≤ 2⁻¹¹), BF16 to 8 (≤ 2⁻⁸), so a sum of n products of unit-sized values differs from fp32 by
+// ~2⁻¹¹ · √n or ~2⁻⁸ · √n (rms); the tolerance is a few times that, and an indexing mistake,
+// O(√n), stays far above it.
+TEST_P(TensorCoreConv, Conv2dAgreesWithCpuFp32) {
+  const auto [device, precision] = GetParam();
+  PrecisionScope scope(precision);
+  const double per_term = precision == Precision::tf32 ? 3e-3 : 2.4e-2;
   auto rng = test::test_rng();
   for (const ConvCase& c : kConvCases) {
     SCOPED_TRACE(case_name(c));
     const ConvGeometry g{c.in, c.height, c.width, c.kernel.h, c.kernel.w, c.stride.h, c.stride.w, c.padding.h,
                          c.padding.w};
-    auto tolerance = [](int64_t terms) { return test::Tolerance{0.0, 3e-3 * std::sqrt(double(terms))}; };
+    auto tolerance = [&](int64_t terms) { return test::Tolerance{0.0, per_term * std::sqrt(double(terms))}; };
     const test::Tolerances tolerances = {{"output", tolerance(g.col_rows())},
                                          {"grad_input0", tolerance(c.out * g.kernel_h * g.kernel_w)},
                                          {"grad_weight", tolerance(c.batch * g.out_pixels())},
                                          {"grad_bias", {1e-5, 5e-5}}};
     test::check_devices_agree([&] { return std::make_unique<Conv2d>(c.in, c.out, c.kernel, c.stride, c.padding); },
-                              {test::random_tensor({c.batch, c.in, c.height, c.width}, rng)}, GetParam(), rng,
+                              {test::random_tensor({c.batch, c.in, c.height, c.width}, rng)}, device, rng,
                               tolerances);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Devices, Tf32Conv, testing::ValuesIn(test::gpu_devices()), test::device_name);
+INSTANTIATE_TEST_SUITE_P(Devices, TensorCoreConv, device_precisions(), device_precision_name);
 
 }  // namespace
 }  // namespace i2v
