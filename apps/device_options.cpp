@@ -7,8 +7,9 @@ namespace i2v::app {
 void DeviceOptions::add(CLI::App* command) {
   command->add_option("--device", device, "cpu, sim or cuda")->capture_default_str();
   command->add_option("--precision", precision,
-                      "Convolutions and matrix products on a GPU: tf32 (tensor cores) or fp32 (exact); the cpu "
-                      "always computes in fp32")
+                      "Of convolutions and matrix products (kernels/precision.h): tf32 (GPU tensor cores; the cpu "
+                      "computes tf32 in fp32), bf16 (mixed precision as PyTorch's bf16 autocast: tensor cores, or "
+                      "AVX-512 BF16 on the cpu) or fp32 (exact)")
       ->capture_default_str();
 }
 
