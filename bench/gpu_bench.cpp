@@ -1,5 +1,5 @@
 // i2v on a GPU beside NVIDIA's own libraries, in one run: every convolution of the i2v-tag
-// network, three GEMMs, and the whole training step and inference, each in fp32 and in tf32
+// network, three GEMMs, and the whole training step and inference, each in fp32, tf32 and bf16
 // (kernels/precision.h), with cuDNN and cuBLAS on the same shapes as the peers.
 //
 //   gpu_bench [--device cuda|sim] [--image 224] [--batch 64] [--repetitions 5] [--warmup 1]
@@ -23,8 +23,10 @@
 // Correctness: our output and gradients (y, dx, dw, db) at each precision, and cuDNN's at tf32,
 // against cuDNN's fp32 ones: ‖a − b‖ / ‖b‖ (on the sim device against our CPU Conv2d instead).
 // fp32 should agree to ~1e-6 (dw, a sum over the whole batch, to ~1e-5), tf32 to ~1e-3 (cuDNN's
-// TF32 on an H200: 3e-4 to 9e-4); a gap over 1e-3 (fp32) or 3e-2 (tf32) prints an "error:" line
-// and the exit status is 2. Any other error in one measurement is printed ("error: ...") and
+// TF32 on an H200: 3e-4 to 9e-4), bf16 to ~5e-3; a gap over 1e-3 (fp32), 3e-2 (tf32) or 6e-2
+// (bf16) prints an "error:" line and the exit status is 2. cuDNN has no bf16 arithmetic on fp32
+// data, so our bf16 convolutions have no cuDNN peer here (PyTorch's bf16 autocast is the peer of
+// the whole step: bench/train_step_vs_torch.py --device cuda). Any other error in one measurement is printed ("error: ...") and
 // the run goes on to the next.
 //
 // GEMMs, our row-major gemm (kernels/gemm.h) against cuBLAS computing the same product (cuBLAS is
@@ -33,7 +35,8 @@
 // and vgg11-fc's fc6 at --batch (64 × 25,088 × 4,096, B transposed). cuBLAS's fp32 is
 // cublasGemmEx with CUBLAS_COMPUTE_32F in CUBLAS_DEFAULT_MATH (no TF32: what PyTorch runs with
 // allow_tf32 off); CUBLAS_COMPUTE_32F_PEDANTIC is timed too and is the reference the errors are
-// measured against; tf32 is CUBLAS_COMPUTE_32F_FAST_TF32.
+// measured against; tf32 is CUBLAS_COMPUTE_32F_FAST_TF32 and bf16 CUBLAS_COMPUTE_32F_FAST_16BF
+// (fp32 data, products of operands rounded to bf16, fp32 sums: our bf16).
 //
 // Steps: the i2v-tag training step of bench/train_step.h (forward, BCE, backward, SGD) and
 // inference (eval-mode forward), ms and images per second. The steps train on one batch, fp32
@@ -52,6 +55,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -89,9 +93,12 @@ using nlohmann::json;
 
 constexpr double kNone = std::numeric_limits<double>::quiet_NaN();  // a time not measured
 constexpr double kAbsent = -1;  // an error not measured (no such tensor); NaN is a result that is not a number
-constexpr Precision kPrecisions[] = {Precision::fp32, Precision::tf32};
+constexpr Precision kPrecisions[] = {Precision::fp32, Precision::tf32, Precision::bf16};
+constexpr int kPrecisionCount = 3;
 // The largest gap from the reference that still counts as agreeing, per precision.
-constexpr double kAgreement[] = {1e-3, 3e-2};
+constexpr double kAgreement[kPrecisionCount] = {1e-3, 3e-2, 6e-2};
+// The cuDNN convolution peers: fp32 (FMA math) and tf32 (default math); none for bf16.
+constexpr int kCudnnPeers = 2;
 
 // Where the text goes: stdout, or stderr when --json keeps stdout for the JSON object.
 std::FILE* g_text = stdout;
@@ -569,9 +576,9 @@ struct ConvErrors {
 
 struct ConvResult {
   const ConvLayer* layer = nullptr;
-  PassTimes forward[2], backward[2];  // by precision: fp32, tf32
-  ConvErrors ours[2], peer_tf32;      // against the reference
-  std::string algorithms[2];          // the peer's choices
+  PassTimes forward[kPrecisionCount], backward[kPrecisionCount];  // by precision: fp32, tf32, bf16
+  ConvErrors ours[kPrecisionCount], peer_tf32;                      // against the reference
+  std::string algorithms[kCudnnPeers];                              // the peers' choices
 };
 
 // The layer's results in one place: ours or a peer's.
@@ -650,7 +657,8 @@ struct Context {
 
   // Prints an "error:" line when `errors` are further from the reference than `precision` allows.
   void judge(const std::string& what, Precision precision, double worst) {
-    const double limit = kAgreement[precision == Precision::tf32];
+    const double limit = kAgreement[int(std::find(std::begin(kPrecisions), std::end(kPrecisions), precision) -
+                                        std::begin(kPrecisions))];
     if (worst <= limit) return;
     ++mismatches;
     say("error: {} differs from the reference by {:.2e} (more than {:.0e})\n", what, worst, limit);
@@ -667,7 +675,7 @@ ConvResult measure_conv(Context& ctx, const ConvLayer& layer) {
 
   // The peers first: their search writes their outputs, and the fp32 one is the reference.
   ConvOutputs reference, peer_tf32;
-  std::unique_ptr<CudnnConvolution> peers[2];
+  std::unique_ptr<CudnnConvolution> peers[kPrecisionCount];  // by precision; none for bf16
   if (ctx.cudnn) {
     reference = ConvOutputs::empty_like(layer, device);
     peer_tf32 = ConvOutputs::empty_like(layer, device);
@@ -675,16 +683,16 @@ ConvResult measure_conv(Context& ctx, const ConvLayer& layer) {
                                                   reference.buffers(x, *layer.conv, dy));
     peers[1] = std::make_unique<CudnnConvolution>(ctx.cudnn, layer, CUDNN_DEFAULT_MATH, *ctx.workspace,
                                                   peer_tf32.buffers(x, *layer.conv, dy));
-    for (auto& peer : peers) {
-      peer->forward();
-      peer->backward();
+    for (int p = 0; p < kCudnnPeers; ++p) {
+      peers[p]->forward();
+      peers[p]->backward();
+      result.algorithms[p] = peers[p]->describe();
     }
     result.peer_tf32 = peer_tf32.against(reference);
-    for (int p = 0; p < 2; ++p) result.algorithms[p] = peers[p]->describe();
   } else {
     reference = run_on_cpu(layer, x, dy, device);
   }
-  for (int p = 0; p < 2; ++p) {
+  for (int p = 0; p < kPrecisionCount; ++p) {
     PrecisionScope scope(kPrecisions[p]);
     result.ours[p] = run_ours(layer, x, dy).against(reference);
     ctx.judge(fmt::format("{} ours {}", layer.name, precision_name(kPrecisions[p])), kPrecisions[p],
@@ -692,7 +700,7 @@ ConvResult measure_conv(Context& ctx, const ConvLayer& layer) {
   }
 
   Conv2d& conv = *layer.conv;
-  for (int p = 0; p < 2; ++p) {
+  for (int p = 0; p < kPrecisionCount; ++p) {
     PrecisionScope scope(kPrecisions[p]);
     result.forward[p].ours = ctx.timer.median_ms([&] { conv.forward({x}, Mode::train); });
     conv.forward({x}, Mode::train);
@@ -718,9 +726,10 @@ void print_conv_details(const ConvResult& r, bool peers) {
     say("  cuDNN fp32 (FMA math):     {}\n", r.algorithms[0]);
     say("  cuDNN tf32 (default math): {}\n", r.algorithms[1]);
   }
-  say("  relerr (y dx dw db) against {}: ours fp32 {}; ours tf32 {}{}\n", peers ? "cuDNN fp32" : "our CPU Conv2d",
-      r.ours[0].str(), r.ours[1].str(), peers ? "; cuDNN tf32 " + r.peer_tf32.str() : "");
-  for (int p = 0; p < 2; ++p)
+  say("  relerr (y dx dw db) against {}: ours fp32 {}; ours tf32 {}; ours bf16 {}{}\n",
+      peers ? "cuDNN fp32" : "our CPU Conv2d", r.ours[0].str(), r.ours[1].str(), r.ours[2].str(),
+      peers ? "; cuDNN tf32 " + r.peer_tf32.str() : "");
+  for (int p = 0; p < kPrecisionCount; ++p)
     say("  {} ms: forward ours {}, cuDNN {}; backward ours {}, cuDNN {}\n", precision_name(kPrecisions[p]),
         ms_or_dash(r.forward[p].ours), ms_or_dash(r.forward[p].peer), ms_or_dash(r.backward[p].ours),
         ms_or_dash(r.backward[p].peer));
@@ -736,8 +745,10 @@ struct GemmCase {
 
 struct GemmResult {
   GemmCase gemm;
-  double ours[2] = {kNone, kNone}, cublas[2] = {kNone, kNone}, pedantic = kNone;  // ms
-  double ours_error[2] = {kAbsent, kAbsent}, cublas_error[2] = {kAbsent, kAbsent};  // against the reference
+  double ours[kPrecisionCount] = {kNone, kNone, kNone}, cublas[kPrecisionCount] = {kNone, kNone, kNone};  // ms
+  double pedantic = kNone;                                                                             // ms
+  double ours_error[kPrecisionCount] = {kAbsent, kAbsent, kAbsent};    // against the reference
+  double cublas_error[kPrecisionCount] = {kAbsent, kAbsent, kAbsent};
 };
 
 std::vector<GemmCase> gemm_cases(const Settings& s, const std::vector<ConvLayer>& convs, int64_t fc6_in,
@@ -771,14 +782,15 @@ GemmResult measure_gemm(Context& ctx, const GemmCase& g) {
     ctx.cublas->gemm(g.trans_a, g.trans_b, g.m, g.n, g.k, a.data<float>(), lda, b.data<float>(), ldb,
                      c.data<float>(), g.n, compute);
   };
-  const cublasComputeType_t computes[2] = {CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32};
+  const cublasComputeType_t computes[kPrecisionCount] = {CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32,
+                                                         CUBLAS_COMPUTE_32F_FAST_16BF};
 
   // The reference: cuBLAS pedantic, or Eigen's product on the CPU without cuBLAS.
   Tensor reference;
   if (ctx.cublas) {
     theirs(CUBLAS_COMPUTE_32F_PEDANTIC);
     reference = c.clone();
-    for (int p = 0; p < 2; ++p) {
+    for (int p = 0; p < kPrecisionCount; ++p) {
       theirs(computes[p]);
       r.cublas_error[p] = relative_error(c, reference);
     }
@@ -789,7 +801,7 @@ GemmResult measure_gemm(Context& ctx, const GemmCase& g) {
                            ldb, 0.0f, c_cpu.data<float>(), g.n);
     reference = c_cpu.to(device);
   }
-  for (int p = 0; p < 2; ++p) {
+  for (int p = 0; p < kPrecisionCount; ++p) {
     PrecisionScope scope(kPrecisions[p]);
     ours();
     r.ours_error[p] = relative_error(c, reference);
@@ -798,7 +810,7 @@ GemmResult measure_gemm(Context& ctx, const GemmCase& g) {
   }
   reference = Tensor();
 
-  for (int p = 0; p < 2; ++p) {
+  for (int p = 0; p < kPrecisionCount; ++p) {
     PrecisionScope scope(kPrecisions[p]);
     r.ours[p] = ctx.timer.median_ms(ours);
     if (ctx.cublas) r.cublas[p] = ctx.timer.median_ms([&] { theirs(computes[p]); });
@@ -806,17 +818,20 @@ GemmResult measure_gemm(Context& ctx, const GemmCase& g) {
   if (ctx.cublas) r.pedantic = ctx.timer.median_ms([&] { theirs(CUBLAS_COMPUTE_32F_PEDANTIC); });
 
   const auto e = [](double v) { return v == kAbsent ? std::string("-") : fmt::format("{:.1e}", v); };
-  say("gemm {} ({}, m x k x n{}{}): ms ours fp32 {} tf32 {}; cuBLAS 32F {}, 32F_PEDANTIC {}, FAST_TF32 {}\n", g.name,
-      g.shape(), g.trans_a ? ", A transposed" : "", g.trans_b ? ", B transposed" : "", ms_or_dash(r.ours[0]),
-      ms_or_dash(r.ours[1]), ms_or_dash(r.cublas[0]), ms_or_dash(r.pedantic), ms_or_dash(r.cublas[1]));
-  say("  relerr against {}: ours fp32 {}, tf32 {}; cuBLAS 32F {}, FAST_TF32 {}\n",
+  say("gemm {} ({}, m x k x n{}{}): ms ours fp32 {} tf32 {} bf16 {}; cuBLAS 32F {}, 32F_PEDANTIC {}, FAST_TF32 {}, "
+      "FAST_16BF {}\n",
+      g.name, g.shape(), g.trans_a ? ", A transposed" : "", g.trans_b ? ", B transposed" : "", ms_or_dash(r.ours[0]),
+      ms_or_dash(r.ours[1]), ms_or_dash(r.ours[2]), ms_or_dash(r.cublas[0]), ms_or_dash(r.pedantic),
+      ms_or_dash(r.cublas[1]), ms_or_dash(r.cublas[2]));
+  say("  relerr against {}: ours fp32 {}, tf32 {}, bf16 {}; cuBLAS 32F {}, FAST_TF32 {}, FAST_16BF {}\n",
       ctx.cublas ? "cuBLAS 32F_PEDANTIC" : "Eigen on the CPU", e(r.ours_error[0]), e(r.ours_error[1]),
-      e(r.cublas_error[0]), e(r.cublas_error[1]));
+      e(r.ours_error[2]), e(r.cublas_error[0]), e(r.cublas_error[1]), e(r.cublas_error[2]));
   return r;
 }
 
 struct StepResult {
-  double train_ms[2] = {kNone, kNone}, inference_ms[2] = {kNone, kNone}, loss[2] = {kNone, kNone};
+  double train_ms[kPrecisionCount] = {kNone, kNone, kNone}, inference_ms[kPrecisionCount] = {kNone, kNone, kNone};
+  double loss[kPrecisionCount] = {kNone, kNone, kNone};
 };
 
 StepResult measure_steps(Context& ctx, Model& model) {
@@ -826,7 +841,7 @@ StepResult measure_steps(Context& ctx, Model& model) {
   Sgd sgd(model, bench::kStepSgd);
   const bench::StepInputs inputs = bench::random_step_inputs(model, s.batch, outputs, s.device);
   StepResult r;
-  for (int p = 0; p < 2; ++p) {
+  for (int p = 0; p < kPrecisionCount; ++p) {
     if (ctx.budget.spent(fmt::format("the {} training step and inference", precision_name(kPrecisions[p])))) break;
     PrecisionScope scope(kPrecisions[p]);
     r.train_ms[p] = ctx.timer.median_ms([&] { r.loss[p] = bench::train_step(model, loss, sgd, inputs); });
@@ -864,7 +879,7 @@ void print_summary(const Settings& s, const std::string& device_line, const std:
       s.batch, s.repetitions, s.warmup);
   say("   each cell: our ms and TFLOP/s, the peer's ms and TFLOP/s, then our time over the peer's as Nx vs the peer "
       "(above 1: slower)\n");
-  for (int p = 0; p < 2; ++p) {
+  for (int p = 0; p < kPrecisionCount; ++p) {
     PassTimes total_forward{0, 0}, total_backward{0, 0};
     double forward_flops = 0, backward_flops = 0;
     for (const ConvResult& r : convs) {
@@ -885,14 +900,14 @@ void print_summary(const Settings& s, const std::string& device_line, const std:
           pass_cell("bwd", backward_flops, total_backward, "cuDNN"));
   }
   for (const GemmResult& g : gemms)
-    for (int p = 0; p < 2; ++p)
+    for (int p = 0; p < kPrecisionCount; ++p)
       say("gemm {:<16} {} | {} ({})\n", g.gemm.shape(), precision_name(kPrecisions[p]),
           pass_cell("ours", g.gemm.flops(), {g.ours[p], g.cublas[p]}, "cuBLAS"), g.gemm.name);
   if (!have_steps) return;
   const auto per_s = [&](double v) {
     return std::isnan(v) ? std::string("-") : fmt::format("{:.1f}", double(s.batch) / v * 1e3);
   };
-  for (int p = 0; p < 2; ++p)
+  for (int p = 0; p < kPrecisionCount; ++p)
     say("i2v-tag  {} | training step {}, {} img/s | inference {}, {} img/s\n", precision_name(kPrecisions[p]),
         ms(steps.train_ms[p]), per_s(steps.train_ms[p]), ms(steps.inference_ms[p]), per_s(steps.inference_ms[p]));
 }
@@ -909,7 +924,7 @@ json to_json(const Settings& s, const std::string& device_line, const Timer& tim
                   {"forward_gflop", r.layer->forward_flops() / 1e9},
                   {"backward_gflop", r.layer->backward_flops() / 1e9},
                   {"cudnn_tf32_relerr", r.peer_tf32.to_json()}};
-    for (int p = 0; p < 2; ++p)
+    for (int p = 0; p < kPrecisionCount; ++p)
       layer[precision_name(kPrecisions[p])] = {
           {"ours_forward_ms", r.forward[p].ours},   {"cudnn_forward_ms", r.forward[p].peer},
           {"ours_backward_ms", r.backward[p].ours}, {"cudnn_backward_ms", r.backward[p].peer},
@@ -921,13 +936,13 @@ json to_json(const Settings& s, const std::string& device_line, const Timer& tim
   for (const GemmResult& g : gemms) {
     json entry = {{"name", g.gemm.name}, {"m", g.gemm.m}, {"n", g.gemm.n}, {"k", g.gemm.k},
                   {"trans_a", g.gemm.trans_a}, {"trans_b", g.gemm.trans_b}, {"cublas_pedantic_ms", g.pedantic}};
-    for (int p = 0; p < 2; ++p)
+    for (int p = 0; p < kPrecisionCount; ++p)
       entry[precision_name(kPrecisions[p])] = {{"ours_ms", g.ours[p]}, {"cublas_ms", g.cublas[p]},
                                                {"ours_relerr", g.ours_error[p]}, {"cublas_relerr", g.cublas_error[p]}};
     gemm_list.push_back(entry);
   }
   report["gemms"] = gemm_list;
-  for (int p = 0; p < 2; ++p)
+  for (int p = 0; p < kPrecisionCount; ++p)
     report["steps"][precision_name(kPrecisions[p])] = {
         {"train_ms", steps.train_ms[p]}, {"inference_ms", steps.inference_ms[p]}, {"loss", steps.loss[p]}};
   return report;
@@ -960,7 +975,7 @@ int run(int argc, char** argv) {
   std::string device_flag = "cuda", layers_flag, parts_flag = "convs,gemms,steps";
   int warmup = -1;
   int64_t square = 0, workspace_mib = int64_t(s.workspace_bytes >> 20);
-  CLI::App app{"i2v's convolutions, GEMMs and training step on a GPU, in fp32 and tf32, beside cuDNN and cuBLAS."};
+  CLI::App app{"i2v's convolutions, GEMMs and training step on a GPU, in fp32, tf32 and bf16, beside cuDNN and cuBLAS."};
   app.add_option("--device", device_flag, "cuda, or sim (our side only, at a small size)")->capture_default_str();
   app.add_option("--image", s.image, "input height and width")->capture_default_str();
   app.add_option("--batch", s.batch, "images per batch")->capture_default_str();
