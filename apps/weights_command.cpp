@@ -1,4 +1,5 @@
-// `i2v weights`: the group of commands on weight files (safetensors, nn/safetensors.h).
+// `i2v weights`: the group of commands on weight files (safetensors, nn/safetensors.h): show,
+// init, import-caffe, convert.
 //
 // The group is created once, in add_weights_command(); each subcommand is one
 // add_<name>_subcommand(CLI::App& weights) function in this file, called from there. To add a
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <memory>
@@ -264,13 +266,74 @@ void add_import_caffe_subcommand(CLI::App& weights) {
   });
 }
 
+// ---- convert ----------------------------------------------------------------------------------------
+
+struct ConvertOptions {
+  std::string input, output, dtype;
+};
+
+void convert_weights(const ConvertOptions& options) {
+  const DType target = options.dtype == "bf16" ? DType::bf16 : DType::f32;
+  std::error_code error;
+  I2V_CHECK(!std::filesystem::equivalent(options.input, options.output, error),
+            "{} is the input file: write the converted weights to another file", options.output);
+  const SafetensorsFile file(options.input);
+  I2V_CHECK(!has_checkpoint_checksum(file),
+            "{} is a training checkpoint (optimizer state, a checksum over its bytes); convert the weights a run "
+            "exports (final.safetensors, best.safetensors) instead",
+            options.input);
+  Safetensors converted{{}, file.metadata()};
+  int changed = 0, kept = 0;
+  uint64_t bytes_before = 0, bytes_after = 0;
+  for (const SafetensorsEntry& entry : file.entries()) {
+    const Tensor tensor = file.read(entry);
+    // Integer tensors (BatchNorm's num_batches_tracked, ...) are counts: they keep their dtype.
+    const bool floating = is_floating(tensor.dtype());
+    converted.tensors[entry.name] = floating ? tensor.cast(target) : tensor;
+    const char* target_name = target == DType::bf16 ? "BF16" : "F32";
+    if (floating && entry.dtype != target_name)
+      ++changed;
+    else
+      ++kept;
+    bytes_before += entry.end - entry.begin;
+    bytes_after += converted.tensors[entry.name].nbytes();
+  }
+  save_safetensors(options.output, converted);
+  std::printf("wrote %s: %zu tensors, %d converted to %s, %d kept as they were; %s of tensor data (was %s)\n",
+              options.output.c_str(), file.entries().size(), changed, dtype_name(target), kept,
+              format_bytes(double(bytes_after)).c_str(), format_bytes(double(bytes_before)).c_str());
+}
+
+void add_convert_subcommand(CLI::App& weights) {
+  auto options = std::make_shared<ConvertOptions>();
+  CLI::App* cmd = weights.add_subcommand("convert", "Write a safetensors file's floating-point tensors as bf16 (or f32)");
+  cmd->add_option("file", options->input, "The .safetensors file to read")->required()->check(CLI::ExistingFile);
+  cmd->add_option("-o,--output", options->output, "The safetensors file to write (not the input)")->required();
+  cmd->add_option("--dtype", options->dtype, "What the floating-point tensors become")
+      ->required()
+      ->check(CLI::IsMember({"bf16", "f32"}));
+  cmd->footer(
+      "Every F32, F64, F16 and BF16 tensor is written as --dtype: to bf16 rounded to nearest, ties to\n"
+      "even (as the GPU's cvt.rn.bf16.f32; NaN becomes the quiet NaN 0x7fff, values past the largest\n"
+      "bf16 become infinity; F64 rounds once), to f32 widened exactly from bf16 and f16 (F64 rounds\n"
+      "to nearest). Integer tensors and the metadata are kept. A bf16 file is half the size; a model\n"
+      "that loads it widens the weights to its f32 parameters, so bf16 -> f32 restores what the bf16\n"
+      "file holds, not the original f32.\n"
+      "Checkpoints are refused (their checksum covers every byte).\n\n"
+      "Examples:\n"
+      "  i2v weights convert i2v-tag.safetensors -o i2v-tag-bf16.safetensors --dtype bf16\n"
+      "  i2v weights convert released-bf16.safetensors -o released-f32.safetensors --dtype f32");
+  cmd->callback([options] { convert_weights(*options); });
+}
+
 void add_weights_command(CLI::App& app) {
-  CLI::App* weights = app.add_subcommand("weights", "Inspect (and create) weight files in safetensors format");
+  CLI::App* weights = app.add_subcommand("weights", "Inspect, create and convert weight files in safetensors format");
   weights->require_subcommand(1);
   weights->footer("Run `i2v weights SUBCOMMAND --help` for its options and examples.");
   add_show_subcommand(*weights);
   add_init_subcommand(*weights);
   add_import_caffe_subcommand(*weights);
+  add_convert_subcommand(*weights);
 }
 
 const bool registered = register_command("weights", add_weights_command);

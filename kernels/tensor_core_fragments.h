@@ -62,6 +62,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/bfloat16.h"
 #include "kernels/host_device.h"
 
 namespace i2v {
@@ -102,27 +103,9 @@ I2V_HD FragmentCoord ldmatrix_m8n8_element(int lane, int half, bool trans) {
 
 // ---- Number formats -------------------------------------------------------------------------
 // tf32: an f32 bit pattern whose low 13 mantissa bits are zero (1 sign, 8 exponent, 10 mantissa
-// bits), in a 32-bit register. bf16: the upper 16 bits of an f32 (1 sign, 8 exponent, 7 mantissa).
-
-I2V_HD uint32_t float_bits(float x) {
-#if defined(__CUDA_ARCH__)
-  return __float_as_uint(x);
-#else
-  uint32_t u;
-  std::memcpy(&u, &x, sizeof u);
-  return u;
-#endif
-}
-
-I2V_HD float bits_float(uint32_t u) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(u);
-#else
-  float x;
-  std::memcpy(&x, &u, sizeof x);
-  return x;
-#endif
-}
+// bits), in a 32-bit register. bf16: the upper 16 bits of an f32 (1 sign, 8 exponent, 7 mantissa);
+// its conversions (to_bf16, bf16_value) and float_bits/bits_float are kernels/bfloat16.h's, the
+// project's one rounding to bf16.
 
 // cvt.rna.tf32.f32: rounds to the nearest tf32, ties away from zero. Adding half a tf32 ulp to
 // the magnitude bits and truncating does it, carrying into the exponent where the mantissa
@@ -144,20 +127,6 @@ I2V_HD uint32_t to_tf32(float x) {
 #endif
 }
 
-// cvt.rn.bf16.f32: rounds to the nearest bf16, ties to even; NaN becomes the canonical 0x7fff.
-I2V_HD uint16_t to_bf16(float x) {
-#if defined(__CUDA_ARCH__)
-  uint16_t r;
-  asm("cvt.rn.bf16.f32 %0, %1;\n" : "=h"(r) : "f"(x));
-  return r;
-#else
-  const uint32_t u = float_bits(x);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fff;
-  // Half an ulp, minus one unless the kept part is odd: a tie then rounds to the even neighbour.
-  return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-#endif
-}
-
 // cvt.rn.bf16x2.f32 d, hi, lo: two bf16 in one register, `lo` in bits 0..15 and `hi` in bits
 // 16..31. (The instruction's first source goes to the upper half.)
 I2V_HD uint32_t pack_bf16x2(float lo, float hi) {
@@ -169,9 +138,6 @@ I2V_HD uint32_t pack_bf16x2(float lo, float hi) {
   return uint32_t(to_bf16(lo)) | uint32_t(to_bf16(hi)) << 16;
 #endif
 }
-
-// The value of a bf16 (exact in f32).
-I2V_HD float bf16_value(uint16_t bits) { return bits_float(uint32_t(bits) << 16); }
 
 // The value the tensor cores read from a tf32 operand register: its upper 19 bits (the low 13 are
 // ignored, so an f32 passed without conversion is truncated toward zero).

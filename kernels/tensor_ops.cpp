@@ -1,5 +1,6 @@
 #include <cstring>
 
+#include "kernels/elementwise_cpu.h"
 #include "kernels/tensor_ops.h"
 
 namespace i2v::cpu {
@@ -34,6 +35,16 @@ void strided_copy(void* dst, const void* src, int element_bytes, const StridedCo
                   int64_t count) {
   visit_element_type(element_bytes,
                      [&](auto element) { strided_copy_as<decltype(element)>(dst, src, layout, count); });
+}
+
+void cast_floats(void* dst, FloatFormat to, const void* src, FloatFormat from, int64_t count) {
+  visit_float_format(from, [&](auto source) {
+    visit_float_format(to, [&](auto target) {
+      using From = decltype(source);
+      using To = decltype(target);
+      for_each_element(CastFloats<From, To>{static_cast<const From*>(src), static_cast<To*>(dst)}, count);
+    });
+  });
 }
 
 }  // namespace i2v::cpu

@@ -1,12 +1,15 @@
-// Fill and strided copy on the GPU (see tensor_ops.h).
+// Fill, strided copy and float conversion on the GPU (see tensor_ops.h).
 //
-// Both are memory-bound: a fill writes `element_bytes` per element, a copy reads and writes
-// them, with no arithmetic to speak of. Grid-stride loops keep every element in one thread's
-// hands whatever the grid size. A strided read is not coalesced unless the innermost stride is 1;
-// making a tensor contiguous is an occasional copy, not a hot path.
+// All are memory-bound: a fill writes `element_bytes` per element, a copy reads and writes
+// them, a conversion reads one format and writes another (bf16 to f32: 2 + 4 bytes an element,
+// so ~4.8 TB/s of HBM on an H200 converts some 800 G elements a second), with no arithmetic to
+// speak of. Grid-stride loops keep every element in one thread's hands whatever the grid size. A
+// strided read is not coalesced unless the innermost stride is 1; making a tensor contiguous is
+// an occasional copy, not a hot path.
 #include <cstring>
 
 #include "kernels/gpu.cuh"
+#include "kernels/elementwise.cuh"
 #include "kernels/launch_shape.h"
 #include "kernels/tensor_ops.h"
 
@@ -54,6 +57,16 @@ void strided_copy(void* dst, const void* src, int element_bytes, const StridedCo
   if (count == 0) return;
   visit_element_type(element_bytes,
                      [&](auto element) { strided_copy_as<decltype(element)>(dst, src, layout, count); });
+}
+
+void cast_floats(void* dst, FloatFormat to, const void* src, FloatFormat from, int64_t count) {
+  visit_float_format(from, [&](auto source) {
+    visit_float_format(to, [&](auto target) {
+      using From = decltype(source);
+      using To = decltype(target);
+      for_each_element(CastFloats<From, To>{static_cast<const From*>(src), static_cast<To*>(dst)}, count);
+    });
+  });
 }
 
 }  // namespace i2v::I2V_GPU_NS

@@ -1,9 +1,11 @@
 // Kernels every tensor needs, whatever its dtype: fill with a value and copy between strided
-// layouts (what makes a view contiguous). They work on raw elements of 1, 2, 4 or 8 bytes.
+// layouts (what makes a view contiguous), which work on raw elements of 1, 2, 4 or 8 bytes; and
+// conversion between the floating-point formats (f32, f64, bf16), on the device that holds them.
 #pragma once
 
 #include <cstdint>
 
+#include "kernels/bfloat16.h"
 #include "kernels/dispatch.h"
 #include "kernels/host_device.h"
 
@@ -41,6 +43,28 @@ void visit_element_type(int element_bytes, F&& f) {
   }
 }
 
+// The floating-point formats cast_floats converts between.
+enum class FloatFormat : uint8_t { f32, f64, bf16 };
+
+// Calls f(T{}) with T the element type of `format`: float, double or bfloat16.
+template <typename F>
+void visit_float_format(FloatFormat format, F&& f) {
+  switch (format) {
+    case FloatFormat::f32: f(float{}); break;
+    case FloatFormat::f64: f(double{}); break;
+    case FloatFormat::bf16: f(bfloat16{}); break;
+  }
+}
+
+// The per-element body of cast_floats: dst[i] = src[i] converted. Widening is exact; narrowing
+// rounds to nearest, ties to even, once (double to bf16 directly: kernels/bfloat16.h).
+template <typename From, typename To>
+struct CastFloats {
+  const From* src;
+  To* dst;
+  I2V_HD void operator()(int64_t i) const { dst[i] = static_cast<To>(src[i]); }
+};
+
 }  // namespace i2v
 
 I2V_DECLARE_KERNELS(
@@ -48,4 +72,7 @@ I2V_DECLARE_KERNELS(
     void fill_elements(void* data, int64_t count, int element_bytes, uint64_t pattern);
     // Copies `count` elements (the product of layout.shape) from src to dst.
     void strided_copy(void* dst, const void* src, int element_bytes, const StridedCopy& layout,
-                      int64_t count);)
+                      int64_t count);
+    // Converts `count` contiguous elements of format `from` at src to format `to` at dst (no
+    // overlap).
+    void cast_floats(void* dst, FloatFormat to, const void* src, FloatFormat from, int64_t count);)

@@ -5,13 +5,18 @@
 namespace i2v {
 
 void Layer::to(Device device, DType dtype) {
+  I2V_CHECK(dtype == DType::f32 || dtype == DType::f64,
+            "{}: parameters cannot be {}: layers compute and keep their weights in f32 (f64 on the cpu); "
+            "bf16 is for storing weights (i2v weights convert) and for the matrix products' operands "
+            "(--precision bf16)",
+            describe(), dtype_name(dtype));
   for (auto& [name, p] : parameters()) {
     p->value = p->value.cast(dtype).to(device);
     p->grad = p->grad.cast(dtype).to(device);
   }
   // Integer buffers (BatchNorm's num_batches_tracked) are counts: they move but keep their dtype.
   for (auto& [name, buffer] : buffers()) {
-    const bool floating = buffer->dtype() == DType::f32 || buffer->dtype() == DType::f64;
+    const bool floating = is_floating(buffer->dtype());
     *buffer = (floating ? buffer->cast(dtype) : *buffer).to(device);
   }
   clear_saved();

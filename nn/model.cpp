@@ -303,4 +303,16 @@ std::string Model::summary_table(int64_t batch) const {
   return text;
 }
 
+std::string bf16_widening_note(const std::map<std::string, Tensor>& tensors, const std::string& source) {
+  int64_t bf16 = 0, parameters = 0;
+  for (const auto& [name, tensor] : tensors) {
+    if (tensor.dtype() != DType::bf16) continue;
+    ++bf16;
+    parameters += tensor.numel();
+  }
+  if (bf16 == 0) return "";
+  return fmt::format("note: {} holds {} bf16 tensors ({} values), widened exactly to the model's f32 parameters",
+                     source, bf16, format_count(parameters));
+}
+
 }  // namespace i2v

@@ -78,9 +78,10 @@ class Model {
   std::vector<std::pair<std::string, Tensor*>> buffers();
   // Parameters and buffers by name (views of the live tensors).
   std::map<std::string, Tensor> state_dict();
-  // Copies `state` into the parameters and buffers (converting device and dtype). Every name
-  // must match with the right shape; with strict = false, missing names keep their values.
-  // Errors list every missing, unexpected and mis-shaped tensor.
+  // Copies `state` into the parameters and buffers (converting device and dtype: bf16 tensors,
+  // as released weights often are, widen exactly to the f32 parameters, which stay f32 — the
+  // master weights). Every name must match with the right shape; with strict = false, missing
+  // names keep their values. Errors list every missing, unexpected and mis-shaped tensor.
   void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
 
   // The random generators of the layers that have one (Dropout), by layer name: for checkpoints.
@@ -117,5 +118,9 @@ class Model {
   Device device_ = Device::cpu();
   size_t last_forward_end_ = 0;  // nodes [0, end) ran in the last train-mode forward
 };
+
+// The one-line note for a person loading `tensors` (read from `source`) into a model when some
+// are bf16: how many, and that they are widened to the model's f32 parameters. Empty when none is.
+std::string bf16_widening_note(const std::map<std::string, Tensor>& tensors, const std::string& source);
 
 }  // namespace i2v

@@ -46,6 +46,10 @@ NpyType parse_descr(const std::string& descr, const std::string& path) {
     if (canonical == t.descr) return t.type;
   I2V_CHECK(canonical[0] != '>', "{}: big-endian data ('{}') is not supported; save it little-endian, e.g. "
             "np.save(path, a.astype(a.dtype.newbyteorder('<')))", path, descr);
+  I2V_CHECK(canonical.find('V') == std::string::npos,
+            "{}: dtype '{}' is opaque bytes (np.save writes ml_dtypes' bfloat16, and other dtypes numpy "
+            "does not know, so); save the values as float32 instead: np.save(path, a.astype(np.float32))",
+            path, descr);
   I2V_CHECK(canonical.find('O') == std::string::npos,
             "{}: object arrays ('{}') hold pickled Python objects and are not supported", path, descr);
   I2V_THROW("{}: dtype '{}' is not supported (supported: float32 '<f4', float64 '<f8', int32 '<i4', int64 '<i8', "
@@ -215,6 +219,8 @@ NpyType npy_type_of(DType dtype) {
     case DType::i64: return NpyType::i64;
     case DType::u8: return NpyType::u8;
     case DType::u64: return NpyType::u64;
+    case DType::bf16:
+      I2V_THROW("no .npy type for bf16: numpy has none (write_npy of a tensor widens bf16 to float32)");
   }
   I2V_THROW("no .npy type for dtype {}", dtype_name(dtype));
 }
@@ -264,7 +270,7 @@ void write_npy(const std::string& path, const NpyArray& array) {
 }
 
 void write_npy(const std::string& path, const Tensor& tensor) {
-  const Tensor host = tensor.to(Device::cpu()).contiguous();
+  const Tensor host = (tensor.dtype() == DType::bf16 ? tensor.cast(DType::f32) : tensor).to(Device::cpu()).contiguous();
   write_npy(path, npy_type_of(host.dtype()), host.shape(), host.numel() ? host.raw_data() : nullptr);
 }
 

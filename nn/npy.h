@@ -6,6 +6,14 @@
 // match the shape — is refused with a message naming the file and what to do about it.
 // Files are written with a version 1.0 header (2.0 when the header needs more than 64 KiB),
 // padded so the data starts at a multiple of 64 bytes, as numpy does. Writes are atomic.
+//
+// bfloat16: numpy has no such dtype. ml_dtypes (the bfloat16 of JAX and TensorFlow) registers one,
+// but np.save writes it as 'descr': '<V2' — two opaque bytes, the same header any 2-byte void
+// array gets — so the file does not say its bytes are bf16, and np.load gives back raw bytes
+// (ml_dtypes issue #41). i2v therefore writes a bf16 tensor widened to float32 '<f4' (exact:
+// every bf16 is an f32), which numpy, PyTorch and every .npy reader load as the right values,
+// at twice the bytes; and refuses '<V2' on reading, saying how to save the array instead. A bf16
+// file format that says what it holds is safetensors' BF16 (nn/safetensors.h).
 #pragma once
 
 #include <cstdint>
@@ -25,7 +33,7 @@ size_t npy_type_size(NpyType type);
 const char* npy_descr(NpyType type);
 // The dtype a tensor of this type holds (bool → u8, as 0/1 bytes).
 DType npy_tensor_dtype(NpyType type);
-// The .npy type of a tensor's dtype.
+// The .npy type of a tensor's dtype (none for bf16: see above).
 NpyType npy_type_of(DType dtype);
 
 // What the header says, and where the data starts.
@@ -69,7 +77,8 @@ Tensor read_npy_tensor(const std::string& path, Device device = Device::cpu());
 // Writes `data` (C order, numel(shape) elements of `type`) as a .npy file.
 void write_npy(const std::string& path, NpyType type, const Shape& shape, const void* data);
 void write_npy(const std::string& path, const NpyArray& array);
-// Any tensor (any device, any strides); its dtype decides the .npy type.
+// Any tensor (any device, any strides); its dtype decides the .npy type (bf16 is written as
+// float32, widened exactly).
 void write_npy(const std::string& path, const Tensor& tensor);
 
 }  // namespace i2v

@@ -21,7 +21,7 @@ using nlohmann::json;
 
 // ---- dtypes ----------------------------------------------------------------------------------
 
-enum class Conversion { copy, f16_to_f32, bf16_to_f32, unsupported };
+enum class Conversion { copy, f16_to_f32, unsupported };
 
 struct FileDType {
   const char* name;
@@ -36,7 +36,7 @@ constexpr FileDType kFileDTypes[] = {
     {"I32", 4, DType::i32, Conversion::copy},           {"I64", 8, DType::i64, Conversion::copy},
     {"U64", 8, DType::u64, Conversion::copy},           {"U8", 1, DType::u8, Conversion::copy},
     {"BOOL", 1, DType::u8, Conversion::copy},           {"F16", 2, DType::f32, Conversion::f16_to_f32},
-    {"BF16", 2, DType::f32, Conversion::bf16_to_f32},   {"I8", 1, DType::u8, Conversion::unsupported},
+    {"BF16", 2, DType::bf16, Conversion::copy},         {"I8", 1, DType::u8, Conversion::unsupported},
     {"I16", 2, DType::u8, Conversion::unsupported},     {"U16", 2, DType::u8, Conversion::unsupported},
     {"U32", 4, DType::u8, Conversion::unsupported},     {"F8_E4M3", 1, DType::u8, Conversion::unsupported},
     {"F8_E5M2", 1, DType::u8, Conversion::unsupported}, {"F8_E8M0", 1, DType::u8, Conversion::unsupported},
@@ -71,6 +71,7 @@ const char* file_dtype_for(DType dtype) {
     case DType::i64: return "I64";
     case DType::u8: return "U8";
     case DType::u64: return "U64";
+    case DType::bf16: return "BF16";
   }
   return "?";
 }
@@ -91,14 +92,6 @@ float f16_to_f32(uint16_t half) {
     std::memcpy(&bits, &magnitude, sizeof bits);
     bits |= sign;
   }
-  float value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
-}
-
-// bfloat16 is the high half of a float.
-float bf16_to_f32(uint16_t bf16) {
-  const uint32_t bits = uint32_t(bf16) << 16;
   float value;
   std::memcpy(&value, &bits, sizeof value);
   return value;
@@ -308,8 +301,7 @@ Tensor SafetensorsFile::read(const SafetensorsEntry& entry, Device device) const
     std::vector<uint16_t> halves(size_t(entry.numel()));
     read_bytes(offset, halves.data(), halves.size() * sizeof(uint16_t));
     float* values = host.data<float>();
-    const auto widen = dtype.conversion == Conversion::f16_to_f32 ? f16_to_f32 : bf16_to_f32;
-    for (size_t i = 0; i < halves.size(); ++i) values[i] = widen(halves[i]);
+    for (size_t i = 0; i < halves.size(); ++i) values[i] = f16_to_f32(halves[i]);
   }
   return host.to(device);
 }

@@ -17,11 +17,13 @@
 // tensor field other than those three. Every error names the file and, where there is one, the
 // tensor.
 //
-// Dtypes: F32, F64, I32, I64, U64 and U8 load as the i2v dtype of the same name, BOOL as u8,
-// F16 and BF16 widen to f32 (exactly: every value, subnormals, ±inf and NaN keep their value).
-// The other dtypes of the format (I8, I16, U16, U32, F8_*) are listed but cannot be read.
-// Writing stores each i2v dtype as its own (u8 as U8); the bytes of a float are written as they
-// are, so a save/load round trip is bit-exact.
+// Dtypes: F32, F64, I32, I64, U64, U8 and BF16 load as the i2v dtype of the same name (BF16 as
+// bf16, bit for bit: released models often ship their weights so), BOOL as u8, F16 widens to f32
+// (exactly: every value, subnormals, ±inf and NaN keep their value; i2v has no f16 dtype). The
+// other dtypes of the format (I8, I16, U16, U32, F8_*) are listed but cannot be read. A model
+// loading a BF16 file widens the tensors to its f32 parameters (Model::load_state_dict).
+// Writing stores each i2v dtype as its own (u8 as U8, bf16 as BF16); the bytes are written as
+// they are, so a save/load round trip is bit-exact.
 #pragma once
 
 #include <cstdint>
@@ -72,7 +74,7 @@ class SafetensorsFile {
   // Where the data buffer starts in the file: 8 + the header's length.
   uint64_t data_offset() const { return data_offset_; }
 
-  // The tensor, in its i2v dtype (F16 and BF16 widened to f32), on `device`.
+  // The tensor, in its i2v dtype (F16 widened to f32, BF16 as bf16), on `device`.
   Tensor read(const std::string& name, Device device = Device::cpu()) const;
   Tensor read(const SafetensorsEntry& entry, Device device = Device::cpu()) const;
   // `bytes` bytes of the file from `offset` (all of them, or an error naming the file).

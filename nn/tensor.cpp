@@ -18,6 +18,7 @@ size_t dtype_size(DType dtype) {
     case DType::i64: return 8;
     case DType::u8: return 1;
     case DType::u64: return 8;
+    case DType::bf16: return 2;
   }
   return 0;
 }
@@ -30,9 +31,12 @@ const char* dtype_name(DType dtype) {
     case DType::i64: return "i64";
     case DType::u8: return "u8";
     case DType::u64: return "u64";
+    case DType::bf16: return "bf16";
   }
   return "?";
 }
+
+bool is_floating(DType dtype) { return dtype == DType::f32 || dtype == DType::f64 || dtype == DType::bf16; }
 
 std::string shape_str(const Shape& shape) {
   std::string text = "[";
@@ -104,6 +108,7 @@ uint64_t fill_pattern(double value, DType dtype) {
     case DType::i64: store(int64_t(value)); break;
     case DType::u8: store(uint8_t(value)); break;
     case DType::u64: store(uint64_t(value)); break;
+    case DType::bf16: store(bfloat16(value)); break;
   }
   return pattern;
 }
@@ -127,6 +132,7 @@ double element_as_double(const unsigned char* p, DType dtype) {
     case DType::i64: return load(int64_t{});
     case DType::u8: return load(uint8_t{});
     case DType::u64: return load(uint64_t{});
+    case DType::bf16: return load(bfloat16{});
   }
   return 0;
 }
@@ -308,9 +314,27 @@ Tensor Tensor::clone() const {
   return copy;
 }
 
+namespace {
+FloatFormat float_format(DType dtype) {
+  switch (dtype) {
+    case DType::f64: return FloatFormat::f64;
+    case DType::bf16: return FloatFormat::bf16;
+    default: return FloatFormat::f32;
+  }
+}
+}  // namespace
+
 Tensor Tensor::cast(DType dtype) const {
   check_defined("cast()");
   if (dtype == dtype_) return *this;
+  if (is_floating(dtype_) && is_floating(dtype)) {
+    const Tensor source = contiguous();
+    Tensor converted = empty(shape_, dtype, device());
+    if (numel() > 0)
+      I2V_DISPATCH(device(), cast_floats, converted.raw_data(), float_format(dtype), source.raw_data(),
+                   float_format(dtype_), numel());
+    return converted;
+  }
   const Tensor host = to(Device::cpu()).contiguous();
   Tensor converted = empty(shape_, dtype, Device::cpu());
   const auto* from = static_cast<const unsigned char*>(host.raw_data());
@@ -417,6 +441,7 @@ I2V_INSTANTIATE_TENSOR(int32_t)
 I2V_INSTANTIATE_TENSOR(int64_t)
 I2V_INSTANTIATE_TENSOR(uint8_t)
 I2V_INSTANTIATE_TENSOR(uint64_t)
+I2V_INSTANTIATE_TENSOR(bfloat16)
 #undef I2V_INSTANTIATE_TENSOR
 
 }  // namespace i2v

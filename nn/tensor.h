@@ -14,14 +14,20 @@
 #include <string>
 #include <vector>
 
+#include "kernels/bfloat16.h"
 #include "kernels/device.h"
 
 namespace i2v {
 
-enum class DType : uint8_t { f32, f64, i32, i64, u8, u64 };
+// Element types. bf16 (kernels/bfloat16.h) is a storage type: weight files, casts, copies,
+// fills and views work on it on every device; layers and losses compute in f32 (or f64 on the
+// cpu) and refuse a bf16 tensor, naming its dtype (Tensor::data<float>() checks it).
+enum class DType : uint8_t { f32, f64, i32, i64, u8, u64, bf16 };
 
 size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);
+// f32, f64 and bf16.
+bool is_floating(DType dtype);
 
 template <typename T>
 constexpr DType dtype_of();
@@ -31,6 +37,7 @@ template <> constexpr DType dtype_of<int32_t>() { return DType::i32; }
 template <> constexpr DType dtype_of<int64_t>() { return DType::i64; }
 template <> constexpr DType dtype_of<uint8_t>() { return DType::u8; }
 template <> constexpr DType dtype_of<uint64_t>() { return DType::u64; }
+template <> constexpr DType dtype_of<bfloat16>() { return DType::bf16; }
 
 using Shape = std::vector<int64_t>;
 
@@ -112,6 +119,10 @@ class Tensor {
   // A copy on `device` (this tensor itself if it is already there).
   Tensor to(Device device) const;
   // A copy with elements converted to `dtype` (this tensor itself if it already is that dtype).
+  // Between f32, f64 and bf16 the conversion runs on the tensor's device: widening is exact,
+  // narrowing rounds to nearest, ties to even (to bf16 as cvt.rn.bf16.f32 does, NaN becoming
+  // 0x7fff; from f64 rounded once, kernels/bfloat16.h). Other pairs convert on the host through
+  // double, as C++'s conversions do (floats to integers truncate toward zero).
   Tensor cast(DType dtype) const;
   // Copies `source` (same shape and dtype, any device, any strides) into this tensor's elements.
   void copy_from(const Tensor& source);

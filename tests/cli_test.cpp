@@ -15,6 +15,7 @@
 #include "tests/temp_directory.h"
 #include "base/atomic_file.h"
 #include "data/image.h"
+#include "train/checkpoint.h"
 
 namespace i2v {
 namespace {
@@ -256,6 +257,67 @@ TEST_F(CliTest, FeaturesAndSvmsOfAnImageFolder) {
   ToolRun run = i2v("feature --weights vgg.safetensors --layer fc9 --folders pictures -o x.npy");
   EXPECT_EQ(run.status, 1);
   EXPECT_NE(run.err.find("no layer 'fc9'"), std::string::npos) << run.err;
+}
+
+// `weights convert` writes the floating-point tensors as bf16 (rounded as the hardware does) and
+// back as f32 (widened exactly); a model given the bf16 file computes exactly what it computes
+// from the widened f32 file, and tells the person that the weights were widened.
+TEST_F(CliTest, WeightsConvertToBf16AndBack) {
+  ok("weights init --model i2v-tag --width 0.125 --input-size 32 --outputs 5 --seed 4 -o w.safetensors");
+  const ToolRun convert = ok("weights convert w.safetensors -o w16.safetensors --dtype bf16");
+  EXPECT_NE(convert.out.find("converted to bf16"), std::string::npos) << convert.out;
+  ok("weights convert w16.safetensors -o w32.safetensors --dtype f32");
+
+  const SafetensorsFile original(path("w.safetensors")), narrow(path("w16.safetensors")), wide(path("w32.safetensors"));
+  EXPECT_EQ(narrow.metadata(), original.metadata());
+  EXPECT_LT(narrow.file_bytes(), original.file_bytes() * 6 / 10);
+  ASSERT_EQ(narrow.entries().size(), original.entries().size());
+  for (const SafetensorsEntry& entry : original.entries()) {
+    ASSERT_EQ(entry.dtype, "F32") << entry.name;
+    EXPECT_EQ(narrow.entry(entry.name).dtype, "BF16") << entry.name;
+    EXPECT_EQ(wide.entry(entry.name).dtype, "F32") << entry.name;
+    const std::vector<float> values = original.read(entry).to_vector<float>();
+    const std::vector<bfloat16> rounded = narrow.read(entry.name).to_vector<bfloat16>();
+    const std::vector<float> widened = wide.read(entry.name).to_vector<float>();
+    for (size_t i = 0; i < values.size(); ++i) {
+      ASSERT_EQ(rounded[i].bits, to_bf16(values[i])) << entry.name << "[" << i << "]";
+      ASSERT_EQ(widened[i], bf16_value(rounded[i].bits)) << entry.name << "[" << i << "]";
+    }
+  }
+  EXPECT_NE(ok("weights show --stats w16.safetensors").out.find("BF16"), std::string::npos);
+
+  Rng rng(3);
+  std::vector<float> x(2 * 3 * 32 * 32);
+  for (float& v : x) v = float(rng.uniform());
+  write_npy(path("x.npy"), Tensor::from_vector(x, {2, 3, 32, 32}));
+  const ToolRun from_bf16 = ok("forward --weights w16.safetensors --input x.npy --output y16.npy");
+  EXPECT_NE(from_bf16.err.find("note: w16.safetensors holds"), std::string::npos) << from_bf16.err;
+  EXPECT_NE(from_bf16.err.find("widened exactly to the model's f32 parameters"), std::string::npos) << from_bf16.err;
+  const ToolRun from_f32 = ok("forward --weights w32.safetensors --input x.npy --output y32.npy");
+  EXPECT_EQ(from_f32.err.find("note:"), std::string::npos) << from_f32.err;
+  ok("forward --weights w.safetensors --input x.npy --output y.npy");
+  const std::vector<float> y16 = read_npy_tensor(path("y16.npy")).to_vector<float>();
+  EXPECT_EQ(y16, read_npy_tensor(path("y32.npy")).to_vector<float>());
+  const std::vector<float> y = read_npy_tensor(path("y.npy")).to_vector<float>();
+  double difference = 0, norm = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    difference += (double(y16[i]) - y[i]) * (double(y16[i]) - y[i]);
+    norm += double(y[i]) * y[i];
+  }
+  // Each weight moves by at most 2^-9 of itself; the output, by about as much, not more.
+  EXPECT_LT(std::sqrt(difference / norm), 0.05);
+
+  ToolRun run = i2v("weights convert w.safetensors -o ./w.safetensors --dtype bf16");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("is the input file"), std::string::npos) << run.err;
+  EXPECT_EQ(read_file(path("w.safetensors")).size(), original.file_bytes());
+  run = i2v("weights convert w.safetensors -o w8.safetensors --dtype f8");
+  EXPECT_NE(run.status, 0);
+  EXPECT_FALSE(std::filesystem::exists(path("w8.safetensors")));
+  save_checkpoint(path("c.i2vckpt"), Checkpoint{{{"w", Tensor::zeros({2})}}, json::object()});
+  run = i2v("weights convert c.i2vckpt -o c16.safetensors --dtype bf16");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("is a training checkpoint"), std::string::npos) << run.err;
 }
 
 TEST_F(CliTest, BadInputGivesOneClearLine) {

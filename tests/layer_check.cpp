@@ -155,10 +155,6 @@ void check_devices_agree(const std::function<std::unique_ptr<Layer>()>& make_lay
     expect_close("grad_" + ref_params[i].first, ref_params[i].second->grad, dev_params[i].second->grad, tolerances);
 }
 
-namespace {
-bool is_floating(DType dtype) { return dtype == DType::f32 || dtype == DType::f64; }
-}  // namespace
-
 void check_loss_gradients(Loss& loss, const std::vector<Tensor>& inputs, std::mt19937_64& rng,
                           const GradientCheckOptions& options) {
   std::vector<Tensor> x;

@@ -162,6 +162,26 @@ TEST(Model, StateDictRoundTripAndClearErrors) {
   }
 }
 
+// Released weights are often bf16: loading them widens each value exactly into the f32
+// parameters, which stay f32 (the master weights), and the note says so.
+TEST(Model, LoadsBf16WeightsIntoF32Parameters) {
+  auto rng = test::test_rng();
+  Model a = residual_model(3), b = residual_model(3);
+  test::randomize_parameters(*a.nodes()[0].layer, rng);
+  test::randomize_parameters(*a.nodes()[2].layer, rng);
+  std::map<std::string, Tensor> bf16;
+  for (const auto& [name, tensor] : a.state_dict()) bf16[name] = tensor.cast(DType::bf16);
+  b.load_state_dict(bf16);
+  for (const auto& [name, tensor] : b.state_dict()) {
+    EXPECT_EQ(tensor.dtype(), DType::f32) << name;
+    const std::vector<float> original = a.state_dict().at(name).to_vector<float>(), loaded = tensor.to_vector<float>();
+    for (size_t i = 0; i < original.size(); ++i) EXPECT_EQ(loaded[i], bf16_value(to_bf16(original[i]))) << name;
+  }
+  EXPECT_EQ(bf16_widening_note(bf16, "w.safetensors"),
+            "note: w.safetensors holds 2 bf16 tensors (6 values), widened exactly to the model's f32 parameters");
+  EXPECT_EQ(bf16_widening_note(a.state_dict(), "w.safetensors"), "");
+}
+
 TEST(Model, SummaryCountsShapesAndParameters) {
   Model model = residual_model(3);
   const auto rows = model.summary(8);

@@ -86,6 +86,33 @@ TEST_F(NpyFile, TensorRoundTripFromAView) {
   EXPECT_EQ(on_sim.to_vector<float>(), back.to_vector<float>());
 }
 
+// numpy has no bfloat16: a bf16 tensor is written as float32, widened exactly; the '<V2' that
+// np.save writes for ml_dtypes' bfloat16 is refused, saying what to do.
+TEST_F(NpyFile, Bf16TensorsAreWrittenAsFloat32) {
+  std::vector<bfloat16> values;
+  for (uint16_t bits : {0x3f80, 0xc000, 0x3dcd, 0x7f7f, 0x0001, 0x8000, 0xff80, 0x7fff})
+    values.push_back(bfloat16::from_bits(bits));
+  const Tensor t = Tensor::from_vector(values, {2, 4}, Device::sim()).transpose(0, 1);
+  write_npy(path("bf16.npy"), t);
+  EXPECT_EQ(read_npy_header(path("bf16.npy")).type, NpyType::f32);
+  const Tensor back = read_npy_tensor(path("bf16.npy"));
+  EXPECT_EQ(back.dtype(), DType::f32);
+  EXPECT_EQ(back.shape(), (Shape{4, 2}));
+  const std::vector<float> got = back.to_vector<float>();
+  const std::vector<bfloat16> expected = t.contiguous().to_vector<bfloat16>();
+  for (size_t i = 0; i < got.size(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &got[i], 4);
+    EXPECT_EQ(bits, uint32_t(expected[i].bits) << 16) << i;
+  }
+  test::expect_error([] { npy_type_of(DType::bf16); }, "no .npy type for bf16");
+
+  const std::string bytes(8, '\x3f');
+  write_bytes(path("ml_dtypes.npy"), npy_file_with_header("{'descr': '<V2', 'fortran_order': False, 'shape': (4,), }", bytes));
+  expect_refused(path("ml_dtypes.npy"), "bfloat16");
+  expect_refused(path("ml_dtypes.npy"), "a.astype(np.float32)");
+}
+
 TEST_F(NpyFile, ReadsVersion2HeadersAndPythonTwoLongs) {
   std::string dict = "{'descr': '<i4', 'fortran_order': False, 'shape': (2L, 1L), }";
   while ((12 + dict.size() + 1) % 64) dict += ' ';

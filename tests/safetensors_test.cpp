@@ -1,4 +1,4 @@
-// safetensors: bit-exact round trips, the reference implementation's bytes, F16/BF16 widening
+// safetensors: bit-exact round trips, the reference implementation's bytes, F16 widening, BF16
 // of every bit pattern, every malformed file refused with an error naming the file and tensor,
 // and cross-checks with an independent Python reader and writer (scripts/safetensors_reference.py).
 #include "nn/safetensors.h"
@@ -81,6 +81,12 @@ Safetensors random_contents(std::mt19937_64& rng) {
   contents.tensors["i32"] = Tensor::from_vector(std::vector<int32_t>{int32_t(rng()), -7}, {2, 1});
   contents.tensors["u8"] = Tensor::from_vector(std::vector<uint8_t>{uint8_t(rng()), 255, 0}, {3});
   contents.tensors["u64"] = Tensor::from_vector(std::vector<uint64_t>{rng(), ~uint64_t(0)}, {2});
+  // bf16 with NaN payloads (a cast would make them 0x7fff; a file keeps them), ±inf, -0, a subnormal.
+  std::vector<bfloat16> bf16;
+  for (uint16_t bits : {0x7fc1, 0xffff, 0x7f80, 0xff80, 0x8000, 0x0001, 0x7f7f})
+    bf16.push_back(bfloat16::from_bits(bits));
+  for (int i = 0; i < 5; ++i) bf16.push_back(bfloat16::from_bits(uint16_t(rng())));
+  contents.tensors["bf16"] = Tensor::from_vector(bf16, {3, 4});
   contents.metadata = {{"format", "pt"}, {"note", "ünïcödé, \"quotes\" and \\ backslashes"}};
   return contents;
 }
@@ -167,6 +173,7 @@ double small_float_value(uint16_t bits, int exponent_bits) {
   return sign * std::ldexp((1 << mantissa_bits) + mantissa, exponent - bias - mantissa_bits);
 }
 
+// F16 widens to f32 on reading; BF16 loads as bf16, bit for bit, and widens exactly on a cast.
 TEST_F(SafetensorsTest, F16AndBF16WidenExactlyForEveryBitPattern) {
   const std::string header = R"({"half":{"dtype":"F16","shape":[256,256],"data_offsets":[0,131072]},)"
                              R"("brain":{"dtype":"BF16","shape":[65536],"data_offsets":[131072,262144]}})";
@@ -179,7 +186,11 @@ TEST_F(SafetensorsTest, F16AndBF16WidenExactlyForEveryBitPattern) {
 
   const Safetensors loaded = load_safetensors(path("halves.safetensors"));
   const std::vector<float> half = loaded.tensors.at("half").to_vector<float>();
-  const std::vector<float> brain = loaded.tensors.at("brain").to_vector<float>();
+  EXPECT_EQ(loaded.tensors.at("half").dtype(), DType::f32);
+  EXPECT_EQ(loaded.tensors.at("brain").dtype(), DType::bf16);
+  const std::vector<bfloat16> brain_bits = loaded.tensors.at("brain").to_vector<bfloat16>();
+  for (uint32_t bits = 0; bits < 65536; ++bits) ASSERT_EQ(brain_bits[bits].bits, bits);
+  const std::vector<float> brain = loaded.tensors.at("brain").cast(DType::f32).to_vector<float>();
   EXPECT_EQ(loaded.tensors.at("half").shape(), Shape({256, 256}));
   for (uint32_t bits = 0; bits < 65536; ++bits) {
     for (const auto& [values, exponent_bits, shift] : {std::tuple{&half, 5, 13}, std::tuple{&brain, 8, 16}}) {
@@ -207,6 +218,41 @@ struct Malformed {
   size_t data_bytes;
   std::vector<std::string> error_mentions;
 };
+
+// What safetensors.torch.save_file({"embed.weight": torch.tensor([[1.0, -2.0, 0.1],
+// [3e38, 1e-40, inf]]).bfloat16(), "fc.bias": torch.tensor([0.5])}) writes, byte for byte, as
+// the format specifies it (huggingface/safetensors: tensors ordered by alignment, then name; JSON
+// without spaces; the header padded with spaces to a multiple of 8; little-endian data). The bf16
+// values are PyTorch's round to nearest even of the f32s: 1 0x3f80, -2 0xc000, 0.1f (0x3dcccccd)
+// 0x3dcd, 3e38f (0x7f61b1e6) 0x7f62, 1e-40f (0x000116c2) 0x0001, inf 0x7f80.
+TEST_F(SafetensorsTest, ReadsBf16AsPyTorchWritesIt) {
+  std::string header = R"({"fc.bias":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                       R"("embed.weight":{"dtype":"BF16","shape":[2,3],"data_offsets":[4,16]}})";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::string bytes;
+  for (int i = 0; i < 8; ++i) bytes.push_back(char((header.size() >> (8 * i)) & 0xff));
+  bytes += header;
+  bytes += std::string("\x00\x00\x00\x3f", 4);  // 0.5f
+  for (uint16_t bits : {0x3f80, 0xc000, 0x3dcd, 0x7f62, 0x0001, 0x7f80}) bytes += {char(bits & 0xff), char(bits >> 8)};
+  write_file_atomically(path("torch.safetensors"), bytes);
+
+  const SafetensorsFile file(path("torch.safetensors"));
+  EXPECT_EQ(file.entry("embed.weight").dtype, "BF16");
+  const Tensor embed = file.read("embed.weight");
+  EXPECT_EQ(embed.dtype(), DType::bf16);
+  EXPECT_EQ(embed.shape(), Shape({2, 3}));
+  const std::vector<float> widened = embed.cast(DType::f32).to_vector<float>();
+  // 0x3dcd: 205·2^-11; 0x7f62: (128 + 98)·2^120; 0x0001: the smallest subnormal, 2^-133.
+  const std::vector<float> expected = {1.0f, -2.0f, std::ldexp(205.0f, -11), std::ldexp(226.0f, 120),
+                                       std::ldexp(1.0f, -133), INFINITY};
+  EXPECT_EQ(widened, expected);
+  // The same values as i2v rounds them from the f32s.
+  const Tensor ours = Tensor::from_vector(std::vector<float>{1.0f, -2.0f, 0.1f, 3e38f, 1e-40f, INFINITY}, {2, 3});
+  EXPECT_TRUE(same_bytes(ours.cast(DType::bf16), embed));
+  // And written back, the file is the same bytes.
+  save_safetensors(path("again.safetensors"), load_safetensors(path("torch.safetensors")));
+  EXPECT_EQ(read_file(path("again.safetensors")), bytes);
+}
 
 TEST_F(SafetensorsTest, MalformedHeadersAreRefusedWithClearErrors) {
   const std::string ok_entry = R"({"dtype":"F32","shape":[2,2],"data_offsets":[0,16]})";
@@ -325,7 +371,7 @@ TEST_F(SafetensorsTest, RandomlyDamagedHeadersNeverCrash) {
     std::ofstream(path("damaged.safetensors"), std::ios::binary | std::ios::trunc) << damaged;
     try {
       const Safetensors loaded = load_safetensors(path("damaged.safetensors"));
-      EXPECT_LE(loaded.tensors.size(), 9u);
+      EXPECT_LE(loaded.tensors.size(), 10u);
     } catch (const Error&) {
       ++refused;
     }
@@ -419,7 +465,7 @@ TEST_F(SafetensorsTest, ReadsWhatPythonWrites) {
   const Safetensors loaded = load_safetensors(file);
   expect_matches_expected_tensors(loaded, 12);
   EXPECT_EQ(loaded.tensors.at("w.f16.all").dtype(), DType::f32);
-  EXPECT_EQ(loaded.tensors.at("w.bf16").dtype(), DType::f32);
+  EXPECT_EQ(loaded.tensors.at("w.bf16").dtype(), DType::bf16);
   EXPECT_EQ(loaded.tensors.at("w.f64").dtype(), DType::f64);
   EXPECT_EQ(loaded.tensors.at("w.i64").dtype(), DType::i64);
   EXPECT_EQ(loaded.tensors.at("w.bool").dtype(), DType::u8);

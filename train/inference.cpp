@@ -66,6 +66,8 @@ TrainedModel load_trained_model(const std::string& weights, Device device, const
     I2V_THROW("{}: unreadable i2v metadata: {}", weights, e.what());
   }
   trained.model->load_state_dict(file.tensors);
+  const std::string note = bf16_widening_note(file.tensors, weights);
+  if (!note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
   trained.model->to(device);
   if (!trained.metadata.count("i2v.preprocess") && !trained.model->input_shape().empty())
     trained.preprocess.size = int(trained.model->input_shape().back());

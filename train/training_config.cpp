@@ -188,6 +188,8 @@ void load_initial_weights(Model& model, const std::string& path, const std::vect
   if (!initial.empty()) std::fprintf(stderr, "; %zu new (%s)", initial.size(), some(initial).c_str());
   if (!unused.empty()) std::fprintf(stderr, "; %zu in the file unused (%s)", unused.size(), some(unused).c_str());
   std::fprintf(stderr, "\n");
+  const std::string note = bf16_widening_note(kept, path);
+  if (!note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
 }
 
 namespace {
