@@ -70,8 +70,8 @@ def i2v_tag(torch, width=1.0, outputs=OUTPUTS):
         channels = out
 
     for stage, widths in enumerate([[64], [128], [256, 256], [512, 512], [512, 512]], start=1):
-        for index, width in enumerate(widths, start=1):
-            conv(f"conv{stage}_{index}", width)
+        for index, channels_out in enumerate(widths, start=1):  # not `width`: conv() reads that one
+            conv(f"conv{stage}_{index}", channels_out)
             layers.append((f"relu{stage}_{index}", nn.ReLU(inplace=True)))
         layers.append((f"pool{stage}", nn.MaxPool2d(2, 2)))
     for index in range(1, 4):
