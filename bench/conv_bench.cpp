@@ -1,14 +1,15 @@
 // Conv2d forward and backward on every 3×3 conv layer of VGG-11 (Simonyan & Zisserman 2015,
 // configuration A; the trunk of the i2v tagger) at batch 8 and 224×224, on one device:
 //
-//   ./build/bench/conv_bench [--device=cpu|cuda|sim] [--batch=8] [--image=224] [--precision=tf32|fp32]
+//   ./build/bench/conv_bench [--device=cpu|cuda|sim] [--batch=8] [--image=224] [--precision=tf32|fp32|bf16]
 //                            [benchmark flags]
 //
 // Forward is Conv2d::forward in train mode; backward is Conv2d::backward computing the weight,
 // bias and input gradients (conv1_1 no input gradient: in training nothing needs the image's).
 // Counters: GFLOP/s (a multiply-add is 2 FLOP; backward does twice the forward's GEMM FLOPs,
 // conv1_1 once) and, on the cpu, peak_fraction: GFLOP/s over the fp32 FMA peak measured at
-// start-up with as many threads as OpenMP uses (fma_peak.h). bench/conv_vs_torch.py runs this and
+// start-up with as many threads as OpenMP uses (fma_peak.h), or over the vdpbf16ps peak when
+// --precision=bf16 runs on it (kernels/gemm.h's cpu_arithmetic). bench/conv_vs_torch.py runs this and
 // PyTorch on the same shapes. On a GPU (--device=cuda) the same code runs the CUDA kernels;
 // --device=sim with a small --image only checks that they run.
 #include <omp.h>
@@ -18,6 +19,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/fma_peak.h"
+#include "kernels/gemm.h"
 #include "kernels/precision.h"
 #include "nn/layers/conv2d.h"
 
@@ -106,6 +108,11 @@ int main(int argc, char** argv) {
     g_peak_gflops = peak.gflops;
     benchmark::AddCustomContext("fp32_peak_gflops", fmt::format("{:.1f}", peak.gflops));
     benchmark::AddCustomContext("fp32_peak", fmt::format("{} threads, {} FMA loop", peak.threads, peak.isa));
+    benchmark::AddCustomContext("arithmetic", cpu::cpu_arithmetic_name(cpu::cpu_arithmetic()));
+    if (cpu::cpu_arithmetic() == cpu::CpuArithmetic::bf16_pairs) {
+      g_peak_gflops = bench::measure_dpbf16_peak(omp_get_max_threads()).gflops;
+      benchmark::AddCustomContext("bf16_peak_gflops", fmt::format("{:.1f}", g_peak_gflops));
+    }
   }
   for (const VggConv& layer : kVgg11) {
     for (auto [kind, fn] : {std::pair{"forward", conv_forward}, std::pair{"backward", conv_backward}}) {

@@ -32,6 +32,20 @@ __attribute__((target("avx512f,fma"), noinline)) float fma_loop_avx512(float see
   return sum;
 }
 
+// kIterations × kAccumulators vdpbf16ps: each lane adds the products of two bf16 pairs.
+__attribute__((target("avx512f,avx512bf16"), noinline)) float dpbf16_loop(float seed) {
+  __m512 acc[kAccumulators];
+  for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm512_set1_ps(seed + float(i));
+  // bf16 pairs (1, 1) and (1e-7, 1e-7) (0x3f80, 0x33d7): the sums stay finite.
+  const __m512bh one = (__m512bh)_mm512_set1_epi32(0x3f803f80), tiny = (__m512bh)_mm512_set1_epi32(0x33d733d7);
+  for (long it = 0; it < kIterations; ++it)
+#pragma GCC unroll 24
+    for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], one, tiny);
+  float sum = 0;
+  for (int i = 0; i < kAccumulators; ++i) sum += _mm512_reduce_add_ps(acc[i]);
+  return sum;
+}
+
 // The same on 8-float vectors.
 __attribute__((target("avx2,fma"), noinline)) float fma_loop_avx2(float seed) {
   __m256 acc[kAccumulators];
@@ -67,6 +81,22 @@ FmaPeak measure_fma_peak(int threads, int trials) {
   }
   const double flops = double(threads) * double(kIterations) * kAccumulators * lanes * 2;
   return {flops / best_seconds / 1e9, threads, avx512 ? "avx512" : "avx2"};
+}
+
+FmaPeak measure_dpbf16_peak(int threads, int trials) {
+  double best_seconds = 1e30;
+  volatile float sink = 0;
+  for (int trial = 0; trial < trials; ++trial) {
+    const auto start = std::chrono::steady_clock::now();
+    float sum = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sum)
+    sum += dpbf16_loop(float(omp_get_thread_num()));
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    best_seconds = std::min(best_seconds, elapsed.count());
+    sink = sink + sum;
+  }
+  const double flops = double(threads) * double(kIterations) * kAccumulators * 16 * 2 * 2;
+  return {flops / best_seconds / 1e9, threads, "avx512_bf16"};
 }
 
 }  // namespace i2v::bench

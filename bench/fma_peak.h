@@ -3,6 +3,9 @@
 // AVX2: 8), with 24 accumulators, more than FMA latency × FMA pipes (4 × 2 on current cores), so
 // the loop is bound by FMA throughput alone. Peak = threads × FMAs × vector lanes × 2 FLOP /
 // seconds, the best of several trials (other processes only ever make a trial slower).
+//
+// The bf16 peak the same way, on CPUs with AVX-512 BF16: 24 independent vdpbf16ps on zmm
+// registers (each 16 lanes × 2 products × 2 FLOP = 64 FLOP, twice an fp32 FMA's 32).
 #pragma once
 
 #include <string>
@@ -12,9 +15,11 @@ namespace i2v::bench {
 struct FmaPeak {
   double gflops = 0;  // fp32 GFLOP/s, all threads together
   int threads = 0;
-  std::string isa;    // "avx512" or "avx2"
+  std::string isa;    // "avx512" or "avx2"; "avx512_bf16" for the bf16 peak
 };
 
 FmaPeak measure_fma_peak(int threads, int trials = 7);
+// Requires cpu_has_avx512_bf16() (kernels/cpu_features.h). gflops counts bf16 dot-product FLOPs.
+FmaPeak measure_dpbf16_peak(int threads, int trials = 7);
 
 }  // namespace i2v::bench

@@ -4,10 +4,14 @@
 //
 //   ./build/bench/gemm_bench [--device=cpu|cuda|sim] [benchmark flags]
 //
-// cpu variants: avx512 (kernels/gemm_avx512.cpp; when the CPU has AVX-512) and eigen; GPU
-// variants: tile_64x64x16 and tile_128x128x8 (kernels/gemm.cu, fp32), tf32_128x128x32 and
-// bf16_128x128x32 (kernels/gemm_tensor_core.cu, tensor cores). Counters: GFLOP/s and, on the
-// cpu, peak_fraction over the fp32 FMA peak measured at start-up (fma_peak.h).
+// cpu variants: avx512 (kernels/gemm_avx512.cpp; when the CPU has AVX-512) and eigen in fp32;
+// avx512_bf16 (bf16 pairs on vdpbf16ps; when the CPU has AVX-512 BF16) and avx512_bf16_rounded
+// (bf16-rounded operands on the fp32 micro-kernel, as on AVX-512 CPUs without BF16), both at
+// Precision::bf16 (kernels/gemm.h's CpuArithmetic). GPU variants: tile_64x64x16 and
+// tile_128x128x8 (kernels/gemm.cu, fp32), tf32_128x128x32 and bf16_128x128x32
+// (kernels/gemm_tensor_core.cu, tensor cores). Counters: GFLOP/s and, on the cpu, peak_fraction
+// over the peak measured at start-up (fma_peak.h): the vdpbf16ps peak for avx512_bf16, the fp32
+// FMA peak for the others.
 #include <omp.h>
 
 #include <cmath>
@@ -21,6 +25,7 @@
 #include "kernels/cpu_features.h"
 #include "base/error.h"
 #include "kernels/gemm.h"
+#include "kernels/precision.h"
 
 namespace {
 
@@ -48,18 +53,34 @@ struct Variant {
   std::string name;
   GemmFn run;
   // Allowed |C − Eigen's C| over √k for N(0, 1) operands: fp32 rounding, or TF32's operands
-  // rounded to 11 significant bits (~7e-4 · √k rms).
+  // rounded to 11 significant bits (~7e-4 · √k rms), or bf16's to 8 (~1.6e-3 · √k rms).
   double tolerance = 1e-4;
+  bool bf16_peak = false;  // peak_fraction over the vdpbf16ps peak
 };
 
 Device g_device = Device::cpu();
-double g_peak_gflops = 0;
+double g_peak_gflops = 0, g_bf16_peak_gflops = 0;
 
 std::vector<Variant> variants() {
   if (g_device.is_cpu()) {
     std::vector<Variant> v;
     if (cpu_has_avx512f()) v.push_back({"avx512", cpu::gemm_avx512});
     v.push_back({"eigen", cpu::gemm_eigen<float>});
+    if (cpu_has_avx512_bf16())
+      v.push_back({"avx512_bf16",
+                   [](auto... args) {
+                     PrecisionScope bf16(Precision::bf16);
+                     cpu::gemm_avx512(args...);
+                   },
+                   1.5e-2, true});
+    if (cpu_has_avx512f())
+      v.push_back({"avx512_bf16_rounded",
+                   [](auto... args) {
+                     PrecisionScope bf16(Precision::bf16);
+                     CpuFeatureOff without_bf16(CpuFeature::avx512_bf16);
+                     cpu::gemm_avx512(args...);
+                   },
+                   1.5e-2});
     return v;
   }
   const Device device = g_device;
@@ -128,9 +149,10 @@ void time_gemm(benchmark::State& state, const Variant& v, const GemmShape& s) {
   }
   const double flops = 2.0 * double(s.m) * double(s.n) * double(s.k);
   state.counters["GFLOP/s"] = benchmark::Counter(flops * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-  if (g_peak_gflops > 0)
+  const double peak = v.bf16_peak ? g_bf16_peak_gflops : g_peak_gflops;
+  if (peak > 0)
     state.counters["peak_fraction"] =
-        benchmark::Counter(flops * double(state.iterations()) / 1e9 / g_peak_gflops, benchmark::Counter::kIsRate);
+        benchmark::Counter(flops * double(state.iterations()) / 1e9 / peak, benchmark::Counter::kIsRate);
 }
 
 }  // namespace
@@ -144,6 +166,10 @@ int main(int argc, char** argv) {
     const bench::FmaPeak peak = bench::measure_fma_peak(omp_get_max_threads());
     g_peak_gflops = peak.gflops;
     benchmark::AddCustomContext("fp32_peak_gflops", fmt::format("{:.1f}", peak.gflops));
+    if (cpu_has_avx512_bf16()) {
+      g_bf16_peak_gflops = bench::measure_dpbf16_peak(omp_get_max_threads()).gflops;
+      benchmark::AddCustomContext("bf16_peak_gflops", fmt::format("{:.1f}", g_bf16_peak_gflops));
+    }
   }
   for (const GemmShape& shape : kShapes)
     for (const Variant& variant : variants())

@@ -4,7 +4,7 @@
 // less the data loading and the gradient norm (bench/train_step.h). bench/train_step_vs_torch.py
 // runs it beside the same network in PyTorch on the same cores or the same GPU, in the same run.
 //
-//   train_step_bench [--device cpu|sim|cuda] [--precision fp32|tf32] [--image 224] [--batch 8]
+//   train_step_bench [--device cpu|sim|cuda] [--precision fp32|tf32|bf16] [--image 224] [--batch 8]
 //                    [--repetitions 5] [--warmup 2] [--breakdown] [--json]
 //
 // The model is built from its zoo config and initialised (He normal, seed 1); the images are
@@ -12,9 +12,10 @@
 // first (the first step allocates the momentum buffers and grows the allocator's cache), then
 // --repetitions timed steps: the best and the median are reported (on a shared machine other
 // processes only ever slow a step down, so the best is the machine's speed, the median what a
-// run sees). On a GPU (sim, cuda) every clock reading waits for the device first, and
-// --precision sets the matrix products' arithmetic (kernels/precision.h); --batch defaults to 64
-// on cuda, 8 elsewhere.
+// run sees). On a GPU (sim, cuda) every clock reading waits for the device first. --precision
+// sets the matrix products' arithmetic (kernels/precision.h): on the cpu tf32 computes in fp32,
+// bf16 with bf16 operands (vdpbf16ps where the CPU has AVX-512 BF16: kernels/gemm.h). --batch
+// defaults to 64 on cuda, 8 elsewhere.
 //
 // --breakdown times every layer's forward and backward on its own: it calls the layers in the
 // model's order as Model::forward/backward do (the model must be a chain) for --repetitions more
@@ -36,6 +37,7 @@
 #include "base/error.h"
 #include "bench/train_step.h"
 #include "kernels/allocator.h"
+#include "kernels/gemm.h"
 #include "kernels/precision.h"
 #include "nn/losses/bce_with_logits.h"
 #include "nn/model_config.h"
@@ -126,7 +128,8 @@ int run(int argc, char** argv) {
   CLI::App app{"Times one training step (forward + BCE + backward + SGD with momentum and weight decay) of a zoo "
                "model on one device (the CPU on OMP_NUM_THREADS threads, or a GPU)."};
   app.add_option("--device", device_flag, "cpu, sim or cuda")->capture_default_str();
-  app.add_option("--precision", precision_flag, "the GPU's matrix products: fp32 or tf32 (kernels/precision.h)")
+  app.add_option("--precision", precision_flag,
+                 "the matrix products: fp32, tf32 (fp32 on the cpu) or bf16 (kernels/precision.h)")
       ->capture_default_str();
   app.add_option("--model", model_name, "zoo model (nn/model_zoo.h)")->capture_default_str();
   app.add_option("--image", image, "input height and width")->capture_default_str();
@@ -140,6 +143,7 @@ int run(int argc, char** argv) {
       "Examples:\n"
       "  OMP_NUM_THREADS=2 train_step_bench --image 224 --batch 8 --breakdown\n"
       "  OMP_NUM_THREADS=2 train_step_bench --image 64 --batch 32 --json\n"
+      "  OMP_NUM_THREADS=2 train_step_bench --precision bf16     # bf16 operands, fp32 sums\n"
       "  train_step_bench --device cuda --precision fp32        # 224x224, batch 64\n"
       "  /usr/bin/python3 bench/train_step_vs_torch.py    # beside PyTorch, both sizes");
   CLI11_PARSE(app, argc, argv);
@@ -191,8 +195,11 @@ int run(int argc, char** argv) {
   }
   const AllocatorStats memory = allocator(device).stats();
   const int threads = omp_get_max_threads();
-  // What the matrix products ran in: the CPU always computes in fp32.
-  const std::string arithmetic = device.is_cpu() ? "fp32" : precision_name(precision);
+  // What the matrix products ran in: the cpu computes tf32 in fp32, and bf16 on vdpbf16ps or on
+  // rounded operands (kernels/gemm.h).
+  const std::string computed =
+      device.is_cpu() && precision != Precision::bf16 ? "fp32" : precision_name(precision);
+  const std::string arithmetic = device.is_cpu() ? cpu::cpu_arithmetic_name(cpu::cpu_arithmetic()) : computed;
   const double images_per_s = double(batch) / (best(steps) / 1e3);
 
   if (json_output) {
@@ -200,7 +207,8 @@ int run(int argc, char** argv) {
                              {"image", image},
                              {"batch", batch},
                              {"device", device.name()},
-                             {"precision", arithmetic},
+                             {"precision", computed},
+                             {"arithmetic", arithmetic},
                              {"threads", threads},
                              {"parameters", model.parameter_count()},
                              {"output_shape", output_shape},
@@ -228,8 +236,8 @@ int run(int argc, char** argv) {
     return 0;
   }
 
-  const std::string where =
-      device.is_cpu() ? fmt::format("{} threads", threads) : fmt::format("{}, {}", device.name(), arithmetic);
+  const std::string where = device.is_cpu() ? fmt::format("{} threads, {}", threads, arithmetic)
+                                            : fmt::format("{}, {}", device.name(), arithmetic);
   std::printf("%s, batch %lld of %lldx%lld, %s: %lld parameters, output %s, %.1f GFLOP forward\n",
               model_name.c_str(), static_cast<long long>(batch), static_cast<long long>(image),
               static_cast<long long>(image), where.c_str(), static_cast<long long>(model.parameter_count()),

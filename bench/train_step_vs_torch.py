@@ -4,7 +4,8 @@ CPU: i2v (bench/train_step_bench) and the same network in PyTorch on the same co
 run, at 224x224 batch 8 and 64x64 batch 32; images/s and the ratio. With --device cuda, on the GPU.
 
     /usr/bin/python3 bench/train_step_vs_torch.py [--bench build/bench/train_step_bench]
-        [--threads 2] [--repetitions 5] [--warmup 2] [--sizes 224x8,64x32] [--breakdown]
+        [--threads 2] [--repetitions 5] [--warmup 2] [--sizes 224x8,64x32] [--precision fp32,bf16]
+        [--breakdown]
     python3 bench/train_step_vs_torch.py --device cuda [--sizes 224x64]
 
 A step on both sides: zero the gradients, forward in training mode, BCE-with-logits (mean)
@@ -16,6 +17,13 @@ a step down), the median is printed beside it. Both sides print their parameter 
 shape, which must agree (same architecture). PyTorch's network is torchvision's VGG style
 (ReLU in place) with He-normal weights, conv6_4 N(0, 0.01), zero biases, as i2v initialises.
 --breakdown adds i2v's per-layer forward/backward table. Without PyTorch, i2v's numbers alone.
+
+--precision (cpu; comma-separated, default fp32) runs each size in each arithmetic on both sides:
+fp32, or bf16 mixed precision — i2v's train_step_bench --precision bf16 (the operands of every
+convolution and matrix product rounded to bfloat16, fp32 sums: vdpbf16ps on a CPU with AVX-512
+BF16, kernels/gemm.h) and PyTorch's torch.autocast("cpu", dtype=torch.bfloat16) around the
+forward and the loss, as its CPU mixed-precision recipe has it (master weights, SGD and the loss
+in fp32 on both sides). The table gives each side's bf16 speed-up over its own fp32 too.
 
 --device cuda (default size 224x224 batch 64): i2v's step on the GPU in fp32 and in tf32
 (train_step_bench --precision, kernels/precision.h), and PyTorch's on the same GPU in the same
@@ -39,13 +47,12 @@ from collections import OrderedDict
 OUTPUTS = 1539
 
 
-def run_i2v(args, image, batch, precision=None):
-    """train_step_bench's JSON: on the CPU, or on args.device at `precision` (fp32 or tf32)."""
+def run_i2v(args, image, batch, precision):
+    """train_step_bench's JSON on args.device at `precision` (fp32, tf32 or bf16)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     command = [args.bench, f"--image={image}", f"--batch={batch}", f"--repetitions={args.repetitions}",
-               f"--warmup={args.warmup}", "--json"] + (["--breakdown"] if args.breakdown else [])
-    if precision:
-        command += [f"--device={args.device}", f"--precision={precision}"]
+               f"--warmup={args.warmup}", "--json", f"--device={args.device}", f"--precision={precision}"]
+    command += ["--breakdown"] if args.breakdown else []
     print("running:", " ".join(command), file=sys.stderr)
     return json.loads(subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout)
 
@@ -70,8 +77,8 @@ def i2v_tag(torch, width=1.0, outputs=OUTPUTS):
         channels = out
 
     for stage, widths in enumerate([[64], [128], [256, 256], [512, 512], [512, 512]], start=1):
-        for index, width in enumerate(widths, start=1):
-            conv(f"conv{stage}_{index}", width)
+        for index, channels_out in enumerate(widths, start=1):  # not `width`: conv() reads that one
+            conv(f"conv{stage}_{index}", channels_out)
             layers.append((f"relu{stage}_{index}", nn.ReLU(inplace=True)))
         layers.append((f"pool{stage}", nn.MaxPool2d(2, 2)))
     for index in range(1, 4):
@@ -83,10 +90,9 @@ def i2v_tag(torch, width=1.0, outputs=OUTPUTS):
     return nn.Sequential(OrderedDict(layers))
 
 
-def run_torch(args, image, batch, mode=None):
-    """PyTorch's step on the CPU (mode None) or on the GPU in mode fp32, tf32 or bf16."""
+def run_torch(args, image, batch, mode, cuda):
+    """PyTorch's step on the GPU (cuda) in mode fp32, tf32 or bf16, or on the CPU in fp32 or bf16."""
     import torch
-    cuda = mode is not None
     if not cuda:
         torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -106,7 +112,9 @@ def run_torch(args, image, batch, mode=None):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
 
     def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16) if mode == "bf16" else contextlib.nullcontext()
+        if mode != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16)
 
     def synchronize():
         if cuda:
@@ -211,7 +219,7 @@ def have_torch(device="cpu"):
 
 
 def print_breakdown(ours):
-    print(f"\ni2v per layer at {ours['image']}x{ours['image']} batch {ours['batch']}, median ms:")
+    print(f"\ni2v per layer at {ours['image']}x{ours['image']} batch {ours['batch']} in {ours['precision']}, median ms:")
     print("| layer | forward | backward | total | share |")
     print("|---|---:|---:|---:|---:|")
     parts = [(l["name"], l["forward_ms"], l["backward_ms"]) for l in ours["layers"]]
@@ -230,33 +238,51 @@ def same_network(image, ours, theirs):
                  f"{ours['output_shape']}; PyTorch {theirs['parameters']}, {theirs['output_shape']}")
 
 
-def main_cpu(args, sizes):
+def main_cpu(args, sizes, precisions):
     torch_present = have_torch()
     results = []
     for image, batch in sizes:
-        ours = run_i2v(args, image, batch)
-        theirs = run_torch(args, image, batch) if torch_present else None
-        if theirs:
-            same_network(image, ours, theirs)
-        results.append((image, batch, ours, theirs))
+        for precision in precisions:
+            ours = run_i2v(args, image, batch, precision)
+            if torch_present:
+                print(f"running: PyTorch {precision} at {image}x{image} batch {batch}", file=sys.stderr)
+            theirs = run_torch(args, image, batch, precision, cuda=False) if torch_present else None
+            if theirs:
+                same_network(image, ours, theirs)
+            results.append((image, batch, precision, ours, theirs))
 
+    first_torch = next((theirs for *_, theirs in results if theirs), None)
     print(f"i2v-tag training step (forward + BCE + backward + SGD), {args.threads} threads, best of "
           f"{args.repetitions} steps after {args.warmup} warm-up; "
-          f"{results[0][3]['info'] if results[0][3] else 'no PyTorch'}")
-    print("| input | batch | parameters | output | i2v ms (best / median) | i2v images/s "
+          f"{first_torch['info'] if first_torch else 'no PyTorch'}")
+    print("| input | batch | parameters | output | arithmetic | i2v ms (best / median) | i2v images/s "
           "| PyTorch ms (best / median) | PyTorch images/s | i2v / PyTorch |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for image, batch, ours, theirs in results:
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for image, batch, precision, ours, theirs in results:
+        arithmetic = ours.get("arithmetic", precision) + (", PyTorch autocast" if precision == "bf16" else "")
         row = [f"{image}x{image}", str(batch), f"{ours['parameters']:,}", "x".join(map(str, ours["output_shape"])),
-               f"{ours['best_ms']:.0f} / {ours['median_ms']:.0f}", f"{ours['images_per_s']:.2f}"]
+               arithmetic, f"{ours['best_ms']:.0f} / {ours['median_ms']:.0f}", f"{ours['images_per_s']:.2f}"]
         if theirs:
             row += [f"{theirs['best_ms']:.0f} / {theirs['median_ms']:.0f}", f"{theirs['images_per_s']:.2f}",
                     f"{ours['images_per_s'] / theirs['images_per_s']:.2f}x"]
         else:
             row += ["-", "-", "-"]
         print("| " + " | ".join(row) + " |")
+    if "fp32" in precisions and len(precisions) > 1:
+        by_key = {(image, batch, precision): (ours, theirs) for image, batch, precision, ours, theirs in results}
+        for image, batch in sizes:
+            base_ours, base_theirs = by_key[(image, batch, "fp32")]
+            for precision in precisions:
+                if precision == "fp32":
+                    continue
+                ours, theirs = by_key[(image, batch, precision)]
+                line = f"{image}x{image} batch {batch}, {precision} over fp32 (best step): i2v " \
+                       f"{base_ours['best_ms'] / ours['best_ms']:.2f}x"
+                if theirs and base_theirs:
+                    line += f", PyTorch {base_theirs['best_ms'] / theirs['best_ms']:.2f}x"
+                print(line)
     if args.breakdown:
-        for _, _, ours, _ in results:
+        for *_, ours, _ in results:
             print_breakdown(ours)
 
 
@@ -272,7 +298,7 @@ def main_gpu(args, sizes):
         if torch_present:
             for mode in ("fp32", "tf32", "bf16"):
                 print(f"running: PyTorch {mode} at {image}x{image} batch {batch}", file=sys.stderr)
-                theirs[mode] = run_torch(args, image, batch, mode)
+                theirs[mode] = run_torch(args, image, batch, mode, cuda=args.device == "cuda")
                 for result in ours.values():
                     same_network(image, result, theirs[mode])
         first = next(iter(ours.values()), None) or next(iter(theirs.values()), None)
@@ -313,12 +339,18 @@ def main():
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--sizes", help="IMAGExBATCH, comma-separated (default 224x8,64x32; on cuda 224x64)")
+    parser.add_argument("--precision", default="fp32",
+                        help="cpu: fp32, bf16 or both comma-separated (fp32,bf16), each on both sides")
     parser.add_argument("--breakdown", action="store_true", help="i2v's per-layer times too")
     args = parser.parse_args()
     sizes_text = args.sizes or ("224x8,64x32" if args.device == "cpu" else "224x64")
     sizes = [tuple(int(v) for v in s.split("x")) for s in sizes_text.split(",")]
     if args.device == "cpu":
-        main_cpu(args, sizes)
+        precisions = args.precision.split(",")
+        for precision in precisions:
+            if precision not in ("fp32", "bf16"):
+                parser.error(f"--precision {precision}: the cpu runs fp32 or bf16")
+        main_cpu(args, precisions=precisions, sizes=sizes)
     else:
         main_gpu(args, sizes)
 

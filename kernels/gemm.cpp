@@ -1,13 +1,43 @@
 // CPU GEMM: the packed AVX-512 kernel for float when the CPU has AVX-512, Eigen's blocked,
-// vectorised and OpenMP-parallel product otherwise (and always for double).
+// vectorised and OpenMP-parallel product otherwise (and always for double); and the one place
+// that decides the CPU's arithmetic (cpu_arithmetic).
 #include <type_traits>
+#include <vector>
 
 #include <Eigen/Core>
 
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
+#include "kernels/precision.h"
+#include "kernels/tensor_core_fragments.h"
 
 namespace i2v::cpu {
+
+CpuArithmetic cpu_arithmetic() {
+  if (matmul_precision() != Precision::bf16) return CpuArithmetic::fp32;
+  return cpu_has_avx512_bf16() ? CpuArithmetic::bf16_pairs : CpuArithmetic::bf16_rounded;
+}
+
+const char* cpu_arithmetic_name(CpuArithmetic arithmetic) {
+  switch (arithmetic) {
+    case CpuArithmetic::fp32: return "fp32";
+    case CpuArithmetic::bf16_pairs: return "bf16 (vdpbf16ps)";
+    case CpuArithmetic::bf16_rounded: return "bf16 (rounded operands, fp32 FMA)";
+  }
+  return "?";
+}
+
+namespace {
+
+// A stored rows × cols matrix (row stride ld) with every element rounded to bf16, contiguous.
+std::vector<float> bf16_rounded_copy(const float* x, int64_t rows, int64_t cols, int64_t ld) {
+  std::vector<float> copy(size_t(rows * cols));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) copy[size_t(i * cols + j)] = bf16_value(to_bf16(x[i * ld + j]));
+  return copy;
+}
+
+}  // namespace
 
 template <typename T>
 void gemm_eigen(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
@@ -42,6 +72,14 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
           int64_t ldb, T beta, T* c, int64_t ldc) {
   if constexpr (std::is_same_v<T, float>) {
     if (cpu_has_avx512f()) return gemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (cpu_arithmetic() != CpuArithmetic::fp32 && m > 0 && n > 0 && k > 0) {
+      // Eigen packs internally, out of reach: it multiplies rounded copies of the operands.
+      const int64_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
+      const int64_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
+      const std::vector<float> ra = bf16_rounded_copy(a, a_rows, a_cols, lda);
+      const std::vector<float> rb = bf16_rounded_copy(b, b_rows, b_cols, ldb);
+      return gemm_eigen(trans_a, trans_b, m, n, k, alpha, ra.data(), a_cols, rb.data(), b_cols, beta, c, ldc);
+    }
   }
   gemm_eigen(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

@@ -5,7 +5,9 @@
 // The core of Linear and of convolution (as weights · im2col).
 //
 // CPU: float runs the packed AVX-512 GEMM (kernels/gemm_avx512.cpp) when the CPU has AVX-512,
-// Eigen's otherwise; double (the gradient checker's reference) runs Eigen's.
+// Eigen's otherwise, in the arithmetic that cpu_arithmetic() below picks from the matrix
+// products' precision (kernels/precision.h); double (the gradient checker's reference) runs
+// Eigen's, always in double.
 // GPU: on tensor cores (kernels/gemm_tensor_core.cu) when the matrix products are tf32 or bf16
 // (kernels/precision.h), else shared-memory tiled fp32 kernels with register blocking
 // (kernels/gemm.cu).
@@ -22,8 +24,25 @@ I2V_DECLARE_FLOATING_KERNEL(void gemm(bool trans_a, bool trans_b, int64_t m, int
 
 namespace i2v::cpu {
 
+// How the CPU computes a float product, decided here once for the GEMMs and the fused
+// convolutions (kernels/conv_avx512.h) from matmul_precision() and the CPU's features:
+//   fp32          at fp32 and tf32 (the CPU has no TF32): fp32 operands, FMAs, fp32 sums;
+//   bf16_pairs    at bf16 on a CPU with AVX-512 BF16: both operands rounded to bfloat16 while
+//                 they are packed (to_bf16, kernels/tensor_core_fragments.h: to nearest, ties to
+//                 even; NaN stays NaN), two consecutive depth steps in each 32-bit element, and
+//                 vdpbf16ps adds both products to the fp32 sum: half the bytes of packed panels,
+//                 twice the FLOPs of an FMA per instruction. The instruction reads bf16 below 2⁻¹²⁶
+//                 (subnormals) as zero and flushes sums below it to zero;
+//   bf16_rounded  at bf16 elsewhere: the same rounded operands, summed by the fp32 kernel (packed
+//                 and rounded on AVX-512; rounded copies for Eigen): bf16's numbers, fp32's speed.
+// Products are exact either way (8-bit significands), sums fp32: a bf16 result differs from the
+// product of the rounded operands in double by fp32 summation error alone.
+enum class CpuArithmetic { fp32, bf16_pairs, bf16_rounded };
+CpuArithmetic cpu_arithmetic();
+const char* cpu_arithmetic_name(CpuArithmetic arithmetic);
+
 // The two CPU implementations behind cpu::gemm, named so tests and benchmarks can run each.
-// Same contract as gemm above.
+// Same contract as gemm above; gemm_avx512 computes in cpu_arithmetic(), gemm_eigen in fp32.
 template <typename scalar_t>
 void gemm_eigen(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, scalar_t alpha, const scalar_t* a,
                 int64_t lda, const scalar_t* b, int64_t ldb, scalar_t beta, scalar_t* c, int64_t ldc);

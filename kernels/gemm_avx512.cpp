@@ -22,8 +22,26 @@
 // same code; the stores are masked to the rows and columns that exist. A tile whose last columns
 // fit in 1 or 2 vectors runs a narrower kernel (a 196-wide GEMM wastes 6%, not 22%).
 //
-// Only functions marked I2V_AVX512 use AVX-512 instructions; the rest of the build stays
-// portable and gemm() calls here only when cpu_has_avx512f().
+// In bf16 (CpuArithmetic, kernels/gemm.h) the same loops run on other panels. bf16_pairs: each
+// panel is packed in fp32 into a scratch panel as above, then rounded to bf16 two depth steps at
+// a time into 32-bit pairs (step p in bits 0..15, step p + 1 in 16..31, a zero pair half past an
+// odd depth), and the micro-kernel does vdpbf16ps where it did FMAs: per pair of depth steps it
+// loads 3 vectors of 16 B pairs, broadcasts 8 A pairs and adds 2 products into each of the 24
+// accumulators; half the panel bytes, twice the FLOPs per instruction. bf16_rounded: the fp32
+// panels rounded in place, the fp32 micro-kernel. Both round with to_bf16
+// (kernels/tensor_core_fragments.h), in loops the compiler vectorises.
+//
+// bf16 keeps fp32's blocks (twice the depth per block measured within noise).
+//
+// Napkin roofline of a bf16_pairs product per core (AMD Zen 4: one zmm FMA or one zmm vdpbf16ps
+// issued per cycle): 2·m·n·k FLOPs at up to 64 FLOP/cycle (16 lanes × 2 products × 2 FLOP), twice
+// fp32's 32. A pair step of the micro-kernel does 8·48·2·2 = 1536 FLOPs on 3·64 B of B and 8·4 B
+// of A (0.15 B/FLOP from L1/L2, half of fp32's 224 B per 768 FLOPs); the operands are read once
+// per pack from memory in fp32 as before, so a product whose packing streams from DRAM (a large
+// op(B) shared by few rows) gains less than 2×.
+//
+// Only functions marked I2V_AVX512 use AVX-512 instructions (I2V_AVX512_BF16 also AVX-512 BF16);
+// the rest of the build stays portable and gemm() calls here only when cpu_has_avx512f().
 
 // GCC 12's intrinsics warn about their own _mm512_undefined_ps() (GCC bug 105593).
 #pragma GCC diagnostic push
@@ -41,8 +59,10 @@
 #include "kernels/conv_avx512.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
+#include "kernels/tensor_core_fragments.h"
 
 #define I2V_AVX512 __attribute__((target("avx512f,fma")))
+#define I2V_AVX512_BF16 __attribute__((target("avx512f,avx512bf16,fma")))
 
 namespace i2v::cpu {
 namespace {
@@ -57,20 +77,49 @@ constexpr int64_t kMC = 256;                // rows of a packed A block (a multi
 constexpr int64_t kNC = 4608;               // columns of a packed B block (a multiple of kNR)
 constexpr double kParallelFlops = 1 << 21;  // smaller products run on the calling thread
 
-// Where one thread packs into: one A block and one B block, allocated once per calling thread.
+// Where one thread packs into: one A block and one B block, allocated once per calling thread
+// (4-byte elements: fp32, or bf16 pairs), and one fp32 panel that bf16_pairs rounds from.
 struct Workspace {
   struct FreeDeleter {
     void operator()(float* p) const { std::free(p); }
   };
-  std::unique_ptr<float[], FreeDeleter> a, b;
+  std::unique_ptr<float[], FreeDeleter> a, b, scratch;
 
   static float* allocate(int64_t floats) {
     return static_cast<float*>(std::aligned_alloc(64, size_t(floats) * sizeof(float)));
   }
-  Workspace() : a(allocate(kMC * kDeepKC)), b(allocate(kDeepKC * kNC)) {}
+  Workspace() : a(allocate(kMC * kDeepKC)), b(allocate(kDeepKC * kNC)), scratch(allocate(kDeepKC * kNR)) {}
 };
 
-// ---- the micro-kernel ------------------------------------------------------------------------
+// Rows of a packed panel of depth kc: one per depth step in fp32, one per pair in bf16_pairs.
+int64_t packed_depth(CpuArithmetic arithmetic, int64_t kc) {
+  return arithmetic == CpuArithmetic::bf16_pairs ? (kc + 1) / 2 : kc;
+}
+
+// ---- the micro-kernels -----------------------------------------------------------------------
+
+// C[0:rows, 0:cols] = alpha · acc + beta · C for a tile of kVectors vectors across (cols ≤
+// 16·kVectors): the end of both micro-kernels.
+template <int kVectors>
+I2V_AVX512 __attribute__((always_inline)) inline void store_tile(__m512 (&acc)[kMR][kVectors], float* c,
+                                                                 int64_t ldc, int rows, int cols, float alpha,
+                                                                 float beta) {
+  const int last_columns = cols - 16 * (kVectors - 1);  // 1..16
+  const __mmask16 last_mask = __mmask16((1u << last_columns) - 1);
+  const __m512 alpha_v = _mm512_set1_ps(alpha), beta_v = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+  for (int i = 0; i < kMR; ++i) {
+    if (i == rows) break;
+#pragma GCC unroll 3
+    for (int j = 0; j < kVectors; ++j) {
+      const __mmask16 mask = j + 1 < kVectors ? __mmask16(0xFFFF) : last_mask;
+      float* out = c + i * ldc + 16 * j;
+      __m512 result = _mm512_mul_ps(acc[i][j], alpha_v);
+      if (beta != 0.0f) result = _mm512_fmadd_ps(beta_v, _mm512_maskz_loadu_ps(mask, out), result);
+      _mm512_mask_storeu_ps(out, mask, result);
+    }
+  }
+}
 
 // C[0:rows, 0:cols] = alpha · (packed A panel · packed B panel) + beta · C, for a panel of kVectors
 // vectors across (cols ≤ 16·kVectors). packed_a is [kc][kMR], packed_b is [kc][16·kVectors].
@@ -95,22 +144,35 @@ I2V_AVX512 void micro_tile(int64_t kc, const float* __restrict packed_a, const f
       for (int j = 0; j < kVectors; ++j) acc[i][j] = _mm512_fmadd_ps(a, b[j], acc[i][j]);
     }
   }
+  store_tile<kVectors>(acc, c, ldc, rows, cols, alpha, beta);
+}
 
-  const int last_columns = cols - 16 * (kVectors - 1);  // 1..16
-  const __mmask16 last_mask = __mmask16((1u << last_columns) - 1);
-  const __m512 alpha_v = _mm512_set1_ps(alpha), beta_v = _mm512_set1_ps(beta);
+// The same on bf16 pairs: packed_a is [pairs][kMR], packed_b is [pairs][16·kVectors], each
+// element two bf16 of consecutive depth steps. vdpbf16ps adds, lane by lane, the products of
+// both halves: the broadcast A pair of row i times the B pair of each column.
+template <int kVectors>
+I2V_AVX512_BF16 void micro_tile_bf16(int64_t pairs, const uint32_t* __restrict packed_a,
+                                     const uint32_t* __restrict packed_b, float* c, int64_t ldc, int rows, int cols,
+                                     float alpha, float beta) {
+  constexpr int kWidth = 16 * kVectors;
+  __m512 acc[kMR][kVectors];
 #pragma GCC unroll 8
-  for (int i = 0; i < kMR; ++i) {
-    if (i == rows) break;
+  for (int i = 0; i < kMR; ++i)
 #pragma GCC unroll 3
-    for (int j = 0; j < kVectors; ++j) {
-      const __mmask16 mask = j + 1 < kVectors ? __mmask16(0xFFFF) : last_mask;
-      float* out = c + i * ldc + 16 * j;
-      __m512 result = _mm512_mul_ps(acc[i][j], alpha_v);
-      if (beta != 0.0f) result = _mm512_fmadd_ps(beta_v, _mm512_maskz_loadu_ps(mask, out), result);
-      _mm512_mask_storeu_ps(out, mask, result);
+    for (int j = 0; j < kVectors; ++j) acc[i][j] = _mm512_setzero_ps();
+
+  for (int64_t p = 0; p < pairs; ++p) {
+    __m512bh b[kVectors];
+#pragma GCC unroll 3
+    for (int j = 0; j < kVectors; ++j) b[j] = (__m512bh)_mm512_load_si512(packed_b + p * kWidth + 16 * j);
+#pragma GCC unroll 8
+    for (int i = 0; i < kMR; ++i) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(packed_a[p * kMR + i]));
+#pragma GCC unroll 3
+      for (int j = 0; j < kVectors; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], a, b[j]);
     }
   }
+  store_tile<kVectors>(acc, c, ldc, rows, cols, alpha, beta);
 }
 
 // ---- packing ---------------------------------------------------------------------------------
@@ -314,24 +376,78 @@ struct Im2colB {
   }
 };
 
+// ---- packing in bf16 --------------------------------------------------------------------------
+
+// Rounds a packed fp32 panel to bf16 values in place (bf16_rounded).
+I2V_AVX512 void round_to_bf16(float* __restrict panel, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) panel[i] = bf16_value(to_bf16(panel[i]));
+}
+
+// Rounds a packed fp32 panel [kc][width] to bf16 pairs [(kc + 1) / 2][width] (bf16_pairs).
+I2V_AVX512 void pair_bf16(const float* __restrict panel, int64_t kc, int width, uint32_t* __restrict pairs) {
+  for (int64_t p = 0; p + 1 < kc; p += 2) {
+    const float* even = panel + p * width;
+    const float* odd = even + width;
+    uint32_t* out = pairs + p / 2 * width;
+    for (int j = 0; j < width; ++j) out[j] = pack_bf16x2(even[j], odd[j]);
+  }
+  if (kc % 2 != 0) {
+    const float* last = panel + (kc - 1) * width;
+    uint32_t* out = pairs + kc / 2 * width;
+    for (int j = 0; j < width; ++j) out[j] = pack_bf16x2(last[j], 0.0f);
+  }
+}
+
+// Packs one panel of depth kc and `width` columns (rows of A) at `packed`, in the arithmetic's
+// format: `pack(out)` writes it in fp32 as [kc][width].
+template <typename Pack>
+I2V_AVX512 void pack_panel(CpuArithmetic arithmetic, int64_t kc, int width, const Pack& pack, float* packed,
+                           float* scratch) {
+  switch (arithmetic) {
+    case CpuArithmetic::fp32:
+      pack(packed);
+      return;
+    case CpuArithmetic::bf16_rounded:
+      pack(packed);
+      round_to_bf16(packed, kc * width);
+      return;
+    case CpuArithmetic::bf16_pairs:
+      pack(scratch);
+      pair_bf16(scratch, kc, width, reinterpret_cast<uint32_t*>(packed));
+      return;
+  }
+}
+
 // ---- the macro-kernel ------------------------------------------------------------------------
 
 // Runs micro-tiles [first, last) of a packed mc×kc A block and kc×nc B block (tile t is B panel
-// t / a_panels, A panel t % a_panels) into the matching mc×nc block of C.
-I2V_AVX512 void run_tiles(int64_t first, int64_t last, int64_t mc, int64_t nc, int64_t kc, const float* packed_a,
-                          const float* packed_b, float* c, int64_t ldc, float alpha, float beta) {
+// t / a_panels, A panel t % a_panels) into the matching mc×nc block of C. `depth` is the panels'
+// rows: packed_depth(arithmetic, kc).
+I2V_AVX512 void run_tiles(CpuArithmetic arithmetic, int64_t first, int64_t last, int64_t mc, int64_t nc,
+                          int64_t depth, const float* packed_a, const float* packed_b, float* c, int64_t ldc,
+                          float alpha, float beta) {
   const int64_t a_panels = (mc + kMR - 1) / kMR;
   for (int64_t t = first; t < last; ++t) {
     const int64_t jp = t / a_panels, ip = t % a_panels;
     const int rows = int(std::min<int64_t>(kMR, mc - ip * kMR));
     const int cols = int(std::min<int64_t>(kNR, nc - jp * kNR));
-    const float* a = packed_a + ip * kc * kMR;
-    const float* b = packed_b + jp * kc * kNR;
+    const float* a = packed_a + ip * depth * kMR;
+    const float* b = packed_b + jp * depth * kNR;
     float* out = c + ip * kMR * ldc + jp * kNR;
+    if (arithmetic == CpuArithmetic::bf16_pairs) {
+      const auto* a2 = reinterpret_cast<const uint32_t*>(a);
+      const auto* b2 = reinterpret_cast<const uint32_t*>(b);
+      switch ((cols + 15) / 16) {
+        case 1: micro_tile_bf16<1>(depth, a2, b2, out, ldc, rows, cols, alpha, beta); break;
+        case 2: micro_tile_bf16<2>(depth, a2, b2, out, ldc, rows, cols, alpha, beta); break;
+        default: micro_tile_bf16<3>(depth, a2, b2, out, ldc, rows, cols, alpha, beta); break;
+      }
+      continue;
+    }
     switch ((cols + 15) / 16) {
-      case 1: micro_tile<1>(kc, a, b, out, ldc, rows, cols, alpha, beta); break;
-      case 2: micro_tile<2>(kc, a, b, out, ldc, rows, cols, alpha, beta); break;
-      default: micro_tile<3>(kc, a, b, out, ldc, rows, cols, alpha, beta); break;
+      case 1: micro_tile<1>(depth, a, b, out, ldc, rows, cols, alpha, beta); break;
+      case 2: micro_tile<2>(depth, a, b, out, ldc, rows, cols, alpha, beta); break;
+      default: micro_tile<3>(depth, a, b, out, ldc, rows, cols, alpha, beta); break;
     }
   }
 }
@@ -353,31 +469,38 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
 // The rows [row0, row0 + m) × columns [col0, col0 + n) of C = alpha · op(A) · op(B) + beta · C,
 // on the calling thread, with its own packed blocks.
 template <typename PackB>
-I2V_AVX512 void gemm_part(bool trans_a, int64_t row0, int64_t m, int64_t col0, int64_t n, int64_t k,
-                          int64_t depth_block, float alpha, const float* a, int64_t lda, const PackB& b, float beta,
-                          float* c, int64_t ldc) {
+I2V_AVX512 void gemm_part(CpuArithmetic arithmetic, bool trans_a, int64_t row0, int64_t m, int64_t col0, int64_t n,
+                          int64_t k, int64_t depth_block, float alpha, const float* a, int64_t lda, const PackB& b,
+                          float beta, float* c, int64_t ldc) {
   thread_local Workspace workspace;
   float* packed_a = workspace.a.get();
   float* packed_b = workspace.b.get();
+  float* scratch = workspace.scratch.get();
   const int64_t column_block = even_block(n, kNC, kNR), row_block = even_block(m, kMC, kMR);
   for (int64_t jc = col0; jc < col0 + n; jc += column_block) {
     const int64_t nc = std::min(column_block, col0 + n - jc), b_panels = (nc + kNR - 1) / kNR;
     for (int64_t pc = 0; pc < k; pc += depth_block) {
-      const int64_t kc = std::min(depth_block, k - pc);
+      const int64_t kc = std::min(depth_block, k - pc), depth = packed_depth(arithmetic, kc);
       const float block_beta = pc == 0 ? beta : 1.0f;  // later depth blocks add to the first
       for (int64_t jp = 0; jp < b_panels; ++jp) {
         const int64_t j = jc + jp * kNR;
-        b.pack(pc, kc, j, int(std::min<int64_t>(kNR, col0 + n - j)), packed_b + jp * kc * kNR);
+        const int cols = int(std::min<int64_t>(kNR, col0 + n - j));
+        pack_panel(
+            arithmetic, kc, (cols + 15) / 16 * 16, [&](float* out) { b.pack(pc, kc, j, cols, out); },
+            packed_b + jp * depth * kNR, scratch);
       }
       for (int64_t ic = row0; ic < row0 + m; ic += row_block) {
         const int64_t mc = std::min(row_block, row0 + m - ic), a_panels = (mc + kMR - 1) / kMR;
         for (int64_t ip = 0; ip < a_panels; ++ip) {
           const int64_t i = ic + ip * kMR;
-          pack_a_panel(trans_a, trans_a ? a + pc * lda + i : a + i * lda + pc, lda,
-                       int(std::min<int64_t>(kMR, row0 + m - i)), kc, packed_a + ip * kc * kMR);
+          const float* panel = trans_a ? a + pc * lda + i : a + i * lda + pc;
+          const int rows = int(std::min<int64_t>(kMR, row0 + m - i));
+          pack_panel(
+              arithmetic, kc, kMR, [&](float* out) { pack_a_panel(trans_a, panel, lda, rows, kc, out); },
+              packed_a + ip * depth * kMR, scratch);
         }
-        run_tiles(0, a_panels * b_panels, mc, nc, kc, packed_a, packed_b, c + ic * ldc + jc, ldc, alpha,
-                  block_beta);
+        run_tiles(arithmetic, 0, a_panels * b_panels, mc, nc, depth, packed_a, packed_b, c + ic * ldc + jc, ldc,
+                  alpha, block_beta);
       }
     }
   }
@@ -390,8 +513,8 @@ I2V_AVX512 void gemm_part(bool trans_a, int64_t row0, int64_t m, int64_t col0, i
 // (op(A) when split by columns, op(B) by rows) on every thread, which splitting the longer side
 // keeps the smaller. Each element of C is summed in the same order whatever the split.
 template <typename PackB>
-void blocked_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                  const PackB& b, float beta, float* c, int64_t ldc) {
+void blocked_gemm(CpuArithmetic arithmetic, bool trans_a, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float* a, int64_t lda, const PackB& b, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == 0.0f) return scale_c(m, n, beta, c, ldc);
   const bool parallel = 2.0 * double(m) * double(n) * double(k) >= kParallelFlops;
@@ -408,8 +531,10 @@ void blocked_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, co
     const int64_t first = std::min(units * thread / threads * unit, split_columns ? n : m);
     const int64_t last = std::min(units * (thread + 1) / threads * unit, split_columns ? n : m);
     if (last > first) {
-      if (split_columns) gemm_part(trans_a, 0, m, first, last - first, k, depth_block, alpha, a, lda, b, beta, c, ldc);
-      else gemm_part(trans_a, first, last - first, 0, n, k, depth_block, alpha, a, lda, b, beta, c, ldc);
+      if (split_columns)
+        gemm_part(arithmetic, trans_a, 0, m, first, last - first, k, depth_block, alpha, a, lda, b, beta, c, ldc);
+      else
+        gemm_part(arithmetic, trans_a, first, last - first, 0, n, k, depth_block, alpha, a, lda, b, beta, c, ldc);
     }
   }
 }
@@ -418,7 +543,7 @@ void blocked_gemm(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, co
 
 void gemm_avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  blocked_gemm(trans_a, m, n, k, alpha, a, lda, MatrixB{trans_b, b, ldb}, beta, c, ldc);
+  blocked_gemm(cpu_arithmetic(), trans_a, m, n, k, alpha, a, lda, MatrixB{trans_b, b, ldb}, beta, c, ldc);
 }
 
 bool conv_avx512_applies(int64_t count, const ConvGeometry& g) {
@@ -428,15 +553,15 @@ bool conv_avx512_applies(int64_t count, const ConvGeometry& g) {
 void conv_forward_avx512(const float* weight, int64_t out_channels, const float* images, int64_t count,
                          const ConvGeometry& g, float* y) {
   const int64_t rows = g.col_rows(), columns = count * g.out_pixels();
-  blocked_gemm(false, out_channels, columns, rows, 1.0f, weight, rows, Im2colB{images, g, false}, 0.0f, y,
-               columns);
+  blocked_gemm(cpu_arithmetic(), false, out_channels, columns, rows, 1.0f, weight, rows, Im2colB{images, g, false},
+               0.0f, y, columns);
 }
 
 void conv_weight_grad_avx512(const float* dy, int64_t out_channels, const float* images, int64_t count,
                              const ConvGeometry& g, float* grad_weight) {
   const int64_t rows = g.col_rows(), columns = count * g.out_pixels();
-  blocked_gemm(false, out_channels, rows, columns, 1.0f, dy, columns, Im2colB{images, g, true}, 1.0f,
-               grad_weight, rows);
+  blocked_gemm(cpu_arithmetic(), false, out_channels, rows, columns, 1.0f, dy, columns, Im2colB{images, g, true},
+               1.0f, grad_weight, rows);
 }
 
 }  // namespace i2v::cpu

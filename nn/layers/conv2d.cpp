@@ -22,7 +22,8 @@ struct Conv2d::Plan {
     // col2im for the input gradient.
     im2col_gemm,
     // Float on a CPU with AVX-512: the forward and weight-gradient GEMMs pack im2col straight
-    // from the images (kernels/conv_avx512.h); the input gradient as im2col_gemm.
+    // from the images (kernels/conv_avx512.h); the input gradient as im2col_gemm. In bf16 these
+    // and the GEMMs of im2col_gemm round their operands as kernels/gemm.h's cpu_arithmetic() says.
     fused_avx512,
     // Float on a GPU in tf32 or bf16 (kernels/precision.h): implicit GEMMs on tensor cores over
     // the whole batch, bias added by the forward (kernels/conv_tensor_core.h); the input gradient
