@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/device_options.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/graph.h"
@@ -142,8 +143,7 @@ void add_knn(CLI::App& index) {
   cmd->add_option("--store", o->store, "The code store")->required();
   cmd->add_option("--k", o->k, "Neighbours per item")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("-o,--output", o->output, "The .npy to write")->required();
-  cmd->add_option("--device", o->device, "cpu, sim (the CUDA kernel on the emulator: slow) or cuda")
-      ->capture_default_str();
+  add_device_option(cmd, o->device, "cpu, sim (the CUDA kernel on the emulator: slow) or cuda");
   cmd->footer(
       "Output: int64 array [N, k, 2]; [i, r, 0] is the id of item i's r-th nearest item, [i, r, 1] its\n"
       "Hamming distance; items are in the store's order (ascending id). Ties go to the smaller id.\n"
@@ -177,7 +177,7 @@ void add_graph(CLI::App& index) {
   cmd->add_option("--store", o->store, "The code store")->required();
   cmd->add_option("--k", o->k, "Neighbours per item (the paper: 5)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("-o,--output", o->output, "The graph file to write (atomically)")->required();
-  cmd->add_option("--device", o->device, "cpu, sim or cuda")->capture_default_str();
+  add_device_option(cmd, o->device);
   cmd->footer(
       "Items i and j are joined when either is among the other's k nearest; the edge weighs their\n"
       "Hamming distance (Illustration2Vec, 4.4). Memory is O(N k): no N x N matrix. The graph\n"
@@ -233,7 +233,7 @@ void add_recall(CLI::App& index) {
                   "Instead: items whose ids agree modulo N are the same (the emoji dump's ids are vendor x 10000 + emoji)");
   cmd->add_option("--k", o->ks, "The k to report")->capture_default_str()->delimiter(',');
   cmd->add_option("--seed", o->seed, "Seed of the random codes of the baseline")->capture_default_str();
-  cmd->add_option("--device", o->device, "cpu, sim or cuda")->capture_default_str();
+  add_device_option(cmd, o->device);
   cmd->footer(
       "For each item with other items in its group: the share of them among its k nearest other\n"
       "items, averaged; beside it the same on random codes of the same size (the chance level).\n\n"

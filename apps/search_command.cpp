@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/device_options.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/knn.h"
@@ -55,7 +56,7 @@ void add_search_command(CLI::App& app) {
   cmd->add_option("--image-root", o->image_root, "Directory the store's relative image paths are under");
   cmd->add_option("--thumb", o->thumb, "Thumbnail size of the sheet in pixels")->capture_default_str();
   cmd->add_option("--columns", o->columns, "Thumbnails per row of the sheet")->capture_default_str();
-  cmd->add_option("--device", o->device, "cpu, sim or cuda")->capture_default_str();
+  add_device_option(cmd, o->device);
   cmd->footer(
       "The neighbours come nearest first, ties to the smaller id; the query itself is left out.\n"
       "JSON: {\"query\": {id, row, path}, \"results\": [{rank, id, row, path, distance}, ...], ...}.\n"

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "apps/commands.h"
+#include "apps/device_options.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/knn.h"
@@ -156,7 +157,7 @@ void add_tsne_command(CLI::App& app) {
   cmd->add_option("--seed", o->tsne.seed, "Seed of the initial map and of --sample")->capture_default_str();
   cmd->add_option("--size", o->size, "Map size in pixels")->capture_default_str();
   cmd->add_option("--thumb", o->thumb, "Thumbnail size in pixels")->capture_default_str();
-  cmd->add_option("--device", o->device, "Device of the Hamming k-NN (cpu, sim, cuda)")->capture_default_str();
+  add_device_option(cmd, o->device, "Device of the Hamming k-NN (cpu, sim, cuda)");
   cmd->footer(
       "Barnes-Hut t-SNE (van der Maaten 2014): exact 3*perplexity nearest neighbours, then O(N log N) per\n"
       "step, so tens of thousands of points take minutes on a CPU. The same input and seed give the same\n"

@@ -274,6 +274,34 @@ TEST_F(CliTest, BadInputGivesOneClearLine) {
 }
 
 
+// Where no GPU answers (this build without CUDA, or CI's nvcc build on a machine without a GPU
+// or driver), asking for the cuda device is refused as the device is chosen, before any file is
+// read, saying why and what `i2v devices` reports: not an "out of memory" at the first allocation.
+TEST_F(CliTest, CudaWithoutAUsableDeviceIsRefusedUpFront) {
+  const ToolRun devices = ok("devices");
+  const std::string unavailable = "cuda  unavailable: ";
+  const size_t at = devices.out.find(unavailable);
+  if (at == std::string::npos) return;  // a GPU answers: nothing to refuse
+  const std::string reason = devices.out.substr(at + unavailable.size(), devices.out.find('\n', at) - at - unavailable.size());
+  write_file_atomically(path("train.json"), train_config("runs/cuda", "i2v-tag").dump());
+  for (const std::string& command :
+       {std::string("tag missing.png --weights nowhere.safetensors --device cuda"),
+        std::string("search 1 --store nowhere.i2vcodes --device cuda"),
+        std::string("index graph --store nowhere.i2vcodes -o g.i2vgraph --device cuda"),
+        std::string("forward --weights nowhere.safetensors --input x.npy --output y.npy --device cuda"),
+        std::string("train --config train.json --set device=cuda")}) {
+    SCOPED_TRACE(command);
+    const ToolRun run = i2v(command);
+    EXPECT_NE(run.status, 0);
+    EXPECT_NE(run.err.find("no usable CUDA device"), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find(reason), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("`i2v devices` reports"), std::string::npos) << run.err;
+    EXPECT_EQ(run.err.find("out of memory"), std::string::npos) << run.err;
+    EXPECT_EQ(run.err.find("nowhere"), std::string::npos) << "a file was read before the device was checked: " << run.err;
+    EXPECT_EQ(run.err.find("metadata.jsonl"), std::string::npos) << run.err;
+  }
+}
+
 TEST_F(CliTest, GcnTrainEvalAndArtistPairs) {
   make_dump();
   // The GCN paper's setting in small: general tags only, head at 10 x the backbone's rate,
