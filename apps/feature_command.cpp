@@ -24,6 +24,8 @@ struct FeatureOptions {
 
 void run_feature(const FeatureOptions& o) {
   const Device device = o.pictures.device.apply();
+  I2V_CHECK(!o.model.empty() || weights_record_model(o.weights), "{}: the file does not say which model it holds (no "
+            "i2v.model_config metadata): name one with --model", o.weights);
   TrainedModel trained = load_trained_model(o.weights, device, o.model);
   // Before the long part: a missing output folder is made now rather than refused at the end.
   std::filesystem::create_directories(std::filesystem::absolute(o.output).parent_path());

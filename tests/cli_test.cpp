@@ -302,6 +302,63 @@ TEST_F(CliTest, CudaWithoutAUsableDeviceIsRefusedUpFront) {
   }
 }
 
+// forward/backward honour --input-size, --width and --outputs with --weights, or refuse them
+// with the reason; error hints name only options the command has.
+TEST_F(CliTest, ModelOptionsWithWeightsAreHonouredOrRefused) {
+  ok("weights init --model resnet18 --width 0.125 --outputs 3 --input-size 32 -o r.safetensors");
+  Rng rng(3);
+  std::vector<float> x(2 * 3 * 96 * 96);
+  for (float& v : x) v = float(rng.uniform());
+  write_npy(path("x96.npy"), Tensor::from_vector(x, {2, 3, 96, 96}));
+  write_npy(path("t.npy"), Tensor::from_vector(std::vector<float>{1, 0, 1, 0, 1, 0}, {2, 3}));
+  // The file's model at another input size (global pooling: the weights still fit).
+  ok("forward --weights r.safetensors --input-size 96 --input x96.npy --output y.npy");
+  EXPECT_EQ(read_npy(path("y.npy")).shape, (Shape{2, 3}));
+  // A model named on the command line is built as its options say.
+  ok("forward --model resnet18 --width 0.125 --outputs 3 --input-size 96 --weights r.safetensors --input x96.npy "
+     "--output y2.npy");
+  EXPECT_EQ(read_npy_tensor(path("y.npy")).to_vector<float>(), read_npy_tensor(path("y2.npy")).to_vector<float>());
+  ok("backward --model resnet18 --width 0.125 --input-size 96 --weights r.safetensors --input x96.npy --target t.npy "
+     "--output g.safetensors");
+  // Without --input-size the batch does not fit, and the hint names an option that works.
+  ToolRun run = i2v("forward --weights r.safetensors --input x96.npy --output y.npy");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("--input-size"), std::string::npos) << run.err;
+  // What cannot apply to the file's model is refused, not ignored.
+  run = i2v("forward --weights r.safetensors --width 0.5 --input-size 96 --input x96.npy --output y.npy");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("--width sizes a model given by --model"), std::string::npos) << run.err;
+  run = i2v("backward --weights r.safetensors --outputs 7 --input-size 96 --input x96.npy --target t.npy --output g.safetensors");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("--outputs sizes a model given by --model"), std::string::npos) << run.err;
+  run = i2v("forward --weights r.safetensors --seed 5 --input-size 96 --input x96.npy --output y.npy");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("--seed initialises a model without --weights"), std::string::npos) << run.err;
+
+  // Weights that do not record their model: "--model" only where the command has it.
+  Safetensors bare = load_safetensors(path("r.safetensors"));
+  bare.metadata.clear();
+  save_safetensors(path("bare.safetensors"), bare);
+  Image picture;
+  picture.width = picture.height = 8;
+  picture.rgb.assign(8 * 8 * 3, 99);
+  save_png(path("p.png"), picture);
+  for (const std::string& command : {std::string("forward --weights bare.safetensors --input x96.npy --output y.npy"),
+                                     std::string("feature p.png --weights bare.safetensors --layer fc -o f.npy")}) {
+    run = i2v(command);
+    EXPECT_EQ(run.status, 1) << command;
+    EXPECT_NE(run.err.find("name one with --model"), std::string::npos) << command << "\n" << run.err;
+  }
+  for (const std::string& command : {std::string("tag p.png --weights bare.safetensors"),
+                                     std::string("hash p.png --weights bare.safetensors -o c.npy"),
+                                     std::string("cam p.png --weights bare.safetensors --tag x -o cam.png")}) {
+    run = i2v(command);
+    EXPECT_EQ(run.status, 1) << command;
+    EXPECT_NE(run.err.find("does not say which model it holds"), std::string::npos) << command << "\n" << run.err;
+    EXPECT_EQ(run.err.find("--model"), std::string::npos) << command << " has no --model:\n" << run.err;
+  }
+}
+
 TEST_F(CliTest, GcnTrainEvalAndArtistPairs) {
   make_dump();
   // The GCN paper's setting in small: general tags only, head at 10 x the backbone's rate,
