@@ -5,6 +5,7 @@
 
 #include "apps/commands.h"
 #include "apps/device_options.h"
+#include "apps/option_checks.h"
 #include "base/error.h"
 #include "train/artist_pairs.h"
 #include "base/atomic_file.h"
@@ -83,16 +84,17 @@ void add_artist_command(CLI::App& app) {
   cmd->add_option("--run", o.run, "Directory of the runs (<run>/<a>-vs-<b>, <run>/all), pairs.csv, pairs.json")
       ->capture_default_str();
   cmd->add_option("--artists", o.artists, "Only these artists (default: every class folder)")->delimiter(',');
-  cmd->add_option("--size", o.size, "Input size in pixels")->capture_default_str();
+  cmd->add_option("--size", o.size, "Input size in pixels")->capture_default_str()->check(at_least(1));
   cmd->add_option("--resize", o.resize, "direct (rescale to a fixed size) or shorter_side")->capture_default_str();
   cmd->add_option("--crop", o.crop, "center, random or quarters (each picture gives its four 2x2 parts)")
       ->capture_default_str();
   cmd->add_option("--hflip", o.hflip, "Random horizontal flips in training")->capture_default_str();
-  cmd->add_option("--width", o.width, "Channel multiplier of the model")->capture_default_str();
-  cmd->add_option("--epochs", o.epochs, "Epochs per classifier")->capture_default_str();
-  cmd->add_option("--lr", o.lr, "Learning rate (SGD, momentum 0.9, weight decay 1e-4)")->capture_default_str();
-  cmd->add_option("--batch", o.batch, "Pictures per batch")->capture_default_str();
-  cmd->add_option("--workers", o.workers, "Decoding threads")->capture_default_str();
+  cmd->add_option("--width", o.width, "Channel multiplier of the model")->capture_default_str()->check(above(0));
+  cmd->add_option("--epochs", o.epochs, "Epochs per classifier")->capture_default_str()->check(at_least(1));
+  cmd->add_option("--lr", o.lr, "Learning rate (SGD, momentum 0.9, weight decay 1e-4)")
+      ->capture_default_str()->check(above(0));
+  cmd->add_option("--batch", o.batch, "Pictures per batch")->capture_default_str()->check(at_least(1));
+  cmd->add_option("--workers", o.workers, "Decoding threads")->capture_default_str()->check(at_least(0));
   cmd->add_option("--split-fractions", o.fractions, "Train, val, test fractions")->capture_default_str();
   o.device.add(cmd);
   cmd->add_option("--set", o.overrides, "Override a field of the training config, e.g. --set seed=3")->take_all();

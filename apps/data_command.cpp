@@ -8,6 +8,7 @@
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
+#include "apps/option_checks.h"
 #include "base/progress.h"
 #include "base/atomic_file.h"
 #include "data/channel_stats.h"
@@ -65,8 +66,9 @@ void add_check(CLI::App* data) {
   static int workers = 2;
   static std::string json_path;
   source.add(check);
-  check->add_option("--max-pixels", max_pixels, "Refuse pictures whose header claims more pixels")->capture_default_str();
-  check->add_option("--workers", workers, "Decoding threads")->capture_default_str();
+  check->add_option("--max-pixels", max_pixels, "Refuse pictures whose header claims more pixels")
+      ->capture_default_str()->check(at_least(1));
+  check->add_option("--workers", workers, "Decoding threads")->capture_default_str()->check(at_least(0));
   check->add_option("--json", json_path, "Also write the report as JSON");
   check->footer(
       "Reads the metadata as training would (malformed lines, unknown ratings or categories are\n"
@@ -147,7 +149,7 @@ void add_mean(CLI::App* parent) {
   static std::string output;
   static int workers = 2;
   data.add(mean);
-  mean->add_option("--workers", workers, "Decoding threads")->capture_default_str();
+  mean->add_option("--workers", workers, "Decoding threads")->capture_default_str()->check(at_least(0));
   mean->add_option("--output,-o", output, "The JSON file to write")->required();
   mean->footer("Measured after the resize and crop of the preprocessing (centre crops, no flips), in RGB\n"
                "pixel values 0..255.\n\n"
@@ -187,9 +189,9 @@ void add_preview(CLI::App* parent) {
   static uint64_t seed = 0;
   static int64_t epoch = 0;
   data.add(preview);
-  preview->add_option("--count", count, "Pictures on the sheet")->capture_default_str();
+  preview->add_option("--count", count, "Pictures on the sheet")->capture_default_str()->check(at_least(1));
   preview->add_option("--seed", seed, "Loader seed (shuffle and augmentation)")->capture_default_str();
-  preview->add_option("--epoch", epoch, "Which epoch's first batch")->capture_default_str();
+  preview->add_option("--epoch", epoch, "Which epoch's first batch")->capture_default_str()->check(at_least(0));
   preview->add_option("--output,-o", output, "The PNG to write")->required();
   preview->footer("Shows the first batch of an epoch exactly as the DataLoader gives it (same seed, same\n"
                   "crops and flips), mapped back to pixels, and lists each sample's targets.\n\n"

@@ -8,6 +8,7 @@
 
 #include "apps/commands.h"
 #include "apps/device_options.h"
+#include "apps/option_checks.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/graph.h"
@@ -141,7 +142,7 @@ void add_knn(CLI::App& index) {
   auto o = std::make_shared<KnnOptions>();
   CLI::App* cmd = index.add_subcommand("knn", "Every item's k nearest other items (exact Hamming k-NN) as .npy");
   cmd->add_option("--store", o->store, "The code store")->required();
-  cmd->add_option("--k", o->k, "Neighbours per item")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--k", o->k, "Neighbours per item")->capture_default_str()->check(at_least(1));
   cmd->add_option("-o,--output", o->output, "The .npy to write")->required();
   add_device_option(cmd, o->device, "cpu, sim (the CUDA kernel on the emulator: slow) or cuda");
   cmd->footer(
@@ -175,7 +176,7 @@ void add_graph(CLI::App& index) {
   auto o = std::make_shared<GraphOptions>();
   CLI::App* cmd = index.add_subcommand("graph", "Build the top-k neighbour graph for semantic morphing");
   cmd->add_option("--store", o->store, "The code store")->required();
-  cmd->add_option("--k", o->k, "Neighbours per item (the paper: 5)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--k", o->k, "Neighbours per item (the paper: 5)")->capture_default_str()->check(at_least(1));
   cmd->add_option("-o,--output", o->output, "The graph file to write (atomically)")->required();
   add_device_option(cmd, o->device);
   cmd->footer(
@@ -230,8 +231,9 @@ void add_recall(CLI::App& index) {
                                          "a group are 'the same'; negative = no group")
       ->check(CLI::ExistingFile);
   cmd->add_option("--group-by-id-mod", o->id_modulus,
-                  "Instead: items whose ids agree modulo N are the same (the emoji dump's ids are vendor x 10000 + emoji)");
-  cmd->add_option("--k", o->ks, "The k to report")->capture_default_str()->delimiter(',');
+                  "Instead: items whose ids agree modulo N are the same (the emoji dump's ids are vendor x 10000 + emoji)")
+                      ->check(at_least(1));
+  cmd->add_option("--k", o->ks, "The k to report")->capture_default_str()->delimiter(',')->check(at_least(1));
   cmd->add_option("--seed", o->seed, "Seed of the random codes of the baseline")->capture_default_str();
   add_device_option(cmd, o->device);
   cmd->footer(

@@ -4,6 +4,7 @@
 
 #include "apps/commands.h"
 #include "apps/model_options.h"
+#include "apps/option_checks.h"
 #include "nn/model_config.h"
 #include "base/atomic_file.h"
 
@@ -18,7 +19,8 @@ void add_model_command(CLI::App& app) {
   static int64_t batch = 1;
   CLI::App* summary = group->add_subcommand("summary", "Each layer's output shape, parameters, FLOPs and activation memory");
   summary_options.add(summary);
-  summary->add_option("--batch", batch, "Batch size the FLOPs and memory are counted for")->capture_default_str();
+  summary->add_option("--batch", batch, "Batch size the FLOPs and memory are counted for")
+      ->capture_default_str()->check(at_least(1));
   summary->footer(
       "FLOPs count a multiply-add as 2. \"activations\" is the memory of each layer's output for the\n"
       "batch: a training step keeps about all of them for the backward pass, inference only a few.\n\n"

@@ -5,6 +5,7 @@
 
 #include "apps/commands.h"
 #include "apps/device_options.h"
+#include "apps/option_checks.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/knn.h"
@@ -50,12 +51,14 @@ void add_search_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("search", "Find the illustrations nearest to one of the store's (Hamming k-NN)");
   cmd->add_option("query", o->query, "An id, or an image path the store records")->required();
   cmd->add_option("--store", o->store, "The code store (i2v index build)")->required();
-  cmd->add_option("--k", o->k, "How many neighbours")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--k", o->k, "How many neighbours")->capture_default_str()->check(at_least(1));
   cmd->add_option("--json", o->json, "Write the JSON here instead of stdout");
   cmd->add_option("--sheet", o->sheet, "Draw a contact sheet PNG: the query (framed), then its neighbours");
   cmd->add_option("--image-root", o->image_root, "Directory the store's relative image paths are under");
-  cmd->add_option("--thumb", o->thumb, "Thumbnail size of the sheet in pixels")->capture_default_str();
-  cmd->add_option("--columns", o->columns, "Thumbnails per row of the sheet")->capture_default_str();
+  cmd->add_option("--thumb", o->thumb, "Thumbnail size of the sheet in pixels")
+      ->capture_default_str()->check(at_least(1));
+  cmd->add_option("--columns", o->columns, "Thumbnails per row of the sheet")
+      ->capture_default_str()->check(at_least(1));
   add_device_option(cmd, o->device);
   cmd->footer(
       "The neighbours come nearest first, ties to the smaller id; the query itself is left out.\n"

@@ -359,6 +359,53 @@ TEST_F(CliTest, ModelOptionsWithWeightsAreHonouredOrRefused) {
   }
 }
 
+// Values out of an option's or a config field's range are refused as the command line or the
+// config is read, saying the range; a model too large for memory is refused with both sizes;
+// non-finite weights load with a warning naming them.
+TEST_F(CliTest, NonsenseValuesAreRefusedWithTheirRange) {
+  struct Refused {
+    std::string command, message;
+  };
+  write_file_atomically(path("train.json"), train_config("runs/range", "i2v-tag").dump());
+  for (const Refused& refused : {
+           Refused{"search 1 --store s.i2vcodes --k 0", "--k: must be at least 1, got 0"},
+           Refused{"index knn --store s.i2vcodes --k -1 -o k.npy", "--k: must be at least 1, got -1"},
+           Refused{"tag p.png --weights w.safetensors --threshold nan", "--threshold: must be between 0 and 1, got nan"},
+           Refused{"tag p.png --weights w.safetensors --threshold 2", "--threshold: must be between 0 and 1, got 2"},
+           Refused{"tag p.png --weights w.safetensors --threshold -1", "--threshold: must be between 0 and 1, got -1"},
+           Refused{"tag p.png --weights w.safetensors --limit -1", "--limit: must be at least 0, got -1"},
+           Refused{"model summary --model i2v-tag --width 0", "--width: must be above 0, got 0"},
+           Refused{"data preview --folders f --size 0 -o p.png", "--size: must be at least 1, got 0"},
+           Refused{"train --config train.json --set epochs=1e30", "config field epochs: must be a whole number"},
+           Refused{"train --config train.json --set epochs=2.5", "config field epochs: must be a whole number"},
+           Refused{"train --config train.json --set max_steps=-5", "config field max_steps: must be at least 0, got -5"},
+           Refused{"train --config train.json --set data.batch_size=0", "config field data.batch_size: must be at least 1"},
+           Refused{"train --config train.json --set optimizer.momentum=2", "config field optimizer.momentum: must be between 0 and 1"},
+           Refused{"weights init --model i2v-tag --width 100 -o big.safetensors", "of memory available here"},
+       }) {
+    SCOPED_TRACE(refused.command);
+    const ToolRun run = i2v(refused.command);
+    EXPECT_NE(run.status, 0);
+    EXPECT_NE(run.err.find(refused.message), std::string::npos) << run.err;
+    EXPECT_LT(run.err.size(), 400u) << run.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(path("big.safetensors")));
+  EXPECT_FALSE(std::filesystem::exists(path("runs/range")));
+
+  // A NaN and an infinity in a weight file: used, with a warning that names them.
+  ok("weights init --model i2v-tag --width 0.125 --input-size 32 --outputs 5 -o w.safetensors");
+  Safetensors weights = load_safetensors(path("w.safetensors"));
+  float* conv = weights.tensors.at("conv1_1.weight").data<float>();
+  conv[0] = NAN;
+  conv[5] = INFINITY;
+  save_safetensors(path("nan.safetensors"), weights);
+  write_npy(path("x.npy"), Tensor::from_vector(std::vector<float>(3 * 32 * 32, 0.5f), {1, 3, 32, 32}));
+  const ToolRun run = ok("forward --weights nan.safetensors --input x.npy --output y.npy");
+  EXPECT_NE(run.err.find("warning: nan.safetensors holds non-finite values"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("conv1_1.weight (1 NaN, 1 infinite of 216 values)"), std::string::npos) << run.err;
+  EXPECT_EQ(ok("forward --weights w.safetensors --input x.npy --output y.npy").err.find("warning"), std::string::npos);
+}
+
 TEST_F(CliTest, GcnTrainEvalAndArtistPairs) {
   make_dump();
   // The GCN paper's setting in small: general tags only, head at 10 x the backbone's rate,

@@ -1,5 +1,7 @@
 #include "train/inference.h"
 
+#include <cstdio>
+
 #include "base/error.h"
 #include "nn/model_config.h"
 #include "nn/safetensors.h"
@@ -46,6 +48,9 @@ bool weights_record_model(const std::string& weights) {
 
 TrainedModel load_trained_model(const std::string& weights, Device device, const ModelChoice& choice) {
   Safetensors file = load_safetensors(weights);
+  if (const std::string bad = describe_non_finite(file.tensors); !bad.empty())
+    std::fprintf(stderr, "warning: %s holds non-finite values, which the model will use as they are: %s\n",
+                 weights.c_str(), bad.c_str());
   TrainedModel trained;
   trained.metadata = file.metadata;
   auto metadata = [&](const char* key) -> const std::string* {
