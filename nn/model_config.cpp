@@ -285,7 +285,8 @@ json resolve_model_config(const std::string& name_or_path, const ZooOptions& opt
     I2V_THROW("{}: not a JSON model config: {}", name_or_path, e.what());
   }
   const ZooOptions defaults;
-  I2V_CHECK(options.width == defaults.width, "{}: --width applies to the shipped models only; edit the config's channels",
+  I2V_CHECK(options.width == defaults.width, "{}: a width (--width, or \"width\" in a training config's model) applies to the shipped "
+            "models only; edit the config's channels",
             name_or_path);
   if (options.outputs != defaults.outputs) config["outputs"] = options.outputs;
   if (options.input_size != defaults.input_size && config.contains("input") && config["input"].size() == 3)
