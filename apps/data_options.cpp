@@ -3,6 +3,8 @@
 #include <cstdio>
 
 #include "apps/option_checks.h"
+#include "base/atomic_file.h"
+#include "base/text.h"
 #include "data/channel_stats.h"
 #include "data/split.h"
 
@@ -101,6 +103,27 @@ std::shared_ptr<const Dataset> DatasetSplitOptions::open() const {
   DatasetOptions options;
   options.preprocess = preprocess.build();
   return std::make_shared<const Dataset>(source.read(), parse_split(split), options);
+}
+
+void SkipReportOption::add(CLI::App* command) {
+  command->add_option("--report", path, "Write every skipped metadata line and picture here, with the reason "
+                                        "(the summary lists the first 5)");
+}
+
+void SkipReportOption::run(const std::string& about, const std::function<void()>& work) const {
+  if (path.empty()) return work();
+  record_every_skipped();
+  auto write = [&] {
+    write_file_atomically(path, every_skipped_listing(about));
+    std::fprintf(stderr, "wrote %s: %s skipped\n", path.c_str(), format_count(int64_t(every_skipped().size())).c_str());
+  };
+  try {
+    work();
+  } catch (...) {
+    write();
+    throw;
+  }
+  write();
 }
 
 void PictureOptions::add(CLI::App* command) {

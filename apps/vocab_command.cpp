@@ -37,6 +37,7 @@ void add_vocab_command(CLI::App& app) {
   static VocabularyOptions options;
   static bool no_ratings = false;
   static int64_t top = 10;
+  static SkipReportOption report;
   build->add_option("--metadata", metadata, "JSON-lines metadata: files or folders of *.json/*.jsonl")->required();
   build->add_option("--output,-o", output, "The vocabulary JSON to write")->required();
   build->add_option("--general", options.general, "General tags to keep")->capture_default_str()->check(at_least(0));
@@ -54,6 +55,7 @@ void add_vocab_command(CLI::App& app) {
   build->add_option("--rating-vintage", vintage,
                     "auto (2022 when any post is rated g), legacy (s q e: dumps before 2022) or 2022 (g s q e)")
       ->capture_default_str();
+  report.add(build);
   build->add_option("--top", top, "Tags to print per category")->capture_default_str()->check(at_least(0));
   build->footer(
       "Outputs are ordered general, character, copyright, artist, meta, rating: with the defaults\n"
@@ -63,7 +65,7 @@ void add_vocab_command(CLI::App& app) {
       "  i2v vocab build --metadata emoji-dump/metadata.jsonl -o emoji-vocab.json\n"
       "  i2v vocab build --metadata danbooru2020/metadata/ -o vocab.json\n"
       "  i2v vocab build --metadata posts.jsonl --general 100 --character 0 --copyright 0 --no-ratings -o attrs.json");
-  build->callback([] {
+  static const auto work = [] {
     options.ratings = !no_ratings;
     options.vintage = parse_rating_vintage(vintage);
     DataReport report;
@@ -72,7 +74,8 @@ void add_vocab_command(CLI::App& app) {
     vocabulary.save(output);
     print_vocabulary(vocabulary, top, "");
     std::printf("\nwrote %s\n", output.c_str());
-  });
+  };
+  build->callback([] { report.run("i2v vocab build", work); });
 
   CLI::App* show = vocab->add_subcommand("show", "Print a vocabulary: outputs per category and the top tags");
   static std::string file, category;

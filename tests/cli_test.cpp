@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -50,8 +51,9 @@ class CliTest : public test::TempDirectoryTest {
   }
 
   // 36 posts of 24x24 pictures: a colour (general), a shape (character: circle or box) and a
-  // background (copyright: alpha or beta), in original/<id mod 1000>/<id>.png.
-  void make_dump() {
+  // background (copyright: alpha or beta), in original/<id mod 1000>/<id>.png; without `ratings`,
+  // no post has a rating.
+  void make_dump(bool ratings = true) {
     std::ofstream metadata(path("metadata.jsonl"));
     const char* colours[] = {"red", "green", "blue"};
     for (int id = 1; id <= 36; ++id) {
@@ -69,14 +71,14 @@ class CliTest : public test::TempDirectoryTest {
       const std::string file = fmt::format("original/{:04d}/{}.png", id % 1000, id);
       std::filesystem::create_directories(path(fmt::format("original/{:04d}", id % 1000)));
       save_png(path(file), image);
-      metadata << json{{"id", id},
-                       {"file_ext", "png"},
-                       {"rating", "s"},
-                       {"tag_string_general", std::string(colours[colour]) + (shape ? " square" : " round")},
-                       {"tag_string_character", shape ? "box" : "circle"},
-                       {"tag_string_copyright", background ? "beta" : "alpha"}}
-                      .dump()
-               << "\n";
+      json post = {{"id", id},
+                   {"file_ext", "png"},
+                   {"rating", "s"},
+                   {"tag_string_general", std::string(colours[colour]) + (shape ? " square" : " round")},
+                   {"tag_string_character", shape ? "box" : "circle"},
+                   {"tag_string_copyright", background ? "beta" : "alpha"}};
+      if (!ratings) post.erase("rating");
+      metadata << post.dump() << "\n";
     }
   }
 
@@ -404,6 +406,45 @@ TEST_F(CliTest, NonsenseValuesAreRefusedWithTheirRange) {
   EXPECT_NE(run.err.find("warning: nan.safetensors holds non-finite values"), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("conv1_1.weight (1 NaN, 1 infinite of 216 values)"), std::string::npos) << run.err;
   EXPECT_EQ(ok("forward --weights w.safetensors --input x.npy --output y.npy").err.find("warning"), std::string::npos);
+}
+
+// When every metadata line is skipped, the error gives the reasons' counts, the first lines and
+// the likely fix; --report lists every skipped line and picture, where summaries show 5.
+TEST_F(CliTest, SkippedLinesAndPicturesAreExplainedAndReportedInFull) {
+  make_dump(/*ratings=*/false);
+  ok("vocab build --metadata metadata.jsonl -o vocab.json");  // with rating outputs, by default
+  write_file_atomically(path("tag.json"), train_config("runs/tag", "i2v-tag").dump());
+  auto lines_of = [&](const std::string& file) {
+    std::vector<std::string> lines;
+    std::istringstream text(read_file(path(file)));
+    for (std::string line; std::getline(text, line);) lines.push_back(line);
+    return lines;
+  };
+  for (const std::string& command :
+       {std::string("data check --metadata metadata.jsonl --images . --vocab vocab.json --report check.txt"),
+        std::string("train --config tag.json --report train.txt")}) {
+    SCOPED_TRACE(command);
+    const ToolRun run = i2v(command);
+    EXPECT_EQ(run.status, 1);
+    for (const char* expected : {"no usable post in the metadata", "0 read, 36 skipped (unknown rating 36)",
+                                 "first 5 skipped:", "metadata.jsonl:1: unknown rating: id 1: no rating",
+                                 "likely fix: no line has a rating", "i2v vocab build --no-ratings"})
+      EXPECT_NE(run.err.find(expected), std::string::npos) << expected << "\n" << run.err;
+    const std::vector<std::string> report = lines_of(command.substr(command.rfind(' ') + 1));
+    ASSERT_EQ(report.size(), 37u);  // a header and every line
+    EXPECT_EQ(report[36], "metadata.jsonl:36\tunknown rating\tid 36: no rating in a legacy dump");
+  }
+  // The fix works; then 7 missing pictures: 5 in the summary, all 7 in the report.
+  ok("vocab build --metadata metadata.jsonl --no-ratings -o vocab.json");
+  for (int id = 1; id <= 7; ++id) std::filesystem::remove(path(fmt::format("original/{:04d}/{}.png", id, id)));
+  const ToolRun check = ok("data check --metadata metadata.jsonl --images . --vocab vocab.json --report check.txt");
+  EXPECT_NE(check.out.find("pictures: 29 read, 7 skipped (missing file 7)\n  first 5 skipped:"), std::string::npos)
+      << check.out;
+  const std::vector<std::string> report = lines_of("check.txt");
+  ASSERT_EQ(report.size(), 8u);
+  for (int id = 1; id <= 7; ++id)
+    EXPECT_EQ(report[size_t(id)].rfind(fmt::format("id {} (original/{:04d}/{}.png)\tmissing file\t", id, id, id), 0), 0u)
+        << report[size_t(id)];
 }
 
 TEST_F(CliTest, GcnTrainEvalAndArtistPairs) {
