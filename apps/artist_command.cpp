@@ -17,7 +17,7 @@ namespace {
 
 struct PairsOptions {
   std::string data, model = "artist-conv2d", config, run = "runs/artist-pairs", csv, json_path;
-  std::string crop = "center", resize = "direct", fractions = "0.6,0.2,0.2";
+  std::string crop = "center", resize = "direct", fractions = "0.8,0.1,0.1";
   DeviceOptions device;
   std::vector<std::string> artists, overrides;
   int size = 64, epochs = 10, workers = 2;
@@ -99,7 +99,7 @@ void add_artist_command(CLI::App& app) {
   o.device.add(cmd);
   cmd->add_option("--set", o.overrides, "Override a field of the training config, e.g. --set seed=3")->take_all();
   cmd->add_option("--csv", o.csv, "Write the pairwise matrix here (default <run>/pairs.csv)");
-  cmd->add_option("--json", o.json_path, "Write everything here (default <run>/pairs.json)");
+  cmd->add_option("--json", o.json_path, "Also write everything as JSON to this file (default <run>/pairs.json)");
   cmd->footer(
       "For n artists, n(n-1)/2 binary classifiers and one n-way classifier are trained from scratch\n"
       "with softmax cross-entropy, each an ordinary i2v train run restricted to its artists\n"
@@ -108,7 +108,7 @@ void add_artist_command(CLI::App& app) {
       "Examples:\n"
       "  i2v artist pairs --data emoji-by-vendor --model artist-conv2d --size 64 --epochs 8\n"
       "  i2v artist pairs --data art --model resnet14 --width 0.25 --crop quarters --run runs/art\n"
-      "  i2v artist pairs --data art --config configs/artist-conv2d-train.json --set epochs=3");
+      "  i2v artist pairs --data art --config runs/art/all/config.json --set epochs=3");
   cmd->callback([] { run_pairs(o); });
 }
 

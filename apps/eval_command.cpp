@@ -115,7 +115,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--split", o.split, "train, val, test or all")->capture_default_str();
   cmd->add_option("--top", o.top, "Print the AP of this many most frequent tags")
       ->capture_default_str()->check(at_least(0));
-  cmd->add_option("--json", o.json_path, "Write the full report (every tag's AP) as JSON");
+  cmd->add_option("--json", o.json_path, "Also write the full report (every tag's AP) as JSON to this file");
   cmd->add_option("--batch", o.batch, "Pictures per batch")->capture_default_str()->check(at_least(1));
   cmd->add_option("--workers", o.workers, "Decoding threads")->capture_default_str()->check(at_least(0));
   o.device.add(cmd);

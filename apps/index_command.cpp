@@ -57,8 +57,8 @@ void add_build(CLI::App& index) {
   cmd->footer(
       "The store keeps the codes (memory-mapped when used, so millions cost no read into RAM), the ids\n"
       "and the image paths, with checksums; every command checks it when opening it.\n"
-      "Building from images through the hash model is the job of the tagging model's tools; their\n"
-      "codes come here as a .npy.\n\n"
+      "Codes of pictures come from `i2v hash`, which writes a store itself (-o x.i2vcodes) or a .npy\n"
+      "for this command (-o x.npy); codes made elsewhere come here as a .npy.\n\n"
       "Examples:\n"
       "  i2v index build --codes hashes.npy --paths images.txt -o safe.i2vcodes\n"
       "  i2v index build --codes bits.npy --ids post_ids.npy -o posts.i2vcodes");

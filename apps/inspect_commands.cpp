@@ -78,7 +78,7 @@ void add_forward_command(CLI::App& app) {
   static InspectOptions o;
   CLI::App* cmd = app.add_subcommand("forward", "Run a batch from a .npy file through a network; write the output as .npy");
   o.add(cmd);
-  cmd->add_option("--output", o.output, "The .npy to write (float32)")->required();
+  cmd->add_option("-o,--output", o.output, "The .npy to write (float32)")->required();
   cmd->add_option("--layer", o.layer, "Stop at this layer and write its activation (default: the network's output)");
   cmd->footer(
       "The network runs in eval mode (dropout off, BatchNorm on its running statistics).\n\n"
@@ -103,7 +103,7 @@ void add_backward_command(CLI::App& app) {
       ->required();
   cmd->add_option("--loss", loss_name, "bce (sigmoid + binary cross-entropy, mean) or ce (softmax cross-entropy)")
       ->capture_default_str();
-  cmd->add_option("--output", o.output, "The safetensors file of gradients (named as the weights)")->required();
+  cmd->add_option("-o,--output", o.output, "The safetensors file of gradients (named as the weights)")->required();
   cmd->footer(
       "Runs the network in train mode (dropout on, BatchNorm on batch statistics), the loss, and the\n"
       "backward pass; prints the loss. Gradients are those of the loss as PyTorch defines it\n"

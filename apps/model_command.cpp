@@ -27,7 +27,7 @@ void add_model_command(CLI::App& app) {
       "Examples:\n"
       "  i2v model summary --model i2v-tag\n"
       "  i2v model summary --model i2v-tag --input-size 64 --width 0.25 --outputs 1029 --batch 32\n"
-      "  i2v model summary --model configs/vgg19-transfer-model.json");
+      "  i2v model summary --model configs/artist-conv2d.json --input-size 128");
   summary->callback([] { std::fputs(build_model(summary_options.config()).summary_table(batch).c_str(), stdout); });
 
   static ModelOptions export_options;

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 
@@ -29,6 +30,17 @@ CLI::Validator number_check(std::function<bool(double)> fits, const std::string&
 }  // namespace
 
 // The help shows a range after the type: INT:NONNEGATIVE, FLOAT:0..1.
+CLI::Option* add_deprecated_alias(CLI::App* command, const std::string& old_name, std::string& into,
+                                  const std::string& new_name) {
+  const CLI::Validator warn(
+      [old_name, new_name](std::string&) -> std::string {
+        std::fprintf(stderr, "i2v: warning: %s is deprecated; use %s\n", old_name.c_str(), new_name.c_str());
+        return "";
+      },
+      "");
+  return command->add_option(old_name, into, "Deprecated: " + new_name)->check(warn)->group("");
+}
+
 CLI::Validator at_least(double min) {
   return number_check([min](double v) { return v >= min; }, fmt::format("at least {}", min),
                       min == 0 ? "NONNEGATIVE" : min == 1 ? "POSITIVE" : fmt::format("AT LEAST {}", min));

@@ -14,6 +14,12 @@
 
 namespace i2v::app {
 
+// An old spelling of an option kept working: `--old VALUE` sets what `--new` sets, says on stderr
+// that it is deprecated and which to use, and is left out of the help.
+//   add_deprecated_alias(cmd, "--image-root", o.images, "--images");
+CLI::Option* add_deprecated_alias(CLI::App* command, const std::string& old_name, std::string& into,
+                                  const std::string& new_name);
+
 // min <= value.
 CLI::Validator at_least(double min);
 // min < value (and finite).

@@ -149,7 +149,8 @@ void add_tsne_command(CLI::App& app) {
   cmd->add_option("--labels", o->labels, "int32/int64 .npy of a label per item: colours the dots");
   cmd->add_option("--csv", o->csv, "The coordinates to write (row, id, x, y, path)")->required();
   cmd->add_option("--png", o->png, "The map to draw");
-  cmd->add_option("--image-root", o->image_root, "Directory the relative image paths are under");
+  cmd->add_option("--images", o->image_root, "The image root: the relative image paths are under it");
+  add_deprecated_alias(cmd, "--image-root", o->image_root, "--images");
   cmd->add_option("--sample", o->sample, "Map a random sample of this many items (the paper: 1,000)")
       ->check(at_least(0));
   cmd->add_option("--perplexity", o->tsne.perplexity, "Effective number of neighbours")

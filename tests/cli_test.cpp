@@ -228,7 +228,9 @@ TEST_F(CliTest, FeaturesAndSvmsOfAnImageFolder) {
       save_png(path(fmt::format("pictures/c{}/{}.png", c, i)), image);
     }
   ok("weights init --model vgg19 --outputs 3 --width 0.0625 --input-size 32 -o vgg.safetensors");
-  const ToolRun feature = ok("feature --weights vgg.safetensors --layer fc7 --folders pictures -o fc7.npy");
+  // The paper's 64/16/20 split (the default is every command's 0.8,0.1,0.1).
+  const ToolRun feature =
+      ok("feature --weights vgg.safetensors --layer fc7 --folders pictures --split-fractions 0.64,0.16,0.2 -o fc7.npy");
   EXPECT_NE(feature.out.find("layer classifier.4 of vgg19"), std::string::npos) << feature.out;
   const NpyArray features = read_npy(path("fc7.npy")), labels = read_npy(path("fc7.labels.npy"));
   EXPECT_EQ(features.type, NpyType::f32);
@@ -445,6 +447,54 @@ TEST_F(CliTest, SkippedLinesAndPicturesAreExplainedAndReportedInFull) {
   for (int id = 1; id <= 7; ++id)
     EXPECT_EQ(report[size_t(id)].rfind(fmt::format("id {} (original/{:04d}/{}.png)\tmissing file\t", id, id, id), 0), 0u)
         << report[size_t(id)];
+}
+
+// One convention for every command (README, "Conventions"): -o/--output, --json FILE as "also
+// write", --images for an image root (--image-root kept as a deprecated spelling), one default
+// split, and no stale help.
+TEST_F(CliTest, EveryCommandFollowsTheConventions) {
+  // Every command's help: `i2v --help`, then each group's subcommands.
+  std::vector<std::string> pending = {""}, commands;
+  while (!pending.empty()) {
+    const std::string command = pending.back();
+    pending.pop_back();
+    const std::string help = ok(command + " --help").out;
+    const size_t list = help.find("Subcommands:\n");
+    if (list == std::string::npos) {
+      commands.push_back(command);
+      continue;
+    }
+    std::istringstream lines(help.substr(list + 13));
+    for (std::string line; std::getline(lines, line) && line.rfind("  ", 0) == 0;)
+      pending.push_back(command + " " + line.substr(2, line.find(' ', 2) - 2));
+  }
+  EXPECT_GT(commands.size(), 30u);
+  for (const std::string& command : commands) {
+    SCOPED_TRACE(command);
+    const std::string help = ok(command + " --help").out;
+    std::istringstream lines(help);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("  -", 0) != 0) continue;  // an option's line: "  -o,--output TEXT  what"
+      const std::string names = line.substr(2, line.find(' ', 2) - 2);
+      if ((names + ",").find("--output,") != std::string::npos) EXPECT_EQ(names, "-o,--output") << line;
+      if (names == "--json") EXPECT_NE(line.find("Also write"), std::string::npos) << line;
+      if (names == "--split-fractions")
+        EXPECT_NE(line.find("--split-fractions TEXT=0.8,0.1,0.1"), std::string::npos) << line;
+    }
+    for (const char* stale : {"--image-root", "instead of stdout", "no model yet", "tagging model's tools"})
+      EXPECT_EQ(help.find(stale), std::string::npos) << stale << " in\n" << help;
+  }
+
+  // search: --image-root still works, with a warning; --json also writes what it prints.
+  std::vector<uint8_t> codes(4 * 8);
+  for (size_t i = 0; i < codes.size(); ++i) codes[i] = uint8_t(i * 37);
+  write_npy(path("codes.npy"), NpyType::u8, {4, 8}, codes.data());
+  write_file_atomically(path("paths.txt"), std::string("a.png\nb.png\nc.png\nd.png\n"));
+  ok("index build --codes codes.npy --paths paths.txt -o s.i2vcodes");
+  const ToolRun search = ok("search 0 --store s.i2vcodes --k 2 --image-root . --json r.json");
+  EXPECT_NE(search.err.find("--image-root is deprecated; use --images"), std::string::npos) << search.err;
+  EXPECT_EQ(json::parse(search.out), json::parse(read_file(path("r.json"))));
+  EXPECT_EQ(ok("search 0 --store s.i2vcodes --k 2 --images .").err, "");
 }
 
 TEST_F(CliTest, GcnTrainEvalAndArtistPairs) {
