@@ -5,6 +5,7 @@
 
 #include "apps/commands.h"
 #include "apps/device_options.h"
+#include "apps/option_checks.h"
 #include "base/error.h"
 #include "train/artist_pairs.h"
 #include "base/atomic_file.h"
@@ -16,7 +17,7 @@ namespace {
 
 struct PairsOptions {
   std::string data, model = "artist-conv2d", config, run = "runs/artist-pairs", csv, json_path;
-  std::string crop = "center", resize = "direct", fractions = "0.6,0.2,0.2";
+  std::string crop = "center", resize = "direct", fractions = "0.8,0.1,0.1";
   DeviceOptions device;
   std::vector<std::string> artists, overrides;
   int size = 64, epochs = 10, workers = 2;
@@ -83,21 +84,22 @@ void add_artist_command(CLI::App& app) {
   cmd->add_option("--run", o.run, "Directory of the runs (<run>/<a>-vs-<b>, <run>/all), pairs.csv, pairs.json")
       ->capture_default_str();
   cmd->add_option("--artists", o.artists, "Only these artists (default: every class folder)")->delimiter(',');
-  cmd->add_option("--size", o.size, "Input size in pixels")->capture_default_str();
+  cmd->add_option("--size", o.size, "Input size in pixels")->capture_default_str()->check(at_least(1));
   cmd->add_option("--resize", o.resize, "direct (rescale to a fixed size) or shorter_side")->capture_default_str();
   cmd->add_option("--crop", o.crop, "center, random or quarters (each picture gives its four 2x2 parts)")
       ->capture_default_str();
   cmd->add_option("--hflip", o.hflip, "Random horizontal flips in training")->capture_default_str();
-  cmd->add_option("--width", o.width, "Channel multiplier of the model")->capture_default_str();
-  cmd->add_option("--epochs", o.epochs, "Epochs per classifier")->capture_default_str();
-  cmd->add_option("--lr", o.lr, "Learning rate (SGD, momentum 0.9, weight decay 1e-4)")->capture_default_str();
-  cmd->add_option("--batch", o.batch, "Pictures per batch")->capture_default_str();
-  cmd->add_option("--workers", o.workers, "Decoding threads")->capture_default_str();
+  cmd->add_option("--width", o.width, "Channel multiplier of the model")->capture_default_str()->check(above(0));
+  cmd->add_option("--epochs", o.epochs, "Epochs per classifier")->capture_default_str()->check(at_least(1));
+  cmd->add_option("--lr", o.lr, "Learning rate (SGD, momentum 0.9, weight decay 1e-4)")
+      ->capture_default_str()->check(above(0));
+  cmd->add_option("--batch", o.batch, "Pictures per batch")->capture_default_str()->check(at_least(1));
+  cmd->add_option("--workers", o.workers, "Decoding threads")->capture_default_str()->check(at_least(0));
   cmd->add_option("--split-fractions", o.fractions, "Train, val, test fractions")->capture_default_str();
   o.device.add(cmd);
   cmd->add_option("--set", o.overrides, "Override a field of the training config, e.g. --set seed=3")->take_all();
   cmd->add_option("--csv", o.csv, "Write the pairwise matrix here (default <run>/pairs.csv)");
-  cmd->add_option("--json", o.json_path, "Write everything here (default <run>/pairs.json)");
+  cmd->add_option("--json", o.json_path, "Also write everything as JSON to this file (default <run>/pairs.json)");
   cmd->footer(
       "For n artists, n(n-1)/2 binary classifiers and one n-way classifier are trained from scratch\n"
       "with softmax cross-entropy, each an ordinary i2v train run restricted to its artists\n"
@@ -106,7 +108,7 @@ void add_artist_command(CLI::App& app) {
       "Examples:\n"
       "  i2v artist pairs --data emoji-by-vendor --model artist-conv2d --size 64 --epochs 8\n"
       "  i2v artist pairs --data art --model resnet14 --width 0.25 --crop quarters --run runs/art\n"
-      "  i2v artist pairs --data art --config configs/artist-conv2d-train.json --set epochs=3");
+      "  i2v artist pairs --data art --config runs/art/all/config.json --set epochs=3");
   cmd->callback([] { run_pairs(o); });
 }
 

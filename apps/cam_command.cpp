@@ -6,6 +6,7 @@
 
 #include "apps/commands.h"
 #include "apps/device_options.h"
+#include "apps/option_checks.h"
 #include "base/error.h"
 #include "data/image.h"
 #include "train/inference.h"
@@ -57,8 +58,10 @@ void add_cam_command(CLI::App& app) {
   cmd->add_option("--tag", tag, "The tag (spaces or underscores)")->required();
   cmd->add_option("-o,--output", output, "The PNG to write")->required();
   cmd->add_option("--layer", layer, "The layer of per-tag maps before the global pooling")->capture_default_str();
-  cmd->add_option("--size", size, "Longer side of the picture in the PNG, pixels")->capture_default_str();
-  cmd->add_option("--opacity", opacity, "Of the heat map over the picture, 0..1")->capture_default_str();
+  cmd->add_option("--size", size, "Longer side of the picture in the PNG, pixels")
+      ->capture_default_str()->check(at_least(1));
+  cmd->add_option("--opacity", opacity, "Of the heat map over the picture, 0..1")
+      ->capture_default_str()->check(in_range(0, 1));
   device.add(cmd);
   cmd->footer(
       "i2v-tag scores a tag as the average of its channel of conv6_4 over the picture; that channel,\n"

@@ -8,6 +8,7 @@
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
+#include "apps/option_checks.h"
 #include "base/progress.h"
 #include "base/atomic_file.h"
 #include "data/channel_stats.h"
@@ -64,10 +65,13 @@ void add_check(CLI::App* data) {
   static int64_t max_pixels = kDefaultMaxPixels;
   static int workers = 2;
   static std::string json_path;
+  static SkipReportOption report;
   source.add(check);
-  check->add_option("--max-pixels", max_pixels, "Refuse pictures whose header claims more pixels")->capture_default_str();
-  check->add_option("--workers", workers, "Decoding threads")->capture_default_str();
+  check->add_option("--max-pixels", max_pixels, "Refuse pictures whose header claims more pixels")
+      ->capture_default_str()->check(at_least(1));
+  check->add_option("--workers", workers, "Decoding threads")->capture_default_str()->check(at_least(0));
   check->add_option("--json", json_path, "Also write the report as JSON");
+  report.add(check);
   check->footer(
       "Reads the metadata as training would (malformed lines, unknown ratings or categories are\n"
       "skipped and counted), then decodes every picture (JPEGs at 1/8 scale, which still reads all\n"
@@ -77,8 +81,8 @@ void add_check(CLI::App* data) {
       "Examples:\n"
       "  i2v data check --metadata emoji-dump/metadata.jsonl --images emoji-dump\n"
       "  i2v data check --metadata danbooru2020/metadata --images danbooru2020 --layout 512px --workers 8\n"
-      "  i2v data check --folders artists/ --json check.json");
-  check->callback([] {
+      "  i2v data check --folders artists/ --json check.json --report skipped.txt");
+  static const auto work = [] {
     const std::shared_ptr<const DatasetContents> contents = source.read();
     std::fputs(contents->report.summary(source.folders.empty() ? "metadata lines" : "files").c_str(), stdout);
     print_splits(*contents);
@@ -94,7 +98,8 @@ void add_check(CLI::App* data) {
       write_file_atomically(json_path, document.dump(2) + "\n");
       std::printf("wrote %s\n", json_path.c_str());
     }
-  });
+  };
+  check->callback([] { report.run("i2v data check", work); });
 }
 
 void add_from_emoji(CLI::App* data) {
@@ -146,21 +151,24 @@ void add_mean(CLI::App* parent) {
   static DatasetSplitOptions data;
   static std::string output;
   static int workers = 2;
+  static SkipReportOption report;
   data.add(mean);
-  mean->add_option("--workers", workers, "Decoding threads")->capture_default_str();
+  report.add(mean);
+  mean->add_option("--workers", workers, "Decoding threads")->capture_default_str()->check(at_least(0));
   mean->add_option("--output,-o", output, "The JSON file to write")->required();
   mean->footer("Measured after the resize and crop of the preprocessing (centre crops, no flips), in RGB\n"
                "pixel values 0..255.\n\n"
                "Example:\n"
                "  i2v data mean --metadata emoji-dump/metadata.jsonl --images emoji-dump --size 64 -o mean.json\n"
                "  i2v data preview ... --mean-file mean.json");
-  mean->callback([] {
+  static const auto work = [] {
     const ChannelStats stats = compute_channel_stats(*data.open(), workers);
     stats.save(output);
     std::printf("%s pictures (%s split, %dx%d): mean R %.3f G %.3f B %.3f, std R %.3f G %.3f B %.3f\nwrote %s\n",
                 format_count(stats.images).c_str(), data.split.c_str(), stats.size, stats.size, stats.mean[0],
                 stats.mean[1], stats.mean[2], stats.std[0], stats.std[1], stats.std[2], output.c_str());
-  });
+  };
+  mean->callback([] { report.run("i2v data mean", work); });
 }
 
 // A network input back to RGB pixels.
@@ -186,10 +194,12 @@ void add_preview(CLI::App* parent) {
   static int count = 16;
   static uint64_t seed = 0;
   static int64_t epoch = 0;
+  static SkipReportOption report;
   data.add(preview);
-  preview->add_option("--count", count, "Pictures on the sheet")->capture_default_str();
+  report.add(preview);
+  preview->add_option("--count", count, "Pictures on the sheet")->capture_default_str()->check(at_least(1));
   preview->add_option("--seed", seed, "Loader seed (shuffle and augmentation)")->capture_default_str();
-  preview->add_option("--epoch", epoch, "Which epoch's first batch")->capture_default_str();
+  preview->add_option("--epoch", epoch, "Which epoch's first batch")->capture_default_str()->check(at_least(0));
   preview->add_option("--output,-o", output, "The PNG to write")->required();
   preview->footer("Shows the first batch of an epoch exactly as the DataLoader gives it (same seed, same\n"
                   "crops and flips), mapped back to pixels, and lists each sample's targets.\n\n"
@@ -197,7 +207,7 @@ void add_preview(CLI::App* parent) {
                   "  i2v data preview --metadata emoji-dump/metadata.jsonl --images emoji-dump --size 64 -o sheet.png\n"
                   "  i2v data preview --folders artists --crop quarters --size 128 -o quarters.png\n"
                   "  i2v data preview ... --preset i2v --crop random --hflip --seed 3 -o augmented.png");
-  preview->callback([] {
+  static const auto work = [] {
     const std::shared_ptr<const Dataset> dataset = data.open();
     LoaderOptions loader_options;
     loader_options.batch_size = count;
@@ -238,7 +248,8 @@ void add_preview(CLI::App* parent) {
     }
     save_png(output, sheet);
     std::printf("%s\nwrote %s (%dx%d)\n", pre.describe().c_str(), output.c_str(), sheet.width, sheet.height);
-  });
+  };
+  preview->callback([] { report.run("i2v data preview", work); });
 }
 
 void add_data_command(CLI::App& app) {

@@ -2,6 +2,9 @@
 
 #include <cstdio>
 
+#include "apps/option_checks.h"
+#include "base/atomic_file.h"
+#include "base/text.h"
 #include "data/channel_stats.h"
 #include "data/split.h"
 
@@ -56,17 +59,19 @@ std::shared_ptr<const DatasetContents> DataSourceOptions::read() const {
 void PreprocessOptions::add(CLI::App* command) {
   command->add_option("--preset", preset, "Preprocessing preset: unit ([0,1] RGB), i2v (BGR minus the i2v mean), imagenet")
       ->capture_default_str();
-  command->add_option("--size", size, "Output side (default: the preset's, 224)");
+  command->add_option("--size", size, "Output side (default: the preset's, 224)")->check(at_least(1));
   command->add_option("--resize", resize, "direct (squash to SIZExSIZE) or shorter_side (then crop)");
-  command->add_option("--resize-to", resize_to, "shorter_side: the shorter side before the crop (default SIZE)");
+  command->add_option("--resize-to", resize_to, "shorter_side: the shorter side before the crop (default SIZE)")
+      ->check(at_least(0));
   command->add_option("--crop", crop, "center, random or quarters (each picture gives its four quarters)");
-  command->add_option("--min-area", min_area, "direct + random crop: smallest fraction of the picture kept (0.5)");
+  command->add_option("--min-area", min_area, "direct + random crop: smallest fraction of the picture kept (0.5)")
+      ->check(above(0))->check(in_range(0, 1));
   command->add_flag("--hflip", hflip, "Random horizontal flips");
   command->add_option("--order", order, "Channel order: rgb or bgr");
-  command->add_option("--scale", scale, "Pixel values (0..255) are multiplied by this");
+  command->add_option("--scale", scale, "Pixel values (0..255) are multiplied by this")->check(above(0));
   command->add_option("--mean", mean, "Per-channel mean to subtract (3 values, output channel order, scaled units)")
-      ->expected(3);
-  command->add_option("--std", std, "Per-channel std to divide by (3 values)")->expected(3);
+      ->expected(3)->check(finite_number());
+  command->add_option("--std", std, "Per-channel std to divide by (3 values)")->expected(3)->check(above(0));
   command->add_option("--mean-file", mean_file, "Use the mean measured by `i2v data mean`");
   command->add_flag("--mean-file-std", mean_file_std, "With --mean-file: also divide by its std");
 }
@@ -100,13 +105,35 @@ std::shared_ptr<const Dataset> DatasetSplitOptions::open() const {
   return std::make_shared<const Dataset>(source.read(), parse_split(split), options);
 }
 
+void SkipReportOption::add(CLI::App* command) {
+  command->add_option("--report", path, "Write every skipped metadata line and picture here, with the reason "
+                                        "(the summary lists the first 5)");
+}
+
+void SkipReportOption::run(const std::string& about, const std::function<void()>& work) const {
+  if (path.empty()) return work();
+  record_every_skipped();
+  auto write = [&] {
+    write_file_atomically(path, every_skipped_listing(about));
+    std::fprintf(stderr, "wrote %s: %s skipped\n", path.c_str(), format_count(int64_t(every_skipped().size())).c_str());
+  };
+  try {
+    work();
+  } catch (...) {
+    write();
+    throw;
+  }
+  write();
+}
+
 void PictureOptions::add(CLI::App* command) {
   command->add_option("pictures", pictures, "Picture files and folders (searched recursively)");
   source.add(command);
   command->add_option("--split", split, "With a dataset: train, val, test or all")->capture_default_str();
-  command->add_option("--limit", limit, "Only the first N pictures (0: all)")->capture_default_str();
-  command->add_option("--batch", batch, "Pictures per batch")->capture_default_str();
-  command->add_option("--workers", workers, "Decoding threads")->capture_default_str();
+  command->add_option("--limit", limit, "Only the first N pictures (0: all)")
+      ->capture_default_str()->check(at_least(0));
+  command->add_option("--batch", batch, "Pictures per batch")->capture_default_str()->check(at_least(1));
+  command->add_option("--workers", workers, "Decoding threads")->capture_default_str()->check(at_least(0));
   device.add(command);
 }
 

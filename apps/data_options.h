@@ -4,6 +4,7 @@
 
 #include "apps/device_options.h"
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +60,18 @@ struct DatasetSplitOptions {
 
   void add(CLI::App* command);
   std::shared_ptr<const Dataset> open() const;
+};
+
+// --report FILE: every sample the command skips — metadata lines and pictures, each with its
+// problem and reason — where the summaries print the first 5. Written at the command's end, also
+// when it fails (when every line was skipped, say).
+struct SkipReportOption {
+  std::string path;
+
+  void add(CLI::App* command);
+  // Runs `work`, recording every skip when --report was given, then writes the file (`about`
+  // heads it), also when `work` throws.
+  void run(const std::string& about, const std::function<void()>& work) const;
 };
 
 // The pictures a model runs on (i2v tag, hash, ...): files and folders given as arguments, or a

@@ -1,11 +1,26 @@
 #include "apps/device_options.h"
 
+#include "base/error.h"
 #include "kernels/precision.h"
 
 namespace i2v::app {
 
+CLI::Option* add_device_option(CLI::App* command, std::string& device, const std::string& help) {
+  const CLI::Validator usable(
+      [](std::string& name) -> std::string {
+        try {
+          Device::parse(name);
+        } catch (const Error& e) {
+          return e.message();
+        }
+        return "";
+      },
+      "DEVICE");
+  return command->add_option("--device", device, help)->capture_default_str()->check(usable);
+}
+
 void DeviceOptions::add(CLI::App* command) {
-  command->add_option("--device", device, "cpu, sim or cuda")->capture_default_str();
+  add_device_option(command, device);
   command->add_option("--precision", precision,
                       "Of convolutions and matrix products (kernels/precision.h): tf32 (GPU tensor cores; the cpu "
                       "computes tf32 in fp32), bf16 (mixed precision as PyTorch's bf16 autocast: tensor cores, or "

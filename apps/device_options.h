@@ -11,6 +11,10 @@
 
 namespace i2v::app {
 
+// --device NAME into `device`: cpu, sim or cuda, checked as the command line is parsed, so that
+// a cuda without a usable GPU or driver is refused before any work, saying why (Device::parse).
+CLI::Option* add_device_option(CLI::App* command, std::string& device, const std::string& help = "cpu, sim or cuda");
+
 struct DeviceOptions {
   std::string device = "cpu";
   std::string precision = "tf32";

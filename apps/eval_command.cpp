@@ -4,8 +4,9 @@
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "apps/device_options.h"
 #include "apps/data_options.h"
+#include "apps/device_options.h"
+#include "apps/option_checks.h"
 #include "base/error.h"
 #include "nn/losses/bce_with_logits.h"
 #include "nn/losses/cross_entropy.h"
@@ -112,10 +113,11 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--weights", o.weights, "Weights to score (default with --run: DIR/best.safetensors)");
   o.source.add(cmd);
   cmd->add_option("--split", o.split, "train, val, test or all")->capture_default_str();
-  cmd->add_option("--top", o.top, "Print the AP of this many most frequent tags")->capture_default_str();
-  cmd->add_option("--json", o.json_path, "Write the full report (every tag's AP) as JSON");
-  cmd->add_option("--batch", o.batch, "Pictures per batch")->capture_default_str();
-  cmd->add_option("--workers", o.workers, "Decoding threads")->capture_default_str();
+  cmd->add_option("--top", o.top, "Print the AP of this many most frequent tags")
+      ->capture_default_str()->check(at_least(0));
+  cmd->add_option("--json", o.json_path, "Also write the full report (every tag's AP) as JSON to this file");
+  cmd->add_option("--batch", o.batch, "Pictures per batch")->capture_default_str()->check(at_least(1));
+  cmd->add_option("--workers", o.workers, "Decoding threads")->capture_default_str()->check(at_least(0));
   o.device.add(cmd);
   cmd->footer(
       "A tagger is scored by average precision per tag (scikit-learn's definition: ties enter\n"

@@ -24,6 +24,8 @@ struct FeatureOptions {
 
 void run_feature(const FeatureOptions& o) {
   const Device device = o.pictures.device.apply();
+  I2V_CHECK(!o.model.empty() || weights_record_model(o.weights), "{}: the file does not say which model it holds (no "
+            "i2v.model_config metadata): name one with --model", o.weights);
   TrainedModel trained = load_trained_model(o.weights, device, o.model);
   // Before the long part: a missing output folder is made now rather than refused at the end.
   std::filesystem::create_directories(std::filesystem::absolute(o.output).parent_path());
@@ -51,7 +53,6 @@ void run_feature(const FeatureOptions& o) {
 
 void add_feature_command(CLI::App& app) {
   static FeatureOptions o;
-  o.pictures.source.fractions = "0.64,0.16,0.2";
   CLI::App* cmd = app.add_subcommand("feature", "A trained model's activations at one layer, per picture, as .npy (e.g. fc7)");
   o.pictures.add(cmd);
   cmd->add_option("--weights", o.weights, "The model's weights (safetensors; i2v train writes the model into them)")
@@ -71,9 +72,9 @@ void add_feature_command(CLI::App& app) {
       "layer, model, weights, the class names, and each row's picture: id, path, split). Pictures\n"
       "are preprocessed as the weights' metadata says; ones that cannot be decoded are skipped and\n"
       "reported. fc7 of VGG-19 is classifier.4: the second fully connected layer after its ReLU,\n"
-      "4,096 values (fewer for a width-reduced model). The default split fractions are the paper's\n"
-      "64/16/20 train/val/test, so `i2v svm train` (train rows) and `i2v svm eval` (test rows) read\n"
-      "one file.\n\n"
+      "4,096 values (fewer for a width-reduced model). Each row records its split (as every command\n"
+      "splits: --split-fractions, default 0.8,0.1,0.1), so `i2v svm train` (train rows) and\n"
+      "`i2v svm eval` (test rows) read one file; the paper's 64/16/20 is --split-fractions 0.64,0.16,0.2.\n\n"
       "Examples:\n"
       "  i2v feature --weights runs/transfer/optimized/best.safetensors --layer fc7 --folders curated -o fc7.npy\n"
       "  i2v feature --weights vgg19-imagenet.safetensors --model vgg19 --layer fc7 --folders curated -o fc7.npy\n"

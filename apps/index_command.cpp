@@ -7,6 +7,8 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/device_options.h"
+#include "apps/option_checks.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/graph.h"
@@ -55,8 +57,8 @@ void add_build(CLI::App& index) {
   cmd->footer(
       "The store keeps the codes (memory-mapped when used, so millions cost no read into RAM), the ids\n"
       "and the image paths, with checksums; every command checks it when opening it.\n"
-      "Building from images through the hash model is the job of the tagging model's tools; their\n"
-      "codes come here as a .npy.\n\n"
+      "Codes of pictures come from `i2v hash`, which writes a store itself (-o x.i2vcodes) or a .npy\n"
+      "for this command (-o x.npy); codes made elsewhere come here as a .npy.\n\n"
       "Examples:\n"
       "  i2v index build --codes hashes.npy --paths images.txt -o safe.i2vcodes\n"
       "  i2v index build --codes bits.npy --ids post_ids.npy -o posts.i2vcodes");
@@ -140,10 +142,9 @@ void add_knn(CLI::App& index) {
   auto o = std::make_shared<KnnOptions>();
   CLI::App* cmd = index.add_subcommand("knn", "Every item's k nearest other items (exact Hamming k-NN) as .npy");
   cmd->add_option("--store", o->store, "The code store")->required();
-  cmd->add_option("--k", o->k, "Neighbours per item")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--k", o->k, "Neighbours per item")->capture_default_str()->check(at_least(1));
   cmd->add_option("-o,--output", o->output, "The .npy to write")->required();
-  cmd->add_option("--device", o->device, "cpu, sim (the CUDA kernel on the emulator: slow) or cuda")
-      ->capture_default_str();
+  add_device_option(cmd, o->device, "cpu, sim (the CUDA kernel on the emulator: slow) or cuda");
   cmd->footer(
       "Output: int64 array [N, k, 2]; [i, r, 0] is the id of item i's r-th nearest item, [i, r, 1] its\n"
       "Hamming distance; items are in the store's order (ascending id). Ties go to the smaller id.\n"
@@ -175,9 +176,9 @@ void add_graph(CLI::App& index) {
   auto o = std::make_shared<GraphOptions>();
   CLI::App* cmd = index.add_subcommand("graph", "Build the top-k neighbour graph for semantic morphing");
   cmd->add_option("--store", o->store, "The code store")->required();
-  cmd->add_option("--k", o->k, "Neighbours per item (the paper: 5)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--k", o->k, "Neighbours per item (the paper: 5)")->capture_default_str()->check(at_least(1));
   cmd->add_option("-o,--output", o->output, "The graph file to write (atomically)")->required();
-  cmd->add_option("--device", o->device, "cpu, sim or cuda")->capture_default_str();
+  add_device_option(cmd, o->device);
   cmd->footer(
       "Items i and j are joined when either is among the other's k nearest; the edge weighs their\n"
       "Hamming distance (Illustration2Vec, 4.4). Memory is O(N k): no N x N matrix. The graph\n"
@@ -230,10 +231,11 @@ void add_recall(CLI::App& index) {
                                          "a group are 'the same'; negative = no group")
       ->check(CLI::ExistingFile);
   cmd->add_option("--group-by-id-mod", o->id_modulus,
-                  "Instead: items whose ids agree modulo N are the same (the emoji dump's ids are vendor x 10000 + emoji)");
-  cmd->add_option("--k", o->ks, "The k to report")->capture_default_str()->delimiter(',');
+                  "Instead: items whose ids agree modulo N are the same (the emoji dump's ids are vendor x 10000 + emoji)")
+                      ->check(at_least(1));
+  cmd->add_option("--k", o->ks, "The k to report")->capture_default_str()->delimiter(',')->check(at_least(1));
   cmd->add_option("--seed", o->seed, "Seed of the random codes of the baseline")->capture_default_str();
-  cmd->add_option("--device", o->device, "cpu, sim or cuda")->capture_default_str();
+  add_device_option(cmd, o->device);
   cmd->footer(
       "For each item with other items in its group: the share of them among its k nearest other\n"
       "items, averaged; beside it the same on random codes of the same size (the chance level).\n\n"

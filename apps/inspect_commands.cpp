@@ -30,15 +30,37 @@ struct InspectOptions {
     device.add(cmd);
   }
 
-  // The model, with the weights when given (their metadata names the model unless --model does).
+  // The model, with the weights when given. Every option given is honoured or refused: with
+  // --weights, the file's metadata names the model unless --model does (then built with
+  // --outputs, --input-size and --width, and the weights must fit it); without --model, the
+  // file's model takes --input-size (global pooling takes any size) but has its own width,
+  // outputs and weights (--width, --outputs and --seed are refused).
   std::unique_ptr<Model> load(CLI::App* cmd) const {
     const Device target = device.apply();
     const bool named = cmd->count("--model") > 0;
-    if (!weights.empty()) return load_trained_model(weights, target, named ? model.model : "").model;
-    auto built = std::make_unique<Model>(build_model(model.config()));
-    built->initialize(seed);
-    built->to(target);
-    return built;
+    if (weights.empty()) {
+      auto built = std::make_unique<Model>(build_model(model.config()));
+      built->initialize(seed);
+      built->to(target);
+      return built;
+    }
+    I2V_CHECK(cmd->count("--seed") == 0, "--seed initialises a model without --weights; {} gives every weight",
+              weights);
+    ModelChoice choice;
+    if (named) {
+      choice.model = model.model;
+      choice.zoo = model.zoo;
+    } else {
+      for (const char* option : {"--width", "--outputs"})
+        I2V_CHECK(cmd->count(option) == 0,
+                  "{} sizes a model given by --model; {} holds its model with its own width and outputs (give "
+                  "--model too to build another, which the weights must then fit)",
+                  option, weights);
+      I2V_CHECK(weights_record_model(weights), "{}: the file does not say which model it holds (no i2v.model_config "
+                "metadata): name one with --model", weights);
+      if (cmd->count("--input-size")) choice.input_size = model.zoo.input_size;
+    }
+    return load_trained_model(weights, target, choice).model;
   }
 
   Tensor read_input(const Model& m) const {
@@ -56,7 +78,7 @@ void add_forward_command(CLI::App& app) {
   static InspectOptions o;
   CLI::App* cmd = app.add_subcommand("forward", "Run a batch from a .npy file through a network; write the output as .npy");
   o.add(cmd);
-  cmd->add_option("--output", o.output, "The .npy to write (float32)")->required();
+  cmd->add_option("-o,--output", o.output, "The .npy to write (float32)")->required();
   cmd->add_option("--layer", o.layer, "Stop at this layer and write its activation (default: the network's output)");
   cmd->footer(
       "The network runs in eval mode (dropout off, BatchNorm on its running statistics).\n\n"
@@ -81,7 +103,7 @@ void add_backward_command(CLI::App& app) {
       ->required();
   cmd->add_option("--loss", loss_name, "bce (sigmoid + binary cross-entropy, mean) or ce (softmax cross-entropy)")
       ->capture_default_str();
-  cmd->add_option("--output", o.output, "The safetensors file of gradients (named as the weights)")->required();
+  cmd->add_option("-o,--output", o.output, "The safetensors file of gradients (named as the weights)")->required();
   cmd->footer(
       "Runs the network in train mode (dropout on, BatchNorm on batch statistics), the loss, and the\n"
       "backward pass; prints the loss. Gradients are those of the loss as PyTorch defines it\n"

@@ -4,6 +4,7 @@
 
 #include "apps/commands.h"
 #include "apps/model_options.h"
+#include "apps/option_checks.h"
 #include "nn/model_config.h"
 #include "base/atomic_file.h"
 
@@ -18,14 +19,15 @@ void add_model_command(CLI::App& app) {
   static int64_t batch = 1;
   CLI::App* summary = group->add_subcommand("summary", "Each layer's output shape, parameters, FLOPs and activation memory");
   summary_options.add(summary);
-  summary->add_option("--batch", batch, "Batch size the FLOPs and memory are counted for")->capture_default_str();
+  summary->add_option("--batch", batch, "Batch size the FLOPs and memory are counted for")
+      ->capture_default_str()->check(at_least(1));
   summary->footer(
       "FLOPs count a multiply-add as 2. \"activations\" is the memory of each layer's output for the\n"
       "batch: a training step keeps about all of them for the backward pass, inference only a few.\n\n"
       "Examples:\n"
       "  i2v model summary --model i2v-tag\n"
       "  i2v model summary --model i2v-tag --input-size 64 --width 0.25 --outputs 1029 --batch 32\n"
-      "  i2v model summary --model configs/vgg19-transfer-model.json");
+      "  i2v model summary --model configs/artist-conv2d.json --input-size 128");
   summary->callback([] { std::fputs(build_model(summary_options.config()).summary_table(batch).c_str(), stdout); });
 
   static ModelOptions export_options;

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/option_checks.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/graph.h"
@@ -85,11 +86,12 @@ void add_morph_command(CLI::App& app) {
   cmd->add_option("--graph", o->graph, "Its top-k graph (i2v index graph)")->required();
   cmd->add_option("--alternatives", o->alternatives, "How many shortest paths to list (Yen's algorithm), shortest first")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--json", o->json, "Write the JSON here instead of stdout");
+      ->check(at_least(1));
+  cmd->add_option("--json", o->json, "Also write the JSON to this file");
   cmd->add_option("--sheet", o->sheet, "Draw the transition as a PNG: one row per path, its ends framed");
-  cmd->add_option("--image-root", o->image_root, "Directory the store's relative image paths are under");
-  cmd->add_option("--thumb", o->thumb, "Thumbnail size in pixels")->capture_default_str();
+  cmd->add_option("--images", o->image_root, "The image root: the store's relative image paths are under it");
+  add_deprecated_alias(cmd, "--image-root", o->image_root, "--images");
+  cmd->add_option("--thumb", o->thumb, "Thumbnail size in pixels")->capture_default_str()->check(at_least(1));
   cmd->footer(
       "The path is the shortest between the two over the graph whose edges join each illustration to its\n"
       "top-k Hamming neighbours, weighted by Hamming distance (Dijkstra); each step changes few semantic\n"

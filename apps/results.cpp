@@ -43,9 +43,8 @@ int64_t find_item(const CodeStore& store, const std::string& reference, const st
     }
   }
   I2V_CHECK(!std::filesystem::is_regular_file(reference),
-            "{} is not in {}: searching with a new image needs the hash model to compute its code (--model/--weights), "
-            "which this build does not have yet; search by id, by an image path the store holds, or rebuild the store "
-            "with this image's code", reference, store.path());
+            "{} is not in {}: a picture the store does not hold has no code yet; hash it with the store's pictures "
+            "(`i2v hash ... -o new.i2vcodes`), then search that store by this path or its id", reference, store.path());
   I2V_THROW("'{}' is neither an id nor an image path of {}{}", reference, store.path(),
             store.has_paths() ? "" : " (the store records no image paths; give an id)");
 }
@@ -58,8 +57,8 @@ nlohmann::json item_json(const CodeStore& store, int64_t row) {
 
 void emit_json(const nlohmann::json& out, const std::string& file) {
   const std::string text = out.dump(2) + "\n";
-  if (file.empty()) std::fputs(text.c_str(), stdout);
-  else write_file_atomically(file, text);
+  if (!file.empty()) write_file_atomically(file, text);
+  std::fputs(text.c_str(), stdout);
 }
 
 void write_contact_sheet(const std::string& sheet, const std::vector<std::string>& files, int thumb, int columns,

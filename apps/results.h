@@ -14,14 +14,15 @@ namespace i2v {
 
 // The row of `reference` in `store`: an integer is an id; anything else must be an image path
 // the store records (as given, or after resolving both under `image_root`). Throws with a
-// message that says what was tried — and, for an image file the store does not hold, that
-// hashing a new image needs the hash model (`--model/--weights`), which this build lacks.
+// message that says what was tried — and, for an image file the store does not hold, how to
+// give it a code (`i2v hash` it with the store's pictures).
 int64_t find_item(const CodeStore& store, const std::string& reference, const std::string& image_root);
 
 // {"id": ..., "row": ..., "path": ...} ("path" only when the store has paths).
 nlohmann::json item_json(const CodeStore& store, int64_t row);
 
-// Prints `out` as indented JSON on stdout, or writes it to `file` (atomically) when one is given.
+// Prints `out` as indented JSON on stdout and, when `file` is given, also writes it there
+// (atomically): --json FILE means the same in every command.
 void emit_json(const nlohmann::json& out, const std::string& file);
 
 // Draws `files` as a contact sheet PNG at `sheet` (apps/render.h) and records it in `out`

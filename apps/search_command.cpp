@@ -4,6 +4,8 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/device_options.h"
+#include "apps/option_checks.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/knn.h"
@@ -49,18 +51,21 @@ void add_search_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("search", "Find the illustrations nearest to one of the store's (Hamming k-NN)");
   cmd->add_option("query", o->query, "An id, or an image path the store records")->required();
   cmd->add_option("--store", o->store, "The code store (i2v index build)")->required();
-  cmd->add_option("--k", o->k, "How many neighbours")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--json", o->json, "Write the JSON here instead of stdout");
+  cmd->add_option("--k", o->k, "How many neighbours")->capture_default_str()->check(at_least(1));
+  cmd->add_option("--json", o->json, "Also write the JSON to this file");
   cmd->add_option("--sheet", o->sheet, "Draw a contact sheet PNG: the query (framed), then its neighbours");
-  cmd->add_option("--image-root", o->image_root, "Directory the store's relative image paths are under");
-  cmd->add_option("--thumb", o->thumb, "Thumbnail size of the sheet in pixels")->capture_default_str();
-  cmd->add_option("--columns", o->columns, "Thumbnails per row of the sheet")->capture_default_str();
-  cmd->add_option("--device", o->device, "cpu, sim or cuda")->capture_default_str();
+  cmd->add_option("--images", o->image_root, "The image root: the store's relative image paths are under it");
+  add_deprecated_alias(cmd, "--image-root", o->image_root, "--images");
+  cmd->add_option("--thumb", o->thumb, "Thumbnail size of the sheet in pixels")
+      ->capture_default_str()->check(at_least(1));
+  cmd->add_option("--columns", o->columns, "Thumbnails per row of the sheet")
+      ->capture_default_str()->check(at_least(1));
+  add_device_option(cmd, o->device);
   cmd->footer(
       "The neighbours come nearest first, ties to the smaller id; the query itself is left out.\n"
       "JSON: {\"query\": {id, row, path}, \"results\": [{rank, id, row, path, distance}, ...], ...}.\n"
-      "A new image (not in the store) needs the hash model to compute its code: this build has no\n"
-      "model yet (--model/--weights will come with the tagging model), so search by id or by path.\n\n"
+      "A picture the store does not hold has no code: hash it with the store's pictures (`i2v hash`)\n"
+      "and search that store.\n\n"
       "Examples:\n"
       "  i2v search 4711 --store safe.i2vcodes --k 5\n"
       "  i2v search images/0042.jpg --store safe.i2vcodes --sheet similar.png --json similar.json");

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/option_checks.h"
 #include "base/error.h"
 #include "train/feature_set.h"
 #include "train/precision_table.h"
@@ -82,10 +83,11 @@ void add_svm_command(CLI::App& app) {
   train->add_option("--split", t.split, "The rows to train on: train, val, test or all")->capture_default_str();
   train->add_option("-o,--output", t.output, "The SVMs (safetensors)")->required();
   train->add_option("--kernels", t.kernels, "Kernels to search: rbf, sigmoid (default both)")->delimiter(',');
-  train->add_option("--C", t.c, "C values to search (default 0.1,1,10,100,1000)")->delimiter(',');
-  train->add_option("--gamma", t.gamma, "gamma values to search (default 1e-5,1e-4,1e-3,1e-2,1e-1)")->delimiter(',');
-  train->add_option("--coef0", t.coef0, "The sigmoid kernel's coef0")->capture_default_str();
-  train->add_option("--folds", t.folds, "Cross-validation folds")->capture_default_str();
+  train->add_option("--C", t.c, "C values to search (default 0.1,1,10,100,1000)")->delimiter(',')->check(above(0));
+  train->add_option("--gamma", t.gamma, "gamma values to search (default 1e-5,1e-4,1e-3,1e-2,1e-1)")
+      ->delimiter(',')->check(above(0));
+  train->add_option("--coef0", t.coef0, "The sigmoid kernel's coef0")->capture_default_str()->check(finite_number());
+  train->add_option("--folds", t.folds, "Cross-validation folds")->capture_default_str()->check(at_least(2));
   train->add_option("--seed", t.seed, "Seed of the folds")->capture_default_str();
   train->footer(
       "Features are scaled to [0, 1] per dimension by their minimum and maximum over the training rows\n"

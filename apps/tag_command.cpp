@@ -8,6 +8,7 @@
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
+#include "apps/option_checks.h"
 #include "base/error.h"
 #include "base/atomic_file.h"
 #include "data/dataset.h"
@@ -26,9 +27,9 @@ void add_tag_command(CLI::App& app) {
   pictures.add(cmd);
   cmd->add_option("--weights", weights, "The tagger's weights (i2v train's best.safetensors, or imported)")->required();
   cmd->add_option("--threshold", threshold, "Keep general/character/copyright tags with at least this probability")
-      ->capture_default_str();
+      ->capture_default_str()->check(in_range(0, 1));
   cmd->add_option("--top", top, "At most this many tags per category (0: all that pass the threshold)")
-      ->capture_default_str();
+      ->capture_default_str()->check(at_least(0));
   cmd->add_option("--json", json_path, "Also write the JSON to this file");
   cmd->add_option("--format", format, "auto (a table on a terminal, JSON otherwise), table or json")->capture_default_str();
   cmd->footer(

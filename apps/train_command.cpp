@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/data_options.h"
 #include "base/error.h"
 #include "base/file.h"
 #include "base/progress.h"
@@ -15,6 +16,7 @@ struct TrainOptions {
   std::string run;
   std::vector<std::string> overrides;
   bool resume = false;
+  SkipReportOption report;
 };
 
 void run_train(const TrainOptions& o) {
@@ -62,6 +64,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--set", o.overrides, "Override a config field by its dotted path, e.g. --set schedule.lr=0.05")
       ->take_all();
   cmd->add_flag("--resume", o.resume, "Continue from the newest readable checkpoint in the run directory");
+  o.report.add(cmd);
   cmd->footer(
       "Writes into the run directory: config.json (the resolved config), metrics.jsonl (one JSON line per\n"
       "logged step and validation), checkpoints/ (the last few), best.safetensors and final.safetensors\n"
@@ -71,7 +74,7 @@ void add_train_command(CLI::App& app) {
       "  i2v train --config configs/emoji-i2v-tag.json\n"
       "  i2v train --config configs/emoji-i2v-tag.json --set epochs=2 --set data.batch_size=16 --run runs/try\n"
       "  i2v train --config configs/emoji-i2v-tag.json --resume");
-  cmd->callback([] { run_train(o); });
+  cmd->callback([] { o.report.run("i2v train --config " + o.config, [] { run_train(o); }); });
 }
 
 const bool registered = register_command("train", add_train_command);

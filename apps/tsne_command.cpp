@@ -7,6 +7,8 @@
 #include <random>
 
 #include "apps/commands.h"
+#include "apps/device_options.h"
+#include "apps/option_checks.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/knn.h"
@@ -147,16 +149,21 @@ void add_tsne_command(CLI::App& app) {
   cmd->add_option("--labels", o->labels, "int32/int64 .npy of a label per item: colours the dots");
   cmd->add_option("--csv", o->csv, "The coordinates to write (row, id, x, y, path)")->required();
   cmd->add_option("--png", o->png, "The map to draw");
-  cmd->add_option("--image-root", o->image_root, "Directory the relative image paths are under");
-  cmd->add_option("--sample", o->sample, "Map a random sample of this many items (the paper: 1,000)");
-  cmd->add_option("--perplexity", o->tsne.perplexity, "Effective number of neighbours")->capture_default_str();
-  cmd->add_option("--iterations", o->tsne.iterations, "Gradient steps")->capture_default_str();
-  cmd->add_option("--theta", o->tsne.theta, "Barnes-Hut accuracy (0 = exact, slow)")->capture_default_str();
-  cmd->add_option("--learning-rate", o->tsne.learning_rate, "0 = max(N/48, 50)")->capture_default_str();
+  cmd->add_option("--images", o->image_root, "The image root: the relative image paths are under it");
+  add_deprecated_alias(cmd, "--image-root", o->image_root, "--images");
+  cmd->add_option("--sample", o->sample, "Map a random sample of this many items (the paper: 1,000)")
+      ->check(at_least(0));
+  cmd->add_option("--perplexity", o->tsne.perplexity, "Effective number of neighbours")
+      ->capture_default_str()->check(above(0));
+  cmd->add_option("--iterations", o->tsne.iterations, "Gradient steps")->capture_default_str()->check(at_least(1));
+  cmd->add_option("--theta", o->tsne.theta, "Barnes-Hut accuracy (0 = exact, slow)")
+      ->capture_default_str()->check(in_range(0, 1));
+  cmd->add_option("--learning-rate", o->tsne.learning_rate, "0 = max(N/48, 50)")
+      ->capture_default_str()->check(at_least(0));
   cmd->add_option("--seed", o->tsne.seed, "Seed of the initial map and of --sample")->capture_default_str();
-  cmd->add_option("--size", o->size, "Map size in pixels")->capture_default_str();
-  cmd->add_option("--thumb", o->thumb, "Thumbnail size in pixels")->capture_default_str();
-  cmd->add_option("--device", o->device, "Device of the Hamming k-NN (cpu, sim, cuda)")->capture_default_str();
+  cmd->add_option("--size", o->size, "Map size in pixels")->capture_default_str()->check(at_least(1));
+  cmd->add_option("--thumb", o->thumb, "Thumbnail size in pixels")->capture_default_str()->check(at_least(1));
+  add_device_option(cmd, o->device, "Device of the Hamming k-NN (cpu, sim, cuda)");
   cmd->footer(
       "Barnes-Hut t-SNE (van der Maaten 2014): exact 3*perplexity nearest neighbours, then O(N log N) per\n"
       "step, so tens of thousands of points take minutes on a CPU. The same input and seed give the same\n"

@@ -3,6 +3,7 @@
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
+#include "apps/option_checks.h"
 #include "base/progress.h"
 #include "data/vocabulary.h"
 
@@ -36,22 +37,26 @@ void add_vocab_command(CLI::App& app) {
   static VocabularyOptions options;
   static bool no_ratings = false;
   static int64_t top = 10;
+  static SkipReportOption report;
   build->add_option("--metadata", metadata, "JSON-lines metadata: files or folders of *.json/*.jsonl")->required();
   build->add_option("--output,-o", output, "The vocabulary JSON to write")->required();
-  build->add_option("--general", options.general, "General tags to keep")->capture_default_str();
-  build->add_option("--character", options.character, "Character tags to keep")->capture_default_str();
-  build->add_option("--copyright", options.copyright, "Copyright tags to keep")->capture_default_str();
-  build->add_option("--artist", options.artist, "Artist tags to keep")->capture_default_str();
-  build->add_option("--meta", options.meta, "Meta tags to keep")->capture_default_str();
+  build->add_option("--general", options.general, "General tags to keep")->capture_default_str()->check(at_least(0));
+  build->add_option("--character", options.character, "Character tags to keep")
+      ->capture_default_str()->check(at_least(0));
+  build->add_option("--copyright", options.copyright, "Copyright tags to keep")
+      ->capture_default_str()->check(at_least(0));
+  build->add_option("--artist", options.artist, "Artist tags to keep")->capture_default_str()->check(at_least(0));
+  build->add_option("--meta", options.meta, "Meta tags to keep")->capture_default_str()->check(at_least(0));
   build->add_flag("--no-ratings", no_ratings, "Leave out the rating outputs");
   build->add_option("--rating-classes", options.rating_classes,
                     "3: safe, questionable, explicit (illustration2vec); 4: general, sensitive, questionable, "
                     "explicit (2022 dumps)")
-      ->capture_default_str();
+      ->capture_default_str()->check(in_range(3, 4));
   build->add_option("--rating-vintage", vintage,
                     "auto (2022 when any post is rated g), legacy (s q e: dumps before 2022) or 2022 (g s q e)")
       ->capture_default_str();
-  build->add_option("--top", top, "Tags to print per category")->capture_default_str();
+  report.add(build);
+  build->add_option("--top", top, "Tags to print per category")->capture_default_str()->check(at_least(0));
   build->footer(
       "Outputs are ordered general, character, copyright, artist, meta, rating: with the defaults\n"
       "512 + 512 + 512 + 3 = 1,539, the order of the original illustration2vec release. Ties in count\n"
@@ -60,7 +65,7 @@ void add_vocab_command(CLI::App& app) {
       "  i2v vocab build --metadata emoji-dump/metadata.jsonl -o emoji-vocab.json\n"
       "  i2v vocab build --metadata danbooru2020/metadata/ -o vocab.json\n"
       "  i2v vocab build --metadata posts.jsonl --general 100 --character 0 --copyright 0 --no-ratings -o attrs.json");
-  build->callback([] {
+  static const auto work = [] {
     options.ratings = !no_ratings;
     options.vintage = parse_rating_vintage(vintage);
     DataReport report;
@@ -69,13 +74,14 @@ void add_vocab_command(CLI::App& app) {
     vocabulary.save(output);
     print_vocabulary(vocabulary, top, "");
     std::printf("\nwrote %s\n", output.c_str());
-  });
+  };
+  build->callback([] { report.run("i2v vocab build", work); });
 
   CLI::App* show = vocab->add_subcommand("show", "Print a vocabulary: outputs per category and the top tags");
   static std::string file, category;
   show->add_option("vocabulary", file, "The vocabulary JSON")->required();
   show->add_option("--category", category, "Only this category (general, character, copyright, artist, meta, rating)");
-  show->add_option("--top", top, "Tags to print per category")->capture_default_str();
+  show->add_option("--top", top, "Tags to print per category")->capture_default_str()->check(at_least(0));
   show->footer("Tag names print with spaces (files keep Danbooru's underscores).\n\n"
                "Example:\n  i2v vocab show emoji-vocab.json --category character --top 20");
   show->callback([] { print_vocabulary(Vocabulary::load(file), top, category); });

@@ -42,6 +42,20 @@ void check_known_fields(const nlohmann::json& object, const std::string& where, 
   }
 }
 
+void check_config_range(const nlohmann::json& value, const ConfigRange& range) {
+  if (value.is_array()) {
+    for (const nlohmann::json& element : value) check_config_range(element, range);
+    return;
+  }
+  if (!value.is_number()) return;
+  const double v = value.get<double>();
+  if (v >= range.min && v <= range.max) return;
+  const bool below = std::isinf(range.max), above = std::isinf(range.min);
+  throw ConfigValueError(below   ? fmt::format("must be at least {}, got {}", range.min, value.dump())
+                         : above ? fmt::format("must be at most {}, got {}", range.max, value.dump())
+                                 : fmt::format("must be between {} and {}, got {}", range.min, range.max, value.dump()));
+}
+
 std::string field_path(const std::string& where, const std::string& name) {
   return where.empty() ? name : where + "." + name;
 }

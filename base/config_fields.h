@@ -11,6 +11,9 @@
 //   Loop loop;
 //   loop_fields.read(config, "", loop);   // errors name the field: "config field epochs: ..."
 //
+// A row may bound a number: {"epochs", 10, &Loop::epochs, ConfigRange{0}} refuses -1 (and every
+// integer field refuses 1e30 and 2.5, which do not fit it), naming the field.
+//
 // The same table refuses the fields it does not list — a misspelt "epoch" would otherwise leave
 // "epochs" at its default without a word — naming the nearest one, and gives the docs' tables
 // their rows (tests/config_docs_test.cpp holds docs/training.md to it). Keys that start with '_'
@@ -19,13 +22,18 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <optional>
+#include <stdexcept>
+#include <type_traits>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
@@ -61,14 +69,64 @@ const char* json_type_name(const std::optional<V>*) {
   return json_type_name(static_cast<const V*>(nullptr));
 }
 
+// A value a field refuses (out of its range, not a whole number for an integer): the table
+// names the field.
+struct ConfigValueError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The values a number field (or each number of a list field) accepts, both ends included.
+struct ConfigRange {
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+};
+// Throws ConfigValueError unless `value` (a number, or a list of them; anything else is left to
+// the type's own check) is in `range`.
+void check_config_range(const nlohmann::json& value, const ConfigRange& range);
+
+// A JSON number into an integer V: whole and within V's range, or ConfigValueError (JSON's
+// 1e30 would otherwise become INT64_MIN, and 2.5 become 2, without a word).
+template <typename V>
+V read_config_integer(const nlohmann::json& value) {
+  using limits = std::numeric_limits<V>;
+  const auto refuse = [&] {
+    return ConfigValueError(fmt::format("must be a whole number from {} to {}, got {}", limits::min(), limits::max(),
+                                        value.dump()));
+  };
+  if (value.is_number_unsigned()) {
+    if (value.get<uint64_t>() > uint64_t(limits::max())) throw refuse();
+  } else if (value.is_number_integer()) {
+    const int64_t v = value.get<int64_t>();
+    if (v < 0 ? (!limits::is_signed || v < int64_t(limits::min())) : uint64_t(v) > uint64_t(limits::max()))
+      throw refuse();
+  } else if (value.is_number_float()) {
+    const double v = value.get<double>();
+    // 2^63 (a double) is one past INT64_MAX: compare against the bounds as doubles, the top open.
+    if (!(v == std::floor(v) && v >= double(limits::min()) && v < double(limits::max()) + 1.0)) throw refuse();
+    return V(v);
+  }
+  return value.get<V>();  // a JSON integer in range, or a type error naming the type
+}
+
 // Stores a JSON value into a member; an optional member then holds it.
 template <typename V>
 void read_json(const nlohmann::json& value, V& into) {
-  into = value.get<V>();
+  if constexpr (std::is_integral_v<V> && !std::is_same_v<V, bool>) into = read_config_integer<V>(value);
+  else into = value.get<V>();
 }
 template <typename V>
 void read_json(const nlohmann::json& value, std::optional<V>& into) {
-  into = value.get<V>();
+  V v{};
+  read_json(value, v);
+  into = v;
+}
+inline void read_json(const nlohmann::json& value, std::vector<int64_t>& into) {
+  if (!value.is_array()) {
+    into = value.get<std::vector<int64_t>>();  // the type error
+    return;
+  }
+  into.clear();
+  for (const nlohmann::json& element : value) into.push_back(read_config_integer<int64_t>(element));
 }
 
 // One row of a table that reads into a T.
@@ -79,16 +137,23 @@ struct ConfigField : ConfigFieldInfo {
   // here and read by someone else.
   Reader read;
 
-  // Into a member of T.
+  // Into a member of T; a number (or each of a list) within `range`.
   template <typename Member>
-  ConfigField(std::string name, nlohmann::json default_value, Member T::*member)
+  ConfigField(std::string name, nlohmann::json default_value, Member T::*member, ConfigRange range = {})
       : ConfigFieldInfo{std::move(name), json_type_name(static_cast<const Member*>(nullptr)), std::move(default_value)},
-        read([member](const nlohmann::json& value, T& into) { read_json(value, into.*member); }) {}
+        read([member, range](const nlohmann::json& value, T& into) {
+          check_config_range(value, range);
+          read_json(value, into.*member);
+        }) {}
   // Into a member of a member of T (the "epochs" of a config's loop options).
   template <typename Part, typename Member>
-  ConfigField(std::string name, nlohmann::json default_value, Part T::*part, Member Part::*member)
+  ConfigField(std::string name, nlohmann::json default_value, Part T::*part, Member Part::*member,
+              ConfigRange range = {})
       : ConfigFieldInfo{std::move(name), json_type_name(static_cast<const Member*>(nullptr)), std::move(default_value)},
-        read([part, member](const nlohmann::json& value, T& into) { read_json(value, into.*part.*member); }) {}
+        read([part, member, range](const nlohmann::json& value, T& into) {
+          check_config_range(value, range);
+          read_json(value, into.*part.*member);
+        }) {}
   // A value to parse or check: `type` in words and a reader of its own.
   ConfigField(std::string name, std::string type, nlohmann::json default_value, Reader read)
       : ConfigFieldInfo{std::move(name), std::move(type), std::move(default_value)}, read(std::move(read)) {}
@@ -127,6 +192,8 @@ class ConfigSection {
         field.read(value, into);
       } catch (const nlohmann::json::exception& e) {
         I2V_THROW("config field {}: {} (got {})", field_path(where, field.name), e.what(), value.dump());
+      } catch (const ConfigValueError& e) {
+        I2V_THROW("config field {}: {}", field_path(where, field.name), e.what());
       }
     }
   }

@@ -1,5 +1,10 @@
 #include "data/data_report.h"
 
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 #include "base/progress.h"
@@ -32,7 +37,49 @@ std::string problem_key(DataProblem problem) {
 
 }  // namespace
 
+namespace {
+
+struct SkipRecord {
+  std::mutex mutex;
+  std::atomic<bool> on{false};
+  std::set<std::pair<std::string, int>> seen;
+  std::vector<DataProblemExample> examples;
+};
+
+SkipRecord& skip_record() {
+  static SkipRecord record;
+  return record;
+}
+
+}  // namespace
+
+void record_every_skipped() { skip_record().on = true; }
+
+std::vector<DataProblemExample> every_skipped() {
+  SkipRecord& record = skip_record();
+  std::lock_guard<std::mutex> lock(record.mutex);
+  return record.examples;
+}
+
+std::string every_skipped_listing(const std::string& about) {
+  const std::vector<DataProblemExample> examples = every_skipped();
+  std::string text = fmt::format("# {}: {} skipped; where, problem and reason, tab-separated\n", about,
+                                 format_count(int64_t(examples.size())));
+  for (const DataProblemExample& example : examples) {
+    std::string message = example.message;
+    for (char& c : message)
+      if (c == '\t' || c == '\n') c = ' ';
+    text += fmt::format("{}\t{}\t{}\n", example.where, data_problem_name(example.problem), message);
+  }
+  return text;
+}
+
 void DataReport::add_skipped(DataProblem problem, const std::string& where, const std::string& message) {
+  SkipRecord& record = skip_record();
+  if (record.on) {
+    std::lock_guard<std::mutex> lock(record.mutex);
+    if (record.seen.insert({where, int(problem)}).second) record.examples.push_back({problem, where, message});
+  }
   ++skipped_[size_t(problem)];
   if (examples_.size() < max_examples_) examples_.push_back({problem, where, message});
 }

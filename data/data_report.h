@@ -4,6 +4,10 @@
 // skipped, and keeps the first few skipped ones (where: "id 2921" or "posts.jsonl:17", and the
 // reason). Metadata readers fill one when a dataset is opened; the DataLoader fills one per epoch.
 // summary() is the printable text; to_json() the same as data.
+//
+// For a complete list (`--report FILE`), record_every_skipped() makes every DataReport of the
+// process also record each skip, once per sample and problem, whatever its own limit; the
+// command writes every_skipped() at its end, also when it fails.
 #pragma once
 
 #include <array>
@@ -56,5 +60,11 @@ class DataReport {
   std::vector<DataProblemExample> examples_;
 };
 
+// From now on, every add_skipped of every DataReport (any thread) is also recorded here.
+void record_every_skipped();
+// What was recorded, in the order first skipped, each (where, problem) once.
+std::vector<DataProblemExample> every_skipped();
+// every_skipped() as text: a header line, then "where<TAB>problem<TAB>reason" per sample.
+std::string every_skipped_listing(const std::string& about);
 
 }  // namespace i2v

@@ -32,6 +32,31 @@ void check_some_pictures_exist(const DatasetContents& contents) {
             join_root(contents.root, contents.items[0].path), contents.root);
 }
 
+// Why a dump gave no post: the counts and first lines of what was skipped (as `i2v data check`
+// prints them), and the likely fix.
+std::string no_usable_post(const DataReport& report, const Vocabulary& vocabulary, int64_t without_rating) {
+  if (report.skipped() == 0) return "no post in the metadata: its files hold no lines";
+  std::string text = "no usable post in the metadata; " + report.summary("metadata lines");
+  const DataProblem problems[] = {DataProblem::malformed_json, DataProblem::unknown_rating,
+                                  DataProblem::unknown_category};
+  const DataProblem most = *std::max_element(std::begin(problems), std::end(problems), [&](DataProblem a, DataProblem b) {
+    return report.skipped(a) < report.skipped(b);
+  });
+  std::string fix;
+  if (most == DataProblem::unknown_rating && without_rating == report.skipped(DataProblem::unknown_rating))
+    fix = "no line has a rating, but the vocabulary has rating outputs: use one without them (`i2v vocab build "
+          "--no-ratings`, then --vocab or data.vocab)";
+  else if (most == DataProblem::unknown_rating)
+    fix = fmt::format("the ratings are not those of a {} dump: build the vocabulary with the dump's --rating-vintage "
+                      "(legacy: s q e; 2022: g s q e)", rating_vintage_name(vocabulary.rating_vintage()));
+  else if (most == DataProblem::malformed_json)
+    fix = "the metadata must be JSON lines: one JSON object with an \"id\" per line (Danbooru's dumps, or "
+          "`i2v data from-emoji`)";
+  else
+    fix = "tag categories must be 0 (general), 1 (artist), 3 (copyright), 4 (character) or 5 (meta)";
+  return text + "likely fix: " + fix;
+}
+
 }  // namespace
 
 DatasetContents read_danbooru(const DanbooruSource& source, const Vocabulary& vocabulary) {
@@ -46,9 +71,11 @@ DatasetContents read_danbooru(const DanbooruSource& source, const Vocabulary& vo
   const ImageLayout layout = resolve_image_layout(source.layout, source.images);
   const bool has_ratings = vocabulary.count(TagCategory::rating) > 0;
   std::vector<int32_t> labels;
+  int64_t without_rating = 0;  // of the posts that parsed
   for_each_post(
       metadata_files(source.metadata),
       [&](Post& post) {
+        without_rating += post.rating == 0;
         labels.clear();
         if (has_ratings) {
           const int64_t rating = vocabulary.rating_index(post.rating);
@@ -70,7 +97,7 @@ DatasetContents read_danbooru(const DanbooruSource& source, const Vocabulary& vo
         contents.labels.insert(contents.labels.end(), labels.begin(), labels.end());
       },
       contents.report);
-  I2V_CHECK(!contents.items.empty(), "no usable post in the metadata ({} skipped)", contents.report.skipped());
+  if (contents.items.empty()) I2V_THROW("{}", no_usable_post(contents.report, vocabulary, without_rating));
   check_some_pictures_exist(contents);
   return contents;
 }

@@ -8,7 +8,19 @@ namespace i2v {
 Device Device::parse(const std::string& name) {
   if (name == "cpu") return cpu();
   if (name == "sim") return sim();
-  if (name == "cuda") return cuda();
+  if (name == "cuda") {
+    if (!cuda_available()) {
+#if I2V_HAVE_CUDA
+      I2V_THROW("device cuda: no usable CUDA device or driver was found (CUDA says: {}); `i2v devices` reports "
+                "\"cuda  unavailable: {}\": use the cpu or sim device here", cuda_unavailable_reason(),
+                cuda_unavailable_reason());
+#else
+      I2V_THROW("device cuda: no usable CUDA device, {}; `i2v devices` reports \"cuda  unavailable\": use the cpu "
+                "or sim device, or configure with -DI2V_CUDA=ON and a CUDA toolkit", cuda_unavailable_reason());
+#endif
+    }
+    return cuda();
+  }
   I2V_THROW("unknown device '{}': expected cpu, sim or cuda", name);
 }
 

@@ -17,7 +17,10 @@ struct Device {
   static Device cpu() { return {DeviceType::cpu}; }
   static Device sim() { return {DeviceType::sim}; }
   static Device cuda() { return {DeviceType::cuda}; }
-  // "cpu", "sim" or "cuda"; anything else throws with the accepted names.
+  // "cpu", "sim" or "cuda"; anything else throws with the accepted names. "cuda" throws unless
+  // cuda_available(), saying why (the CUDA error, or a build without CUDA) and what `i2v devices`
+  // reports: a device is chosen here, before any work, not found missing at the first
+  // allocation. (Device::cuda() names the device without asking.)
   static Device parse(const std::string& name);
 
   bool is_cpu() const { return type == DeviceType::cpu; }

@@ -27,6 +27,8 @@
 #include "nn/layers/sigmoid.h"
 #include "nn/layers/softmax.h"
 #include "base/file.h"
+#include "base/system_memory.h"
+#include "base/text.h"
 
 namespace i2v {
 namespace {
@@ -154,12 +156,79 @@ std::vector<std::string> layer_types() {
   return types;
 }
 
+ModelSize estimate_model_size(const json& config) {
+  ModelConfigFields top{};
+  model_config_fields().read(config, "model_config", top);
+  ModelSize size;
+  if (top.input.empty() || !top.layers.is_array()) return size;
+  // Each layer's output shape, by name; layers with parameters by their shapes' formulas (they
+  // are not built), the others built (they allocate nothing) and asked.
+  std::map<std::string, Shape> shapes;
+  Shape input = top.input;
+  input.insert(input.begin(), 1);
+  shapes[Model::kInput] = input;
+  for (const auto& [name, shape] : top.auxiliary_inputs.items()) {
+    Shape auxiliary = shape.get<Shape>();
+    auxiliary.insert(auxiliary.begin(), 1);
+    shapes[name] = auxiliary;
+  }
+  Shape last = input;
+  try {
+    for (const json& fields : top.layers) {
+      const std::string name = fields.at("name").get<std::string>(), type = fields.at("type").get<std::string>();
+      std::vector<Shape> inputs;
+      for (const std::string& source : fields.value("inputs", std::vector<std::string>{})) inputs.push_back(shapes.at(source));
+      if (inputs.empty()) inputs.push_back(last);
+      const LayerSpec spec{fields, inputs, top.outputs};
+      const Shape& in = inputs[0];
+      const bool bias = fields.value("bias", true);
+      Shape out = in;
+      if (type == "conv2d") {
+        const int64_t channels = spec.count("out_channels");
+        const Extent2d kernel = spec.extent("kernel", 3), stride = spec.extent("stride", 1),
+                       padding = spec.extent("padding", 0);
+        size.parameters += double(channels) * double(in.at(1)) * double(kernel.h * kernel.w) + (bias ? channels : 0);
+        out = {in.at(0), channels, (in.at(2) + 2 * padding.h - kernel.h) / stride.h + 1,
+               (in.at(3) + 2 * padding.w - kernel.w) / stride.w + 1};
+      } else if (type == "linear") {
+        const int64_t features = spec.count("out_features");
+        size.parameters += double(features) * double(in.back()) + (bias ? features : 0);
+        out.back() = features;
+      } else if (type == "batch_norm2d") {
+        size.parameters += 2.0 * double(in.at(1));
+        size.buffers += 2.0 * double(in.at(1)) + 1;
+      } else if (type == "static_graph") {
+        size.parameters += double(in.at(1)) * double(in.at(1));
+      } else if (type == "node_classifier") {
+        size.parameters += double(in.at(1)) * double(in.at(2)) + (bias ? in.at(1) : 0);
+        out = {in.at(0), in.at(1)};
+      } else {
+        out = factories().at(type)(spec)->output_shape(inputs);
+      }
+      shapes[name] = last = out;
+    }
+  } catch (const std::exception&) {
+    // A config that does not fit together: build_model says where.
+  }
+  return size;
+}
+
 Model build_model(const json& config) {
   ModelConfigFields top{};
   model_config_fields().read(config, "model_config", top);
   const std::string& model_name = top.name;
   I2V_CHECK(!top.input.empty() && top.layers.is_array(),
             "model config '{}': give its \"input\" shape (e.g. [3, 224, 224]) and its \"layers\"", model_name);
+  // Before anything is allocated: a model that cannot fit is refused with both sizes, rather
+  // than the process being killed half-way through building it.
+  const ModelSize size = estimate_model_size(config);
+  if (size.bytes() > double(int64_t(1) << 28)) {
+    const std::optional<int64_t> available = available_memory_bytes();
+    I2V_CHECK(!available || size.bytes() <= double(*available),
+              "model '{}' has {} parameters: building it takes about {} (float32 values and gradients), more than "
+              "the {} of memory available here",
+              model_name, format_si(size.parameters, ""), format_bytes(size.bytes()), format_bytes(double(*available)));
+  }
   try {
     Model model(model_name, top.input);
     for (const auto& [name, shape] : top.auxiliary_inputs.items()) model.add_auxiliary_input(name, shape.get<Shape>());
@@ -216,7 +285,8 @@ json resolve_model_config(const std::string& name_or_path, const ZooOptions& opt
     I2V_THROW("{}: not a JSON model config: {}", name_or_path, e.what());
   }
   const ZooOptions defaults;
-  I2V_CHECK(options.width == defaults.width, "{}: --width applies to the shipped models only; edit the config's channels",
+  I2V_CHECK(options.width == defaults.width, "{}: a width (--width, or \"width\" in a training config's model) applies to the shipped "
+            "models only; edit the config's channels",
             name_or_path);
   if (options.outputs != defaults.outputs) config["outputs"] = options.outputs;
   if (options.input_size != defaults.input_size && config.contains("input") && config["input"].size() == 3)

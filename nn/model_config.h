@@ -34,7 +34,20 @@
 
 namespace i2v {
 
+// Refuses, before allocating anything, a model whose parameters would not fit in the memory
+// available (estimate_model_size, base/system_memory.h), saying both sizes.
 Model build_model(const nlohmann::json& config);
+
+// What a model of `config` holds, counted from the config without building it (nothing is
+// allocated), as numbers of elements (doubles: a config may ask for more than an int64 counts).
+struct ModelSize {
+  double parameters = 0;  // trained values (each also has a gradient)
+  double buffers = 0;     // BatchNorm's running statistics
+  // A built model's bytes: float32 values and gradients of the parameters, and the buffers.
+  double bytes() const { return parameters * 8 + buffers * 4; }
+};
+// Counts as far as the config's shapes fit (build_model reports where they do not).
+ModelSize estimate_model_size(const nlohmann::json& config);
 
 // A shipped model's name (nn/model_zoo.h, with `options`) or the path of a JSON config (whose
 // "outputs" and "input" size the options override when they differ from the defaults).

@@ -1,6 +1,7 @@
 #include "nn/safetensors.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <set>
 
@@ -312,6 +313,26 @@ Safetensors load_safetensors(const std::string& path, Device device) {
   contents.metadata = file.metadata();
   for (const SafetensorsEntry& entry : file.entries()) contents.tensors[entry.name] = file.read(entry, device);
   return contents;
+}
+
+std::string describe_non_finite(const std::map<std::string, Tensor>& tensors) {
+  std::string text;
+  for (const auto& [name, tensor] : tensors) {
+    if (!tensor.defined() || !tensor.device().is_host_memory()) continue;
+    if (tensor.dtype() != DType::f32 && tensor.dtype() != DType::f64) continue;
+    const Tensor values = tensor.contiguous().cast(DType::f64);
+    const double* v = values.data<double>();
+    int64_t nan = 0, infinite = 0;
+    for (int64_t i = 0; i < values.numel(); ++i) {
+      nan += std::isnan(v[i]);
+      infinite += std::isinf(v[i]);
+    }
+    if (nan + infinite == 0) continue;
+    std::string counts = nan ? fmt::format("{} NaN", format_count(nan)) : "";
+    if (infinite) counts += fmt::format("{}{} infinite", counts.empty() ? "" : ", ", format_count(infinite));
+    text += fmt::format("{}{} ({} of {} values)", text.empty() ? "" : ", ", name, counts, format_count(values.numel()));
+  }
+  return text;
 }
 
 // ---- writing ---------------------------------------------------------------------------------------

@@ -92,6 +92,11 @@ class SafetensorsFile {
 // Every tensor of the file, on `device`.
 Safetensors load_safetensors(const std::string& path, Device device = Device::cpu());
 
+// The floating-point tensors (host) that hold NaN or infinite values, as one line for a
+// warning: "conv1.weight (3 NaN, 1 infinite of 1,728 values), fc.bias (...)"; "" when none. A
+// weight file with them loads (it may be meant), but a model that uses them computes NaN.
+std::string describe_non_finite(const std::map<std::string, Tensor>& tensors);
+
 // Writes `contents` atomically (base/atomic_file.h). The same contents always give the same
 // bytes: tensors ordered by element size (largest first, so that each tensor's bytes are
 // aligned to its element size) then by name, metadata by key, the header padded with spaces to

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -51,8 +52,9 @@ class CliTest : public test::TempDirectoryTest {
   }
 
   // 36 posts of 24x24 pictures: a colour (general), a shape (character: circle or box) and a
-  // background (copyright: alpha or beta), in original/<id mod 1000>/<id>.png.
-  void make_dump() {
+  // background (copyright: alpha or beta), in original/<id mod 1000>/<id>.png; without `ratings`,
+  // no post has a rating.
+  void make_dump(bool ratings = true) {
     std::ofstream metadata(path("metadata.jsonl"));
     const char* colours[] = {"red", "green", "blue"};
     for (int id = 1; id <= 36; ++id) {
@@ -70,14 +72,14 @@ class CliTest : public test::TempDirectoryTest {
       const std::string file = fmt::format("original/{:04d}/{}.png", id % 1000, id);
       std::filesystem::create_directories(path(fmt::format("original/{:04d}", id % 1000)));
       save_png(path(file), image);
-      metadata << json{{"id", id},
-                       {"file_ext", "png"},
-                       {"rating", "s"},
-                       {"tag_string_general", std::string(colours[colour]) + (shape ? " square" : " round")},
-                       {"tag_string_character", shape ? "box" : "circle"},
-                       {"tag_string_copyright", background ? "beta" : "alpha"}}
-                      .dump()
-               << "\n";
+      json post = {{"id", id},
+                   {"file_ext", "png"},
+                   {"rating", "s"},
+                   {"tag_string_general", std::string(colours[colour]) + (shape ? " square" : " round")},
+                   {"tag_string_character", shape ? "box" : "circle"},
+                   {"tag_string_copyright", background ? "beta" : "alpha"}};
+      if (!ratings) post.erase("rating");
+      metadata << post.dump() << "\n";
     }
   }
 
@@ -227,7 +229,9 @@ TEST_F(CliTest, FeaturesAndSvmsOfAnImageFolder) {
       save_png(path(fmt::format("pictures/c{}/{}.png", c, i)), image);
     }
   ok("weights init --model vgg19 --outputs 3 --width 0.0625 --input-size 32 -o vgg.safetensors");
-  const ToolRun feature = ok("feature --weights vgg.safetensors --layer fc7 --folders pictures -o fc7.npy");
+  // The paper's 64/16/20 split (the default is every command's 0.8,0.1,0.1).
+  const ToolRun feature =
+      ok("feature --weights vgg.safetensors --layer fc7 --folders pictures --split-fractions 0.64,0.16,0.2 -o fc7.npy");
   EXPECT_NE(feature.out.find("layer classifier.4 of vgg19"), std::string::npos) << feature.out;
   const NpyArray features = read_npy(path("fc7.npy")), labels = read_npy(path("fc7.labels.npy"));
   EXPECT_EQ(features.type, NpyType::f32);
@@ -335,6 +339,225 @@ TEST_F(CliTest, BadInputGivesOneClearLine) {
   EXPECT_NE(run.err.find("frobnicate"), std::string::npos) << run.err;
 }
 
+
+// Where no GPU answers (this build without CUDA, or CI's nvcc build on a machine without a GPU
+// or driver), asking for the cuda device is refused as the device is chosen, before any file is
+// read, saying why and what `i2v devices` reports: not an "out of memory" at the first allocation.
+TEST_F(CliTest, CudaWithoutAUsableDeviceIsRefusedUpFront) {
+  const ToolRun devices = ok("devices");
+  const std::string unavailable = "cuda  unavailable: ";
+  const size_t at = devices.out.find(unavailable);
+  if (at == std::string::npos) return;  // a GPU answers: nothing to refuse
+  const std::string reason = devices.out.substr(at + unavailable.size(), devices.out.find('\n', at) - at - unavailable.size());
+  write_file_atomically(path("train.json"), train_config("runs/cuda", "i2v-tag").dump());
+  for (const std::string& command :
+       {std::string("tag missing.png --weights nowhere.safetensors --device cuda"),
+        std::string("search 1 --store nowhere.i2vcodes --device cuda"),
+        std::string("index graph --store nowhere.i2vcodes -o g.i2vgraph --device cuda"),
+        std::string("forward --weights nowhere.safetensors --input x.npy --output y.npy --device cuda"),
+        std::string("train --config train.json --set device=cuda")}) {
+    SCOPED_TRACE(command);
+    const ToolRun run = i2v(command);
+    EXPECT_NE(run.status, 0);
+    EXPECT_NE(run.err.find("no usable CUDA device"), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find(reason), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("`i2v devices` reports"), std::string::npos) << run.err;
+    EXPECT_EQ(run.err.find("out of memory"), std::string::npos) << run.err;
+    EXPECT_EQ(run.err.find("nowhere"), std::string::npos) << "a file was read before the device was checked: " << run.err;
+    EXPECT_EQ(run.err.find("metadata.jsonl"), std::string::npos) << run.err;
+  }
+}
+
+// forward/backward honour --input-size, --width and --outputs with --weights, or refuse them
+// with the reason; error hints name only options the command has.
+TEST_F(CliTest, ModelOptionsWithWeightsAreHonouredOrRefused) {
+  ok("weights init --model resnet18 --width 0.125 --outputs 3 --input-size 32 -o r.safetensors");
+  Rng rng(3);
+  std::vector<float> x(2 * 3 * 96 * 96);
+  for (float& v : x) v = float(rng.uniform());
+  write_npy(path("x96.npy"), Tensor::from_vector(x, {2, 3, 96, 96}));
+  write_npy(path("t.npy"), Tensor::from_vector(std::vector<float>{1, 0, 1, 0, 1, 0}, {2, 3}));
+  // The file's model at another input size (global pooling: the weights still fit).
+  ok("forward --weights r.safetensors --input-size 96 --input x96.npy --output y.npy");
+  EXPECT_EQ(read_npy(path("y.npy")).shape, (Shape{2, 3}));
+  // A model named on the command line is built as its options say.
+  ok("forward --model resnet18 --width 0.125 --outputs 3 --input-size 96 --weights r.safetensors --input x96.npy "
+     "--output y2.npy");
+  EXPECT_EQ(read_npy_tensor(path("y.npy")).to_vector<float>(), read_npy_tensor(path("y2.npy")).to_vector<float>());
+  ok("backward --model resnet18 --width 0.125 --input-size 96 --weights r.safetensors --input x96.npy --target t.npy "
+     "--output g.safetensors");
+  // Without --input-size the batch does not fit, and the hint names an option that works.
+  ToolRun run = i2v("forward --weights r.safetensors --input x96.npy --output y.npy");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("--input-size"), std::string::npos) << run.err;
+  // What cannot apply to the file's model is refused, not ignored.
+  run = i2v("forward --weights r.safetensors --width 0.5 --input-size 96 --input x96.npy --output y.npy");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("--width sizes a model given by --model"), std::string::npos) << run.err;
+  run = i2v("backward --weights r.safetensors --outputs 7 --input-size 96 --input x96.npy --target t.npy --output g.safetensors");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("--outputs sizes a model given by --model"), std::string::npos) << run.err;
+  run = i2v("forward --weights r.safetensors --seed 5 --input-size 96 --input x96.npy --output y.npy");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("--seed initialises a model without --weights"), std::string::npos) << run.err;
+
+  // Weights that do not record their model: "--model" only where the command has it.
+  Safetensors bare = load_safetensors(path("r.safetensors"));
+  bare.metadata.clear();
+  save_safetensors(path("bare.safetensors"), bare);
+  Image picture;
+  picture.width = picture.height = 8;
+  picture.rgb.assign(8 * 8 * 3, 99);
+  save_png(path("p.png"), picture);
+  for (const std::string& command : {std::string("forward --weights bare.safetensors --input x96.npy --output y.npy"),
+                                     std::string("feature p.png --weights bare.safetensors --layer fc -o f.npy")}) {
+    run = i2v(command);
+    EXPECT_EQ(run.status, 1) << command;
+    EXPECT_NE(run.err.find("name one with --model"), std::string::npos) << command << "\n" << run.err;
+  }
+  for (const std::string& command : {std::string("tag p.png --weights bare.safetensors"),
+                                     std::string("hash p.png --weights bare.safetensors -o c.npy"),
+                                     std::string("cam p.png --weights bare.safetensors --tag x -o cam.png")}) {
+    run = i2v(command);
+    EXPECT_EQ(run.status, 1) << command;
+    EXPECT_NE(run.err.find("does not say which model it holds"), std::string::npos) << command << "\n" << run.err;
+    EXPECT_EQ(run.err.find("--model"), std::string::npos) << command << " has no --model:\n" << run.err;
+  }
+}
+
+// Values out of an option's or a config field's range are refused as the command line or the
+// config is read, saying the range; a model too large for memory is refused with both sizes;
+// non-finite weights load with a warning naming them.
+TEST_F(CliTest, NonsenseValuesAreRefusedWithTheirRange) {
+  struct Refused {
+    std::string command, message;
+  };
+  write_file_atomically(path("train.json"), train_config("runs/range", "i2v-tag").dump());
+  for (const Refused& refused : {
+           Refused{"search 1 --store s.i2vcodes --k 0", "--k: must be at least 1, got 0"},
+           Refused{"index knn --store s.i2vcodes --k -1 -o k.npy", "--k: must be at least 1, got -1"},
+           Refused{"tag p.png --weights w.safetensors --threshold nan", "--threshold: must be between 0 and 1, got nan"},
+           Refused{"tag p.png --weights w.safetensors --threshold 2", "--threshold: must be between 0 and 1, got 2"},
+           Refused{"tag p.png --weights w.safetensors --threshold -1", "--threshold: must be between 0 and 1, got -1"},
+           Refused{"tag p.png --weights w.safetensors --limit -1", "--limit: must be at least 0, got -1"},
+           Refused{"model summary --model i2v-tag --width 0", "--width: must be above 0, got 0"},
+           Refused{"data preview --folders f --size 0 -o p.png", "--size: must be at least 1, got 0"},
+           Refused{"train --config train.json --set epochs=1e30", "config field epochs: must be a whole number"},
+           Refused{"train --config train.json --set epochs=2.5", "config field epochs: must be a whole number"},
+           Refused{"train --config train.json --set max_steps=-5", "config field max_steps: must be at least 0, got -5"},
+           Refused{"train --config train.json --set data.batch_size=0", "config field data.batch_size: must be at least 1"},
+           Refused{"train --config train.json --set optimizer.momentum=2", "config field optimizer.momentum: must be between 0 and 1"},
+           Refused{"weights init --model i2v-tag --width 100 -o big.safetensors", "of memory available here"},
+       }) {
+    SCOPED_TRACE(refused.command);
+    const ToolRun run = i2v(refused.command);
+    EXPECT_NE(run.status, 0);
+    EXPECT_NE(run.err.find(refused.message), std::string::npos) << run.err;
+    EXPECT_LT(run.err.size(), 400u) << run.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(path("big.safetensors")));
+  EXPECT_FALSE(std::filesystem::exists(path("runs/range")));
+
+  // A NaN and an infinity in a weight file: used, with a warning that names them.
+  ok("weights init --model i2v-tag --width 0.125 --input-size 32 --outputs 5 -o w.safetensors");
+  Safetensors weights = load_safetensors(path("w.safetensors"));
+  float* conv = weights.tensors.at("conv1_1.weight").data<float>();
+  conv[0] = NAN;
+  conv[5] = INFINITY;
+  save_safetensors(path("nan.safetensors"), weights);
+  write_npy(path("x.npy"), Tensor::from_vector(std::vector<float>(3 * 32 * 32, 0.5f), {1, 3, 32, 32}));
+  const ToolRun run = ok("forward --weights nan.safetensors --input x.npy --output y.npy");
+  EXPECT_NE(run.err.find("warning: nan.safetensors holds non-finite values"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("conv1_1.weight (1 NaN, 1 infinite of 216 values)"), std::string::npos) << run.err;
+  EXPECT_EQ(ok("forward --weights w.safetensors --input x.npy --output y.npy").err.find("warning"), std::string::npos);
+}
+
+// When every metadata line is skipped, the error gives the reasons' counts, the first lines and
+// the likely fix; --report lists every skipped line and picture, where summaries show 5.
+TEST_F(CliTest, SkippedLinesAndPicturesAreExplainedAndReportedInFull) {
+  make_dump(/*ratings=*/false);
+  ok("vocab build --metadata metadata.jsonl -o vocab.json");  // with rating outputs, by default
+  write_file_atomically(path("tag.json"), train_config("runs/tag", "i2v-tag").dump());
+  auto lines_of = [&](const std::string& file) {
+    std::vector<std::string> lines;
+    std::istringstream text(read_file(path(file)));
+    for (std::string line; std::getline(text, line);) lines.push_back(line);
+    return lines;
+  };
+  for (const std::string& command :
+       {std::string("data check --metadata metadata.jsonl --images . --vocab vocab.json --report check.txt"),
+        std::string("train --config tag.json --report train.txt")}) {
+    SCOPED_TRACE(command);
+    const ToolRun run = i2v(command);
+    EXPECT_EQ(run.status, 1);
+    for (const char* expected : {"no usable post in the metadata", "0 read, 36 skipped (unknown rating 36)",
+                                 "first 5 skipped:", "metadata.jsonl:1: unknown rating: id 1: no rating",
+                                 "likely fix: no line has a rating", "i2v vocab build --no-ratings"})
+      EXPECT_NE(run.err.find(expected), std::string::npos) << expected << "\n" << run.err;
+    const std::vector<std::string> report = lines_of(command.substr(command.rfind(' ') + 1));
+    ASSERT_EQ(report.size(), 37u);  // a header and every line
+    EXPECT_EQ(report[36], "metadata.jsonl:36\tunknown rating\tid 36: no rating in a legacy dump");
+  }
+  // The fix works; then 7 missing pictures: 5 in the summary, all 7 in the report.
+  ok("vocab build --metadata metadata.jsonl --no-ratings -o vocab.json");
+  for (int id = 1; id <= 7; ++id) std::filesystem::remove(path(fmt::format("original/{:04d}/{}.png", id, id)));
+  const ToolRun check = ok("data check --metadata metadata.jsonl --images . --vocab vocab.json --report check.txt");
+  EXPECT_NE(check.out.find("pictures: 29 read, 7 skipped (missing file 7)\n  first 5 skipped:"), std::string::npos)
+      << check.out;
+  const std::vector<std::string> report = lines_of("check.txt");
+  ASSERT_EQ(report.size(), 8u);
+  for (int id = 1; id <= 7; ++id)
+    EXPECT_EQ(report[size_t(id)].rfind(fmt::format("id {} (original/{:04d}/{}.png)\tmissing file\t", id, id, id), 0), 0u)
+        << report[size_t(id)];
+}
+
+// One convention for every command (README, "Conventions"): -o/--output, --json FILE as "also
+// write", --images for an image root (--image-root kept as a deprecated spelling), one default
+// split, and no stale help.
+TEST_F(CliTest, EveryCommandFollowsTheConventions) {
+  // Every command's help: `i2v --help`, then each group's subcommands.
+  std::vector<std::string> pending = {""}, commands;
+  while (!pending.empty()) {
+    const std::string command = pending.back();
+    pending.pop_back();
+    const std::string help = ok(command + " --help").out;
+    const size_t list = help.find("Subcommands:\n");
+    if (list == std::string::npos) {
+      commands.push_back(command);
+      continue;
+    }
+    std::istringstream lines(help.substr(list + 13));
+    for (std::string line; std::getline(lines, line) && line.rfind("  ", 0) == 0;)
+      pending.push_back(command + " " + line.substr(2, line.find(' ', 2) - 2));
+  }
+  EXPECT_GT(commands.size(), 30u);
+  for (const std::string& command : commands) {
+    SCOPED_TRACE(command);
+    const std::string help = ok(command + " --help").out;
+    std::istringstream lines(help);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("  -", 0) != 0) continue;  // an option's line: "  -o,--output TEXT  what"
+      const std::string names = line.substr(2, line.find(' ', 2) - 2);
+      if ((names + ",").find("--output,") != std::string::npos) EXPECT_EQ(names, "-o,--output") << line;
+      if (names == "--json") EXPECT_NE(line.find("Also write"), std::string::npos) << line;
+      if (names == "--split-fractions")
+        EXPECT_NE(line.find("--split-fractions TEXT=0.8,0.1,0.1"), std::string::npos) << line;
+    }
+    for (const char* stale : {"--image-root", "instead of stdout", "no model yet", "tagging model's tools"})
+      EXPECT_EQ(help.find(stale), std::string::npos) << stale << " in\n" << help;
+  }
+
+  // search: --image-root still works, with a warning; --json also writes what it prints.
+  std::vector<uint8_t> codes(4 * 8);
+  for (size_t i = 0; i < codes.size(); ++i) codes[i] = uint8_t(i * 37);
+  write_npy(path("codes.npy"), NpyType::u8, {4, 8}, codes.data());
+  write_file_atomically(path("paths.txt"), std::string("a.png\nb.png\nc.png\nd.png\n"));
+  ok("index build --codes codes.npy --paths paths.txt -o s.i2vcodes");
+  const ToolRun search = ok("search 0 --store s.i2vcodes --k 2 --image-root . --json r.json");
+  EXPECT_NE(search.err.find("--image-root is deprecated; use --images"), std::string::npos) << search.err;
+  EXPECT_EQ(json::parse(search.out), json::parse(read_file(path("r.json"))));
+  EXPECT_EQ(ok("search 0 --store s.i2vcodes --k 2 --images .").err, "");
+}
 
 TEST_F(CliTest, GcnTrainEvalAndArtistPairs) {
   make_dump();

@@ -1,7 +1,11 @@
 // docs/training.md lists exactly the fields the training config is read with: for each section,
 // its table in the docs names the fields of the code's table (train/training_config_fields.h),
-// with the same types, and where the code has a default the docs show it.
+// with the same types, and where the code has a default the docs show it. And every configs/…
+// file that help texts, docs and scripts name exists.
+#include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 #include <map>
 #include <set>
 #include <string>
@@ -112,6 +116,35 @@ TEST(ConfigDocs, EachSectionListsExactlyItsFieldsWithTheirTypesAndDefaults) {
     for (const std::string& name : read) EXPECT_TRUE(documented.count(name)) << name << " is read but not documented";
     for (const std::string& name : documented) EXPECT_TRUE(read.count(name)) << name << " is documented but not read";
   }
+}
+
+// The commands' help and examples (apps/), the docs, READMEs and scripts name configs that must
+// be there: an example that names a missing file fails the first user who copies it.
+TEST(ConfigDocs, EveryConfigsPathInHelpTextsAndDocsExists) {
+  namespace fs = std::filesystem;
+  const fs::path source = I2V_SOURCE_DIR;
+  std::vector<fs::path> files = {source / "README.md"};
+  for (const char* folder : {"apps", "docs", "scripts", "bench", "configs", "base", "kernels", "nn", "data", "train",
+                             "index"})
+    for (const auto& entry : fs::directory_iterator(source / folder)) {
+      const std::string extension = entry.path().extension().string();
+      if (extension == ".cpp" || extension == ".h" || extension == ".md" || extension == ".sh" || extension == ".json")
+        files.push_back(entry.path());
+    }
+  const std::regex config_path(R"(configs/[A-Za-z0-9_.-]+)");
+  int named = 0;
+  for (const fs::path& file : files) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string content = text.str();
+    for (std::sregex_iterator it(content.begin(), content.end(), config_path), end; it != end; ++it) {
+      const std::string name = it->str();
+      EXPECT_TRUE(fs::is_regular_file(source / name)) << fs::relative(file, source).string() << " names " << name;
+      ++named;
+    }
+  }
+  EXPECT_GT(named, 10);
 }
 
 }  // namespace

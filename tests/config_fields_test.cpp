@@ -33,7 +33,7 @@ const ConfigSection<Target>& fields() {
       {"name", nullptr, &Target::name},
       {"layers", json::array({"a"}), &Target::layers},
       {"size", nullptr, &Target::size},
-      {"rate", 0.5, &Target::inner, &Inner::rate},
+      {"rate", 0.5, &Target::inner, &Inner::rate, ConfigRange{0, 10}},
       {"mode", "string", "stop",
        [](const json& value, Target& t) {
          const std::string mode = value.get<std::string>();
@@ -89,6 +89,24 @@ TEST(ConfigFields, AValueOfTheWrongTypeNamesTheFieldAndTheValue) {
   EXPECT_EQ(message.rfind("config field loop.epochs: [json.exception.type_error.302]", 0), 0u) << message;
   EXPECT_NE(message.find("(got \"ten\")"), std::string::npos) << message;
   EXPECT_EQ(refusal({{"mode", "go"}}), "mode: stop or skip, got go");  // a reader's own errors pass as they are
+}
+
+// An integer field takes whole numbers that fit its type (JSON's 1e30 would otherwise become
+// INT64_MIN, and 2.5 become 2); a row's range bounds the value; both name the field.
+TEST(ConfigFields, IntegersMustFitAndNumbersStayInTheirRange) {
+  Target t;
+  fields().read({{"epochs", 1e3}, {"size", 9007199254740992.0}}, "loop", t);
+  EXPECT_EQ(t.epochs, 1000);
+  EXPECT_EQ(t.size, int64_t(1) << 53);
+  for (const json& bad : {json(1e30), json(-1e30), json(2.5), json(9223372036854775808.0),
+                          json(uint64_t(9223372036854775808ull))}) {
+    const std::string message = refusal({{"epochs", bad}});
+    EXPECT_EQ(message, "config field loop.epochs: must be a whole number from -9223372036854775808 to "
+                       "9223372036854775807, got " + bad.dump());
+  }
+  EXPECT_EQ(refusal({{"rate", -1}}), "config field loop.rate: must be between 0 and 10, got -1");
+  EXPECT_EQ(refusal({{"rate", 10.5}}), "config field loop.rate: must be between 0 and 10, got 10.5");
+  EXPECT_EQ(refusal({{"rate", 10}}), "accepted");
 }
 
 TEST(ConfigFields, TypesInWordsFollowTheMembers) {

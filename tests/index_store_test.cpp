@@ -170,7 +170,7 @@ TEST_F(CodeStoreFile, FindsItemsByIdOrStoredPath) {
   expect_error([&] { find_item(store, "21", ""); }, "no item with id 21 (ids 10..30");
   expect_error([&] { find_item(store, "nothing.png", ""); }, "neither an id nor an image path");
   std::ofstream(path("new.png")) << "an image the store does not hold";
-  expect_error([&] { find_item(store, path("new.png"), ""); }, "needs the hash model");
+  expect_error([&] { find_item(store, path("new.png"), ""); }, "has no code yet; hash it with the store's pictures (`i2v hash");
   EXPECT_EQ(item_json(store, 2).dump(), R"({"id":30,"path":"c.png","row":2})");
 }
 

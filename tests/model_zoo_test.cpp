@@ -25,6 +25,36 @@ TEST(ModelZoo, ParameterCountsMatchThePublishedNetworks) {
   EXPECT_EQ(build_model(zoo_config("i2v-tag")).parameter_count(), 9220480 + 23596032 + 14184963);
 }
 
+// The size of a model counted from its config, before building it (build_model refuses what
+// would not fit in memory), is the built model's.
+TEST(ModelZoo, SizeEstimatedFromTheConfigIsTheBuiltModels) {
+  ZooOptions small;
+  small.width = 0.125;
+  small.input_size = 64;
+  small.outputs = 12;
+  for (const std::string& name : zoo_model_names()) {
+    SCOPED_TRACE(name);
+    const nlohmann::json config = zoo_config(name, small);
+    Model model = build_model(config);
+    int64_t buffers = 0;
+    for (const auto& [buffer, tensor] : model.state_dict()) buffers += tensor.numel();
+    buffers -= model.parameter_count();
+    const ModelSize size = estimate_model_size(config);
+    EXPECT_EQ(size.parameters, double(model.parameter_count()));
+    EXPECT_EQ(size.buffers, double(buffers));
+  }
+  // i2v-tag 100 times as wide: about 330 G parameters, refused before anything is allocated.
+  ZooOptions huge;
+  huge.width = 100;
+  EXPECT_GT(estimate_model_size(zoo_config("i2v-tag", huge)).parameters, 3e11);
+  try {
+    build_model(zoo_config("i2v-tag", huge));
+    ADD_FAILURE() << "built";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("more than the"), std::string::npos) << e.message();
+  }
+}
+
 TEST(ModelZoo, WidthAndInputSizeOptions) {
   ZooOptions small;
   small.width = 0.25;

@@ -1,5 +1,7 @@
 #include "train/inference.h"
 
+#include <cstdio>
+
 #include "base/error.h"
 #include "nn/model_config.h"
 #include "nn/safetensors.h"
@@ -35,7 +37,20 @@ std::string resolve_layer_name(const Model& model, const std::string& name) {
 }
 
 TrainedModel load_trained_model(const std::string& weights, Device device, const std::string& model_config) {
+  ModelChoice choice;
+  choice.model = model_config;
+  return load_trained_model(weights, device, choice);
+}
+
+bool weights_record_model(const std::string& weights) {
+  return SafetensorsFile(weights).metadata().count("i2v.model_config") > 0;
+}
+
+TrainedModel load_trained_model(const std::string& weights, Device device, const ModelChoice& choice) {
   Safetensors file = load_safetensors(weights);
+  if (const std::string bad = describe_non_finite(file.tensors); !bad.empty())
+    std::fprintf(stderr, "warning: %s holds non-finite values, which the model will use as they are: %s\n",
+                 weights.c_str(), bad.c_str());
   TrainedModel trained;
   trained.metadata = file.metadata;
   auto metadata = [&](const char* key) -> const std::string* {
@@ -51,15 +66,20 @@ TrainedModel load_trained_model(const std::string& weights, Device device, const
     trained.preprocess = metadata("i2v.preprocess") ? Preprocess::from_json(nlohmann::json::parse(*metadata("i2v.preprocess")))
                                                     : Preprocess{};
     nlohmann::json config;
-    if (!model_config.empty()) {
-      ZooOptions options;
-      if (!trained.outputs.empty()) options.outputs = int64_t(trained.outputs.size());
-      config = resolve_model_config(model_config, options);
-      if (trained.outputs.empty()) size_outputs_from_file(config, file.tensors);
+    if (!choice.model.empty()) {
+      ZooOptions options = choice.zoo;
+      if (options.outputs == 0 && !trained.outputs.empty()) options.outputs = int64_t(trained.outputs.size());
+      config = resolve_model_config(choice.model, options);
+      if (choice.zoo.outputs == 0 && trained.outputs.empty()) size_outputs_from_file(config, file.tensors);
     } else {
       I2V_CHECK(metadata("i2v.model_config"), "{}: the file does not say which model it holds (no i2v.model_config "
-                "metadata): name one with --model", weights);
+                "metadata, which i2v train, i2v weights init and import-caffe write)", weights);
       config = nlohmann::json::parse(*metadata("i2v.model_config"));
+      if (choice.input_size > 0) {
+        I2V_CHECK(config.contains("input") && config["input"].size() == 3,
+                  "{}: its model config has no [channels, height, width] input to resize", weights);
+        config["input"] = {config["input"][0], choice.input_size, choice.input_size};
+      }
     }
     trained.model = std::make_unique<Model>(build_model(config));
   } catch (const nlohmann::json::exception& e) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/model.h"
+#include "nn/model_zoo.h"
 #include "data/data_loader.h"
 #include "data/dataset.h"
 #include "data/preprocess.h"
@@ -35,6 +36,22 @@ struct TrainedModel {
 // as torchvision's, converted); the number of outputs then comes from the file's output names, or
 // else from the shape of the file's last layer (the layer the config sizes by "outputs").
 TrainedModel load_trained_model(const std::string& weights, Device device, const std::string& model_config = "");
+
+// Which model to build for a weights file, when not simply the one its metadata records.
+struct ModelChoice {
+  // A shipped model's name or a config file, built with `zoo` (outputs 0: the file's, as above),
+  // instead of the file's own config; "" keeps the file's.
+  std::string model;
+  ZooOptions zoo;
+  // With the file's own config: another input side (0 keeps it). Models that pool globally take
+  // any size; the weights then still fit.
+  int64_t input_size = 0;
+};
+TrainedModel load_trained_model(const std::string& weights, Device device, const ModelChoice& choice);
+
+// True when the file's metadata records its model config (i2v train, i2v weights init and
+// import-caffe write it), so that no model needs naming; reads the header only.
+bool weights_record_model(const std::string& weights);
 
 // A layer of `model` by its name, or by the name the VGG papers give it where the model has
 // torchvision's VGG names: fc6 and fc7 (the first and second fully connected layers' outputs

@@ -11,7 +11,7 @@ const ConfigSection<LrSchedule>& LrSchedule::config_fields() {
   // Every type's fields (a schedule may give only its own type's: from_json). No defaults
   // here: the members' own stay.
   static const ConfigSection<LrSchedule> fields = {
-      {"lr", nullptr, &LrSchedule::base_lr_},
+      {"lr", nullptr, &LrSchedule::base_lr_, ConfigRange{0}},
       {"type", "string", nullptr,
        [](const nlohmann::json& value, LrSchedule& s) {
          const std::string type = value.get<std::string>();
@@ -21,16 +21,16 @@ const ConfigSection<LrSchedule>& LrSchedule::config_fields() {
          else if (type == "plateau") s.type_ = Type::plateau;
          else I2V_THROW("unknown schedule type '{}': expected constant, step, multistep or plateau", type);
        }},
-      {"step_epochs", nullptr, &LrSchedule::step_epochs_},
-      {"gamma", nullptr, &LrSchedule::gamma_},
-      {"milestones", nullptr, &LrSchedule::milestones_},
-      {"factor", nullptr, &LrSchedule::factor_},
-      {"patience", nullptr, &LrSchedule::patience_},
-      {"threshold", nullptr, &LrSchedule::threshold_},
-      {"cooldown", nullptr, &LrSchedule::cooldown_},
-      {"min_lr", nullptr, &LrSchedule::min_lr_},
-      {"warmup_steps", nullptr, &LrSchedule::warmup_steps_},
-      {"warmup_start_factor", nullptr, &LrSchedule::warmup_start_factor_},
+      {"step_epochs", nullptr, &LrSchedule::step_epochs_, ConfigRange{1}},
+      {"gamma", nullptr, &LrSchedule::gamma_, ConfigRange{0, 1}},
+      {"milestones", nullptr, &LrSchedule::milestones_, ConfigRange{0}},
+      {"factor", nullptr, &LrSchedule::factor_, ConfigRange{0, 1}},
+      {"patience", nullptr, &LrSchedule::patience_, ConfigRange{0}},
+      {"threshold", nullptr, &LrSchedule::threshold_, ConfigRange{0}},
+      {"cooldown", nullptr, &LrSchedule::cooldown_, ConfigRange{0}},
+      {"min_lr", nullptr, &LrSchedule::min_lr_, ConfigRange{0}},
+      {"warmup_steps", nullptr, &LrSchedule::warmup_steps_, ConfigRange{0}},
+      {"warmup_start_factor", nullptr, &LrSchedule::warmup_start_factor_, ConfigRange{0, 1}},
   };
   return fields;
 }

@@ -50,8 +50,8 @@ LoaderPosition Trainer::resume_or_start(bool resume) {
   const CheckpointDirectory directory(options_.run_directory + "/checkpoints", options_.keep_checkpoints);
   if (!resume) {
     I2V_CHECK(directory.list().empty(),
-              "{} already holds checkpoints of an earlier run: resume it (--resume), or train into another "
-              "run directory", directory.directory());
+              "{} already holds checkpoints of an earlier run: resume it (i2v train and i2v transfer: "
+              "--resume), or train into another run directory", directory.directory());
     return {};
   }
   std::optional<LatestCheckpoint> latest = directory.load_latest();

@@ -153,6 +153,9 @@ void apply_override(json& config, const std::string& assignment) {
 void load_initial_weights(Model& model, const std::string& path, const std::vector<std::string>& restart, uint64_t seed,
                           bool strict) {
   Safetensors file = load_safetensors(path);
+  if (const std::string bad = describe_non_finite(file.tensors); !bad.empty())
+    std::fprintf(stderr, "warning: init.weights %s holds non-finite values (restarted layers get fresh ones): %s\n",
+                 path.c_str(), bad.c_str());
   std::set<std::string> restarted(restart.begin(), restart.end());
   for (const std::string& layer : restart)
     I2V_CHECK(model.has_node(layer), "init.restart: model {} has no layer '{}'", model.name(), layer);

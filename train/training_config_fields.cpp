@@ -26,12 +26,12 @@ const ConfigSection<TopLevelFields>& top_level_fields() {
       {"loss", json::object(), &TopLevelFields::loss},
       {"optimizer", json::object(), &TopLevelFields::optimizer},
       {"schedule", json::object(), &TopLevelFields::schedule},
-      {"epochs", 10, &TopLevelFields::loop, &TrainerOptions::epochs},
-      {"max_steps", 0, &TopLevelFields::loop, &TrainerOptions::max_steps},
-      {"validate_every_steps", 0, &TopLevelFields::loop, &TrainerOptions::validate_every_steps},
-      {"checkpoint_every_steps", 0, &TopLevelFields::loop, &TrainerOptions::checkpoint_every_steps},
-      {"keep_checkpoints", 3, &TopLevelFields::loop, &TrainerOptions::keep_checkpoints},
-      {"log_every_steps", 10, &TopLevelFields::loop, &TrainerOptions::log_every_steps},
+      {"epochs", 10, &TopLevelFields::loop, &TrainerOptions::epochs, ConfigRange{0}},
+      {"max_steps", 0, &TopLevelFields::loop, &TrainerOptions::max_steps, ConfigRange{0}},
+      {"validate_every_steps", 0, &TopLevelFields::loop, &TrainerOptions::validate_every_steps, ConfigRange{0}},
+      {"checkpoint_every_steps", 0, &TopLevelFields::loop, &TrainerOptions::checkpoint_every_steps, ConfigRange{0}},
+      {"keep_checkpoints", 3, &TopLevelFields::loop, &TrainerOptions::keep_checkpoints, ConfigRange{1}},
+      {"log_every_steps", 10, &TopLevelFields::loop, &TrainerOptions::log_every_steps, ConfigRange{0}},
       {"on_nonfinite", "string", "stop",
        [](const json& value, TopLevelFields& top) {
          const std::string text = value.get<std::string>();
@@ -52,10 +52,10 @@ const ConfigSection<ModelFields>& model_fields() {
   static const ConfigSection<ModelFields> fields = {
       {"name", "i2v-tag", &ModelFields::name},
       {"config", nullptr, &ModelFields::name},  // a model config file: read after "name", so it wins
-      {"width", 1.0, &ModelFields::zoo, &ZooOptions::width},
-      {"gcn_features", 0, &ModelFields::zoo, &ZooOptions::gcn_features},
+      {"width", 1.0, &ModelFields::zoo, &ZooOptions::width, ConfigRange{1e-3}},
+      {"gcn_features", 0, &ModelFields::zoo, &ZooOptions::gcn_features, ConfigRange{0}},
       {"gcn_average_scores", true, &ModelFields::zoo, &ZooOptions::gcn_average_scores},
-      {"input_size", nullptr, &ModelFields::input_size},
+      {"input_size", nullptr, &ModelFields::input_size, ConfigRange{1}},
   };
   return fields;
 }
@@ -104,8 +104,8 @@ const ConfigSection<DataFields>& data_fields() {
          data.augmented.check();
        }},
       {"cache", false, &DataFields::cache},
-      {"batch_size", 32, &DataFields::loader, &LoaderOptions::batch_size},
-      {"workers", 2, &DataFields::loader, &LoaderOptions::workers},
+      {"batch_size", 32, &DataFields::loader, &LoaderOptions::batch_size, ConfigRange{1}},
+      {"workers", 2, &DataFields::loader, &LoaderOptions::workers, ConfigRange{0}},
       {"drop_last", false, &DataFields::loader, &LoaderOptions::drop_last},
   };
   return fields;
@@ -138,9 +138,9 @@ const ConfigSection<LossFields>& loss_fields() {
 
 const ConfigSection<OptimizerFields>& optimizer_fields() {
   static const ConfigSection<OptimizerFields> fields = {
-      {"momentum", 0.9, &OptimizerFields::sgd, &SgdOptions::momentum},
-      {"weight_decay", 5e-4, &OptimizerFields::sgd, &SgdOptions::weight_decay},
-      {"clip_norm", 0.0, &OptimizerFields::sgd, &SgdOptions::clip_norm},
+      {"momentum", 0.9, &OptimizerFields::sgd, &SgdOptions::momentum, ConfigRange{0, 1}},
+      {"weight_decay", 5e-4, &OptimizerFields::sgd, &SgdOptions::weight_decay, ConfigRange{0}},
+      {"clip_norm", 0.0, &OptimizerFields::sgd, &SgdOptions::clip_norm, ConfigRange{0}},
       {"layers", "list of rules", json::array(), [](const json& value, OptimizerFields& o) { o.layers = value; }},
   };
   return fields;
