@@ -38,7 +38,8 @@
 // fp32's 32. A pair step of the micro-kernel does 8·48·2·2 = 1536 FLOPs on 3·64 B of B and 8·4 B
 // of A (0.15 B/FLOP from L1/L2, half of fp32's 224 B per 768 FLOPs); the operands are read once
 // per pack from memory in fp32 as before, so a product whose packing streams from DRAM (a large
-// op(B) shared by few rows) gains less than 2×.
+// op(B) shared by few rows) gains less than 2×. Measured on VGG's GEMMs on a Zen 4: 1.67-1.91×
+// fp32's speed, 66-86% of the measured vdpbf16ps peak (bench/RESULTS.md, "BF16 on the CPU").
 //
 // Only functions marked I2V_AVX512 use AVX-512 instructions (I2V_AVX512_BF16 also AVX-512 BF16);
 // the rest of the build stays portable and gemm() calls here only when cpu_has_avx512f().
