@@ -13,6 +13,7 @@
 #include "nn/npy.h"
 #include "base/random.h"
 #include "nn/safetensors.h"
+#include "tests/layer_check.h"
 #include "tests/temp_directory.h"
 #include "base/atomic_file.h"
 #include "data/image.h"
@@ -173,7 +174,8 @@ TEST_F(CliTest, ForwardAndBackwardAgreeOnEveryDeviceAndWithPyTorch) {
   // the gradients of the early layers move by up to ~10% (measured: 13% for conv2_1 at this size),
   // because ReLUs and max-pools whose inputs nearly tie flip under such rounding and send whole
   // gradient entries elsewhere — perturbing only the input by ±5e-4 already moves conv1_1's
-  // gradient by 1.7% on the cpu. The bound catches a wrong kernel (errors of O(1)), not that.
+  // gradient by 1.7% on the cpu. The bound catches a wrong kernel (errors of O(1)), not that;
+  // tests/model_devices_test.cpp compares every zoo model with float64 per layer and end to end.
   const std::vector<std::pair<std::string, std::string>> runs = {
       {"cpu", "--device cpu"}, {"sim_fp32", "--device sim --precision fp32"}, {"sim_tf32", "--device sim --precision tf32"}};
   for (const auto& [name, options] : runs) {
@@ -182,14 +184,6 @@ TEST_F(CliTest, ForwardAndBackwardAgreeOnEveryDeviceAndWithPyTorch) {
                    options));
   }
   auto values = [&](const std::string& file) { return read_npy_tensor(path(file)).to_vector<float>(); };
-  auto normwise = [](const std::vector<float>& a, const std::vector<float>& b) {
-    double difference = 0, norm = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      difference += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-      norm += double(a[i]) * a[i];
-    }
-    return std::sqrt(difference / std::max(norm, 1e-300));
-  };
   const std::vector<float> cpu = values("y_cpu.npy");
   const Safetensors g_cpu = load_safetensors(path("g_cpu.safetensors"));
   struct Allowed {
@@ -199,11 +193,11 @@ TEST_F(CliTest, ForwardAndBackwardAgreeOnEveryDeviceAndWithPyTorch) {
   for (const Allowed& allowed : {Allowed{"sim_fp32", 1e-5, 1e-5}, Allowed{"sim_tf32", 1e-2, 0.3}}) {
     SCOPED_TRACE(allowed.run);
     const std::string& name = allowed.run;
-    EXPECT_LE(normwise(cpu, values("y_" + name + ".npy")), allowed.output) << "output";
+    test::expect_normwise_close("output", read_npy_tensor(path("y_" + name + ".npy")), read_npy_tensor(path("y_cpu.npy")),
+                                allowed.output);
     const Safetensors g = load_safetensors(path("g_" + name + ".safetensors"));
     for (const auto& [tensor_name, tensor] : g_cpu.tensors)
-      EXPECT_LE(normwise(tensor.to_vector<float>(), g.tensors.at(tensor_name).to_vector<float>()), allowed.gradients)
-          << tensor_name;
+      test::expect_normwise_close(tensor_name, g.tensors.at(tensor_name), tensor, allowed.gradients);
   }
 
   // PyTorch, from the same config and weights (scripts/torch_reference.py).

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <gtest/gtest.h>
 
+#include "base/error.h"
 #include "kernels/sim/simt.h"
 
 #include "tests/test_util.h"
@@ -178,6 +180,35 @@ void check_loss_devices_agree(const std::function<std::unique_ptr<Loss>()>& make
   EXPECT_EQ(loss_dev.device(), device);
   expect_close("loss", loss_ref, loss_dev, tolerances);
   expect_close("grad_logits", reference->backward(), tested->backward(), tolerances);
+}
+
+double normwise_relative_error(const Tensor& actual, const Tensor& reference) {
+  I2V_CHECK(actual.shape() == reference.shape(), "normwise_relative_error: shapes {} and {}", shape_str(actual.shape()),
+            shape_str(reference.shape()));
+  const std::vector<double> a = actual.to(Device::cpu()).cast(DType::f64).to_vector<double>();
+  const std::vector<double> b = reference.to(Device::cpu()).cast(DType::f64).to_vector<double>();
+  double difference = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    difference += (a[i] - b[i]) * (a[i] - b[i]);
+    norm += b[i] * b[i];
+  }
+  if (difference == 0) return 0;  // equal (also when both are zero)
+  return std::sqrt(difference) / std::sqrt(norm);  // NaN stays NaN; a zero reference gives infinity
+}
+
+double expect_normwise_close(const std::string& name, const Tensor& actual, const Tensor& reference, double bound) {
+  if (!actual.defined() || !reference.defined()) {
+    ADD_FAILURE() << name << ": " << (actual.defined() ? "the reference" : "the tensor") << " is missing";
+    return std::numeric_limits<double>::infinity();
+  }
+  if (actual.shape() != reference.shape()) {
+    ADD_FAILURE() << name << ": shape " << shape_str(actual.shape()) << ", reference " << shape_str(reference.shape());
+    return std::numeric_limits<double>::infinity();
+  }
+  const double error = normwise_relative_error(actual, reference);
+  EXPECT_LE(error, bound) << name << ": normwise relative error ‖" << actual.device().name()
+                          << " − reference‖ / ‖reference‖ = " << error;
+  return error;
 }
 
 void check_bitwise_reproducible(const std::function<std::vector<float>()>& run, std::mt19937_64& rng) {

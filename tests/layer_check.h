@@ -73,6 +73,17 @@ void check_loss_devices_agree(const std::function<std::unique_ptr<Loss>()>& make
 // times: a GPU reduction that adds in thread order (float atomics) differs between the runs.
 void check_bitwise_reproducible(const std::function<std::vector<float>()>& run, std::mt19937_64& rng);
 
+// ‖actual − reference‖₂ / ‖reference‖₂ over all elements, in double: the error of a whole tensor
+// against a reference (a float64 one, or another device's), which a few large elements cannot
+// hide and a few tiny ones cannot inflate as an element-wise relative error would. 0 when the
+// two are equal, infinity when only the reference is zero, NaN when either holds a NaN. Any
+// devices and floating dtypes; the shapes must match.
+double normwise_relative_error(const Tensor& actual, const Tensor& reference);
+// Expects normwise_relative_error(actual, reference) ≤ bound, reporting `name`, the error and
+// the bound with gtest (a NaN fails); returns the error (infinity when a tensor is missing or
+// the shapes differ).
+double expect_normwise_close(const std::string& name, const Tensor& actual, const Tensor& reference, double bound);
+
 // Fills every parameter of `layer` with N(0, std) values (on the layer's device and dtype).
 void randomize_parameters(Layer& layer, std::mt19937_64& rng, double std = 1.0);
 

@@ -1,7 +1,10 @@
 // The checkers themselves: a wrong backward and a kernel that writes nothing must fail them.
+#include <cmath>
+
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
+#include "base/error.h"
 #include "nn/layers/relu.h"
 #include "tests/layer_check.h"
 #include "tests/test_util.h"
@@ -71,6 +74,34 @@ TEST(DeviceAgreement, ReportsAnOutputNoKernelWrote) {
   });
   ASSERT_FALSE(failures.empty());
   EXPECT_NE(failures[0].find("nan"), std::string::npos) << failures[0];
+}
+
+TEST(NormwiseRelativeError, IsTheNormOfTheDifferenceOverTheReferences) {
+  const Tensor reference = Tensor::from_vector(std::vector<double>{3, 4}, {2});
+  EXPECT_EQ(test::normwise_relative_error(reference, reference), 0.0);
+  const Tensor on_sim = Tensor::from_vector(std::vector<float>{3, 5}, {2}, Device::sim());
+  // ‖(0, 1)‖ / ‖(3, 4)‖, on any device and in any dtype
+  EXPECT_DOUBLE_EQ(test::normwise_relative_error(on_sim, reference), 0.2);
+  const Tensor zeros = Tensor::zeros({2}, DType::f64);
+  EXPECT_EQ(test::normwise_relative_error(zeros, zeros), 0.0);
+  EXPECT_TRUE(std::isinf(test::normwise_relative_error(reference, zeros)));
+  const Tensor with_nan = Tensor::from_vector(std::vector<double>{3, std::nan("")}, {2});
+  EXPECT_TRUE(std::isnan(test::normwise_relative_error(with_nan, reference)));
+  EXPECT_THROW(test::normwise_relative_error(Tensor::zeros({3}), reference), Error);
+}
+
+TEST(NormwiseRelativeError, ExpectNormwiseCloseReportsNamesAndNaN) {
+  const Tensor reference = Tensor::from_vector(std::vector<double>{3, 4}, {2});
+  EXPECT_TRUE(failures_of([&] { test::expect_normwise_close("x", reference, reference, 0.0); }).empty());
+  auto failures = failures_of([&] {
+    const Tensor actual = Tensor::from_vector(std::vector<double>{3, 5}, {2});
+    test::expect_normwise_close("conv1.weight gradient", actual, reference, 0.1);
+  });
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_NE(failures[0].find("conv1.weight gradient"), std::string::npos) << failures[0];
+  const Tensor with_nan = Tensor::from_vector(std::vector<double>{3, std::nan("")}, {2});
+  EXPECT_EQ(failures_of([&] { test::expect_normwise_close("y", with_nan, reference, 1e30); }).size(), 1u);
+  EXPECT_EQ(failures_of([&] { test::expect_normwise_close("z", Tensor(), reference, 1.0); }).size(), 1u);
 }
 
 }  // namespace
