@@ -52,6 +52,9 @@ void run_train(const TrainOptions& o) {
                 static_cast<long long>(result.best_step), setup.trainer.run_directory.c_str());
   if (result.skipped_batches > 0) std::printf("; %lld non-finite batches skipped", static_cast<long long>(result.skipped_batches));
   std::printf("\n");
+  if (result.interrupted)  // the checkpoint is saved; the exit status says the run did not finish
+    throw Interrupted(result.stop_signal, fmt::format("interrupted by signal {}: checkpoint saved at step {}; continue "
+                                                      "with --resume", result.stop_signal, result.steps));
 }
 
 void add_train_command(CLI::App& app) {
@@ -66,7 +69,8 @@ void add_train_command(CLI::App& app) {
       "Writes into the run directory: config.json (the resolved config), metrics.jsonl (one JSON line per\n"
       "logged step and validation), checkpoints/ (the last few), best.safetensors and final.safetensors\n"
       "(weights with the model config, preprocessing and output names in their metadata).\n"
-      "Ctrl-C saves a checkpoint and stops; --resume continues exactly where it stopped.\n\n"
+      "Ctrl-C (or SIGTERM) saves a checkpoint and stops with exit status 130 (143); --resume continues\n"
+      "exactly where it stopped.\n\n"
       "Examples:\n"
       "  i2v train --config configs/emoji-i2v-tag.json\n"
       "  i2v train --config configs/emoji-i2v-tag.json --set epochs=2 --set data.batch_size=16 --run runs/try\n"

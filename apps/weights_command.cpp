@@ -148,12 +148,14 @@ void show_weights(const ShowOptions& options) {
   std::printf("%s: %zu tensors (%s), %s parameters, %s of tensor data, file %s\n", options.path.c_str(),
               entries.size(), dtypes.empty() ? "none" : dtypes.c_str(), format_count(int64_t(parameters)).c_str(),
               format_bytes(double(bytes)).c_str(), format_bytes(double(file.file_bytes())).c_str());
+  std::string damage;  // a checkpoint whose checksum fails is listed, then the command fails
   if (has_checkpoint_checksum(file)) {
     try {
       verify_checkpoint_checksum(file);
       std::printf("an i2v checkpoint: checksum verified\n");
     } catch (const Error& e) {
-      std::printf("an i2v checkpoint, DAMAGED: %s\n", e.message().c_str());
+      damage = e.message();
+      std::printf("an i2v checkpoint, DAMAGED: %s\n", damage.c_str());
     }
   }
   if (!file.metadata().empty()) {
@@ -165,6 +167,7 @@ void show_weights(const ShowOptions& options) {
   std::printf("\n");
   print_table(rows, right_aligned);
   if (options.stats) std::printf("\nstatistics over the finite values; std is the population standard deviation\n");
+  I2V_CHECK(damage.empty(), "a damaged checkpoint: {}", damage);
 }
 
 void add_show_subcommand(CLI::App& weights) {
@@ -176,7 +179,7 @@ void add_show_subcommand(CLI::App& weights) {
   show->footer(
       "Tensors are listed by name, numbers in names ordered as numbers (features.2 before features.10).\n"
       "Without --stats only the header is read (and a checkpoint's checksum verified), so even a large\n"
-      "file lists at once.\n\n"
+      "file lists at once. A checkpoint whose checksum fails is listed as DAMAGED and the command exits 1.\n\n"
       "Examples:\n"
       "  i2v weights show vgg11.safetensors\n"
       "  i2v weights show --stats runs/tag/checkpoint-000012000.i2vckpt\n"

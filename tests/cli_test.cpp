@@ -11,6 +11,7 @@
 
 #include "nn/npy.h"
 #include "base/random.h"
+#include "train/checkpoint.h"
 #include "nn/safetensors.h"
 #include "tests/temp_directory.h"
 #include "base/atomic_file.h"
@@ -306,5 +307,47 @@ TEST_F(CliTest, GcnTrainEvalAndArtistPairs) {
   const ToolRun all = ok("eval --run runs/pairs/all --split test");
   EXPECT_NE(all.out.find("3 classes: top-1"), std::string::npos) << all.out;
 }
+
+// A small code store from random codes, with image paths, for the tests of outputs and exit codes.
+void write_store_inputs(const std::string& codes_npy, const std::string& paths_txt) {
+  Rng rng(3);
+  std::vector<uint8_t> codes(20 * 8);
+  for (uint8_t& byte : codes) byte = uint8_t(rng.below(256));
+  write_npy(codes_npy, NpyType::u8, {20, 8}, codes.data());
+  std::string paths;
+  for (int i = 0; i < 20; ++i) paths += fmt::format("pictures/{}.png\n", i);
+  write_file_atomically(paths_txt, paths);
+}
+
+TEST_F(CliTest, ExitCodes) {
+  // 2: usage errors (CLI11's own codes were 104-114, undocumented).
+  EXPECT_EQ(i2v("frobnicate").status, 2);
+  EXPECT_EQ(i2v("index knn -o knn.npy").status, 2);                  // a required option missing
+  EXPECT_EQ(i2v("index knn --store s --k 0 -o knn.npy").status, 2);  // a value out of range
+  EXPECT_EQ(i2v("index knn --store s --frobnicate").status, 2);      // an unknown option
+  EXPECT_EQ(ok("--help").status, 0);
+  EXPECT_NE(ok("--help").out.find("Exit status: 0 done; 1 an error"), std::string::npos);
+  // 1: a failed write of stdout is an error.
+  write_store_inputs(path("codes.npy"), path("paths.txt"));
+  ok("index build --codes codes.npy --paths paths.txt -o s.i2vcodes");
+  ok("search 3 --store s.i2vcodes --k 2 > /dev/null");
+  const ToolRun full = i2v("search 3 --store s.i2vcodes --k 2 > /dev/full");
+  EXPECT_EQ(full.status, 1);
+  EXPECT_NE(full.err.find("cannot write to the standard output"), std::string::npos) << full.err;
+  // 1: a checkpoint that `weights show` lists as DAMAGED.
+  Checkpoint checkpoint;
+  checkpoint.tensors["w"] = Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, {4});
+  checkpoint.state = {{"step", 1}};
+  save_checkpoint(path("c.i2vckpt"), checkpoint);
+  EXPECT_NE(ok("weights show c.i2vckpt").out.find("checksum verified"), std::string::npos);
+  std::string bytes = read_file(path("c.i2vckpt"));
+  bytes[bytes.size() - 1] ^= 0x40;  // a bit of the tensor data
+  write_file_atomically(path("c.i2vckpt"), bytes);
+  const ToolRun damaged = i2v("weights show c.i2vckpt");
+  EXPECT_EQ(damaged.status, 1);
+  EXPECT_NE(damaged.out.find("DAMAGED"), std::string::npos) << damaged.out;
+  EXPECT_NE(damaged.err.find("i2v: error: a damaged checkpoint: "), std::string::npos) << damaged.err;
+}
+
 }  // namespace
 }  // namespace i2v

@@ -104,6 +104,7 @@ TrainResult Trainer::run(bool resume) {
                    static_cast<long long>(step_));
       save_checkpoint(train_->position());
       result_.interrupted = true;
+      result_.stop_signal = StopSignal::signal_number();
       break;
     }
     if (!progress_)
