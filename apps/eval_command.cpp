@@ -50,7 +50,7 @@ void run_eval(const EvalOptions& o) {
   nlohmann::json data = nlohmann::json::object();  // with --run: its data section
   if (!o.run.empty()) {
     if (weights.empty()) weights = o.run + "/best.safetensors";
-    const nlohmann::json config = nlohmann::json::parse(read_file(o.run + "/config.json"));
+    const nlohmann::json config = read_run_config(o.run);  // its paths are relative to the run directory
     data = config.value("data", nlohmann::json::object());
     contents = read_data(data);
   } else {

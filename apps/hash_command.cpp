@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "apps/commands.h"
+#include "apps/results.h"
 #include "apps/data_options.h"
 #include "index/code_store.h"
 #include "base/error.h"
@@ -67,7 +68,8 @@ void add_hash_command(CLI::App& app) {
         sorted_ids.push_back(ids[size_t(from)]);
         sorted_paths.push_back(paths[size_t(from)]);
       }
-      write_code_store(output, code_source(CodeView{words.data(), n, bits / 64}, sorted_ids, sorted_paths));
+      write_code_store(output, code_source(CodeView{words.data(), n, bits / 64}, sorted_ids,
+                                           paths_for_store(sorted_paths, output)));
     }
     std::printf("wrote %s: %lld codes of %d bits\n", output.c_str(), static_cast<long long>(n), bits);
   });

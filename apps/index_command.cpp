@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/results.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/graph.h"
@@ -27,7 +28,8 @@ struct BuildOptions {
 
 void run_build(const BuildOptions& o) {
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<std::string> paths = o.paths.empty() ? std::vector<std::string>{} : read_path_list(o.paths);
+  const std::vector<std::string> paths =
+      o.paths.empty() ? std::vector<std::string>{} : paths_for_store(read_path_list(o.paths), o.output);
   write_code_store(o.output, code_source_from_npy(o.codes, o.ids, paths));
   const CodeStore store = CodeStore::open(o.output);
   std::printf("wrote %s: %s codes of %s bits (%s), ids %s..%s%s, in %s\n", o.output.c_str(),
@@ -49,7 +51,8 @@ void add_build(CLI::App& index) {
                                    "stored in id order")
       ->check(CLI::ExistingFile);
   cmd->add_option("--paths", o->paths, "Text file with the image path of each code, one per line, in the order "
-                                       "of the codes")
+                                       "of the codes (relative ones from the current directory; the store keeps "
+                                       "them relative to its own folder)")
       ->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", o->output, "The store to write (atomically)")->required();
   cmd->footer(

@@ -56,7 +56,7 @@ void run_morph(const MorphOptions& o) {
       step["distance_from_previous"] = distance;
       step["distance_so_far"] = total;
       steps.push_back(step);
-      files.push_back(resolve_image_path(o.image_root, store.image_path(p.nodes[s])));
+      files.push_back(picture_file(store, p.nodes[s], o.image_root));
     }
     files.resize(files.size() + longest - p.nodes.size());  // each path on its own row
     out["paths"].push_back({{"length", p.length}, {"steps", steps}});
@@ -88,7 +88,8 @@ void add_morph_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--json", o->json, "Write the JSON here instead of stdout");
   cmd->add_option("--sheet", o->sheet, "Draw the transition as a PNG: one row per path, its ends framed");
-  cmd->add_option("--image-root", o->image_root, "Directory the store's relative image paths are under");
+  cmd->add_option("--image-root", o->image_root,
+                  "Directory the store's relative image paths are under (default: the store's own folder)");
   cmd->add_option("--thumb", o->thumb, "Thumbnail size in pixels")->capture_default_str();
   cmd->footer(
       "The path is the shortest between the two over the graph whose edges join each illustration to its\n"

@@ -28,7 +28,7 @@ void run_search(const SearchOptions& o) {
   // The query is a row of the store: search for k + 1 and leave it out.
   const KnnLists nearest = knn(store.codes(), {store.code(query), 1, store.words()}, k + 1, Device::parse(o.device));
   nlohmann::json results = nlohmann::json::array();
-  std::vector<std::string> files = {resolve_image_path(o.image_root, store.image_path(query))};
+  std::vector<std::string> pictures = {picture_file(store, query, o.image_root)};
   for (int r = 0; r <= k && int(results.size()) < k; ++r) {
     const int32_t row = nearest.rows_of(0)[r];
     if (row == query) continue;
@@ -36,11 +36,11 @@ void run_search(const SearchOptions& o) {
     item["rank"] = results.size() + 1;
     item["distance"] = nearest.distances_of(0)[r];
     results.push_back(item);
-    files.push_back(resolve_image_path(o.image_root, store.image_path(row)));
+    pictures.push_back(picture_file(store, row, o.image_root));
   }
   nlohmann::json out = {{"store", o.store}, {"bits", store.bits()}, {"query", item_json(store, query)},
                         {"k", k}, {"results", results}};
-  if (!o.sheet.empty()) write_contact_sheet(o.sheet, files, o.thumb, o.columns, {0}, "search", out);
+  if (!o.sheet.empty()) write_contact_sheet(o.sheet, pictures, o.thumb, o.columns, {0}, "search", out);
   emit_json(out, o.json);
 }
 
@@ -52,7 +52,8 @@ void add_search_command(CLI::App& app) {
   cmd->add_option("--k", o->k, "How many neighbours")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--json", o->json, "Write the JSON here instead of stdout");
   cmd->add_option("--sheet", o->sheet, "Draw a contact sheet PNG: the query (framed), then its neighbours");
-  cmd->add_option("--image-root", o->image_root, "Directory the store's relative image paths are under");
+  cmd->add_option("--image-root", o->image_root,
+                  "Directory the store's relative image paths are under (default: the store's own folder)");
   cmd->add_option("--thumb", o->thumb, "Thumbnail size of the sheet in pixels")->capture_default_str();
   cmd->add_option("--columns", o->columns, "Thumbnails per row of the sheet")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu, sim or cuda")->capture_default_str();

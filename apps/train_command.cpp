@@ -1,5 +1,6 @@
 // `i2v train`: trains a model as a JSON config says (train/training_config.h, docs/training.md).
 #include <cstdio>
+#include <filesystem>
 
 #include "apps/commands.h"
 #include "base/error.h"
@@ -19,11 +20,22 @@ struct TrainOptions {
 
 void run_train(const TrainOptions& o) {
   nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(read_file(o.config));
-  } catch (const nlohmann::json::exception& e) {
-    I2V_THROW("{}: not a JSON training config: {}", o.config, e.what());
+  if (o.config.empty()) {  // continuing a run with the config it was started with
+    I2V_CHECK(o.resume && !o.run.empty(), "give --config FILE, or --run DIR --resume to continue a run with its own "
+              "config.json");
+    config = read_run_config(o.run);
+  } else {
+    try {
+      config = nlohmann::json::parse(read_file(o.config));
+    } catch (const nlohmann::json::exception& e) {
+      I2V_THROW("{}: not a JSON training config: {}", o.config, e.what());
+    }
   }
+  // A run's config.json (i2v train wrote it: it has "model_config") names files relative to its
+  // own folder, and is read whole before training rewrites it; a config you write names them
+  // from the current directory.
+  const bool written_by_train = config.is_object() && config.contains("model_config") && !o.config.empty();
+  if (written_by_train) config = config_paths_resolved_from(config, std::filesystem::path(o.config).parent_path().string());
   if (!o.run.empty()) config["run"] = o.run;
   for (const std::string& assignment : o.overrides) apply_override(config, assignment);
 
@@ -60,7 +72,9 @@ void run_train(const TrainOptions& o) {
 void add_train_command(CLI::App& app) {
   static TrainOptions o;
   CLI::App* cmd = app.add_subcommand("train", "Train a model as a JSON config says (data, model, optimizer, schedule)");
-  cmd->add_option("--config", o.config, "The training config (see docs/training.md and configs/)")->required();
+  cmd->add_option("--config", o.config,
+                  "The training config (see docs/training.md and configs/); with --run DIR --resume, default: the "
+                  "run's own config.json");
   cmd->add_option("--run", o.run, "Run directory for checkpoints, logs and weights (overrides the config's \"run\")");
   cmd->add_option("--set", o.overrides, "Override a config field by its dotted path, e.g. --set schedule.lr=0.05")
       ->take_all();
@@ -74,7 +88,8 @@ void add_train_command(CLI::App& app) {
       "Examples:\n"
       "  i2v train --config configs/emoji-i2v-tag.json\n"
       "  i2v train --config configs/emoji-i2v-tag.json --set epochs=2 --set data.batch_size=16 --run runs/try\n"
-      "  i2v train --config configs/emoji-i2v-tag.json --resume");
+      "  i2v train --config configs/emoji-i2v-tag.json --resume\n"
+      "  i2v train --run demo-out/runs/i2v-tag --resume --set epochs=20");
   cmd->callback([] { run_train(o); });
 }
 

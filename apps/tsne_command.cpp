@@ -7,6 +7,7 @@
 #include <random>
 
 #include "apps/commands.h"
+#include "apps/results.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/knn.h"
@@ -59,7 +60,7 @@ Neighbourhoods neighbourhoods_of_codes(const CodeStore& store, Points& points, c
   for (int64_t row : points.rows) {
     codes.insert(codes.end(), store.code(row), store.code(row) + words);
     points.ids.push_back(store.id(row));
-    points.paths.push_back(std::string(store.image_path(row)));
+    points.paths.push_back(store.has_paths() ? picture_file(store, row, o.image_root) : std::string());
   }
   const int64_t n = int64_t(points.rows.size());
   Progress meter("neighbours", n, "queries", double(n - 1), "pairs");
@@ -83,7 +84,7 @@ Neighbourhoods neighbourhoods_of_features(Points& points, const TsneCommandOptio
             o.paths, paths.size(), features.size(0), o.features);
   for (int64_t row : points.rows) {
     points.ids.push_back(row);
-    points.paths.push_back(paths.empty() ? std::string() : paths[size_t(row)]);
+    points.paths.push_back(paths.empty() ? std::string() : resolve_image_path(o.image_root, paths[size_t(row)]));
   }
   const int64_t n = int64_t(points.rows.size());
   Progress meter("neighbours", n, "points");
@@ -125,11 +126,9 @@ void run_tsne(TsneCommandOptions o) {
   std::printf("wrote %s: %s points (row, id, x, y, path)\n", o.csv.c_str(), format_count(int64_t(points.rows.size())).c_str());
   if (o.png.empty()) return;
   const bool have_images = std::any_of(points.paths.begin(), points.paths.end(), [](const std::string& p) { return !p.empty(); });
-  std::vector<std::string> files;
-  for (const std::string& p : points.paths) files.push_back(p.empty() ? p : resolve_image_path(o.image_root, p));
   Image canvas;
   std::vector<std::string> failures;
-  const int drawn = thumbnail_map(xy, have_images ? files : std::vector<std::string>{}, points.labels, o.size, o.thumb,
+  const int drawn = thumbnail_map(xy, have_images ? points.paths : std::vector<std::string>{}, points.labels, o.size, o.thumb,
                                   o.tsne.seed, canvas, failures);
   save_png(o.png, canvas);
   for (size_t f = 0; f < std::min<size_t>(failures.size(), 5); ++f) std::fprintf(stderr, "tsne: %s\n", failures[f].c_str());
@@ -147,7 +146,9 @@ void add_tsne_command(CLI::App& app) {
   cmd->add_option("--labels", o->labels, "int32/int64 .npy of a label per item: colours the dots");
   cmd->add_option("--csv", o->csv, "The coordinates to write (row, id, x, y, path)")->required();
   cmd->add_option("--png", o->png, "The map to draw");
-  cmd->add_option("--image-root", o->image_root, "Directory the relative image paths are under");
+  cmd->add_option("--image-root", o->image_root,
+                  "Directory the relative image paths are under (default: the store's own folder; with --features, "
+                  "the current directory)");
   cmd->add_option("--sample", o->sample, "Map a random sample of this many items (the paper: 1,000)");
   cmd->add_option("--perplexity", o->tsne.perplexity, "Effective number of neighbours")->capture_default_str();
   cmd->add_option("--iterations", o->tsne.iterations, "Gradient steps")->capture_default_str();

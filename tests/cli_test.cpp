@@ -29,10 +29,11 @@ struct ToolRun {
 
 class CliTest : public test::TempDirectoryTest {
  protected:
-  // Runs `i2v ARGS` in the test's directory.
-  ToolRun i2v(const std::string& args) {
+  // Runs `i2v ARGS` in the test's directory (or in its folder `in`).
+  ToolRun i2v(const std::string& args, const std::string& in = "") {
     const std::string err_file = path("stderr.txt");
-    const std::string command = fmt::format("cd '{}' && OMP_NUM_THREADS=1 '{}' {} 2>'{}'", dir_.string(), I2V_TOOL, args, err_file);
+    const std::string command = fmt::format("cd '{}' && OMP_NUM_THREADS=1 '{}' {} 2>'{}'", (dir_ / in).string(), I2V_TOOL,
+                                            args, err_file);
     ToolRun run;
     FILE* pipe = popen(command.c_str(), "r");
     char buffer[4096];
@@ -44,8 +45,8 @@ class CliTest : public test::TempDirectoryTest {
     return run;
   }
 
-  ToolRun ok(const std::string& args) {
-    ToolRun run = i2v(args);
+  ToolRun ok(const std::string& args, const std::string& in = "") {
+    ToolRun run = i2v(args, in);
     EXPECT_EQ(run.status, 0) << "i2v " << args << "\n" << run.err;
     return run;
   }
@@ -113,6 +114,19 @@ TEST_F(CliTest, TrainEvalTagHashSearchEndToEnd) {
   EXPECT_EQ(wrong.status, 1);
   EXPECT_NE(wrong.err.find("loss.pos_weight"), std::string::npos) << wrong.err;
 
+  // The run's config.json names its files relative to the run directory, so the run works from
+  // any current directory.
+  const json saved = json::parse(read_file(path("runs/tag/config.json")));
+  EXPECT_EQ(saved.at("data").at("images"), "../..");
+  EXPECT_EQ(saved.at("data").at("vocab"), "../../vocab.json");
+  std::filesystem::create_directories(path("elsewhere"));
+  const ToolRun from_elsewhere = ok(fmt::format("eval --run '{}' --split all", path("runs/tag")), "elsewhere");
+  EXPECT_NE(from_elsewhere.out.find("baseline"), std::string::npos) << from_elsewhere.out;
+  // A run continues with its own config.json, from anywhere (it has finished: nothing to train).
+  EXPECT_NE(ok("train --run ../runs/tag --resume", "elsewhere").err.find("resuming from"), std::string::npos);
+  ok("train --config ../runs/tag/config.json --resume", "elsewhere");
+  EXPECT_EQ(json::parse(read_file(path("runs/tag/config.json"))), saved);
+
   // eval: mAP per category and its baseline, as text and JSON.
   const ToolRun eval = ok("eval --run runs/tag --split all --json eval.json");
   EXPECT_NE(eval.out.find("baseline"), std::string::npos) << eval.out;
@@ -150,6 +164,9 @@ TEST_F(CliTest, TrainEvalTagHashSearchEndToEnd) {
   ok("hash --metadata metadata.jsonl --images . --vocab vocab.json --weights runs/feature/best.safetensors -o codes.i2vcodes");
   const ToolRun search = ok("search 7 --store codes.i2vcodes --k 3");
   EXPECT_EQ(json::parse(search.out).at("results").size(), 3u) << search.out;
+  // The store keeps its pictures' paths relative to itself: the sheet draws them from anywhere.
+  const ToolRun sheet = ok("search 7 --store ../codes.i2vcodes --k 3 --sheet sheet.png", "elsewhere");
+  EXPECT_EQ(json::parse(sheet.out).at("unreadable_images").size(), 0u) << sheet.out << sheet.err;
 
   // The class activation map of a tag.
   ok("cam original/0001/1.png --weights runs/tag/best.safetensors --tag round -o cam.png");
