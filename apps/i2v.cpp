@@ -38,7 +38,11 @@ int run(int argc, char** argv) {
   app.footer(
       "Exit status: 0 done; 1 an error (one line on stderr; also a failed write of stdout); 2 a usage\n"
       "error (unknown command or option, missing or malformed value); 130 interrupted by Ctrl-C (SIGINT),\n"
-      "143 by SIGTERM, after saving a checkpoint.");
+      "143 by SIGTERM, after saving a checkpoint.\n"
+      "Outputs are written atomically as regular files, never onto a file the command reads nor through\n"
+      "a link, device or FIFO; files i2v reads back (weights, vocabularies, stores, ...) are replaced only\n"
+      "with --force; missing folders are made before the work. Paths inside files i2v writes (a run's\n"
+      "config.json, a code store's image paths) are relative to that file's folder. README: Conventions.");
   app.require_subcommand(1);
   i2v::app::add_registered_commands(app);
   try {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/results.h"
 #include "base/error.h"
@@ -24,9 +25,14 @@ namespace {
 
 struct BuildOptions {
   std::string codes, ids, paths, output;
+  bool force = false;
 };
 
 void run_build(const BuildOptions& o) {
+  CommandFiles files;
+  files.input("--codes", o.codes).input("--ids", o.ids).input("--paths", o.paths);
+  files.output("-o", o.output, Existing::needs_force);
+  files.check(o.force);
   const auto start = std::chrono::steady_clock::now();
   const std::vector<std::string> paths =
       o.paths.empty() ? std::vector<std::string>{} : paths_for_store(read_path_list(o.paths), o.output);
@@ -55,6 +61,7 @@ void add_build(CLI::App& index) {
                                        "them relative to its own folder)")
       ->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", o->output, "The store to write (atomically)")->required();
+  add_force_flag(cmd, o->force);
   cmd->footer(
       "The store keeps the codes (memory-mapped when used, so millions cost no read into RAM), the ids\n"
       "and the image paths, with checksums; every command checks it when opening it.\n"
@@ -124,6 +131,9 @@ KnnLists all_pairs_with_progress(const CodeStore& store, int k, Device device, c
 }
 
 void run_knn(const KnnOptions& o) {
+  CommandFiles files;
+  files.input("--store", o.store).output("-o", o.output);
+  files.check();
   const CodeStore store = CodeStore::open(o.store);
   const KnnLists knn = all_pairs_with_progress(store, o.k, Device::parse(o.device), "knn");
   std::vector<int64_t> out;
@@ -161,9 +171,13 @@ void add_knn(CLI::App& index) {
 struct GraphOptions {
   std::string store, output, device = "cpu";
   int k = 5;
+  bool force = false;
 };
 
 void run_graph(const GraphOptions& o) {
+  CommandFiles files;
+  files.input("--store", o.store).output("-o", o.output, Existing::needs_force);
+  files.check(o.force);
   const CodeStore store = CodeStore::open(o.store);
   const KnnLists knn = all_pairs_with_progress(store, o.k, Device::parse(o.device), "graph");
   const NeighbourGraph graph = graph_from_knn(knn, store.bits(), store.codes_checksum());
@@ -180,6 +194,7 @@ void add_graph(CLI::App& index) {
   cmd->add_option("--store", o->store, "The code store")->required();
   cmd->add_option("--k", o->k, "Neighbours per item (the paper: 5)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("-o,--output", o->output, "The graph file to write (atomically)")->required();
+  add_force_flag(cmd, o->force);
   cmd->add_option("--device", o->device, "cpu, sim or cuda")->capture_default_str();
   cmd->footer(
       "Items i and j are joined when either is among the other's k nearest; the edge weighs their\n"

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "base/error.h"
 #include "index/code_store.h"
@@ -25,6 +26,10 @@ struct MorphOptions {
 
 void run_morph(const MorphOptions& o) {
   const CodeStore store = CodeStore::open(o.store);
+  CommandFiles inputs_and_outputs;
+  inputs_and_outputs.input("--store", o.store).input("--graph", o.graph).output("--json", o.json).output("--sheet", o.sheet);
+  add_store_pictures(inputs_and_outputs, store, o.image_root, o.sheet);
+  inputs_and_outputs.check();
   const NeighbourGraph graph = load_graph(o.graph);
   I2V_CHECK(graph.codes_checksum == store.codes_checksum() && graph.node_count == store.size(),
             "{} was not built from {} (another store or other codes); rebuild it with `i2v index graph --store {}`",

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "base/error.h"
 #include "index/code_store.h"
@@ -20,6 +21,10 @@ struct SearchOptions {
 
 void run_search(const SearchOptions& o) {
   const CodeStore store = CodeStore::open(o.store);
+  CommandFiles files;
+  files.input("--store", o.store).output("--json", o.json).output("--sheet", o.sheet);
+  add_store_pictures(files, store, o.image_root, o.sheet);
+  files.check();
   I2V_CHECK(o.sheet.empty() || store.has_paths(), "{} records no image paths, so there is no contact sheet to draw; "
             "rebuild it with `i2v index build --paths`", o.store);
   const int64_t query = find_item(store, o.query, o.image_root);

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "base/error.h"
 #include "base/file.h"
@@ -38,6 +39,12 @@ void run_train(const TrainOptions& o) {
   if (written_by_train) config = config_paths_resolved_from(config, std::filesystem::path(o.config).parent_path().string());
   if (!o.run.empty()) config["run"] = o.run;
   for (const std::string& assignment : o.overrides) apply_override(config, assignment);
+  CommandFiles files;
+  files.input("--config", written_by_train ? "" : o.config);
+  add_config_inputs(files, config);
+  if (config.contains("run") && config["run"].is_string())
+    add_run_outputs(files, "the run directory", config["run"].get<std::string>());
+  files.check();
 
   TrainingSetup setup = prepare_training(config);
   const Model& model = *setup.model;

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <random>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/results.h"
 #include "base/error.h"
@@ -99,12 +100,18 @@ void run_tsne(TsneCommandOptions o) {
   Points points;
   Neighbourhoods nb;
   int64_t total = 0;
+  CommandFiles files;
+  files.input("--store", o.store).input("--features", o.features).input("--paths", o.paths).input("--labels", o.labels);
+  files.output("--csv", o.csv).output("--png", o.png);
   if (!o.store.empty()) {
     const CodeStore store = CodeStore::open(o.store);
+    add_store_pictures(files, store, o.image_root, o.png);
+    files.check();
     total = store.size();
     points.rows = chosen_rows(total, o.sample, o.tsne.seed);
     nb = neighbourhoods_of_codes(store, points, o);
   } else {
+    files.check();
     total = read_npy_header(o.features).shape.at(0);
     points.rows = chosen_rows(total, o.sample, o.tsne.seed);
     nb = neighbourhoods_of_features(points, o);

@@ -1,6 +1,7 @@
 // `i2v vocab build` and `i2v vocab show`: the tag vocabulary of a Danbooru-style dump.
 #include <cstdio>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/data_options.h"
 #include "base/progress.h"
@@ -34,7 +35,7 @@ void add_vocab_command(CLI::App& app) {
   static std::vector<std::string> metadata;
   static std::string output, vintage = "auto";
   static VocabularyOptions options;
-  static bool no_ratings = false;
+  static bool no_ratings = false, force = false;
   static int64_t top = 10;
   build->add_option("--metadata", metadata, "JSON-lines metadata: files or folders of *.json/*.jsonl")->required();
   build->add_option("--output,-o", output, "The vocabulary JSON to write")->required();
@@ -52,6 +53,7 @@ void add_vocab_command(CLI::App& app) {
                     "auto (2022 when any post is rated g), legacy (s q e: dumps before 2022) or 2022 (g s q e)")
       ->capture_default_str();
   build->add_option("--top", top, "Tags to print per category")->capture_default_str();
+  add_force_flag(build, force);
   build->footer(
       "Outputs are ordered general, character, copyright, artist, meta, rating: with the defaults\n"
       "512 + 512 + 512 + 3 = 1,539, the order of the original illustration2vec release. Ties in count\n"
@@ -61,6 +63,10 @@ void add_vocab_command(CLI::App& app) {
       "  i2v vocab build --metadata danbooru2020/metadata/ -o vocab.json\n"
       "  i2v vocab build --metadata posts.jsonl --general 100 --character 0 --copyright 0 --no-ratings -o attrs.json");
   build->callback([] {
+    CommandFiles files;
+    for (const std::string& m : metadata) files.input("--metadata", m, is_metadata_file);
+    files.output("-o", output, Existing::needs_force);
+    files.check(force);
     options.ratings = !no_ratings;
     options.vintage = parse_rating_vintage(vintage);
     DataReport report;

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "nn/caffe_model.h"
@@ -195,10 +196,12 @@ void add_init_subcommand(CLI::App& weights) {
   static ModelOptions model;
   static uint64_t seed = 1;
   static std::string output;
+  static bool force = false;
   CLI::App* cmd = weights.add_subcommand("init", "Write a model's freshly initialised weights (He/Xavier/Gaussian per layer)");
   model.add(cmd);
   cmd->add_option("--seed", seed, "Seed of the initialisation")->capture_default_str();
   cmd->add_option("-o,--output", output, "The safetensors file to write")->required();
+  add_force_flag(cmd, force);
   cmd->footer(
       "Every conv/linear weight as its layer's \"init\" says (He's normal by default), biases 0,\n"
       "BatchNorm scale 1. The model config goes into the file's metadata, so the other tools need\n"
@@ -207,6 +210,10 @@ void add_init_subcommand(CLI::App& weights) {
       "  i2v weights init --model i2v-tag --seed 7 -o i2v-tag-init.safetensors\n"
       "  i2v weights init --model vgg19 --outputs 10 --width 0.25 --input-size 64 -o small.safetensors");
   cmd->callback([] {
+    CommandFiles files;
+    add_model_input(files, "--model", model.model);
+    files.output("-o", output, Existing::needs_force);
+    files.check(force);
     const nlohmann::json config = model.config();
     Model built = build_model(config);
     built.initialize(seed);
@@ -221,7 +228,7 @@ void add_init_subcommand(CLI::App& weights) {
 void add_import_caffe_subcommand(CLI::App& weights) {
   static ModelOptions model;
   static std::string caffemodel, tag_list, output;
-  static bool ignore_extra = false;
+  static bool ignore_extra = false, force = false;
   CLI::App* cmd = weights.add_subcommand(
       "import-caffe", "Convert the original Illustration2Vec Caffe models (illust2vec_tag_ver200.caffemodel, ...)");
   cmd->add_option("caffemodel", caffemodel, "The .caffemodel file")->required();
@@ -229,6 +236,7 @@ void add_import_caffe_subcommand(CLI::App& weights) {
   cmd->add_option("--tag-list", tag_list, "The release's tag_list.json: names the 1,539 outputs (for i2v tag)");
   cmd->add_option("-o,--output", output, "The safetensors file to write")->required();
   cmd->add_flag("--ignore-extra", ignore_extra, "Skip layers of the file the model does not have");
+  add_force_flag(cmd, force);
   cmd->footer(
       "Reads the Caffe file with i2v's own protobuf reader (no Caffe needed) and maps each layer's\n"
       "blobs to <layer>.weight and <layer>.bias of the model. The file records the model config, the\n"
@@ -239,6 +247,11 @@ void add_import_caffe_subcommand(CLI::App& weights) {
       "  i2v weights import-caffe illust2vec_ver200.caffemodel --model i2v-feature -o i2v-feature.safetensors\n"
       "  i2v tag picture.jpg --weights i2v-tag.safetensors");
   cmd->callback([] {
+    CommandFiles files;
+    files.input("caffemodel", caffemodel).input("--tag-list", tag_list);
+    add_model_input(files, "--model", model.model);
+    files.output("-o", output, Existing::needs_force);
+    files.check(force);
     const nlohmann::json config = model.config();
     Model built = build_model(config);
     std::map<std::string, Shape> expected;

@@ -9,6 +9,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "nn/npy.h"
 #include "base/random.h"
 #include "train/checkpoint.h"
@@ -167,6 +170,22 @@ TEST_F(CliTest, TrainEvalTagHashSearchEndToEnd) {
   // The store keeps its pictures' paths relative to itself: the sheet draws them from anywhere.
   const ToolRun sheet = ok("search 7 --store ../codes.i2vcodes --k 3 --sheet sheet.png", "elsewhere");
   EXPECT_EQ(json::parse(sheet.out).at("unreadable_images").size(), 0u) << sheet.out << sheet.err;
+  // An output that is one of the pictures the command reads is refused before the work.
+  const std::string picture = read_file(path("original/0001/1.png"));
+  ToolRun onto_input = i2v("hash original --weights runs/feature/best.safetensors -o original/0001/1.png --force");
+  EXPECT_EQ(onto_input.status, 1);
+  EXPECT_NE(onto_input.err.find("-o original/0001/1.png is a file inside the picture original"), std::string::npos)
+      << onto_input.err;
+  EXPECT_EQ(read_file(path("original/0001/1.png")), picture);
+  // A missing output folder is made before the work (eval used to fail after it, naming a
+  // temporary file); an output that cannot be written is refused before the report is printed.
+  ok("eval --run runs/tag --split all --json new/folder/eval.json");
+  EXPECT_TRUE(json::parse(read_file(path("new/folder/eval.json"))).is_object());
+  ASSERT_EQ(::mkfifo(path("pipe.json").c_str(), 0644), 0);
+  const ToolRun into_fifo = i2v("eval --run runs/tag --split all --json pipe.json");
+  EXPECT_EQ(into_fifo.status, 1);
+  EXPECT_EQ(into_fifo.out, "") << "the report came before the refusal";
+  EXPECT_NE(into_fifo.err.find("--json pipe.json: is a FIFO"), std::string::npos) << into_fifo.err;
 
   // The class activation map of a tag.
   ok("cam original/0001/1.png --weights runs/tag/best.safetensors --tag round -o cam.png");
@@ -334,6 +353,54 @@ void write_store_inputs(const std::string& codes_npy, const std::string& paths_t
   std::string paths;
   for (int i = 0; i < 20; ++i) paths += fmt::format("pictures/{}.png\n", i);
   write_file_atomically(paths_txt, paths);
+}
+
+TEST_F(CliTest, OutputsAreRegularFilesNeverAnInputALinkOrAFifo) {
+  write_store_inputs(path("codes.npy"), path("paths.txt"));
+  ok("index build --codes codes.npy --paths paths.txt -o s.i2vcodes");
+  const std::string store = read_file(path("s.i2vcodes"));
+  auto refused = [&](const std::string& args, const std::string& why) {
+    const ToolRun run = i2v(args);
+    EXPECT_EQ(run.status, 1) << args;
+    EXPECT_NE(run.err.find(why), std::string::npos) << args << "\n" << run.err;
+    EXPECT_EQ(run.out, "") << args;
+  };
+  // The store a command reads, also spelt otherwise or through a hard link: never written.
+  refused("index graph --store s.i2vcodes -o s.i2vcodes --force", "-o s.i2vcodes is --store s.i2vcodes, which");
+  refused("index graph --store s.i2vcodes -o ./new/../s.i2vcodes --force", "(the same file)");
+  ASSERT_EQ(::link(path("s.i2vcodes").c_str(), path("hard.i2vcodes").c_str()), 0);
+  refused("index graph --store hard.i2vcodes -o s.i2vcodes --force", "is --store hard.i2vcodes (the same file)");
+  refused("index build --codes codes.npy --paths paths.txt -o paths.txt --force", "-o paths.txt is --paths paths.txt");
+  EXPECT_EQ(read_file(path("s.i2vcodes")), store);
+  EXPECT_FALSE(std::filesystem::exists(path("new"))) << "a folder made for a refused output";
+  // A file i2v reads back is replaced only with --force; a report is replaced.
+  refused("index build --codes codes.npy --paths paths.txt -o s.i2vcodes", "-o s.i2vcodes exists: add --force");
+  ok("index build --codes codes.npy --paths paths.txt -o s.i2vcodes --force");
+  ok("index knn --store s.i2vcodes --k 2 -o knn.npy");
+  ok("index knn --store s.i2vcodes --k 3 -o knn.npy");
+  EXPECT_EQ(read_npy(path("knn.npy")).shape, (Shape{20, 3, 2}));
+  // Never through a link, never into a FIFO or a folder, even with --force.
+  write_file_atomically(path("target.json"), std::string("keep"));
+  std::filesystem::create_symlink("target.json", path("link.json"));
+  ASSERT_EQ(::mkfifo(path("fifo.npy").c_str(), 0644), 0);
+  std::filesystem::create_directories(path("folder.npy"));
+  refused("index knn --store s.i2vcodes -o link.json", "-o link.json: is a symbolic link");
+  refused("index knn --store s.i2vcodes -o fifo.npy", "-o fifo.npy: is a FIFO");
+  refused("index knn --store s.i2vcodes -o folder.npy", "-o folder.npy: is a folder");
+  refused("index graph --store s.i2vcodes -o link.json --force", "is a symbolic link");
+  EXPECT_TRUE(std::filesystem::is_symlink(path("link.json")));
+  EXPECT_EQ(read_file(path("target.json")), "keep");
+  struct stat status {};
+  ASSERT_EQ(::lstat(path("fifo.npy").c_str(), &status), 0);
+  EXPECT_TRUE(S_ISFIFO(status.st_mode));
+  // Metadata a command reads from a folder: its *.jsonl are inputs, other files are not.
+  std::filesystem::create_directories(path("meta"));
+  write_file_atomically(path("meta/posts.jsonl"),
+                        std::string("{\"id\": 1, \"tag_string_general\": \"a b\", \"rating\": \"s\"}\n"));
+  refused("vocab build --metadata meta -o meta/posts.jsonl --force", "is a file inside --metadata meta");
+  ok("vocab build --metadata meta -o meta/vocab.json");
+  // Two outputs of one command on the same file.
+  refused("search 3 --store s.i2vcodes --json out.png --sheet ./out.png", "--json and --sheet both name ./out.png");
 }
 
 TEST_F(CliTest, ExitCodes) {
