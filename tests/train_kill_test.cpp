@@ -1,5 +1,8 @@
-// The real `i2v train` stopped by signals: Ctrl-C (SIGINT) and SIGTERM save a checkpoint and exit
-// with 128 + the signal.
+// The real `i2v train`, killed with SIGKILL at 20 random moments — while it starts, during steps
+// and during checkpoint writes (a checkpoint after every step, so most of a step's time is a
+// write) — and resumed each time with --resume, ends with weights bit-identical to an
+// uninterrupted run's; after every kill, every checkpoint in the run directory loads (none is
+// left half-written), and so do the weights and the config the run wrote.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -142,6 +145,54 @@ class TrainKillTest : public test::TempDirectoryTest {
     return load_safetensors(path(file)).tensors;
   }
 };
+
+TEST_F(TrainKillTest, KilledAt20RandomMomentsAndResumedEndsWithTheSameBits) {
+  // The uninterrupted run, and how long a run takes to start and do one step (its startup).
+  const double whole = run_to_end("reference", false);
+  const double startup = run_to_end("probe", false, "--set max_steps=1");
+  const double training = std::max(whole - startup, 0.1);
+  std::printf("uninterrupted run %.2f s, of which ~%.2f s starting\n", whole, startup);
+
+  // Each kill comes after a random delay: from half the startup (killed while it reads the
+  // data, writes config.json or resumes) to a 30th of the training past it, so that 20 kills
+  // take about a third of the run and the rest of it is left for the last, unkilled resume.
+  Rng rng(test::run_seed());
+  int kills = 0, finished_early = 0, interrupted_writes = 0;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    const double delay = rng.uniform(0.5 * startup, startup + training / 30);
+    const pid_t pid = start("killed", /*resume=*/true);
+    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    ::kill(pid, SIGKILL);
+    const int status = wait_for(pid);
+    if (status == 128 + SIGKILL) {
+      ++kills;
+    } else {
+      EXPECT_EQ(status, 0) << read_file(path("killed.log"));
+      ++finished_early;
+    }
+    interrupted_writes += check_nothing_half_written("killed") > 0;
+  }
+  std::printf("%d kills (%d of them during a write), %d runs finished before their kill\n", kills,
+              interrupted_writes, finished_early);
+  EXPECT_GE(kills, 18) << "the kills came too late: the run finished first";
+  EXPECT_GE(interrupted_writes, 1) << "no kill came during a write";
+  run_to_end("killed", /*resume=*/true);
+  EXPECT_EQ(check_nothing_half_written("killed"), 0);
+
+  // The same bits as the uninterrupted run: final and best weights.
+  for (const char* file : {"final.safetensors", "best.safetensors"}) {
+    SCOPED_TRACE(file);
+    const std::map<std::string, Tensor> expected = weights(std::string("reference/") + file);
+    const std::map<std::string, Tensor> got = weights(std::string("killed/") + file);
+    ASSERT_EQ(got.size(), expected.size());
+    for (const auto& [name, tensor] : expected) {
+      ASSERT_TRUE(got.count(name)) << name;
+      const Tensor& other = got.at(name);
+      ASSERT_EQ(other.nbytes(), tensor.nbytes()) << name;
+      EXPECT_EQ(std::memcmp(other.raw_data(), tensor.raw_data(), tensor.nbytes()), 0) << name << " differs";
+    }
+  }
+}
 
 // Ctrl-C (SIGINT) and SIGTERM: a checkpoint, then exit status 130 and 143 (128 + the signal), not
 // 0; --resume then finishes the run.
