@@ -3,6 +3,7 @@
 // classifier over all artists with its confusion matrix (train/artist_pairs.h).
 #include <cstdio>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/device_options.h"
 #include "apps/option_checks.h"
@@ -57,6 +58,13 @@ nlohmann::json base_config(const PairsOptions& o) {
 
 void run_pairs(const PairsOptions& o) {
   const nlohmann::json base = base_config(o);
+  const std::string csv = o.csv.empty() ? o.run + "/pairs.csv" : o.csv;
+  const std::string json_path = o.json_path.empty() ? o.run + "/pairs.json" : o.json_path;
+  CommandFiles files;
+  files.input("--config", o.config);
+  add_config_inputs(files, base);
+  files.output_folder("--run", o.run).output("--csv", csv).output("--json", json_path);
+  files.check();
   const ArtistPairs result = artist_pairs(base, o.artists, [](const ArtistScore& s) {
     std::string names;
     for (const std::string& c : s.classes) names += (names.empty() ? "" : ", ") + c;
@@ -65,8 +73,6 @@ void run_pairs(const PairsOptions& o) {
                  s.seconds);
   });
   std::fputs(artist_pairs_table(result).c_str(), stdout);
-  const std::string csv = o.csv.empty() ? o.run + "/pairs.csv" : o.csv;
-  const std::string json_path = o.json_path.empty() ? o.run + "/pairs.json" : o.json_path;
   write_file_atomically(csv, artist_pairs_csv(result));
   write_file_atomically(json_path, artist_pairs_json(result).dump(2) + "\n");
   std::printf("wrote %s and %s\n", csv.c_str(), json_path.c_str());

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/device_options.h"
 #include "apps/option_checks.h"
@@ -70,6 +71,9 @@ void add_cam_command(CLI::App& app) {
       "Example:\n"
       "  i2v cam 1f600.png --weights runs/tag/best.safetensors --tag \"smiling face\" -o heat.png");
   cmd->callback([] {
+    CommandFiles files;
+    files.input("picture", picture).input("--weights", weights).output("-o", output);
+    files.check();
     const Device target = device.apply();
     TrainedModel tagger = load_trained_model(weights, target);
     auto normalise = [](std::string name) {

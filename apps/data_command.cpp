@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/data_options.h"
 #include "apps/option_checks.h"
@@ -83,6 +84,10 @@ void add_check(CLI::App* data) {
       "  i2v data check --metadata danbooru2020/metadata --images danbooru2020 --layout 512px --workers 8\n"
       "  i2v data check --folders artists/ --json check.json --report skipped.txt");
   static const auto work = [] {
+    CommandFiles files;
+    add_inputs(files, source);
+    files.output("--json", json_path);
+    files.check();
     const std::shared_ptr<const DatasetContents> contents = source.read();
     std::fputs(contents->report.summary(source.folders.empty() ? "metadata lines" : "files").c_str(), stdout);
     print_splits(*contents);
@@ -114,6 +119,8 @@ void add_from_emoji(CLI::App* data) {
   static bool no_skin_tones = false;
   convert->add_flag("--no-skin-tones", no_skin_tones,
                     "Leave out the skin-tone variations (about half of the drawings: the same picture recoloured)");
+  static bool force = false;
+  add_force_flag(convert, force);
   convert->add_flag("--class-folders", options.class_folders,
                     "Also <output>/by_vendor/<vendor>/ (hard links): an image folder with the vendors as classes");
   convert->footer(
@@ -128,6 +135,10 @@ void add_from_emoji(CLI::App* data) {
       "  i2v data from-emoji --packages emoji-packages -o emoji-dump\n"
       "  i2v data from-emoji --packages emoji-packages --vendors twitter,google,apple,facebook --class-folders -o emoji4");
   convert->callback([] {
+    CommandFiles files;
+    files.input("--packages", options.packages).output_folder("-o", options.output);
+    files.output("-o", options.output + "/metadata.jsonl", Existing::needs_force);
+    files.check(force);
     options.vendors.clear();
     size_t start = 0;
     while (start <= vendors.size()) {
@@ -154,6 +165,8 @@ void add_mean(CLI::App* parent) {
   static SkipReportOption report;
   data.add(mean);
   report.add(mean);
+  static bool force = false;
+  add_force_flag(mean, force);
   mean->add_option("--workers", workers, "Decoding threads")->capture_default_str()->check(at_least(0));
   mean->add_option("--output,-o", output, "The JSON file to write")->required();
   mean->footer("Measured after the resize and crop of the preprocessing (centre crops, no flips), in RGB\n"
@@ -162,6 +175,11 @@ void add_mean(CLI::App* parent) {
                "  i2v data mean --metadata emoji-dump/metadata.jsonl --images emoji-dump --size 64 -o mean.json\n"
                "  i2v data preview ... --mean-file mean.json");
   static const auto work = [] {
+    CommandFiles files;
+    add_inputs(files, data.source);
+    add_inputs(files, data.preprocess);
+    files.output("-o", output, Existing::needs_force);
+    files.check(force);
     const ChannelStats stats = compute_channel_stats(*data.open(), workers);
     stats.save(output);
     std::printf("%s pictures (%s split, %dx%d): mean R %.3f G %.3f B %.3f, std R %.3f G %.3f B %.3f\nwrote %s\n",
@@ -208,6 +226,11 @@ void add_preview(CLI::App* parent) {
                   "  i2v data preview --folders artists --crop quarters --size 128 -o quarters.png\n"
                   "  i2v data preview ... --preset i2v --crop random --hflip --seed 3 -o augmented.png");
   static const auto work = [] {
+    CommandFiles files;
+    add_inputs(files, data.source);
+    add_inputs(files, data.preprocess);
+    files.output("-o", output);
+    files.check();
     const std::shared_ptr<const Dataset> dataset = data.open();
     LoaderOptions loader_options;
     loader_options.batch_size = count;

@@ -3,6 +3,7 @@
 // classifier, top-1/top-5 accuracy and the confusion matrix.
 #include <cstdio>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/data_options.h"
 #include "apps/device_options.h"
@@ -49,15 +50,20 @@ void run_eval(const EvalOptions& o) {
   std::string weights = o.weights;
   std::shared_ptr<const DatasetContents> contents;
   nlohmann::json data = nlohmann::json::object();  // with --run: its data section
+  CommandFiles files;
   if (!o.run.empty()) {
     if (weights.empty()) weights = o.run + "/best.safetensors";
-    const nlohmann::json config = nlohmann::json::parse(read_file(o.run + "/config.json"));
+    const nlohmann::json config = read_run_config(o.run);  // its paths are relative to the run directory
     data = config.value("data", nlohmann::json::object());
-    contents = read_data(data);
+    files.input("--run", o.run + "/config.json");
+    add_config_inputs(files, config);
   } else {
     I2V_CHECK(!weights.empty(), "give --run DIR, or --weights W and the data (--metadata/--images/--vocab or --folders)");
-    contents = o.source.read();
+    add_inputs(files, o.source);
   }
+  files.input("--weights", weights).output("--json", o.json_path);
+  files.check();
+  contents = o.run.empty() ? o.source.read() : read_data(data);
   TrainedModel trained = load_trained_model(weights, device);
   if (!trained.outputs.empty()) {
     I2V_CHECK(trained.outputs.size() == contents->class_names.size(),

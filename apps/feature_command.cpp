@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/data_options.h"
 #include "base/error.h"
@@ -20,15 +21,22 @@ struct FeatureOptions {
   std::string model;
   std::string layer = "fc7";
   std::string output;
+  bool force = false;
 };
 
 void run_feature(const FeatureOptions& o) {
+  CommandFiles files;
+  add_inputs(files, o.pictures);
+  files.input("--weights", o.weights);
+  add_model_input(files, "--model", o.model);
+  files.output("-o", o.output, Existing::needs_force)
+      .output("-o", feature_labels_path(o.output), Existing::needs_force)
+      .output("-o", feature_description_path(o.output), Existing::needs_force);
+  files.check(o.force);
   const Device device = o.pictures.device.apply();
   I2V_CHECK(!o.model.empty() || weights_record_model(o.weights), "{}: the file does not say which model it holds (no "
             "i2v.model_config metadata): name one with --model", o.weights);
   TrainedModel trained = load_trained_model(o.weights, device, o.model);
-  // Before the long part: a missing output folder is made now rather than refused at the end.
-  std::filesystem::create_directories(std::filesystem::absolute(o.output).parent_path());
   const auto dataset = o.pictures.open(trained.preprocess);
   std::fprintf(stderr, "model %s from %s; %s pictures, %s\n", trained.model->name().c_str(), o.weights.c_str(),
                format_count(dataset->size()).c_str(), dataset->preprocess().describe().c_str());
@@ -66,6 +74,7 @@ void add_feature_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-o,--output", o.output, "The features, FILE.npy; FILE.labels.npy and FILE.json go beside it")
       ->required();
+  add_force_flag(cmd, o.force);
   cmd->footer(
       "Writes FILE.npy (float32 [N, D]: each picture's activations at the layer, flattened), FILE.labels.npy\n"
       "(int64 [N]: the class index; -1 for pictures given as files, and for dumps) and FILE.json (the\n"

@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <numeric>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
+#include "apps/results.h"
 #include "apps/data_options.h"
 #include "index/code_store.h"
 #include "base/error.h"
@@ -18,12 +20,14 @@ namespace {
 void add_hash_command(CLI::App& app) {
   static PictureOptions pictures;
   static std::string weights, output, layer = "encode1";
+  static bool force = false;
   CLI::App* cmd = app.add_subcommand("hash", "4,096-bit hash codes of pictures (for i2v index / search / morph)");
   pictures.add(cmd);
   cmd->add_option("--weights", weights, "An i2v-feature model's weights")->required();
   cmd->add_option("-o,--output", output, "A code store (.i2vcodes, for i2v index/search/morph) or a .npy (uint8 N x bits/8)")
       ->required();
   cmd->add_option("--layer", layer, "The layer whose sign gives the bits (its sigmoid > 0.5)")->capture_default_str();
+  add_force_flag(cmd, force);
   cmd->footer(
       "Bit j of a picture is 1 when its encode1 activation j is positive, i.e. when the sigmoid\n"
       "feature (encode1neuron) is above 0.5. Codes are packed MSB-first, 512 bytes for 4,096 bits,\n"
@@ -32,6 +36,10 @@ void add_hash_command(CLI::App& app) {
       "  i2v hash pictures/ --weights runs/feature/best.safetensors -o pictures.i2vcodes\n"
       "  i2v hash --metadata dump/metadata.jsonl --images dump --weights w.safetensors -o all.i2vcodes");
   cmd->callback([] {
+    CommandFiles files;
+    add_inputs(files, pictures);
+    files.input("--weights", weights).output("-o", output, Existing::needs_force);
+    files.check(force);
     const Device device = pictures.device.apply();
     TrainedModel model = load_trained_model(weights, device);
     const auto dataset = pictures.open(model.preprocess);
@@ -67,7 +75,8 @@ void add_hash_command(CLI::App& app) {
         sorted_ids.push_back(ids[size_t(from)]);
         sorted_paths.push_back(paths[size_t(from)]);
       }
-      write_code_store(output, code_source(CodeView{words.data(), n, bits / 64}, sorted_ids, sorted_paths));
+      write_code_store(output, code_source(CodeView{words.data(), n, bits / 64}, sorted_ids,
+                                           paths_for_store(sorted_paths, output)));
     }
     std::printf("wrote %s: %lld codes of %d bits\n", output.c_str(), static_cast<long long>(n), bits);
   });

@@ -6,9 +6,11 @@
 #include <map>
 #include <memory>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/device_options.h"
 #include "apps/option_checks.h"
+#include "apps/results.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/graph.h"
@@ -25,11 +27,17 @@ namespace {
 
 struct BuildOptions {
   std::string codes, ids, paths, output;
+  bool force = false;
 };
 
 void run_build(const BuildOptions& o) {
+  CommandFiles files;
+  files.input("--codes", o.codes).input("--ids", o.ids).input("--paths", o.paths);
+  files.output("-o", o.output, Existing::needs_force);
+  files.check(o.force);
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<std::string> paths = o.paths.empty() ? std::vector<std::string>{} : read_path_list(o.paths);
+  const std::vector<std::string> paths =
+      o.paths.empty() ? std::vector<std::string>{} : paths_for_store(read_path_list(o.paths), o.output);
   write_code_store(o.output, code_source_from_npy(o.codes, o.ids, paths));
   const CodeStore store = CodeStore::open(o.output);
   std::printf("wrote %s: %s codes of %s bits (%s), ids %s..%s%s, in %s\n", o.output.c_str(),
@@ -51,9 +59,11 @@ void add_build(CLI::App& index) {
                                    "stored in id order")
       ->check(CLI::ExistingFile);
   cmd->add_option("--paths", o->paths, "Text file with the image path of each code, one per line, in the order "
-                                       "of the codes")
+                                       "of the codes (relative ones from the current directory; the store keeps "
+                                       "them relative to its own folder)")
       ->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", o->output, "The store to write (atomically)")->required();
+  add_force_flag(cmd, o->force);
   cmd->footer(
       "The store keeps the codes (memory-mapped when used, so millions cost no read into RAM), the ids\n"
       "and the image paths, with checksums; every command checks it when opening it.\n"
@@ -123,6 +133,9 @@ KnnLists all_pairs_with_progress(const CodeStore& store, int k, Device device, c
 }
 
 void run_knn(const KnnOptions& o) {
+  CommandFiles files;
+  files.input("--store", o.store).output("-o", o.output);
+  files.check();
   const CodeStore store = CodeStore::open(o.store);
   const KnnLists knn = all_pairs_with_progress(store, o.k, Device::parse(o.device), "knn");
   std::vector<int64_t> out;
@@ -159,9 +172,13 @@ void add_knn(CLI::App& index) {
 struct GraphOptions {
   std::string store, output, device = "cpu";
   int k = 5;
+  bool force = false;
 };
 
 void run_graph(const GraphOptions& o) {
+  CommandFiles files;
+  files.input("--store", o.store).output("-o", o.output, Existing::needs_force);
+  files.check(o.force);
   const CodeStore store = CodeStore::open(o.store);
   const KnnLists knn = all_pairs_with_progress(store, o.k, Device::parse(o.device), "graph");
   const NeighbourGraph graph = graph_from_knn(knn, store.bits(), store.codes_checksum());
@@ -178,6 +195,7 @@ void add_graph(CLI::App& index) {
   cmd->add_option("--store", o->store, "The code store")->required();
   cmd->add_option("--k", o->k, "Neighbours per item (the paper: 5)")->capture_default_str()->check(at_least(1));
   cmd->add_option("-o,--output", o->output, "The graph file to write (atomically)")->required();
+  add_force_flag(cmd, o->force);
   add_device_option(cmd, o->device);
   cmd->footer(
       "Items i and j are joined when either is among the other's k nearest; the edge weighs their\n"

@@ -2,6 +2,7 @@
 // against other frameworks and for looking inside (any layer's activation, every gradient).
 #include <cstdio>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/device_options.h"
 #include "apps/model_options.h"
@@ -28,6 +29,15 @@ struct InspectOptions {
     cmd->add_option("--seed", seed, "Initialisation seed when no --weights are given")->capture_default_str();
     cmd->add_option("--input", input, "A float32 .npy batch [N, C, H, W] (the model's input shape)")->required();
     device.add(cmd);
+  }
+
+  // Checks the output (base/command_files.h) against the inputs, and `more` of them.
+  void check_files(const std::string& more_option = "", const std::string& more = "") const {
+    CommandFiles files;
+    files.input("--weights", weights).input("--input", input).input(more_option, more);
+    add_model_input(files, "--model", model.model);
+    files.output("--output", output);
+    files.check();
   }
 
   // The model, with the weights when given. Every option given is honoured or refused: with
@@ -86,6 +96,7 @@ void add_forward_command(CLI::App& app) {
       "  i2v forward --weights runs/tag/best.safetensors --input x.npy --output y.npy\n"
       "  i2v forward --model i2v-tag --input-size 64 --input x.npy --output conv3.npy --layer relu3_2 --device sim");
   cmd->callback([cmd] {
+    o.check_files();
     std::unique_ptr<Model> model = o.load(cmd);
     const Tensor y = model->forward(o.read_input(*model), Mode::eval, o.layer);
     write_npy(o.output, y.to(Device::cpu()));
@@ -111,6 +122,7 @@ void add_backward_command(CLI::App& app) {
       "Example:\n"
       "  i2v backward --weights w.safetensors --input x.npy --target t.npy --loss bce --output grads.safetensors");
   cmd->callback([cmd] {
+    o.check_files("--target", target);
     std::unique_ptr<Model> model = o.load(cmd);
     const Tensor x = o.read_input(*model);
     const Tensor t = read_npy_tensor(target).to(x.device());

@@ -2,6 +2,7 @@
 // JSON config.
 #include <cstdio>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "apps/option_checks.h"
@@ -32,11 +33,17 @@ void add_model_command(CLI::App& app) {
 
   static ModelOptions export_options;
   static std::string output;
+  static bool force = false;
   CLI::App* exporter = group->add_subcommand("export", "Write a shipped model's JSON config (to edit, or to train from)");
   export_options.add(exporter);
   exporter->add_option("-o,--output", output, "The JSON file to write")->required();
+  add_force_flag(exporter, force);
   exporter->footer("Example:\n  i2v model export --model vgg11-fc --outputs 100 -o my-vgg.json");
   exporter->callback([] {
+    CommandFiles files;
+    add_model_input(files, "--model", export_options.model);
+    files.output("-o", output, Existing::needs_force);
+    files.check(force);
     const nlohmann::json config = export_options.config();
     build_model(config);  // refuse to write a config that does not build
     write_file_atomically(output, config.dump(2) + "\n");

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/option_checks.h"
 #include "base/error.h"
@@ -26,6 +27,10 @@ struct MorphOptions {
 
 void run_morph(const MorphOptions& o) {
   const CodeStore store = CodeStore::open(o.store);
+  CommandFiles inputs_and_outputs;
+  inputs_and_outputs.input("--store", o.store).input("--graph", o.graph).output("--json", o.json).output("--sheet", o.sheet);
+  add_store_pictures(inputs_and_outputs, store, o.image_root, o.sheet);
+  inputs_and_outputs.check();
   const NeighbourGraph graph = load_graph(o.graph);
   I2V_CHECK(graph.codes_checksum == store.codes_checksum() && graph.node_count == store.size(),
             "{} was not built from {} (another store or other codes); rebuild it with `i2v index graph --store {}`",
@@ -57,7 +62,7 @@ void run_morph(const MorphOptions& o) {
       step["distance_from_previous"] = distance;
       step["distance_so_far"] = total;
       steps.push_back(step);
-      files.push_back(resolve_image_path(o.image_root, store.image_path(p.nodes[s])));
+      files.push_back(picture_file(store, p.nodes[s], o.image_root));
     }
     files.resize(files.size() + longest - p.nodes.size());  // each path on its own row
     out["paths"].push_back({{"length", p.length}, {"steps", steps}});
@@ -89,7 +94,8 @@ void add_morph_command(CLI::App& app) {
       ->check(at_least(1));
   cmd->add_option("--json", o->json, "Also write the JSON to this file");
   cmd->add_option("--sheet", o->sheet, "Draw the transition as a PNG: one row per path, its ends framed");
-  cmd->add_option("--images", o->image_root, "The image root: the store's relative image paths are under it");
+  cmd->add_option("--images", o->image_root,
+                  "The image root the store's relative image paths are under (default: the store's own folder)");
   add_deprecated_alias(cmd, "--image-root", o->image_root, "--images");
   cmd->add_option("--thumb", o->thumb, "Thumbnail size in pixels")->capture_default_str()->check(at_least(1));
   cmd->footer(

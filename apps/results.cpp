@@ -8,6 +8,7 @@
 #include "apps/render.h"
 #include "base/error.h"
 #include "base/atomic_file.h"
+#include "base/relative_path.h"
 
 namespace i2v {
 namespace {
@@ -38,7 +39,7 @@ int64_t find_item(const CodeStore& store, const std::string& reference, const st
     std::error_code error;
     const auto wanted = std::filesystem::weakly_canonical(reference, error);
     for (int64_t row = 0; row < store.size() && !error; ++row) {
-      const auto stored = std::filesystem::weakly_canonical(resolve_image_path(image_root, store.image_path(row)), error);
+      const auto stored = std::filesystem::weakly_canonical(picture_file(store, row, image_root), error);
       if (!error && stored == wanted) return row;
     }
   }
@@ -49,9 +50,21 @@ int64_t find_item(const CodeStore& store, const std::string& reference, const st
             store.has_paths() ? "" : " (the store records no image paths; give an id)");
 }
 
+std::string picture_file(const CodeStore& store, int64_t row, const std::string& image_root) {
+  if (image_root.empty()) return store.image_file(row);
+  return resolve_image_path(image_root, store.image_path(row));
+}
+
+std::vector<std::string> paths_for_store(const std::vector<std::string>& paths, const std::string& store_path) {
+  std::vector<std::string> relative;
+  const std::string folder = std::filesystem::path(store_path).parent_path().string();
+  for (const std::string& picture : paths) relative.push_back(path_relative_to(picture, folder));
+  return relative;
+}
+
 nlohmann::json item_json(const CodeStore& store, int64_t row) {
   nlohmann::json item = {{"id", store.id(row)}, {"row", row}};
-  if (store.has_paths()) item["path"] = std::string(store.image_path(row));
+  if (store.has_paths()) item["path"] = store.image_file(row);
   return item;
 }
 

@@ -18,7 +18,17 @@ namespace i2v {
 // give it a code (`i2v hash` it with the store's pictures).
 int64_t find_item(const CodeStore& store, const std::string& reference, const std::string& image_root);
 
-// {"id": ..., "row": ..., "path": ...} ("path" only when the store has paths).
+// The picture of `row` as it opens from the current directory: a relative path the store
+// records is under `image_root` when one is given (--image-root), else under the store's own
+// folder (CodeStore::image_file).
+std::string picture_file(const CodeStore& store, int64_t row, const std::string& image_root);
+
+// Picture paths as they open from the current directory, relative to the folder of the store
+// `store_path`: what a store records (index/code_store.h).
+std::vector<std::string> paths_for_store(const std::vector<std::string>& paths, const std::string& store_path);
+
+// {"id": ..., "row": ..., "path": ...} ("path" only when the store has paths: the picture as it
+// opens from the current directory).
 nlohmann::json item_json(const CodeStore& store, int64_t row);
 
 // Prints `out` as indented JSON on stdout and, when `file` is given, also writes it there

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/device_options.h"
 #include "apps/option_checks.h"
@@ -22,6 +23,10 @@ struct SearchOptions {
 
 void run_search(const SearchOptions& o) {
   const CodeStore store = CodeStore::open(o.store);
+  CommandFiles files;
+  files.input("--store", o.store).output("--json", o.json).output("--sheet", o.sheet);
+  add_store_pictures(files, store, o.image_root, o.sheet);
+  files.check();
   I2V_CHECK(o.sheet.empty() || store.has_paths(), "{} records no image paths, so there is no contact sheet to draw; "
             "rebuild it with `i2v index build --paths`", o.store);
   const int64_t query = find_item(store, o.query, o.image_root);
@@ -30,7 +35,7 @@ void run_search(const SearchOptions& o) {
   // The query is a row of the store: search for k + 1 and leave it out.
   const KnnLists nearest = knn(store.codes(), {store.code(query), 1, store.words()}, k + 1, Device::parse(o.device));
   nlohmann::json results = nlohmann::json::array();
-  std::vector<std::string> files = {resolve_image_path(o.image_root, store.image_path(query))};
+  std::vector<std::string> pictures = {picture_file(store, query, o.image_root)};
   for (int r = 0; r <= k && int(results.size()) < k; ++r) {
     const int32_t row = nearest.rows_of(0)[r];
     if (row == query) continue;
@@ -38,11 +43,11 @@ void run_search(const SearchOptions& o) {
     item["rank"] = results.size() + 1;
     item["distance"] = nearest.distances_of(0)[r];
     results.push_back(item);
-    files.push_back(resolve_image_path(o.image_root, store.image_path(row)));
+    pictures.push_back(picture_file(store, row, o.image_root));
   }
   nlohmann::json out = {{"store", o.store}, {"bits", store.bits()}, {"query", item_json(store, query)},
                         {"k", k}, {"results", results}};
-  if (!o.sheet.empty()) write_contact_sheet(o.sheet, files, o.thumb, o.columns, {0}, "search", out);
+  if (!o.sheet.empty()) write_contact_sheet(o.sheet, pictures, o.thumb, o.columns, {0}, "search", out);
   emit_json(out, o.json);
 }
 
@@ -54,7 +59,8 @@ void add_search_command(CLI::App& app) {
   cmd->add_option("--k", o->k, "How many neighbours")->capture_default_str()->check(at_least(1));
   cmd->add_option("--json", o->json, "Also write the JSON to this file");
   cmd->add_option("--sheet", o->sheet, "Draw a contact sheet PNG: the query (framed), then its neighbours");
-  cmd->add_option("--images", o->image_root, "The image root: the store's relative image paths are under it");
+  cmd->add_option("--images", o->image_root,
+                  "The image root the store's relative image paths are under (default: the store's own folder)");
   add_deprecated_alias(cmd, "--image-root", o->image_root, "--images");
   cmd->add_option("--thumb", o->thumb, "Thumbnail size of the sheet in pixels")
       ->capture_default_str()->check(at_least(1));

@@ -2,6 +2,7 @@
 // with top-1 and top-5 precision per class and overall (train/precision_table.h).
 #include <cstdio>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/option_checks.h"
 #include "base/error.h"
@@ -21,6 +22,7 @@ struct SvmTrainOptions {
   double coef0 = 0;
   int folds = 3;
   uint64_t seed = 1;
+  bool force = false;
 };
 
 struct SvmEvalOptions {
@@ -31,7 +33,18 @@ struct SvmEvalOptions {
   std::string name;
 };
 
+// A feature set is three files: FILE.npy, FILE.labels.npy, FILE.json.
+void add_feature_inputs(CommandFiles& files, const std::string& features) {
+  files.input("--features", features);
+  if (features.size() > 4 && features.compare(features.size() - 4, 4, ".npy") == 0)
+    files.input("--features", feature_labels_path(features)).input("--features", feature_description_path(features));
+}
+
 void run_svm_train(const SvmTrainOptions& o) {
+  CommandFiles files;
+  add_feature_inputs(files, o.features);
+  files.output("-o", o.output, Existing::needs_force);
+  files.check(o.force);
   SvmGrid grid;
   if (!o.kernels.empty()) {
     grid.kernels.clear();
@@ -54,6 +67,12 @@ void run_svm_train(const SvmTrainOptions& o) {
 }
 
 void run_svm_eval(const SvmEvalOptions& o) {
+  CommandFiles files;
+  add_feature_inputs(files, o.features);
+  files.input("--svm", o.svm);
+  if (!o.output.empty())
+    for (const char* suffix : {".json", ".csv", ".classes.csv"}) files.output("-o", o.output + suffix);
+  files.check();
   const OneVsRestSvm svm = OneVsRestSvm::load(o.svm);
   const FeatureSet test = read_feature_set(o.features).rows_of_split(o.split);
   I2V_CHECK(test.classes == svm.classes(), "{} has other classes than the SVMs of {} ({} and {})", o.features, o.svm,
@@ -82,6 +101,7 @@ void add_svm_command(CLI::App& app) {
       ->required();
   train->add_option("--split", t.split, "The rows to train on: train, val, test or all")->capture_default_str();
   train->add_option("-o,--output", t.output, "The SVMs (safetensors)")->required();
+  add_force_flag(train, t.force);
   train->add_option("--kernels", t.kernels, "Kernels to search: rbf, sigmoid (default both)")->delimiter(',');
   train->add_option("--C", t.c, "C values to search (default 0.1,1,10,100,1000)")->delimiter(',')->check(above(0));
   train->add_option("--gamma", t.gamma, "gamma values to search (default 1e-5,1e-4,1e-3,1e-2,1e-1)")

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/data_options.h"
 #include "apps/option_checks.h"
@@ -43,6 +44,10 @@ void add_tag_command(CLI::App& app) {
       "  i2v tag a.png b.jpg --weights runs/tag/best.safetensors\n"
       "  i2v tag pictures/ --weights runs/tag/best.safetensors --threshold 0.5 --top 5 --json tags.json");
   cmd->callback([] {
+    CommandFiles files;
+    add_inputs(files, pictures);
+    files.input("--weights", weights).output("--json", json_path);
+    files.check();
     const Device device = pictures.device.apply();
     TrainedModel tagger = load_trained_model(weights, device);
     I2V_CHECK(tagger.multi_label && !tagger.outputs.empty(),

@@ -1,6 +1,8 @@
 // `i2v train`: trains a model as a JSON config says (train/training_config.h, docs/training.md).
 #include <cstdio>
+#include <filesystem>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/data_options.h"
 #include "base/error.h"
@@ -21,13 +23,30 @@ struct TrainOptions {
 
 void run_train(const TrainOptions& o) {
   nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(read_file(o.config));
-  } catch (const nlohmann::json::exception& e) {
-    I2V_THROW("{}: not a JSON training config: {}", o.config, e.what());
+  if (o.config.empty()) {  // continuing a run with the config it was started with
+    I2V_CHECK(o.resume && !o.run.empty(), "give --config FILE, or --run DIR --resume to continue a run with its own "
+              "config.json");
+    config = read_run_config(o.run);
+  } else {
+    try {
+      config = nlohmann::json::parse(read_file(o.config));
+    } catch (const nlohmann::json::exception& e) {
+      I2V_THROW("{}: not a JSON training config: {}", o.config, e.what());
+    }
   }
+  // A run's config.json (i2v train wrote it: it has "model_config") names files relative to its
+  // own folder, and is read whole before training rewrites it; a config you write names them
+  // from the current directory.
+  const bool written_by_train = config.is_object() && config.contains("model_config") && !o.config.empty();
+  if (written_by_train) config = config_paths_resolved_from(config, std::filesystem::path(o.config).parent_path().string());
   if (!o.run.empty()) config["run"] = o.run;
   for (const std::string& assignment : o.overrides) apply_override(config, assignment);
+  CommandFiles files;
+  files.input("--config", written_by_train ? "" : o.config);
+  add_config_inputs(files, config);
+  if (config.contains("run") && config["run"].is_string())
+    add_run_outputs(files, "the run directory", config["run"].get<std::string>());
+  files.check();
 
   TrainingSetup setup = prepare_training(config);
   const Model& model = *setup.model;
@@ -54,12 +73,17 @@ void run_train(const TrainOptions& o) {
                 static_cast<long long>(result.best_step), setup.trainer.run_directory.c_str());
   if (result.skipped_batches > 0) std::printf("; %lld non-finite batches skipped", static_cast<long long>(result.skipped_batches));
   std::printf("\n");
+  if (result.interrupted)  // the checkpoint is saved; the exit status says the run did not finish
+    throw Interrupted(result.stop_signal, fmt::format("interrupted by signal {}: checkpoint saved at step {}; continue "
+                                                      "with --resume", result.stop_signal, result.steps));
 }
 
 void add_train_command(CLI::App& app) {
   static TrainOptions o;
   CLI::App* cmd = app.add_subcommand("train", "Train a model as a JSON config says (data, model, optimizer, schedule)");
-  cmd->add_option("--config", o.config, "The training config (see docs/training.md and configs/)")->required();
+  cmd->add_option("--config", o.config,
+                  "The training config (see docs/training.md and configs/); with --run DIR --resume, default: the "
+                  "run's own config.json");
   cmd->add_option("--run", o.run, "Run directory for checkpoints, logs and weights (overrides the config's \"run\")");
   cmd->add_option("--set", o.overrides, "Override a config field by its dotted path, e.g. --set schedule.lr=0.05")
       ->take_all();
@@ -69,11 +93,13 @@ void add_train_command(CLI::App& app) {
       "Writes into the run directory: config.json (the resolved config), metrics.jsonl (one JSON line per\n"
       "logged step and validation), checkpoints/ (the last few), best.safetensors and final.safetensors\n"
       "(weights with the model config, preprocessing and output names in their metadata).\n"
-      "Ctrl-C saves a checkpoint and stops; --resume continues exactly where it stopped.\n\n"
+      "Ctrl-C (or SIGTERM) saves a checkpoint and stops with exit status 130 (143); --resume continues\n"
+      "exactly where it stopped.\n\n"
       "Examples:\n"
       "  i2v train --config configs/emoji-i2v-tag.json\n"
       "  i2v train --config configs/emoji-i2v-tag.json --set epochs=2 --set data.batch_size=16 --run runs/try\n"
-      "  i2v train --config configs/emoji-i2v-tag.json --resume");
+      "  i2v train --config configs/emoji-i2v-tag.json --resume\n"
+      "  i2v train --run demo-out/runs/i2v-tag --resume --set epochs=20");
   cmd->callback([] { o.report.run("i2v train --config " + o.config, [] { run_train(o); }); });
 }
 

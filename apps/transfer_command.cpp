@@ -3,6 +3,7 @@
 // features — with pre-trained weights, the rows of the paper's Table 3.
 #include <cstdio>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "base/error.h"
 #include "base/file.h"
@@ -30,6 +31,16 @@ void run_transfer_command(const TransferOptions& o) {
   if (!o.weights.empty()) config["init"]["weights"] = o.weights;
   if (!o.run.empty()) config["run"] = o.run;
   for (const std::string& assignment : o.overrides) apply_override(config, assignment);
+  CommandFiles files;
+  files.input("--config", o.config);
+  add_config_inputs(files, config);
+  if (config.contains("run") && config["run"].is_string()) {
+    const std::string run = config["run"].get<std::string>();
+    files.output_folder("the run directory", run);
+    for (const char* name : {"/transfer.json", "/transfer.csv", "/transfer.classes.csv"})
+      files.output("the run directory", run + name);
+  }
+  files.check();
   const PrecisionTable table = run_transfer(config, o.resume);
   const std::string prefix = config.at("run").get<std::string>() + "/transfer";
   std::printf("\n%s\n%s", table.per_class_text().c_str(), table.overall_text().c_str());

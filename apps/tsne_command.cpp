@@ -6,9 +6,11 @@
 #include <numeric>
 #include <random>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/device_options.h"
 #include "apps/option_checks.h"
+#include "apps/results.h"
 #include "base/error.h"
 #include "index/code_store.h"
 #include "index/knn.h"
@@ -61,7 +63,7 @@ Neighbourhoods neighbourhoods_of_codes(const CodeStore& store, Points& points, c
   for (int64_t row : points.rows) {
     codes.insert(codes.end(), store.code(row), store.code(row) + words);
     points.ids.push_back(store.id(row));
-    points.paths.push_back(std::string(store.image_path(row)));
+    points.paths.push_back(store.has_paths() ? picture_file(store, row, o.image_root) : std::string());
   }
   const int64_t n = int64_t(points.rows.size());
   Progress meter("neighbours", n, "queries", double(n - 1), "pairs");
@@ -85,7 +87,7 @@ Neighbourhoods neighbourhoods_of_features(Points& points, const TsneCommandOptio
             o.paths, paths.size(), features.size(0), o.features);
   for (int64_t row : points.rows) {
     points.ids.push_back(row);
-    points.paths.push_back(paths.empty() ? std::string() : paths[size_t(row)]);
+    points.paths.push_back(paths.empty() ? std::string() : resolve_image_path(o.image_root, paths[size_t(row)]));
   }
   const int64_t n = int64_t(points.rows.size());
   Progress meter("neighbours", n, "points");
@@ -100,12 +102,18 @@ void run_tsne(TsneCommandOptions o) {
   Points points;
   Neighbourhoods nb;
   int64_t total = 0;
+  CommandFiles files;
+  files.input("--store", o.store).input("--features", o.features).input("--paths", o.paths).input("--labels", o.labels);
+  files.output("--csv", o.csv).output("--png", o.png);
   if (!o.store.empty()) {
     const CodeStore store = CodeStore::open(o.store);
+    add_store_pictures(files, store, o.image_root, o.png);
+    files.check();
     total = store.size();
     points.rows = chosen_rows(total, o.sample, o.tsne.seed);
     nb = neighbourhoods_of_codes(store, points, o);
   } else {
+    files.check();
     total = read_npy_header(o.features).shape.at(0);
     points.rows = chosen_rows(total, o.sample, o.tsne.seed);
     nb = neighbourhoods_of_features(points, o);
@@ -127,11 +135,9 @@ void run_tsne(TsneCommandOptions o) {
   std::printf("wrote %s: %s points (row, id, x, y, path)\n", o.csv.c_str(), format_count(int64_t(points.rows.size())).c_str());
   if (o.png.empty()) return;
   const bool have_images = std::any_of(points.paths.begin(), points.paths.end(), [](const std::string& p) { return !p.empty(); });
-  std::vector<std::string> files;
-  for (const std::string& p : points.paths) files.push_back(p.empty() ? p : resolve_image_path(o.image_root, p));
   Image canvas;
   std::vector<std::string> failures;
-  const int drawn = thumbnail_map(xy, have_images ? files : std::vector<std::string>{}, points.labels, o.size, o.thumb,
+  const int drawn = thumbnail_map(xy, have_images ? points.paths : std::vector<std::string>{}, points.labels, o.size, o.thumb,
                                   o.tsne.seed, canvas, failures);
   save_png(o.png, canvas);
   for (size_t f = 0; f < std::min<size_t>(failures.size(), 5); ++f) std::fprintf(stderr, "tsne: %s\n", failures[f].c_str());
@@ -149,7 +155,8 @@ void add_tsne_command(CLI::App& app) {
   cmd->add_option("--labels", o->labels, "int32/int64 .npy of a label per item: colours the dots");
   cmd->add_option("--csv", o->csv, "The coordinates to write (row, id, x, y, path)")->required();
   cmd->add_option("--png", o->png, "The map to draw");
-  cmd->add_option("--images", o->image_root, "The image root: the relative image paths are under it");
+  cmd->add_option("--images", o->image_root, "The image root the relative image paths are under (default: the store's own folder; with --features, "
+                  "the current directory)");
   add_deprecated_alias(cmd, "--image-root", o->image_root, "--images");
   cmd->add_option("--sample", o->sample, "Map a random sample of this many items (the paper: 1,000)")
       ->check(at_least(0));

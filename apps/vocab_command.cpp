@@ -1,6 +1,7 @@
 // `i2v vocab build` and `i2v vocab show`: the tag vocabulary of a Danbooru-style dump.
 #include <cstdio>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/data_options.h"
 #include "apps/option_checks.h"
@@ -35,7 +36,7 @@ void add_vocab_command(CLI::App& app) {
   static std::vector<std::string> metadata;
   static std::string output, vintage = "auto";
   static VocabularyOptions options;
-  static bool no_ratings = false;
+  static bool no_ratings = false, force = false;
   static int64_t top = 10;
   static SkipReportOption report;
   build->add_option("--metadata", metadata, "JSON-lines metadata: files or folders of *.json/*.jsonl")->required();
@@ -57,6 +58,7 @@ void add_vocab_command(CLI::App& app) {
       ->capture_default_str();
   report.add(build);
   build->add_option("--top", top, "Tags to print per category")->capture_default_str()->check(at_least(0));
+  add_force_flag(build, force);
   build->footer(
       "Outputs are ordered general, character, copyright, artist, meta, rating: with the defaults\n"
       "512 + 512 + 512 + 3 = 1,539, the order of the original illustration2vec release. Ties in count\n"
@@ -66,6 +68,10 @@ void add_vocab_command(CLI::App& app) {
       "  i2v vocab build --metadata danbooru2020/metadata/ -o vocab.json\n"
       "  i2v vocab build --metadata posts.jsonl --general 100 --character 0 --copyright 0 --no-ratings -o attrs.json");
   static const auto work = [] {
+    CommandFiles files;
+    for (const std::string& m : metadata) files.input("--metadata", m, is_metadata_file);
+    files.output("-o", output, Existing::needs_force);
+    files.check(force);
     options.ratings = !no_ratings;
     options.vintage = parse_rating_vintage(vintage);
     DataReport report;

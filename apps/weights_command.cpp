@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/model_options.h"
 #include "nn/caffe_model.h"
@@ -150,12 +151,14 @@ void show_weights(const ShowOptions& options) {
   std::printf("%s: %zu tensors (%s), %s parameters, %s of tensor data, file %s\n", options.path.c_str(),
               entries.size(), dtypes.empty() ? "none" : dtypes.c_str(), format_count(int64_t(parameters)).c_str(),
               format_bytes(double(bytes)).c_str(), format_bytes(double(file.file_bytes())).c_str());
+  std::string damage;  // a checkpoint whose checksum fails is listed, then the command fails
   if (has_checkpoint_checksum(file)) {
     try {
       verify_checkpoint_checksum(file);
       std::printf("an i2v checkpoint: checksum verified\n");
     } catch (const Error& e) {
-      std::printf("an i2v checkpoint, DAMAGED: %s\n", e.message().c_str());
+      damage = e.message();
+      std::printf("an i2v checkpoint, DAMAGED: %s\n", damage.c_str());
     }
   }
   if (!file.metadata().empty()) {
@@ -167,6 +170,7 @@ void show_weights(const ShowOptions& options) {
   std::printf("\n");
   print_table(rows, right_aligned);
   if (options.stats) std::printf("\nstatistics over the finite values; std is the population standard deviation\n");
+  I2V_CHECK(damage.empty(), "a damaged checkpoint: {}", damage);
 }
 
 void add_show_subcommand(CLI::App& weights) {
@@ -178,7 +182,7 @@ void add_show_subcommand(CLI::App& weights) {
   show->footer(
       "Tensors are listed by name, numbers in names ordered as numbers (features.2 before features.10).\n"
       "Without --stats only the header is read (and a checkpoint's checksum verified), so even a large\n"
-      "file lists at once.\n\n"
+      "file lists at once. A checkpoint whose checksum fails is listed as DAMAGED and the command exits 1.\n\n"
       "Examples:\n"
       "  i2v weights show vgg11.safetensors\n"
       "  i2v weights show --stats runs/tag/checkpoint-000012000.i2vckpt\n"
@@ -194,10 +198,12 @@ void add_init_subcommand(CLI::App& weights) {
   static ModelOptions model;
   static uint64_t seed = 1;
   static std::string output;
+  static bool force = false;
   CLI::App* cmd = weights.add_subcommand("init", "Write a model's freshly initialised weights (He/Xavier/Gaussian per layer)");
   model.add(cmd);
   cmd->add_option("--seed", seed, "Seed of the initialisation")->capture_default_str();
   cmd->add_option("-o,--output", output, "The safetensors file to write")->required();
+  add_force_flag(cmd, force);
   cmd->footer(
       "Every conv/linear weight as its layer's \"init\" says (He's normal by default), biases 0,\n"
       "BatchNorm scale 1. The model config goes into the file's metadata, so the other tools need\n"
@@ -206,6 +212,10 @@ void add_init_subcommand(CLI::App& weights) {
       "  i2v weights init --model i2v-tag --seed 7 -o i2v-tag-init.safetensors\n"
       "  i2v weights init --model vgg19 --outputs 10 --width 0.25 --input-size 64 -o small.safetensors");
   cmd->callback([] {
+    CommandFiles files;
+    add_model_input(files, "--model", model.model);
+    files.output("-o", output, Existing::needs_force);
+    files.check(force);
     const nlohmann::json config = model.config();
     Model built = build_model(config);
     built.initialize(seed);
@@ -220,7 +230,7 @@ void add_init_subcommand(CLI::App& weights) {
 void add_import_caffe_subcommand(CLI::App& weights) {
   static ModelOptions model;
   static std::string caffemodel, tag_list, output;
-  static bool ignore_extra = false;
+  static bool ignore_extra = false, force = false;
   CLI::App* cmd = weights.add_subcommand(
       "import-caffe", "Convert the original Illustration2Vec Caffe models (illust2vec_tag_ver200.caffemodel, ...)");
   cmd->add_option("caffemodel", caffemodel, "The .caffemodel file")->required();
@@ -228,6 +238,7 @@ void add_import_caffe_subcommand(CLI::App& weights) {
   cmd->add_option("--tag-list", tag_list, "The release's tag_list.json: names the 1,539 outputs (for i2v tag)");
   cmd->add_option("-o,--output", output, "The safetensors file to write")->required();
   cmd->add_flag("--ignore-extra", ignore_extra, "Skip layers of the file the model does not have");
+  add_force_flag(cmd, force);
   cmd->footer(
       "Reads the Caffe file with i2v's own protobuf reader (no Caffe needed) and maps each layer's\n"
       "blobs to <layer>.weight and <layer>.bias of the model. The file records the model config, the\n"
@@ -238,6 +249,11 @@ void add_import_caffe_subcommand(CLI::App& weights) {
       "  i2v weights import-caffe illust2vec_ver200.caffemodel --model i2v-feature -o i2v-feature.safetensors\n"
       "  i2v tag picture.jpg --weights i2v-tag.safetensors");
   cmd->callback([] {
+    CommandFiles files;
+    files.input("caffemodel", caffemodel).input("--tag-list", tag_list);
+    add_model_input(files, "--model", model.model);
+    files.output("-o", output, Existing::needs_force);
+    files.check(force);
     const nlohmann::json config = model.config();
     Model built = build_model(config);
     std::map<std::string, Shape> expected;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,6 +52,11 @@ bool parse_temporary_name(const std::string& name, std::string* target, pid_t* p
 }  // namespace
 
 void write_file_atomically(const std::string& path, const std::function<void(File& file)>& write) {
+  // The rename would replace whatever entry has the name: only a regular file may be replaced
+  // (commands refuse the rest up front, base/command_files.h; this is the last line of defence).
+  struct stat status {};
+  I2V_CHECK(::lstat(path.c_str(), &status) != 0 || S_ISREG(status.st_mode),
+            "{} is not a regular file (a link, folder, device or FIFO): i2v replaces only regular files", path);
   const std::string temporary = fmt::format("{}{}{}.{}", path, kTemporaryMarker, ::getpid(), std::random_device{}());
   File file = File::create_new(temporary);
   try {

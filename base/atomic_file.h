@@ -2,8 +2,9 @@
 // even if the process is killed or the machine loses power mid-write: write a temporary file
 // beside the target, fsync it, rename it over the target, fsync the directory.
 //
-// The rename replaces the target's directory entry, so the write never goes through a symlink
-// or into a device or a pipe that has the target's name: it replaces the entry itself.
+// Only a regular file (or nothing) may be at the target: a symlink, folder, device or FIFO there
+// is refused, never replaced or written through (base/command_files.h is the rule commands check
+// before their work; this is the last line of defence).
 #pragma once
 
 #include <cstddef>

@@ -24,6 +24,19 @@ class Error : public std::runtime_error {
   std::string message_;
 };
 
+// Work that stopped because a signal asked it to (SIGINT: Ctrl-C; SIGTERM), after saving what it
+// could (a training checkpoint): the CLI prints the message and exits with 128 + the signal's
+// number (130, 143), as a shell reports a process that signal ended.
+class Interrupted : public Error {
+ public:
+  Interrupted(int signal_number, const std::string& message)
+      : Error("", 0, "", message), signal_number_(signal_number) {}
+  int signal_number() const { return signal_number_; }
+
+ private:
+  int signal_number_;
+};
+
 [[noreturn]] void throw_error(const char* file, int line, const char* expression,
                               const std::string& message);
 

@@ -211,8 +211,10 @@ EmojiSummary convert_emoji(const EmojiOptions& options) {
       const fs::path directory = fs::path(options.output) / "original" / bucket;
       fs::create_directories(directory);
       // Plain writes: thousands of fsyncs would take minutes. The metadata, written last and
-      // atomically, is what makes the dump complete.
+      // atomically, is what makes the dump complete. An earlier dump's entry is removed first, so
+      // that the write never goes through a link (nor into a hard-linked copy).
       const fs::path file = directory / fmt::format("{}.png", post.id);
+      fs::remove(file);
       {
         std::ofstream out(file, std::ios::binary | std::ios::trunc);
         out.write(png->data(), std::streamsize(png->size()));

@@ -18,9 +18,11 @@ void seal_index_header(void* header);
 
 // Checks the start of a file of `file_bytes` bytes whose first min(file_bytes, 128) bytes are in
 // `header`: the magic (else "not a <kind>", with `how_to_make` as a hint), the size of the
-// header (else "truncated"), the version and the header's CRC-32.
+// header (else "truncated"), the version (from `oldest_version`, 0: `version` only, up to
+// `version`) and the header's CRC-32.
 void check_index_header(const void* header, uint64_t file_bytes, const char (&magic)[8], uint32_t version,
-                        const std::string& path, const char* kind, const char* how_to_make);
+                        const std::string& path, const char* kind, const char* how_to_make,
+                        uint32_t oldest_version = 0);
 
 // Checks that a file whose header says it is `expected` bytes long is exactly that long.
 void check_index_file_size(uint64_t file_bytes, uint64_t expected, const std::string& path);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <numeric>
@@ -14,6 +15,7 @@
 #include "base/crc32.h"
 #include "base/error.h"
 #include "base/file.h"
+#include "base/relative_path.h"
 #include "index/binary_file.h"
 #include "nn/npy.h"
 
@@ -21,7 +23,10 @@ namespace i2v {
 namespace {
 
 constexpr char kMagic[8] = {'I', '2', 'V', 'C', 'O', 'D', 'E', 'S'};
-constexpr uint32_t kVersion = 1;
+// Version 2: relative image paths are relative to the store's folder. Version 1 (still read)
+// kept them as given, relative to the current directory of the command that wrote the store.
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kOldestVersion = 1;
 constexpr uint64_t kCodesOffset = 4096;
 constexpr int64_t kRowsPerChunk = 8192;
 
@@ -261,7 +266,9 @@ CodeStore CodeStore::open(const std::string& path) {
   const char* base = static_cast<const char*>(store.mapping_);
   Header h{};
   if (file_bytes > 0) std::memcpy(&h, base, std::min<uint64_t>(sizeof h, file_bytes));
-  check_index_header(&h, file_bytes, kMagic, kVersion, path, "code store", "build one with `i2v index build`");
+  check_index_header(&h, file_bytes, kMagic, kVersion, path, "code store", "build one with `i2v index build`",
+                     kOldestVersion);
+  store.version_ = h.version;
   I2V_CHECK(h.header_bytes == sizeof h, "{}: inconsistent header: {} header bytes", path, h.header_bytes);
   check_bits(int64_t(std::min<uint64_t>(h.bits, INT64_MAX)), path);
   I2V_CHECK(h.count > 0 && h.count <= INT32_MAX, "{}: inconsistent header: {} codes", path, h.count);
@@ -314,6 +321,7 @@ CodeStore& CodeStore::operator=(CodeStore&& other) noexcept {
     path_offsets_ = other.path_offsets_;
     path_bytes_ = other.path_bytes_;
     codes_checksum_ = other.codes_checksum_;
+    version_ = other.version_;
   }
   return *this;
 }
@@ -335,6 +343,12 @@ std::optional<int64_t> CodeStore::find_id(int64_t id) const {
 std::string_view CodeStore::image_path(int64_t row) const {
   if (!path_offsets_) return {};
   return std::string_view(path_bytes_ + path_offsets_[row], size_t(path_offsets_[row + 1] - path_offsets_[row]));
+}
+
+std::string CodeStore::image_file(int64_t row) const {
+  const std::string stored(image_path(row));
+  if (version_ < 2) return stored;
+  return path_resolved_from(stored, std::filesystem::path(path_).parent_path().string());
 }
 
 std::optional<int64_t> CodeStore::find_path(std::string_view image_path_text) const {

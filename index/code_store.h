@@ -12,7 +12,9 @@
 //                      in the memory map)
 //   next, 64-aligned   ids: N × int64, strictly increasing (row order is id order, so "ties
 //                      broken by the smaller id" and "by the smaller row" agree)
-//   next, 64-aligned   paths (optional): (N + 1) uint64 offsets into the UTF-8 bytes that follow
+//   next, 64-aligned   paths (optional): (N + 1) uint64 offsets into the UTF-8 bytes that follow;
+//                      a relative path is relative to the store's folder (version 2; version 1,
+//                      still read, kept the paths as given)
 // The file is written atomically and memory-mapped when opened: N in the millions costs no
 // read into RAM. Opening checks everything: magic, version, the header's CRC-32, that N, B and
 // the section offsets agree with each other and with the file's size (a truncated file is named
@@ -60,8 +62,11 @@ class CodeStore {
   // The row holding `id`, if any.
   std::optional<int64_t> find_id(int64_t id) const;
   bool has_paths() const { return path_offsets_ != nullptr; }
-  // The image path of `row` ("" when the store has none).
+  // The image path of `row` as the store records it ("" when the store has none): relative to
+  // the store's folder, or absolute.
   std::string_view image_path(int64_t row) const;
+  // The image path of `row` as it opens from the current directory.
+  std::string image_file(int64_t row) const;
   // The first row whose image path is `image_path`, if any.
   std::optional<int64_t> find_path(std::string_view image_path) const;
   // The CRC-32 of the codes section: graphs record it to refuse a store they were not built from.
@@ -81,6 +86,7 @@ class CodeStore {
   const uint64_t* path_offsets_ = nullptr;
   const char* path_bytes_ = nullptr;
   uint32_t codes_checksum_ = 0;
+  uint32_t version_ = 0;
 };
 
 // What a store is written from. `read_rows(first, n, out)` fills `out` with the packed codes of
@@ -91,10 +97,12 @@ struct CodeStoreSource {
   int bits = 0;
   std::function<void(int64_t first, int64_t count, uint8_t* out)> read_rows;
   std::vector<int64_t> ids;         // empty: 0 .. count-1; else strictly increasing
-  std::vector<std::string> paths;   // empty, or one per row
+  std::vector<std::string> paths;   // empty, or one per row: relative to the store's folder, or absolute
 };
 
-// Writes the store atomically (validating bits, ids and paths first).
+// Writes the store atomically (validating bits, ids and paths first). Relative image paths are
+// relative to the store's folder (`path_relative_to(file, store_folder)`, base/relative_path.h,
+// makes them so), so that the store works from any current directory.
 void write_code_store(const std::string& path, const CodeStoreSource& source);
 
 // A source over codes already in memory.

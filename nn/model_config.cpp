@@ -274,10 +274,13 @@ Model build_model(const json& config) {
   }
 }
 
+bool names_model_file(const std::string& name_or_path) {
+  return name_or_path.find('/') != std::string::npos ||
+         (name_or_path.size() > 5 && name_or_path.compare(name_or_path.size() - 5, 5, ".json") == 0);
+}
+
 json resolve_model_config(const std::string& name_or_path, const ZooOptions& options) {
-  const bool is_file = name_or_path.find('/') != std::string::npos ||
-                       (name_or_path.size() > 5 && name_or_path.compare(name_or_path.size() - 5, 5, ".json") == 0);
-  if (!is_file) return zoo_config(name_or_path, options);
+  if (!names_model_file(name_or_path)) return zoo_config(name_or_path, options);
   json config;
   try {
     config = json::parse(read_file(name_or_path));

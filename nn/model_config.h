@@ -52,6 +52,8 @@ ModelSize estimate_model_size(const nlohmann::json& config);
 // A shipped model's name (nn/model_zoo.h, with `options`) or the path of a JSON config (whose
 // "outputs" and "input" size the options override when they differ from the defaults).
 nlohmann::json resolve_model_config(const std::string& name_or_path, const ZooOptions& options = {});
+// Whether `resolve_model_config` reads `name_or_path` as a file: it has a '/' or ends in ".json".
+bool names_model_file(const std::string& name_or_path);
 
 // The layer types build_model knows.
 std::vector<std::string> layer_types();

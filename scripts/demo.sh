@@ -21,7 +21,7 @@ scripts/fetch_emoji.sh "$out/emoji-packages" twitter google
 
 step "2. a Danbooru-style dump: general tags = category + words, character = the emoji, copyright = the vendor"
 [ -f "$out/emoji-dump/metadata.jsonl" ] || "$i2v" data from-emoji --packages "$out/emoji-packages" -o "$out/emoji-dump"
-"$i2v" vocab build --metadata "$out/emoji-dump/metadata.jsonl" -o "$out/emoji-vocab.json" --top 3
+"$i2v" vocab build --metadata "$out/emoji-dump/metadata.jsonl" -o "$out/emoji-vocab.json" --top 3 --force
 
 step "3. i2v-tag trained from scratch on the CPU (width 1/4, 64x64 pictures; configs/emoji-i2v-tag.json)"
 "$i2v" train --config configs/emoji-i2v-tag.json
@@ -40,8 +40,8 @@ step "6. i2v-feature from the tagger (copies the trunk, learns encode1/encode2; 
 
 step "7. 4,096-bit hashes of every picture, the top-5 graph"
 "$i2v" hash --metadata "$out/emoji-dump/metadata.jsonl" --images "$out/emoji-dump" --vocab "$out/emoji-vocab.json" \
-  --weights "$out/runs/i2v-feature/best.safetensors" -o "$out/emoji.i2vcodes"
-"$i2v" index graph --store "$out/emoji.i2vcodes" -o "$out/emoji.i2vgraph"
+  --weights "$out/runs/i2v-feature/best.safetensors" -o "$out/emoji.i2vcodes" --force
+"$i2v" index graph --store "$out/emoji.i2vcodes" -o "$out/emoji.i2vgraph" --force
 
 step "8. retrieval: is the other vendor's drawing of the same emoji among the nearest? (recall@k vs random codes)"
 "$i2v" index recall --store "$out/emoji.i2vcodes" --group-by-id-mod 10000 --k 1,5,10 | tee "$out/recall.txt"

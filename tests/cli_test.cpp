@@ -10,8 +10,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "nn/npy.h"
 #include "base/random.h"
+#include "train/checkpoint.h"
 #include "nn/safetensors.h"
 #include "tests/layer_check.h"
 #include "tests/temp_directory.h"
@@ -31,10 +35,11 @@ struct ToolRun {
 
 class CliTest : public test::TempDirectoryTest {
  protected:
-  // Runs `i2v ARGS` in the test's directory.
-  ToolRun i2v(const std::string& args) {
+  // Runs `i2v ARGS` in the test's directory (or in its folder `in`).
+  ToolRun i2v(const std::string& args, const std::string& in = "") {
     const std::string err_file = path("stderr.txt");
-    const std::string command = fmt::format("cd '{}' && OMP_NUM_THREADS=1 '{}' {} 2>'{}'", dir_.string(), I2V_TOOL, args, err_file);
+    const std::string command = fmt::format("cd '{}' && OMP_NUM_THREADS=1 '{}' {} 2>'{}'", (dir_ / in).string(), I2V_TOOL,
+                                            args, err_file);
     ToolRun run;
     FILE* pipe = popen(command.c_str(), "r");
     char buffer[4096];
@@ -46,8 +51,8 @@ class CliTest : public test::TempDirectoryTest {
     return run;
   }
 
-  ToolRun ok(const std::string& args) {
-    ToolRun run = i2v(args);
+  ToolRun ok(const std::string& args, const std::string& in = "") {
+    ToolRun run = i2v(args, in);
     EXPECT_EQ(run.status, 0) << "i2v " << args << "\n" << run.err;
     return run;
   }
@@ -116,6 +121,19 @@ TEST_F(CliTest, TrainEvalTagHashSearchEndToEnd) {
   EXPECT_EQ(wrong.status, 1);
   EXPECT_NE(wrong.err.find("loss.pos_weight"), std::string::npos) << wrong.err;
 
+  // The run's config.json names its files relative to the run directory, so the run works from
+  // any current directory.
+  const json saved = json::parse(read_file(path("runs/tag/config.json")));
+  EXPECT_EQ(saved.at("data").at("images"), "../..");
+  EXPECT_EQ(saved.at("data").at("vocab"), "../../vocab.json");
+  std::filesystem::create_directories(path("elsewhere"));
+  const ToolRun from_elsewhere = ok(fmt::format("eval --run '{}' --split all", path("runs/tag")), "elsewhere");
+  EXPECT_NE(from_elsewhere.out.find("baseline"), std::string::npos) << from_elsewhere.out;
+  // A run continues with its own config.json, from anywhere (it has finished: nothing to train).
+  EXPECT_NE(ok("train --run ../runs/tag --resume", "elsewhere").err.find("resuming from"), std::string::npos);
+  ok("train --config ../runs/tag/config.json --resume", "elsewhere");
+  EXPECT_EQ(json::parse(read_file(path("runs/tag/config.json"))), saved);
+
   // eval: mAP per category and its baseline, as text and JSON.
   const ToolRun eval = ok("eval --run runs/tag --split all --json eval.json");
   EXPECT_NE(eval.out.find("baseline"), std::string::npos) << eval.out;
@@ -153,6 +171,25 @@ TEST_F(CliTest, TrainEvalTagHashSearchEndToEnd) {
   ok("hash --metadata metadata.jsonl --images . --vocab vocab.json --weights runs/feature/best.safetensors -o codes.i2vcodes");
   const ToolRun search = ok("search 7 --store codes.i2vcodes --k 3");
   EXPECT_EQ(json::parse(search.out).at("results").size(), 3u) << search.out;
+  // The store keeps its pictures' paths relative to itself: the sheet draws them from anywhere.
+  const ToolRun sheet = ok("search 7 --store ../codes.i2vcodes --k 3 --sheet sheet.png", "elsewhere");
+  EXPECT_EQ(json::parse(sheet.out).at("unreadable_images").size(), 0u) << sheet.out << sheet.err;
+  // An output that is one of the pictures the command reads is refused before the work.
+  const std::string picture = read_file(path("original/0001/1.png"));
+  ToolRun onto_input = i2v("hash original --weights runs/feature/best.safetensors -o original/0001/1.png --force");
+  EXPECT_EQ(onto_input.status, 1);
+  EXPECT_NE(onto_input.err.find("-o original/0001/1.png is a file inside the picture original"), std::string::npos)
+      << onto_input.err;
+  EXPECT_EQ(read_file(path("original/0001/1.png")), picture);
+  // A missing output folder is made before the work (eval used to fail after it, naming a
+  // temporary file); an output that cannot be written is refused before the report is printed.
+  ok("eval --run runs/tag --split all --json new/folder/eval.json");
+  EXPECT_TRUE(json::parse(read_file(path("new/folder/eval.json"))).is_object());
+  ASSERT_EQ(::mkfifo(path("pipe.json").c_str(), 0644), 0);
+  const ToolRun into_fifo = i2v("eval --run runs/tag --split all --json pipe.json");
+  EXPECT_EQ(into_fifo.status, 1);
+  EXPECT_EQ(into_fifo.out, "") << "the report came before the refusal";
+  EXPECT_NE(into_fifo.err.find("--json pipe.json: is a FIFO"), std::string::npos) << into_fifo.err;
 
   // The class activation map of a tag.
   ok("cam original/0001/1.png --weights runs/tag/best.safetensors --tag round -o cam.png");
@@ -585,5 +622,95 @@ TEST_F(CliTest, GcnTrainEvalAndArtistPairs) {
   const ToolRun all = ok("eval --run runs/pairs/all --split test");
   EXPECT_NE(all.out.find("3 classes: top-1"), std::string::npos) << all.out;
 }
+
+// A small code store from random codes, with image paths, for the tests of outputs and exit codes.
+void write_store_inputs(const std::string& codes_npy, const std::string& paths_txt) {
+  Rng rng(3);
+  std::vector<uint8_t> codes(20 * 8);
+  for (uint8_t& byte : codes) byte = uint8_t(rng.below(256));
+  write_npy(codes_npy, NpyType::u8, {20, 8}, codes.data());
+  std::string paths;
+  for (int i = 0; i < 20; ++i) paths += fmt::format("pictures/{}.png\n", i);
+  write_file_atomically(paths_txt, paths);
+}
+
+TEST_F(CliTest, OutputsAreRegularFilesNeverAnInputALinkOrAFifo) {
+  write_store_inputs(path("codes.npy"), path("paths.txt"));
+  ok("index build --codes codes.npy --paths paths.txt -o s.i2vcodes");
+  const std::string store = read_file(path("s.i2vcodes"));
+  auto refused = [&](const std::string& args, const std::string& why) {
+    const ToolRun run = i2v(args);
+    EXPECT_EQ(run.status, 1) << args;
+    EXPECT_NE(run.err.find(why), std::string::npos) << args << "\n" << run.err;
+    EXPECT_EQ(run.out, "") << args;
+  };
+  // The store a command reads, also spelt otherwise or through a hard link: never written.
+  refused("index graph --store s.i2vcodes -o s.i2vcodes --force", "-o s.i2vcodes is --store s.i2vcodes, which");
+  refused("index graph --store s.i2vcodes -o ./new/../s.i2vcodes --force", "(the same file)");
+  ASSERT_EQ(::link(path("s.i2vcodes").c_str(), path("hard.i2vcodes").c_str()), 0);
+  refused("index graph --store hard.i2vcodes -o s.i2vcodes --force", "is --store hard.i2vcodes (the same file)");
+  refused("index build --codes codes.npy --paths paths.txt -o paths.txt --force", "-o paths.txt is --paths paths.txt");
+  EXPECT_EQ(read_file(path("s.i2vcodes")), store);
+  EXPECT_FALSE(std::filesystem::exists(path("new"))) << "a folder made for a refused output";
+  // A file i2v reads back is replaced only with --force; a report is replaced.
+  refused("index build --codes codes.npy --paths paths.txt -o s.i2vcodes", "-o s.i2vcodes exists: add --force");
+  ok("index build --codes codes.npy --paths paths.txt -o s.i2vcodes --force");
+  ok("index knn --store s.i2vcodes --k 2 -o knn.npy");
+  ok("index knn --store s.i2vcodes --k 3 -o knn.npy");
+  EXPECT_EQ(read_npy(path("knn.npy")).shape, (Shape{20, 3, 2}));
+  // Never through a link, never into a FIFO or a folder, even with --force.
+  write_file_atomically(path("target.json"), std::string("keep"));
+  std::filesystem::create_symlink("target.json", path("link.json"));
+  ASSERT_EQ(::mkfifo(path("fifo.npy").c_str(), 0644), 0);
+  std::filesystem::create_directories(path("folder.npy"));
+  refused("index knn --store s.i2vcodes -o link.json", "-o link.json: is a symbolic link");
+  refused("index knn --store s.i2vcodes -o fifo.npy", "-o fifo.npy: is a FIFO");
+  refused("index knn --store s.i2vcodes -o folder.npy", "-o folder.npy: is a folder");
+  refused("index graph --store s.i2vcodes -o link.json --force", "is a symbolic link");
+  EXPECT_TRUE(std::filesystem::is_symlink(path("link.json")));
+  EXPECT_EQ(read_file(path("target.json")), "keep");
+  struct stat status {};
+  ASSERT_EQ(::lstat(path("fifo.npy").c_str(), &status), 0);
+  EXPECT_TRUE(S_ISFIFO(status.st_mode));
+  // Metadata a command reads from a folder: its *.jsonl are inputs, other files are not.
+  std::filesystem::create_directories(path("meta"));
+  write_file_atomically(path("meta/posts.jsonl"),
+                        std::string("{\"id\": 1, \"tag_string_general\": \"a b\", \"rating\": \"s\"}\n"));
+  refused("vocab build --metadata meta -o meta/posts.jsonl --force", "is a file inside --metadata meta");
+  ok("vocab build --metadata meta -o meta/vocab.json");
+  // Two outputs of one command on the same file.
+  refused("search 3 --store s.i2vcodes --json out.png --sheet ./out.png", "--json and --sheet both name ./out.png");
+}
+
+TEST_F(CliTest, ExitCodes) {
+  // 2: usage errors (CLI11's own codes were 104-114, undocumented).
+  EXPECT_EQ(i2v("frobnicate").status, 2);
+  EXPECT_EQ(i2v("index knn -o knn.npy").status, 2);                  // a required option missing
+  EXPECT_EQ(i2v("index knn --store s --k 0 -o knn.npy").status, 2);  // a value out of range
+  EXPECT_EQ(i2v("index knn --store s --frobnicate").status, 2);      // an unknown option
+  EXPECT_EQ(ok("--help").status, 0);
+  EXPECT_NE(ok("--help").out.find("Exit status: 0 done; 1 an error"), std::string::npos);
+  // 1: a failed write of stdout is an error.
+  write_store_inputs(path("codes.npy"), path("paths.txt"));
+  ok("index build --codes codes.npy --paths paths.txt -o s.i2vcodes");
+  ok("search 3 --store s.i2vcodes --k 2 > /dev/null");
+  const ToolRun full = i2v("search 3 --store s.i2vcodes --k 2 > /dev/full");
+  EXPECT_EQ(full.status, 1);
+  EXPECT_NE(full.err.find("cannot write to the standard output"), std::string::npos) << full.err;
+  // 1: a checkpoint that `weights show` lists as DAMAGED.
+  Checkpoint checkpoint;
+  checkpoint.tensors["w"] = Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, {4});
+  checkpoint.state = {{"step", 1}};
+  save_checkpoint(path("c.i2vckpt"), checkpoint);
+  EXPECT_NE(ok("weights show c.i2vckpt").out.find("checksum verified"), std::string::npos);
+  std::string bytes = read_file(path("c.i2vckpt"));
+  bytes[bytes.size() - 1] ^= 0x40;  // a bit of the tensor data
+  write_file_atomically(path("c.i2vckpt"), bytes);
+  const ToolRun damaged = i2v("weights show c.i2vckpt");
+  EXPECT_EQ(damaged.status, 1);
+  EXPECT_NE(damaged.out.find("DAMAGED"), std::string::npos) << damaged.out;
+  EXPECT_NE(damaged.err.find("i2v: error: a damaged checkpoint: "), std::string::npos) << damaged.err;
+}
+
 }  // namespace
 }  // namespace i2v

@@ -171,7 +171,30 @@ TEST_F(CodeStoreFile, FindsItemsByIdOrStoredPath) {
   expect_error([&] { find_item(store, "nothing.png", ""); }, "neither an id nor an image path");
   std::ofstream(path("new.png")) << "an image the store does not hold";
   expect_error([&] { find_item(store, path("new.png"), ""); }, "has no code yet; hash it with the store's pictures (`i2v hash");
-  EXPECT_EQ(item_json(store, 2).dump(), R"({"id":30,"path":"c.png","row":2})");
+  // Relative to the store's folder, as it opens from here.
+  EXPECT_EQ(std::filesystem::absolute(item_json(store, 2).at("path").get<std::string>()).lexically_normal(),
+            path("c.png"));
+}
+
+// Relative image paths are relative to the store's folder (version 2); a version 1 store kept
+// them as given, and they are read as given.
+TEST_F(CodeStoreFile, RelativeImagePathsResolveFromTheStoresFolder) {
+  auto rng = test::test_rng();
+  const std::vector<uint64_t> codes = test::random_codes(2, 1, rng);
+  std::filesystem::create_directories(path("stores"));
+  write_code_store(path("stores/s"), code_source({codes.data(), 2, 1}, {}, {"../pics/a.png", "/abs/b.png"}));
+  const CodeStore store = CodeStore::open(path("stores/s"));
+  EXPECT_EQ(store.image_path(0), "../pics/a.png");
+  EXPECT_EQ(std::filesystem::absolute(store.image_file(0)).lexically_normal(), path("pics/a.png"));
+  EXPECT_EQ(store.image_file(1), "/abs/b.png");
+  EXPECT_EQ(picture_file(store, 0, "/root"), "/root/../pics/a.png");  // --image-root wins
+
+  std::string bytes = read_bytes(path("stores/s"));
+  bytes[8] = 1;  // version 1
+  const uint32_t crc = crc32_of(bytes.data(), 124);
+  std::memcpy(&bytes[124], &crc, 4);
+  write_bytes(path("stores/v1"), bytes);
+  EXPECT_EQ(CodeStore::open(path("stores/v1")).image_file(0), "../pics/a.png");
 }
 
 class CorruptStore : public test::TempDirectoryTest {
@@ -225,7 +248,7 @@ TEST_F(CorruptStore, TruncatedAtAnyOffset) {
 TEST_F(CorruptStore, BadMagicVersionAndChecksums) {
   expect_edit_refused([](std::string& b) { b[1] = 'X'; }, "bad magic");
   expect_edit_refused([](std::string& b) { b = "hello"; }, "bad magic");
-  expect_edit_refused([&](std::string& b) { b[8] = 2; reseal_header(b); }, "version 2");
+  expect_edit_refused([&](std::string& b) { b[8] = 3; reseal_header(b); }, "version 3");
   expect_edit_refused([](std::string& b) { b[16] ^= 1; }, "header checksum");
   expect_edit_refused([](std::string& b) { b[4096 + 77] ^= 0x10; }, "checksum mismatch in the codes");
   expect_edit_refused([&](std::string& b) { b[get_u64(b, 40) + 8] ^= 1; }, "checksum mismatch in the ids");

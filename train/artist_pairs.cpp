@@ -20,7 +20,10 @@ ArtistScore train_and_test(const json& config) {
   const auto start = std::chrono::steady_clock::now();
   TrainingSetup setup = prepare_training(config);
   const std::string run = config.at("run").get<std::string>();
-  run_training(setup, false);
+  const TrainResult trained = run_training(setup, false);
+  if (trained.interrupted)  // the remaining pairs would stop at once too: the whole command stops
+    throw Interrupted(trained.stop_signal, fmt::format("artist pairs: training in {} was interrupted by signal {}",
+                                                       run, trained.stop_signal));
   const std::string best = run + "/best.safetensors";
   if (std::filesystem::exists(best)) setup.model->load_state_dict(load_safetensors(best).tensors);
 

@@ -1,11 +1,13 @@
 #include "train/feature_set.h"
 
 #include <cstring>
+#include <filesystem>
 
 #include "base/error.h"
 #include "nn/npy.h"
 #include "base/atomic_file.h"
 #include "base/file.h"
+#include "base/relative_path.h"
 #include "train/inference.h"
 
 namespace i2v {
@@ -92,9 +94,13 @@ void write_feature_set(const std::string& path, const FeatureSet& set) {
   description["classes"] = set.classes;
   description["rows"] = n;
   description["dims"] = set.features.dims;
+  // Picture paths relative to the description's folder (base/relative_path.h).
+  const std::string folder = std::filesystem::path(path).parent_path().string();
   nlohmann::json pictures = nlohmann::json::array();
   for (int64_t i = 0; i < n; ++i)
-    pictures.push_back({{"id", set.ids[size_t(i)]}, {"path", set.paths[size_t(i)]}, {"split", set.splits[size_t(i)]}});
+    pictures.push_back({{"id", set.ids[size_t(i)]},
+                        {"path", path_relative_to(set.paths[size_t(i)], folder)},
+                        {"split", set.splits[size_t(i)]}});
   description["pictures"] = std::move(pictures);
   write_file_atomically(feature_description_path(path), description.dump(1) + "\n");
 }
@@ -126,7 +132,8 @@ FeatureSet read_feature_set(const std::string& path) {
               description_path, pictures.size(), set.features.rows);
     for (const nlohmann::json& picture : pictures) {
       set.ids.push_back(picture.value("id", int64_t(set.ids.size())));
-      set.paths.push_back(picture.at("path").get<std::string>());
+      set.paths.push_back(path_resolved_from(picture.at("path").get<std::string>(),
+                                             std::filesystem::path(path).parent_path().string()));
       set.splits.push_back(picture.value("split", std::string()));
     }
     for (const char* key : {"classes", "pictures", "rows", "dims"}) description.erase(key);

@@ -9,8 +9,8 @@
 //                          "pictures": [{"id": 7, "path": "...", "split": "train"}, ...]}
 // Image folders give classes and labels; pictures given as a list and Danbooru-style dumps
 // (multi-label) give none: labels -1, "classes" empty. "id" is the post id (dumps) or the
-// position in the sorted file list; "split" is "" for a list. numpy reads the files with np.load
-// and json.load.
+// position in the sorted file list; "split" is "" for a list; "path" is relative to the .json's
+// folder (base/relative_path.h). numpy reads the files with np.load and json.load.
 // All three are written atomically, the .json last.
 #pragma once
 

@@ -91,6 +91,11 @@ LoaderPosition Trainer::resume_or_start(bool resume) {
 
 TrainResult Trainer::run(bool resume) {
   StopSignal signals;
+  // What a killed run was writing (the checkpoints' own are removed by their directory).
+  remove_abandoned_temporaries(options_.run_directory, [](const std::string& target) {
+    return target == "config.json" || target == "metrics.jsonl" || target == "best.json" ||
+           target == "best.safetensors" || target == "final.safetensors";
+  });
   set_matmul_precision(options_.precision);  // for every step and validation of this run
   const LoaderPosition start = resume_or_start(resume);
   keep_log_through(step_);
@@ -104,6 +109,7 @@ TrainResult Trainer::run(bool resume) {
                    static_cast<long long>(step_));
       save_checkpoint(train_->position());
       result_.interrupted = true;
+      result_.stop_signal = StopSignal::signal_number();
       break;
     }
     if (!progress_)

@@ -57,6 +57,7 @@ struct TrainResult {
   int64_t steps = 0;
   int64_t epochs_completed = 0;
   bool interrupted = false;
+  int stop_signal = 0;                 // when interrupted: the signal (SIGINT, SIGTERM)
   int64_t skipped_batches = 0;         // non-finite batches skipped
   double best_score = 0;               // headline validation score (mAP or top-1)
   int64_t best_step = -1;

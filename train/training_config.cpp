@@ -11,6 +11,8 @@
 
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "base/file.h"
+#include "base/relative_path.h"
 #include "data/metadata.h"
 #include "data/split.h"
 #include "data/vocabulary.h"
@@ -255,7 +257,8 @@ TrainingSetup prepare_training(const json& config) {
                                     parse_layer_rates(fields.optimizer.layers, *setup.model));
   setup.schedule = std::make_unique<LrSchedule>(fields.schedule);
   setup.trainer = fields.top.loop;
-  setup.trainer.config = setup.config;
+  // The checkpoints keep the config with its paths relative to their folder, as config.json does.
+  setup.trainer.config = config_paths_relative_to(setup.config, setup.trainer.run_directory + "/checkpoints");
   setup.trainer.weights_metadata = model_metadata(setup);
   std::filesystem::create_directories(setup.trainer.run_directory);
   return setup;
@@ -316,12 +319,72 @@ void check_resumable(const json& before, const json& now) {
             "or train into another run directory.", details);
 }
 
+// Every path of `config` made absolute and physical (links resolved), so that two spellings of a
+// file compare equal.
+json config_paths_absolute(json config) {
+  for_each_config_path(config, [](json& path, const std::string&) {
+    std::error_code error;
+    path = std::filesystem::weakly_canonical(std::filesystem::absolute(path.get<std::string>()), error).string();
+  });
+  return config;
+}
+
 }  // namespace
 
+void for_each_config_path(json& config, const std::function<void(json& path, const std::string& field)>& visit) {
+  if (!config.is_object()) return;
+  auto at = [&](json& section, const std::string& key, const std::string& field) {
+    if (!section.is_object() || !section.contains(key)) return;
+    json& value = section[key];
+    if (value.is_string()) {
+      visit(value, field);
+    } else if (value.is_array()) {
+      for (json& item : value)
+        if (item.is_string()) visit(item, field);
+    }
+  };
+  at(config, "run", "run");
+  if (config.contains("model") && config["model"].is_object()) {
+    json& model = config["model"];
+    at(model, "config", "model.config");
+    if (model.contains("name") && model["name"].is_string() && names_model_file(model["name"].get<std::string>()))
+      at(model, "name", "model.name");
+  }
+  if (config.contains("init")) at(config["init"], "weights", "init.weights");
+  if (!config.contains("data") || !config["data"].is_object()) return;
+  json& data = config["data"];
+  for (const char* key : {"metadata", "images", "vocab", "folders"}) at(data, key, std::string("data.") + key);
+  if (data.contains("auxiliary") && data["auxiliary"].is_object())
+    for (auto& [name, entry] : data["auxiliary"].items())
+      for (const char* key : {"features", "ids"}) at(entry, key, "data.auxiliary." + name + "." + key);
+}
+
+json config_paths_relative_to(json config, const std::string& folder) {
+  for_each_config_path(config, [&](json& path, const std::string&) { path = path_relative_to(path.get<std::string>(), folder); });
+  return config;
+}
+
+json config_paths_resolved_from(json config, const std::string& folder) {
+  for_each_config_path(config, [&](json& path, const std::string&) { path = path_resolved_from(path.get<std::string>(), folder); });
+  return config;
+}
+
+json read_run_config(const std::string& run_directory) {
+  const std::string path = run_directory + "/config.json";
+  try {
+    return config_paths_resolved_from(json::parse(read_file(path)), run_directory);
+  } catch (const json::exception& e) {
+    I2V_THROW("{}: not a run's JSON config: {}", path, e.what());
+  }
+}
+
 TrainResult run_training(TrainingSetup& setup, bool resume) {
-  const std::string config_path = setup.trainer.run_directory + "/config.json";
-  if (resume && std::filesystem::exists(config_path)) check_resumable(json::parse(read_file(config_path)), setup.config);
-  write_file_atomically(config_path, setup.config.dump(2) + "\n");
+  const std::string& run = setup.trainer.run_directory;
+  const std::string config_path = run + "/config.json";
+  if (resume && std::filesystem::exists(config_path))
+    check_resumable(config_paths_absolute(read_run_config(run)), config_paths_absolute(setup.config));
+  // Relative to the run directory: the run can be used (eval --run) from any current directory.
+  write_file_atomically(config_path, config_paths_relative_to(setup.config, run).dump(2) + "\n");
   auto train_dataset = setup.train;
   auto validation_dataset = setup.validation;
   const LoaderOptions loader = setup.loader;

@@ -19,6 +19,7 @@
 // `i2v train --config F --set schedule.lr=0.05` overrides any field by its dotted path.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,8 +80,24 @@ void load_initial_weights(Model& model, const std::string& path, const std::vect
                           uint64_t seed, bool strict = false);
 
 // Trains `setup` with the training loop (train/trainer.h) on its train and validation splits,
-// after writing <run>/config.json (the resolved config): what `i2v train` does. `resume`
-// continues from the run directory's newest checkpoint.
+// after writing <run>/config.json (the resolved config, its paths relative to the run
+// directory): what `i2v train` does. `resume` continues from the run directory's newest
+// checkpoint.
 TrainResult run_training(TrainingSetup& setup, bool resume);
+
+// The fields of a training config that name files: "run", "model.config" (and "model.name" when
+// it names a file), "init.weights", "data.metadata" (one or a list), "data.images",
+// "data.vocab", "data.folders", "data.auxiliary.NAME.features" and ".ids". Calls `visit` with
+// each path (a string in `config`, which it may change) and its dotted field name.
+void for_each_config_path(nlohmann::json& config,
+                          const std::function<void(nlohmann::json& path, const std::string& field)>& visit);
+// A config's relative paths (as they open from the current directory) made relative to `folder`,
+// as the run's config.json keeps them (base/relative_path.h); absolute ones stay.
+nlohmann::json config_paths_relative_to(nlohmann::json config, const std::string& folder);
+// The opposite, for a config read from a file in `folder` (a run's config.json): its relative
+// paths as they open from the current directory.
+nlohmann::json config_paths_resolved_from(nlohmann::json config, const std::string& folder);
+// A run directory's config.json, its paths as they open from the current directory.
+nlohmann::json read_run_config(const std::string& run_directory);
 
 }  // namespace i2v

@@ -113,7 +113,9 @@ void run_variant(const std::string& variant, json config, bool pretrained_row, E
 
   auto start = std::chrono::steady_clock::now();
   const TrainResult trained = run_training(setup, experiment.resume);
-  I2V_CHECK(!trained.interrupted, "transfer: training of {} was interrupted; continue with --resume", variant);
+  if (trained.interrupted)
+    throw Interrupted(trained.stop_signal, fmt::format("transfer: training of {} was interrupted by signal {}; continue "
+                                                       "with --resume", variant, trained.stop_signal));
   const std::string best = directory + "/best.safetensors";
   const bool has_best = trained.best_step >= 0 && std::filesystem::exists(best);
   setup.model->load_state_dict(load_safetensors(has_best ? best : directory + "/final.safetensors").tensors);

@@ -1,0 +1,233 @@
+// The real `i2v train`, killed with SIGKILL at 20 random moments — while it starts, during steps
+// and during checkpoint writes (a checkpoint after every step, so most of a step's time is a
+// write) — and resumed each time with --resume, ends with weights bit-identical to an
+// uninterrupted run's; after every kill, every checkpoint in the run directory loads (none is
+// left half-written), and so do the weights and the config the run wrote.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "base/atomic_file.h"
+#include "base/file.h"
+#include "base/random.h"
+#include "data/image.h"
+#include "nn/safetensors.h"
+#include "tests/temp_directory.h"
+#include "tests/test_util.h"
+#include "train/checkpoint.h"
+
+namespace i2v {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+class TrainKillTest : public test::TempDirectoryTest {
+ protected:
+  void SetUp() override {
+    TempDirectoryTest::SetUp();
+    // As trainer_test's fixture: three classes of 12x12 pictures, a small network with dropout (so
+    // that its random state must resume too), momentum, a plateau schedule, hflips.
+    Rng rng(5);
+    const char* classes[] = {"red", "green", "blue"};
+    for (int c = 0; c < 3; ++c)
+      for (int i = 0; i < 10; ++i) {
+        Image image;
+        image.width = image.height = 12;
+        image.rgb.resize(12 * 12 * 3);
+        for (size_t p = 0; p < image.rgb.size(); ++p)
+          image.rgb[p] = uint8_t(int(p % 3) == c ? 150 + rng.below(100) : rng.below(120));
+        fs::create_directories(path(std::string("pictures/") + classes[c]));
+        save_png(path(fmt::format("pictures/{}/{}.png", classes[c], i)), image);
+      }
+    const json model = {{"name", "tiny"},
+                        {"input", {3, 12, 12}},
+                        {"layers",
+                         {{{"name", "conv1"}, {"type", "conv2d"}, {"out_channels", 6}, {"kernel", 3}, {"padding", 1}},
+                          {{"name", "relu1"}, {"type", "relu"}},
+                          {{"name", "pool1"}, {"type", "max_pool2d"}, {"kernel", 2}},
+                          {{"name", "conv2"}, {"type", "conv2d"}, {"out_channels", 8}, {"kernel", 3}, {"padding", 1}},
+                          {{"name", "relu2"}, {"type", "relu"}},
+                          {{"name", "flat"}, {"type", "flatten"}},
+                          // 0.6 M parameters: a checkpoint (weights and momentum) of 4.7 MB takes
+                          // longer to write than a step takes, also where fsync costs nothing.
+                          {{"name", "fc1"}, {"type", "linear"}, {"out_features", 2048}},
+                          {{"name", "relu3"}, {"type", "relu"}},
+                          {{"name", "drop"}, {"type", "dropout"}, {"p", 0.2}},
+                          {{"name", "fc"}, {"type", "linear"}, {"out_features", "outputs"}}}}};
+    write_file_atomically(path("tiny.json"), model.dump());
+    const json config = {{"run", "runs/unused"},
+                         {"seed", 3},
+                         {"model", {{"config", "tiny.json"}}},
+                         {"data",
+                          {{"folders", "pictures"},
+                           {"split_fractions", "0.8,0.2,0"},
+                           {"preprocess", {{"size", 12}}},
+                           {"augment", {{"hflip", true}}},
+                           {"batch_size", 4},
+                           {"workers", 2}}},
+                         {"optimizer", {{"momentum", 0.9}, {"weight_decay", 1e-4}}},
+                         {"schedule", {{"lr", 0.05}, {"type", "plateau"}, {"patience", 1}}},
+                         {"epochs", kEpochs},
+                         {"log_every_steps", 1},
+                         {"checkpoint_every_steps", 1},
+                         {"keep_checkpoints", 2}};
+    write_file_atomically(path("train.json"), config.dump(2));
+  }
+
+  static constexpr int kEpochs = 12;  // 6 steps each
+
+  // Starts `i2v train` on the fixture into `run` (in the test's directory), its output appended
+  // to `run`.log; returns the process id.
+  pid_t start(const std::string& run, bool resume, const std::string& more = "") {
+    const std::string command =
+        fmt::format("cd '{}' && exec env OMP_NUM_THREADS=1 '{}' train --config train.json --run {} {} {} >>{}.log 2>&1",
+                    dir_.string(), I2V_TOOL, run, resume ? "--resume" : "", more, run);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    return pid;
+  }
+
+  // Waits for `pid`; its exit status, or 128 + the signal that ended it.
+  static int wait_for(pid_t pid) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  // Runs to the end; returns the seconds it took.
+  double run_to_end(const std::string& run, bool resume, const std::string& more = "") {
+    const Clock::time_point begin = Clock::now();
+    const int status = wait_for(start(run, resume, more));
+    EXPECT_EQ(status, 0) << read_file(path(run + ".log"));
+    return std::chrono::duration<double>(Clock::now() - begin).count();
+  }
+
+  // What a kill may leave: temporaries of unfinished writes, never a damaged file. Returns how
+  // many temporaries there are (writes the kill interrupted).
+  int check_nothing_half_written(const std::string& run) {
+    int temporaries = 0;
+    std::error_code error;
+    for (const std::string& folder : {run, run + "/checkpoints"})
+      for (const fs::directory_entry& entry : fs::directory_iterator(path(folder), error)) {
+        const std::string name = entry.path().filename().string();
+        if (name.find(".tmp.") != std::string::npos) {
+          ++temporaries;
+          continue;
+        }
+        SCOPED_TRACE(entry.path().string());
+        try {
+          if (name.rfind("checkpoint-", 0) == 0) load_checkpoint(entry.path().string());
+          if (entry.path().extension() == ".safetensors") load_safetensors(entry.path().string());
+          if (entry.path().extension() == ".json") {
+            EXPECT_TRUE(json::parse(read_file(entry.path().string())).is_object());
+          }
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << "a file left damaged by a kill: " << e.what();
+        }
+      }
+    return temporaries;
+  }
+
+  std::map<std::string, Tensor> weights(const std::string& file) const {
+    return load_safetensors(path(file)).tensors;
+  }
+};
+
+TEST_F(TrainKillTest, KilledAt20RandomMomentsAndResumedEndsWithTheSameBits) {
+  // The uninterrupted run, and how long a run takes to start and do one step (its startup).
+  const double whole = run_to_end("reference", false);
+  const double startup = run_to_end("probe", false, "--set max_steps=1");
+  const double training = std::max(whole - startup, 0.1);
+  std::printf("uninterrupted run %.2f s, of which ~%.2f s starting\n", whole, startup);
+
+  // Each kill comes after a random delay: from half the startup (killed while it reads the
+  // data, writes config.json or resumes) to a 30th of the training past it, so that 20 kills
+  // take about a third of the run and the rest of it is left for the last, unkilled resume.
+  Rng rng(test::run_seed());
+  int kills = 0, finished_early = 0, interrupted_writes = 0;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    const double delay = rng.uniform(0.5 * startup, startup + training / 30);
+    const pid_t pid = start("killed", /*resume=*/true);
+    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    ::kill(pid, SIGKILL);
+    const int status = wait_for(pid);
+    if (status == 128 + SIGKILL) {
+      ++kills;
+    } else {
+      EXPECT_EQ(status, 0) << read_file(path("killed.log"));
+      ++finished_early;
+    }
+    interrupted_writes += check_nothing_half_written("killed") > 0;
+  }
+  std::printf("%d kills (%d of them during a write), %d runs finished before their kill\n", kills,
+              interrupted_writes, finished_early);
+  EXPECT_GE(kills, 18) << "the kills came too late: the run finished first";
+  EXPECT_GE(interrupted_writes, 1) << "no kill came during a write";
+  run_to_end("killed", /*resume=*/true);
+  EXPECT_EQ(check_nothing_half_written("killed"), 0);
+
+  // The same bits as the uninterrupted run: final and best weights.
+  for (const char* file : {"final.safetensors", "best.safetensors"}) {
+    SCOPED_TRACE(file);
+    const std::map<std::string, Tensor> expected = weights(std::string("reference/") + file);
+    const std::map<std::string, Tensor> got = weights(std::string("killed/") + file);
+    ASSERT_EQ(got.size(), expected.size());
+    for (const auto& [name, tensor] : expected) {
+      ASSERT_TRUE(got.count(name)) << name;
+      const Tensor& other = got.at(name);
+      ASSERT_EQ(other.nbytes(), tensor.nbytes()) << name;
+      EXPECT_EQ(std::memcmp(other.raw_data(), tensor.raw_data(), tensor.nbytes()), 0) << name << " differs";
+    }
+  }
+}
+
+// Ctrl-C (SIGINT) and SIGTERM: a checkpoint, then exit status 130 and 143 (128 + the signal), not
+// 0; --resume then finishes the run.
+TEST_F(TrainKillTest, CtrlCAndSigtermSaveACheckpointAndExitWith128PlusTheSignal) {
+  int launches = 0;
+  for (const auto& [signal, expected] : {std::pair{SIGINT, 130}, std::pair{SIGTERM, 143}}) {
+    SCOPED_TRACE(signal);
+    const pid_t pid = start("stopped", /*resume=*/true);
+    ++launches;
+    // The handlers are installed once the run says how it starts.
+    const Clock::time_point begin = Clock::now();
+    auto started = [&] {
+      const std::string log = fs::exists(path("stopped.log")) ? read_file(path("stopped.log")) : "";
+      int count = 0;
+      for (const char* line : {"resuming from", "no checkpoint in"})
+        for (size_t at = log.find(line); at != std::string::npos; at = log.find(line, at + 1)) ++count;
+      return count >= launches;
+    };
+    while (!started() && Clock::now() - begin < std::chrono::seconds(30))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ::kill(pid, signal);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const std::string log = read_file(path("stopped.log"));
+    ASSERT_TRUE(WIFEXITED(status)) << "ended by a signal, not by i2v's exit\n" << log;
+    EXPECT_EQ(WEXITSTATUS(status), expected) << log;
+    EXPECT_NE(log.find(fmt::format("i2v: interrupted by signal {}: checkpoint saved at step", signal)),
+              std::string::npos) << log;
+    EXPECT_EQ(check_nothing_half_written("stopped"), 0);
+    EXPECT_FALSE(fs::is_empty(path("stopped/checkpoints")));
+  }
+  run_to_end("stopped", /*resume=*/true);
+  EXPECT_TRUE(fs::exists(path("stopped/final.safetensors")));
+}
+
+}  // namespace
+}  // namespace i2v
