@@ -87,6 +87,7 @@ void add_check(CLI::App* data) {
     CommandFiles files;
     add_inputs(files, source);
     files.output("--json", json_path);
+    files.output("--report", report.path);
     files.check();
     const std::shared_ptr<const DatasetContents> contents = source.read();
     std::fputs(contents->report.summary(source.folders.empty() ? "metadata lines" : "files").c_str(), stdout);
@@ -179,6 +180,7 @@ void add_mean(CLI::App* parent) {
     add_inputs(files, data.source);
     add_inputs(files, data.preprocess);
     files.output("-o", output, Existing::needs_force);
+    files.output("--report", report.path);
     files.check(force);
     const ChannelStats stats = compute_channel_stats(*data.open(), workers);
     stats.save(output);
@@ -230,6 +232,7 @@ void add_preview(CLI::App* parent) {
     add_inputs(files, data.source);
     add_inputs(files, data.preprocess);
     files.output("-o", output);
+    files.output("--report", report.path);
     files.check();
     const std::shared_ptr<const Dataset> dataset = data.open();
     LoaderOptions loader_options;

@@ -9,6 +9,7 @@
 #include "base/file.h"
 #include "base/progress.h"
 #include "train/training_config.h"
+#include "train/training_config_fields.h"
 
 namespace i2v::app {
 namespace {
@@ -41,11 +42,13 @@ void run_train(const TrainOptions& o) {
   if (written_by_train) config = config_paths_resolved_from(config, std::filesystem::path(o.config).parent_path().string());
   if (!o.run.empty()) config["run"] = o.run;
   for (const std::string& assignment : o.overrides) apply_override(config, assignment);
+  read_training_fields(config);  // a wrong field is refused before the run directory is made
   CommandFiles files;
   files.input("--config", written_by_train ? "" : o.config);
   add_config_inputs(files, config);
   if (config.contains("run") && config["run"].is_string())
     add_run_outputs(files, "the run directory", config["run"].get<std::string>());
+  files.output("--report", o.report.path);
   files.check();
 
   TrainingSetup setup = prepare_training(config);

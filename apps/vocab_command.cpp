@@ -71,6 +71,7 @@ void add_vocab_command(CLI::App& app) {
     CommandFiles files;
     for (const std::string& m : metadata) files.input("--metadata", m, is_metadata_file);
     files.output("-o", output, Existing::needs_force);
+    files.output("--report", report.path);
     files.check(force);
     options.ratings = !no_ratings;
     options.vintage = parse_rating_vintage(vintage);

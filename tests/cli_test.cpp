@@ -530,7 +530,7 @@ TEST_F(CliTest, SkippedLinesAndPicturesAreExplainedAndReportedInFull) {
     EXPECT_EQ(report[36], "metadata.jsonl:36\tunknown rating\tid 36: no rating in a legacy dump");
   }
   // The fix works; then 7 missing pictures: 5 in the summary, all 7 in the report.
-  ok("vocab build --metadata metadata.jsonl --no-ratings -o vocab.json");
+  ok("vocab build --metadata metadata.jsonl --no-ratings -o vocab.json --force");
   for (int id = 1; id <= 7; ++id) std::filesystem::remove(path(fmt::format("original/{:04d}/{}.png", id, id)));
   const ToolRun check = ok("data check --metadata metadata.jsonl --images . --vocab vocab.json --report check.txt");
   EXPECT_NE(check.out.find("pictures: 29 read, 7 skipped (missing file 7)\n  first 5 skipped:"), std::string::npos)
@@ -569,10 +569,15 @@ TEST_F(CliTest, EveryCommandFollowsTheConventions) {
     for (std::string line; std::getline(lines, line);) {
       if (line.rfind("  -", 0) != 0) continue;  // an option's line: "  -o,--output TEXT  what"
       const std::string names = line.substr(2, line.find(' ', 2) - 2);
-      if ((names + ",").find("--output,") != std::string::npos) EXPECT_EQ(names, "-o,--output") << line;
-      if (names == "--json") EXPECT_NE(line.find("Also write"), std::string::npos) << line;
-      if (names == "--split-fractions")
+      if ((names + ",").find("--output,") != std::string::npos) {
+        EXPECT_EQ(names, "-o,--output") << line;
+      }
+      if (names == "--json") {
+        EXPECT_NE(line.find("Also write"), std::string::npos) << line;
+      }
+      if (names == "--split-fractions") {
         EXPECT_NE(line.find("--split-fractions TEXT=0.8,0.1,0.1"), std::string::npos) << line;
+      }
     }
     for (const char* stale : {"--image-root", "instead of stdout", "no model yet", "tagging model's tools"})
       EXPECT_EQ(help.find(stale), std::string::npos) << stale << " in\n" << help;
