@@ -249,7 +249,7 @@ class CaffeFixture : public testing::Test {
     directory_ = fs::temp_directory_path() / fmt::format("i2v_caffe_fixture_{}_{}", test::run_seed(), ::getpid());
     fs::remove_all(directory_);
     fs::create_directories(directory_);
-    const fs::path script = fs::path(__FILE__).parent_path() / "caffe_model_fixture.py";
+    const fs::path script = fs::path(I2V_SOURCE_DIR) / "tests" / "caffe_model_fixture.py";
     const char* python = "/usr/bin/python3";
     if (!fs::exists(python)) {
       skip_reason_ = "/usr/bin/python3 is missing: no protobuf encoder to write the fixtures";

@@ -65,7 +65,7 @@ class TorchResNet : public testing::Test {
       skip_reason_ = "/usr/bin/python3 is missing: no PyTorch to compare with";
       return;
     }
-    const fs::path script = fs::path(__FILE__).parent_path() / "resnet_fixture.py";
+    const fs::path script = fs::path(I2V_SOURCE_DIR) / "tests" / "resnet_fixture.py";
     const fs::path log = directory_ / "script.log";
     const std::string command = fmt::format("{} '{}' '{}' {} > '{}' 2>&1", python, script.string(), directory_.string(),
                                             test::run_seed() % 100000, log.string());
@@ -181,7 +181,7 @@ TEST(ResNetZoo, ArtistConv2dHasThePapersShapes) {
 
 // configs/<name>.json holds what the zoo builds for the file's own outputs and input size.
 TEST(ResNetZoo, ShippedConfigFilesAreTheZoosConfigs) {
-  const fs::path configs = fs::path(__FILE__).parent_path().parent_path() / "configs";
+  const fs::path configs = fs::path(I2V_SOURCE_DIR) / "configs";
   int compared = 0;
   for (const std::string& name : zoo_model_names()) {
     const fs::path file = configs / (name + ".json");

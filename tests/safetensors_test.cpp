@@ -375,7 +375,7 @@ std::optional<std::string> run_reference_script(const std::string& arguments, bo
     why_not = fmt::format("{} cannot import numpy{}", kPython, needs_torch ? " and torch" : "");
     return std::nullopt;
   }
-  const fs::path script = fs::path(__FILE__).parent_path().parent_path() / "scripts" / "safetensors_reference.py";
+  const fs::path script = fs::path(I2V_SOURCE_DIR) / "scripts" / "safetensors_reference.py";
   const std::string command = fmt::format("{} '{}' {} 2>&1", kPython, script.string(), arguments);
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
