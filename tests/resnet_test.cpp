@@ -196,6 +196,48 @@ TEST(ResNetZoo, ShippedConfigFilesAreTheZoosConfigs) {
   EXPECT_GT(compared, 0);
 }
 
+// Many converters write torchvision state dicts without BatchNorm's num_batches_tracked, and
+// PyTorch loads them (the count becomes 0): so does a strict load here, the training config's
+// strict "init", and a weights file named with --model. The running statistics stay required.
+class ConvertedStateDict : public test::TempDirectoryTest {};
+
+TEST_F(ConvertedStateDict, LoadsWithoutNumBatchesTracked) {
+  auto rng = test::test_rng();
+  Model source = zoo_model("resnet14", 3, 32, 0.0625);
+  source.initialize(rng());
+  std::map<std::string, Tensor> converted;
+  int dropped = 0;
+  for (const auto& [name, tensor] : source.state_dict()) {
+    if (name.size() > 20 && name.compare(name.size() - 20, 20, ".num_batches_tracked") == 0) {
+      ++dropped;
+      continue;
+    }
+    converted[name] = tensor.contiguous();
+  }
+  ASSERT_EQ(dropped, 15);  // bn1, 12 block BatchNorms (3 stages of 2 blocks), 2 downsample BatchNorms
+
+  Model target = zoo_model("resnet14", 3, 32, 0.0625);
+  for (auto& [name, buffer] : target.buffers())
+    if (buffer->dtype() == DType::i64) buffer->fill_(7.0);
+  target.load_state_dict(converted, /*strict=*/true);
+  for (const auto& [name, tensor] : target.state_dict()) {
+    if (tensor.dtype() == DType::i64) EXPECT_EQ(tensor.item<int64_t>({}), 0) << name;
+    else EXPECT_EQ(tensor.to_vector<float>(), converted.at(name).to_vector<float>()) << name;
+  }
+
+  const std::string file = path("converted.safetensors");
+  save_safetensors(file, Safetensors{converted, {}});
+  Model initialised = zoo_model("resnet14", 3, 32, 0.0625);
+  load_initial_weights(initialised, file, {}, 1, /*strict=*/true);
+  EXPECT_EQ(initialised.state_dict().at("layer3.1.bn2.running_var").to_vector<float>(),
+            converted.at("layer3.1.bn2.running_var").to_vector<float>());
+
+  std::map<std::string, Tensor> without_statistics = converted;
+  without_statistics.erase("layer2.0.bn1.running_mean");
+  test::expect_error_containing([&] { target.load_state_dict(without_statistics, true); },
+                                "missing: layer2.0.bn1.running_mean");
+}
+
 // ---- BatchNorm's running statistics through the trainer ---------------------------------------
 
 class ResNetTraining : public test::TempDirectoryTest {
