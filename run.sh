@@ -22,6 +22,9 @@ PACKAGES=(
   libturbojpeg0-dev libstb-dev libsvm-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
+# What the tests' cross-checks run (PyTorch, numpy, and protobuf's encoder for the Caffe
+# importer's fixtures): a test that needs one fails without it (tests/test_policy_test.cpp).
+TEST_PACKAGES=(python3 python3-numpy python3-torch python3-protobuf)
 
 usage() {
   cat <<'TXT'
@@ -73,6 +76,7 @@ case "${1:-help}" in
     OMP_WAIT_POLICY=$PASSIVE_WAIT scripts/demo.sh "$BUILD_DIR/apps/i2v"
     ;;
   test)
+    install_missing_packages "${TEST_PACKAGES[@]}"
     build
     ctest --test-dir "$BUILD_DIR" -j"$JOBS" --output-on-failure
     ;;

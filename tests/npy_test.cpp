@@ -134,7 +134,7 @@ TEST_F(NpyFile, RefusesOtherLayoutsWithAClearMessage) {
 }
 
 TEST_F(NpyFile, AgreesWithNumpy) {
-  if (!test::numpy_available()) GTEST_SKIP() << "/usr/bin/python3 with numpy is not installed (python3-numpy)";
+  if (const std::string missing = test::python_missing("numpy"); !missing.empty()) FAIL() << missing;
   auto rng = test::test_rng();
   // numpy writes, we read.
   const std::string script_write = R"(

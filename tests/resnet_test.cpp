@@ -61,10 +61,8 @@ class TorchResNet : public testing::Test {
     fs::remove_all(directory_);
     fs::create_directories(directory_);
     const char* python = "/usr/bin/python3";
-    if (!fs::exists(python)) {
-      skip_reason_ = "/usr/bin/python3 is missing: no PyTorch to compare with";
-      return;
-    }
+    failure_ = test::python_missing("numpy, torch");
+    if (!failure_.empty()) return;
     const fs::path script = fs::path(I2V_SOURCE_DIR) / "tests" / "resnet_fixture.py";
     const fs::path log = directory_ / "script.log";
     const std::string command = fmt::format("{} '{}' '{}' {} > '{}' 2>&1", python, script.string(), directory_.string(),
@@ -72,13 +70,11 @@ class TorchResNet : public testing::Test {
     const int status = std::system(command.c_str());
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     const std::string output = read_file(log.string());
-    if (code == 77) skip_reason_ = "python3-torch is missing: " + output;
-    else if (code != 0) failure_ = fmt::format("{} failed (status {}):\n{}", command, status, output);
+    if (code != 0) failure_ = fmt::format("{} failed (status {}):\n{}", command, status, output);
   }
   static void TearDownTestSuite() { fs::remove_all(directory_); }
 
   void SetUp() override {
-    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
     ASSERT_TRUE(failure_.empty()) << failure_;
   }
 
@@ -111,7 +107,7 @@ class TorchResNet : public testing::Test {
   }
 
   static inline fs::path directory_;
-  static inline std::string skip_reason_, failure_;
+  static inline std::string failure_;
 };
 
 TEST_F(TorchResNet, NamesAndShapesAreTorchvisions) {

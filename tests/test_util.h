@@ -31,6 +31,12 @@ std::mt19937_64 test_rng();
 Tensor random_tensor(const Shape& shape, std::mt19937_64& rng, Device device = Device::cpu(),
                      float lo = -1.0f, float hi = 1.0f);
 
+// Why /usr/bin/python3 cannot run a cross-check that imports `modules` ("numpy, torch"), naming
+// the Debian packages (./run.sh test installs them); empty when it can. A test that needs them
+// fails without them: the only tests that skip are those needing hardware the machine lacks (a
+// CUDA GPU, an AVX-512 CPU; tests/test_policy_test.cpp holds the tests to it).
+std::string python_missing(const std::string& modules);
+
 // cpu, sim, and cuda when a GPU is present.
 std::vector<Device> all_devices();
 // sim, and cuda when a GPU is present: where the .cu kernels run.
