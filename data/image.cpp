@@ -203,6 +203,9 @@ ImageHeader read_stb_header(ImageFormat format, const uint8_t* data, size_t size
     const std::string reason = stbi_failure_reason() ? stbi_failure_reason() : "unknown";
     I2V_DATA_ERROR(DataProblem::corrupt_image, "{}: corrupt {} header: {}", name, image_format_name(format), reason);
   }
+  // A BMP stored top-down has a negative height, which stbi_info reports as it is (stbi_load
+  // reads such files the right way up).
+  if (format == ImageFormat::bmp && header.height < 0 && header.height != INT_MIN) header.height = -header.height;
   return header;
 }
 

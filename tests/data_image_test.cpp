@@ -1,6 +1,7 @@
 // Decoding every supported format, refusing bad files with the right reason, DCT-domain scaled
 // JPEG decoding, and the area-average resampler.
 #include <cmath>
+#include <cstring>
 
 #include <gtest/gtest.h>
 
@@ -71,6 +72,25 @@ TEST_F(DataImage, DecodesEveryFormat) {
     test::gif_colour(&picture.rgb[i * 3], expected);
     for (size_t c = 0; c < 3; ++c) ASSERT_EQ(gif.rgb[i * 3 + c], expected[c]) << "pixel " << i;
   }
+}
+
+// Many BMPs are stored top-down, with a negative height (found by the fuzz seeds): the same
+// picture as its bottom-up twin, of a positive height.
+TEST_F(DataImage, TopDownBmpIsTheSamePicture) {
+  const Image picture = drawing(37, 29, seed());
+  const std::string bottom_up = test::bmp_bytes(picture);
+  uint32_t pixels = 0;
+  std::memcpy(&pixels, &bottom_up[10], 4);
+  const size_t row = (37 * 3 + 3) / 4 * 4;
+  ASSERT_EQ(bottom_up.size(), pixels + 29 * row);
+  std::string top_down = bottom_up.substr(0, pixels);
+  for (int y = 28; y >= 0; --y) top_down += bottom_up.substr(pixels + size_t(y) * row, row);
+  const int32_t negative = -29;
+  std::memcpy(&top_down[22], &negative, 4);
+  const ImageHeader header = read_image_header(reinterpret_cast<const uint8_t*>(top_down.data()), top_down.size(), "test");
+  EXPECT_EQ(header.width, 37);
+  EXPECT_EQ(header.height, 29);
+  EXPECT_EQ(decode(top_down).rgb, picture.rgb);
 }
 
 TEST_F(DataImage, GrayscaleBecomesRgbAndAlphaIsCompositedOnWhite) {
