@@ -154,6 +154,23 @@ TEST_F(DataImage, BadFilesAreRefusedWithTheirReason) {
   EXPECT_EQ(problem_of("just some text"), DataProblem::unsupported_format);
   EXPECT_EQ(problem_of(test::png_claiming(10000, 10000)), DataProblem::too_many_pixels);
   EXPECT_EQ(problem_of(test::png_claiming(60000, 60000)), DataProblem::too_many_pixels);  // stb_image refuses it too
+  // A PNG chunk longer than the file: refused from its length, before stb_image allocates it
+  // (found by fuzz/image_png_fuzz.cpp).
+  std::string long_chunk = test::png_bytes(drawing(4, 4, seed()));
+  const size_t idat = long_chunk.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  long_chunk.replace(idat - 4, 4, std::string("\x7f\xff\xff\xf0", 4));
+  {
+    const test::AddressSpaceLimit limit(size_t(1) << 30);
+    EXPECT_EQ(problem_of(long_chunk), DataProblem::truncated_image);
+  }
+  try {
+    decode(long_chunk);
+  } catch (const DataError& e) {
+    EXPECT_NE(e.message().find("chunk 'IDAT' of 2147483632 bytes runs past the end"), std::string::npos) << e.message();
+  }
+  // Sizes whose product overflows 64 bits (found by fuzz/image_png_fuzz.cpp).
+  EXPECT_EQ(problem_of(test::png_claiming(int(4255627836u), int(4236181504u))), DataProblem::too_many_pixels);
   std::string gif = test::gif_bytes({drawing(4, 4, seed())});
   gif[6] = gif[7] = gif[8] = gif[9] = char(0xFF);  // 65535 x 65535
   EXPECT_EQ(problem_of(gif), DataProblem::too_many_pixels);
