@@ -19,11 +19,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -64,11 +67,51 @@ const char* json_type_name(const std::optional<V>*) {
 // Stores a JSON value into a member; an optional member then holds it.
 template <typename V>
 void read_json(const nlohmann::json& value, V& into) {
-  into = value.get<V>();
+  if constexpr (std::is_integral_v<V> && !std::is_same_v<V, bool>) {
+    // An integer member takes an integer of its range, written as such or as a float with an
+    // integral value (1e3); anything else is refused, never converted out of range (which is
+    // undefined behaviour for a float).
+    constexpr V low = std::numeric_limits<V>::min(), high = std::numeric_limits<V>::max();
+    bool fits = false;
+    if (value.is_number_unsigned()) {
+      fits = value.get<uint64_t>() <= uint64_t(high);
+    } else if (value.is_number_integer()) {
+      const int64_t n = value.get<int64_t>();
+      fits = n >= 0 ? uint64_t(n) <= uint64_t(high) : std::is_signed_v<V> && n >= int64_t(low);
+    } else if (value.is_number_float()) {
+      const double d = value.get<double>();
+      // double(high) + 1 is exact for these widths (a power of two), so `<` is the range's end.
+      fits = std::isfinite(d) && d == std::trunc(d) && d >= double(low) && d < double(high) + 1.0;
+      if (fits) {
+        into = std::is_signed_v<V> ? V(int64_t(d)) : V(uint64_t(d));
+        return;
+      }
+    } else {
+      into = value.get<V>();  // not a number: nlohmann's type error names what it is
+      return;
+    }
+    if (!fits)
+      throw nlohmann::json::out_of_range::create(406, fmt::format("not an integer from {} to {}", low, high), &value);
+    into = value.get<V>();
+  } else {
+    into = value.get<V>();
+  }
+}
+template <typename V>
+void read_json(const nlohmann::json& value, std::vector<V>& into) {
+  if (!value.is_array()) {
+    into = value.get<std::vector<V>>();  // nlohmann's type error
+    return;
+  }
+  std::vector<V> items(value.size());
+  for (size_t i = 0; i < items.size(); ++i) read_json(value[i], items[i]);
+  into = std::move(items);
 }
 template <typename V>
 void read_json(const nlohmann::json& value, std::optional<V>& into) {
-  into = value.get<V>();
+  V item{};
+  read_json(value, item);
+  into = std::move(item);
 }
 
 // One row of a table that reads into a T.
