@@ -3,7 +3,7 @@
 #   ./run.sh demo   the main job
 #   ./run.sh test   build everything and run the whole test suite through ctest
 # Each installs what is missing (Debian packages, as root or with sudo), configures, builds
-# incrementally and runs. Also: ./run.sh build | bench | help.
+# incrementally and runs. Also: ./run.sh build | bench | fuzz [SECONDS] | help.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,20 +15,29 @@ JOBS=$(nproc)
 # for the tests); the benchmarks keep the default (spinning).
 PASSIVE_WAIT=${OMP_WAIT_POLICY:-passive}
 
-# Debian 12 packages the build needs (the CUDA toolkit is optional: /usr/local/cuda when present).
+# Debian 12 packages the build needs (the CUDA toolkit is optional: /usr/local/cuda when present);
+# clang with libFuzzer and its OpenMP builds the fuzz targets (fuzz/).
 PACKAGES=(
   cmake ninja-build g++ pkg-config
   libfmt-dev nlohmann-json3-dev libcli11-dev libeigen3-dev libboost-context-dev
   libturbojpeg0-dev libstb-dev libsvm-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-dev libomp-dev
 )
+# What the tests' cross-checks run (PyTorch, numpy, and protobuf's encoder for the Caffe
+# importer's fixtures): a test that needs one fails without it (tests/test_policy_test.cpp).
+TEST_PACKAGES=(python3 python3-numpy python3-torch python3-protobuf)
 
 usage() {
   cat <<'TXT'
 usage: ./run.sh COMMAND
 
   demo    build the i2v tool, then run the tagging demo (scripts/demo.sh; results in demo-out/)
-  test    build everything, then run the whole test suite through ctest
+  test    build everything, then run the whole test suite through ctest (also the sanitizer
+          build of the tests and a short run of each fuzz target)
+  fuzz [SECONDS]
+          build the fuzz targets (fuzz/), run each for SECONDS (default 60) from its seed corpus;
+          prints executions and findings per target (findings in <build>/fuzz/fuzz/findings/)
   build   install what is missing, configure and build (incremental)
   bench   build, then run the emulator benchmark and the training step beside PyTorch
           (more in bench/; results: bench/RESULTS.md)
@@ -73,8 +82,15 @@ case "${1:-help}" in
     OMP_WAIT_POLICY=$PASSIVE_WAIT scripts/demo.sh "$BUILD_DIR/apps/i2v"
     ;;
   test)
+    install_missing_packages "${TEST_PACKAGES[@]}"
     build
     ctest --test-dir "$BUILD_DIR" -j"$JOBS" --output-on-failure
+    ;;
+  fuzz)
+    seconds=${2:-60}
+    [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: fuzz SECONDS: a positive number of seconds, not '$seconds'" >&2; exit 2; }
+    build fuzz_build
+    fuzz/run_fuzz_targets.sh "$BUILD_DIR/fuzz/fuzz" "$seconds"
     ;;
   build)
     build

@@ -1,6 +1,7 @@
 #include "data/image.h"
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -194,15 +195,19 @@ ImageHeader read_stb_header(ImageFormat format, const uint8_t* data, size_t size
   I2V_CHECK(size <= size_t(INT_MAX), "{}: {} file of {} bytes is too large", name, image_format_name(format), size);
   int64_t claimed_width = 0, claimed_height = 0;
   claimed_size(format, data, size, &claimed_width, &claimed_height);
-  if (claimed_width * claimed_height > max_pixels)
+  // Each side is below 2^32, so their product may not fit in an int64: compared by division.
+  if (claimed_width > 0 && claimed_height > max_pixels / claimed_width)
     I2V_DATA_ERROR(DataProblem::too_many_pixels, "{}: {} header claims {}x{} pixels ({:.1f} MP), over the limit of {:.1f} MP",
                    name, image_format_name(format), claimed_width, claimed_height,
-                   double(claimed_width * claimed_height) / 1e6, double(max_pixels) / 1e6);
+                   double(claimed_width) * double(claimed_height) / 1e6, double(max_pixels) / 1e6);
   ImageHeader header{format, 0, 0};
   if (!stbi_info_from_memory(data, int(size), &header.width, &header.height, channels)) {
     const std::string reason = stbi_failure_reason() ? stbi_failure_reason() : "unknown";
     I2V_DATA_ERROR(DataProblem::corrupt_image, "{}: corrupt {} header: {}", name, image_format_name(format), reason);
   }
+  // A BMP stored top-down has a negative height, which stbi_info reports as it is (stbi_load
+  // reads such files the right way up).
+  if (format == ImageFormat::bmp && header.height < 0 && header.height != INT_MIN) header.height = -header.height;
   return header;
 }
 
@@ -220,12 +225,32 @@ void check_bmp_size(const uint8_t* data, size_t size, const std::string& name) {
     I2V_DATA_ERROR(DataProblem::truncated_image, "{}: truncated BMP: {} bytes, its header needs {}", name, size, needed);
 }
 
+// stb_image allocates a PNG chunk's declared length before it reads its bytes (2 GiB for a
+// 100-byte file), so the chunks are walked first and one that runs past the end of the file is
+// refused as a truncation.
+void check_png_chunks(const uint8_t* data, size_t size, const std::string& name) {
+  for (size_t offset = 8; offset + 8 <= size;) {
+    const uint64_t length = uint64_t(data[offset]) << 24 | data[offset + 1] << 16 | data[offset + 2] << 8 | data[offset + 3];
+    const uint8_t* type = data + offset + 4;
+    std::string type_name;
+    for (int i = 0; i < 4; ++i)
+      type_name += std::isalpha(type[i]) ? std::string(1, char(type[i])) : fmt::format("\\x{:02x}", type[i]);
+    const bool end = std::memcmp(type, "IEND", 4) == 0;  // the last: its CRC is not read
+    if (length > size - offset - 8 || (!end && size - offset - 8 - length < 4))  // the data, then a CRC-32
+      I2V_DATA_ERROR(DataProblem::truncated_image, "{}: truncated PNG: chunk '{}' of {} bytes runs past the end of the "
+                     "file ({} bytes)", name, type_name, length, size);
+    if (end) return;
+    offset += 12 + size_t(length);
+  }
+}
+
 Image decode_with_stb(ImageFormat format, const uint8_t* data, size_t size, const std::string& name,
                       const DecodeOptions& options) {
   int channels = 0;
   const ImageHeader header = read_stb_header(format, data, size, name, options.max_pixels, &channels);
   check_pixels(header, options.max_pixels, name);
   if (format == ImageFormat::bmp) check_bmp_size(data, size, name);
+  if (format == ImageFormat::png) check_png_chunks(data, size, name);
   const bool alpha = channels == 2 || channels == 4;
   int width = 0, height = 0, ignored = 0;
   std::unique_ptr<unsigned char, void (*)(void*)> pixels(

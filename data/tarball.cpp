@@ -96,8 +96,15 @@ std::map<std::string, std::string> read_tarball(const std::string& path,
     }
     const bool regular = type == '0' || type == '\0';
     if (type == 'L' || type == 'x' || (regular && wanted(name))) {
-      std::string data(size_t(padded), '\0');
-      stream.read_exactly(data.data(), data.size(), name);
+      // Read a piece at a time: the string grows with the bytes that arrive, never to a size the
+      // header merely declares.
+      std::string data;
+      for (uint64_t left = padded; left > 0;) {
+        const size_t chunk = size_t(std::min<uint64_t>(left, skipped.size()));
+        stream.read_exactly(skipped.data(), chunk, name);
+        data.append(skipped.data(), chunk);
+        left -= chunk;
+      }
       data.resize(size_t(size));
       if (type == 'L') long_name = field(data.data(), data.size());  // GNU long name of the next entry
       else if (type == 'x') long_name = pax_path(data);               // pax header of the next entry

@@ -28,7 +28,7 @@ size_t size_class(size_t bytes) {
 }
 
 bool caching_enabled_by_default() {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(I2V_ADDRESS_SANITIZER)
   return false;
 #else
   const char* setting = std::getenv("I2V_ALLOCATOR_CACHE");

@@ -55,6 +55,9 @@ class Layer {
   virtual std::vector<std::pair<std::string, Parameter*>> parameters() { return {}; }
   // Untrained state saved with the weights (BatchNorm's "running_mean", "running_var").
   virtual std::vector<std::pair<std::string, Tensor*>> buffers() { return {}; }
+  // The buffers a state dict may leave out: a strict load without them sets them to zero, as
+  // PyTorch's BatchNorm does with "num_batches_tracked" (which many converters do not write).
+  virtual std::vector<std::string> optional_buffers() const { return {}; }
   // Releases what forward kept for backward.
   virtual void clear_saved() {}
   // The state of the layer's random generator (Dropout's masks), which checkpoints save so that

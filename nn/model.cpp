@@ -175,13 +175,14 @@ void Model::load_state_dict(const std::map<std::string, Tensor>& state, bool str
   std::vector<std::pair<std::string, Tensor*>> targets;
   for (auto& [name, p] : parameters()) targets.emplace_back(name, &p->value);
   for (auto& [name, t] : buffers()) targets.emplace_back(name, t);
+  const std::set<std::string> optional = optional_buffers();
   std::vector<std::string> missing, mis_shaped, unexpected;
   std::set<std::string> known;
   for (auto& [name, target] : targets) {
     known.insert(name);
     auto it = state.find(name);
     if (it == state.end()) {
-      missing.push_back(name);
+      if (!optional.count(name)) missing.push_back(name);
     } else if (it->second.shape() != target->shape()) {
       mis_shaped.push_back(fmt::format("{} (file {}, model {})", name, shape_str(it->second.shape()),
                                        shape_str(target->shape())));
@@ -198,7 +199,15 @@ void Model::load_state_dict(const std::map<std::string, Tensor>& state, bool str
   for (auto& [name, target] : targets) {
     auto it = state.find(name);
     if (it != state.end()) target->copy_from(it->second.cast(target->dtype()).to(target->device()));
+    else if (strict && optional.count(name)) target->fill_(0.0);
   }
+}
+
+std::set<std::string> Model::optional_buffers() const {
+  std::set<std::string> names;
+  for (const ModelNode& node : nodes_)
+    for (const std::string& name : node.layer->optional_buffers()) names.insert(node.name + "." + name);
+  return names;
 }
 
 std::map<std::string, std::vector<uint64_t>> Model::random_states() const {

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -80,9 +81,13 @@ class Model {
   std::map<std::string, Tensor> state_dict();
   // Copies `state` into the parameters and buffers (converting device and dtype: bf16 tensors,
   // as released weights often are, widen exactly to the f32 parameters, which stay f32 — the
-  // master weights). Every name must match with the right shape; with strict = false, missing
-  // names keep their values. Errors list every missing, unexpected and mis-shaped tensor.
+  // master weights). Every name must match with the right shape, except the layers' optional
+  // buffers (BatchNorm's num_batches_tracked), which are set to zero when `state` lacks them;
+  // with strict = false, missing names keep their values. Errors list every missing, unexpected
+  // and mis-shaped tensor.
   void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
+  // The full names of the layers' optional buffers ("bn1.num_batches_tracked").
+  std::set<std::string> optional_buffers() const;
 
   // The random generators of the layers that have one (Dropout), by layer name: for checkpoints.
   std::map<std::string, std::vector<uint64_t>> random_states() const;

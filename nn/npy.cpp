@@ -1,10 +1,13 @@
 #include "nn/npy.h"
 
+#include <algorithm>
 #include <cctype>
+#include <climits>
 #include <cstring>
 
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "kernels/tensor_ops.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the .npy reader assumes a little-endian host");
 
@@ -177,7 +180,19 @@ NpyHeader read_header(const File& file) {
   file.read_exactly_at(header_start, text.data(), header_length);
   NpyHeader header = HeaderParser(text, path).parse();
   header.data_offset = header_start + header_length;
-  for (int64_t d : header.shape) I2V_CHECK(d >= 0, "{}: negative dimension", path);
+  // The element count, the strides (the product of the sizes, a 0 counted as 1) and the bytes
+  // must fit in an int64 before anything is computed from them.
+  I2V_CHECK(header.shape.size() <= size_t(kMaxDims), "{}: shape {} has {} dimensions; i2v reads arrays of at most {}",
+            path, shape_str(header.shape), header.shape.size(), kMaxDims);
+  uint64_t numel = 1, extent = 1, data_bytes = 0;
+  for (int64_t d : header.shape) {
+    I2V_CHECK(d >= 0, "{}: negative dimension", path);
+    I2V_CHECK(!__builtin_mul_overflow(extent, uint64_t(std::max<int64_t>(d, 1)), &extent) && extent <= uint64_t(INT64_MAX),
+              "{}: shape {} is too large", path, shape_str(header.shape));
+    numel *= uint64_t(d);
+  }
+  I2V_CHECK(!__builtin_mul_overflow(numel, npy_type_size(header.type), &data_bytes) && data_bytes <= uint64_t(INT64_MAX),
+            "{}: shape {} of {} is too large ({} elements)", path, shape_str(header.shape), npy_descr(header.type), numel);
   const size_t expected = header.data_offset + header.data_bytes();
   I2V_CHECK(file_bytes >= expected, "{}: truncated: shape {} of {} needs {} bytes, the file has {}", path,
             shape_str(header.shape), npy_descr(header.type), expected, file_bytes);

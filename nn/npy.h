@@ -1,7 +1,7 @@
 // NumPy's .npy files: reading and writing the format numpy.save writes, without Python.
 //
 // Supported: format versions 1.0, 2.0 and 3.0 headers; C order; little-endian float32, float64,
-// int32, int64, uint64, and the one-byte uint8 and bool. Anything else — big-endian data,
+// int32, int64, uint64, and the one-byte uint8 and bool; at most 8 dimensions (a tensor's). Anything else — big-endian data,
 // Fortran order, object arrays (pickles), structured or other dtypes, a size that does not
 // match the shape — is refused with a message naming the file and what to do about it.
 // Files are written with a version 1.0 header (2.0 when the header needs more than 64 KiB),

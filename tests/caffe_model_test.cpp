@@ -249,21 +249,17 @@ class CaffeFixture : public testing::Test {
     directory_ = fs::temp_directory_path() / fmt::format("i2v_caffe_fixture_{}_{}", test::run_seed(), ::getpid());
     fs::remove_all(directory_);
     fs::create_directories(directory_);
-    const fs::path script = fs::path(__FILE__).parent_path() / "caffe_model_fixture.py";
+    const fs::path script = fs::path(I2V_SOURCE_DIR) / "tests" / "caffe_model_fixture.py";
     const char* python = "/usr/bin/python3";
-    if (!fs::exists(python)) {
-      skip_reason_ = "/usr/bin/python3 is missing: no protobuf encoder to write the fixtures";
-      return;
-    }
+    failure_ = test::python_missing("google.protobuf");  // the fixtures' encoder
+    if (!failure_.empty()) return;
     const fs::path log = directory_ / "script.log";
     const std::string command = fmt::format("{} '{}' '{}' > '{}' 2>&1", python, script.string(), directory_.string(), log.string());
     const int status = std::system(command.c_str());
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     std::ifstream log_file(log);
     const std::string output((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
-    if (code == 77)
-      skip_reason_ = "python3-protobuf is missing: " + output;
-    else if (code != 0)
+    if (code != 0)
       failure_ = fmt::format("{} failed (status {}):\n{}", command, status, output);
     else
       expected_ = nlohmann::json::parse(std::ifstream(directory_ / "expected.json"));
@@ -271,7 +267,6 @@ class CaffeFixture : public testing::Test {
   static void TearDownTestSuite() { fs::remove_all(directory_); }
 
   void SetUp() override {
-    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
     ASSERT_TRUE(failure_.empty()) << failure_;
   }
 
@@ -306,7 +301,7 @@ class CaffeFixture : public testing::Test {
   }
 
   static inline fs::path directory_;
-  static inline std::string skip_reason_, failure_;
+  static inline std::string failure_;
   static inline nlohmann::json expected_;
 };
 

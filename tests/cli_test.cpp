@@ -238,8 +238,7 @@ TEST_F(CliTest, ForwardAndBackwardAgreeOnEveryDeviceAndWithPyTorch) {
   }
 
   // PyTorch, from the same config and weights (scripts/torch_reference.py).
-  if (std::system("/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null") != 0)
-    GTEST_SKIP() << "/usr/bin/python3 with torch and numpy is not installed (Debian: python3-torch python3-numpy)";
+  if (const std::string missing = test::python_missing("numpy, torch"); !missing.empty()) FAIL() << missing;
   const std::string script = std::string(I2V_SOURCE_DIR) + "/scripts/torch_reference.py";
   ASSERT_EQ(std::system(fmt::format("cd '{}' && /usr/bin/python3 '{}' forward w.safetensors x.npy y_torch.npy", dir_.string(),
                                     script).c_str()), 0);

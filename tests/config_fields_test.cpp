@@ -1,5 +1,6 @@
 // A config section read through its table (base/config_fields.h): values, defaults, types in
 // words, and the errors that name the field.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -128,6 +129,56 @@ TEST(ConfigFields, OnlyKeepsSomeRows) {
   EXPECT_EQ(t.layers, std::vector<std::string>{});  // not part of it: not read
   EXPECT_THROW(part.check({{"name", "n"}}, "part"), Error);
   EXPECT_THROW(fields().only({"nothing"}), Error);
+}
+
+// Integers go into members of their own width: a value out of its range or with a fraction is
+// refused naming the field (a float converted to an int out of range is undefined behaviour;
+// found by fuzz/training_config_fuzz.cpp). Numbers written as floats with an integral value
+// (1e3) are integers.
+struct Counts {
+  int steps = 0;
+  uint64_t seed = 0;
+  int64_t big = 0;
+  std::vector<int64_t> milestones;
+  std::optional<int64_t> size;
+};
+
+const ConfigSection<Counts>& count_fields() {
+  static const ConfigSection<Counts> table = {{"steps", nullptr, &Counts::steps},
+                                              {"seed", nullptr, &Counts::seed},
+                                              {"big", nullptr, &Counts::big},
+                                              {"milestones", nullptr, &Counts::milestones},
+                                              {"size", nullptr, &Counts::size}};
+  return table;
+}
+
+TEST(ConfigFields, AnIntegerMustFitItsMember) {
+  const auto refusal = [](const json& object) -> std::string {
+    try {
+      Counts c;
+      count_fields().read(object, "c", c);
+    } catch (const Error& e) {
+      return e.message();
+    }
+    return "accepted";
+  };
+  const std::string message = refusal({{"steps", 2.94444e30}});
+  EXPECT_EQ(message.rfind("config field c.steps: ", 0), 0u) << message;
+  EXPECT_NE(message.find("must be a whole number from -2147483648 to 2147483647"), std::string::npos) << message;
+  EXPECT_NE(message.find("got 2.94444e+30"), std::string::npos) << message;
+  for (const json& bad : {json{{"steps", 2147483648}}, json{{"steps", 2.5}}, json{{"steps", -2147483649.0}},
+                          json{{"seed", -1}}, json{{"seed", 1.8446744073709552e19}}, json{{"big", 9.3e18}},
+                          json{{"big", 9223372036854775808u}}, json{{"milestones", {1, 1e30}}}, json{{"size", 1e30}}})
+    EXPECT_NE(refusal(bad).find("a whole number from"), std::string::npos) << bad.dump() << ": " << refusal(bad);
+  Counts c;
+  count_fields().read({{"steps", 1e3}, {"seed", 18446744073709551615u}, {"big", -9223372036854775807 - 1},
+                       {"milestones", {2, 4.0}}, {"size", 64}}, "c", c);
+  EXPECT_EQ(c.steps, 1000);
+  EXPECT_EQ(c.seed, 18446744073709551615u);
+  EXPECT_EQ(c.big, INT64_MIN);
+  EXPECT_EQ(c.milestones, (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(c.size, 64);
+  EXPECT_NE(refusal({{"steps", "ten"}}).find("type_error"), std::string::npos);  // not a number at all
 }
 
 }  // namespace

@@ -239,5 +239,29 @@ TEST_F(DataTarball, ReadsWantedFilesAndRefusesOthers) {
   EXPECT_THROW(read_tarball((dir / "missing.tgz").string(), all_but_a), Error);
 }
 
+// A header that declares 64 GiB in an archive of 2 KiB: the entry is cut off, and nothing of the
+// declared size is allocated before its bytes arrive (found by fuzz/tarball_fuzz.cpp).
+TEST_F(DataTarball, ADeclaredSizeIsNotAllocatedBeforeItsBytes) {
+  std::string archive = tar({{"package/a.txt", "alpha"}});
+  const std::string size = "777777777777";  // octal, all 12 bytes of the field: 2^36 - 1 bytes
+  std::copy(size.begin(), size.end(), archive.begin() + 124);
+  std::fill_n(archive.begin() + 148, 8, ' ');
+  uint64_t sum = 0;
+  for (size_t i = 0; i < 512; ++i) sum += static_cast<unsigned char>(archive[i]);
+  const std::string checksum = fmt::format("{:06o}", sum);
+  std::copy(checksum.begin(), checksum.end(), archive.begin() + 148);
+  archive[154] = '\0';
+  test::write_bytes(dir_ / "big.tar", archive);
+  const test::AddressSpaceLimit limit(size_t(1) << 30);
+  for (bool keep : {true, false}) {
+    try {
+      read_tarball((dir_ / "big.tar").string(), [&](const std::string&) { return keep; });
+      ADD_FAILURE() << "read an archive that is cut off";
+    } catch (const Error& e) {
+      EXPECT_NE(e.message().find("cut off in 'package/a.txt'"), std::string::npos) << e.message();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace i2v

@@ -1,6 +1,7 @@
 // Decoding every supported format, refusing bad files with the right reason, DCT-domain scaled
 // JPEG decoding, and the area-average resampler.
 #include <cmath>
+#include <cstring>
 
 #include <gtest/gtest.h>
 
@@ -73,6 +74,25 @@ TEST_F(DataImage, DecodesEveryFormat) {
   }
 }
 
+// Many BMPs are stored top-down, with a negative height (found by the fuzz seeds): the same
+// picture as its bottom-up twin, of a positive height.
+TEST_F(DataImage, TopDownBmpIsTheSamePicture) {
+  const Image picture = drawing(37, 29, seed());
+  const std::string bottom_up = test::bmp_bytes(picture);
+  uint32_t pixels = 0;
+  std::memcpy(&pixels, &bottom_up[10], 4);
+  const size_t row = (37 * 3 + 3) / 4 * 4;
+  ASSERT_EQ(bottom_up.size(), pixels + 29 * row);
+  std::string top_down = bottom_up.substr(0, pixels);
+  for (int y = 28; y >= 0; --y) top_down += bottom_up.substr(pixels + size_t(y) * row, row);
+  const int32_t negative = -29;
+  std::memcpy(&top_down[22], &negative, 4);
+  const ImageHeader header = read_image_header(reinterpret_cast<const uint8_t*>(top_down.data()), top_down.size(), "test");
+  EXPECT_EQ(header.width, 37);
+  EXPECT_EQ(header.height, 29);
+  EXPECT_EQ(decode(top_down).rgb, picture.rgb);
+}
+
 TEST_F(DataImage, GrayscaleBecomesRgbAndAlphaIsCompositedOnWhite) {
   const Image picture = drawing(24, 16, seed());
   std::vector<uint8_t> gray;
@@ -134,6 +154,23 @@ TEST_F(DataImage, BadFilesAreRefusedWithTheirReason) {
   EXPECT_EQ(problem_of("just some text"), DataProblem::unsupported_format);
   EXPECT_EQ(problem_of(test::png_claiming(10000, 10000)), DataProblem::too_many_pixels);
   EXPECT_EQ(problem_of(test::png_claiming(60000, 60000)), DataProblem::too_many_pixels);  // stb_image refuses it too
+  // A PNG chunk longer than the file: refused from its length, before stb_image allocates it
+  // (found by fuzz/image_png_fuzz.cpp).
+  std::string long_chunk = test::png_bytes(drawing(4, 4, seed()));
+  const size_t idat = long_chunk.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  long_chunk.replace(idat - 4, 4, std::string("\x7f\xff\xff\xf0", 4));
+  {
+    const test::AddressSpaceLimit limit(size_t(1) << 30);
+    EXPECT_EQ(problem_of(long_chunk), DataProblem::truncated_image);
+  }
+  try {
+    decode(long_chunk);
+  } catch (const DataError& e) {
+    EXPECT_NE(e.message().find("chunk 'IDAT' of 2147483632 bytes runs past the end"), std::string::npos) << e.message();
+  }
+  // Sizes whose product overflows 64 bits (found by fuzz/image_png_fuzz.cpp).
+  EXPECT_EQ(problem_of(test::png_claiming(int(4255627836u), int(4236181504u))), DataProblem::too_many_pixels);
   std::string gif = test::gif_bytes({drawing(4, 4, seed())});
   gif[6] = gif[7] = gif[8] = gif[9] = char(0xFF);  // 65535 x 65535
   EXPECT_EQ(problem_of(gif), DataProblem::too_many_pixels);

@@ -132,7 +132,7 @@ TEST_F(CodeStoreFile, ImportFromPackedAndBoolNpyReorderedById) {
 }
 
 TEST_F(CodeStoreFile, ImportMatchesNumpyPackbits) {
-  if (!test::numpy_available()) GTEST_SKIP() << "/usr/bin/python3 with numpy is not installed (python3-numpy)";
+  if (const std::string missing = test::python_missing("numpy"); !missing.empty()) FAIL() << missing;
   const std::string script = R"(
 import numpy as np
 d = ')" + path("") + R"('

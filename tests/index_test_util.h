@@ -35,13 +35,6 @@ void expect_error(F body, const std::string& fragment) {
   }
 }
 
-// True when /usr/bin/python3 can import numpy (Debian's python3-numpy).
-inline bool numpy_available() {
-  static const bool available =
-      std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
-  return available;
-}
-
 // Runs a Python script with /usr/bin/python3; returns its exit status (0 on success).
 inline int run_python(const std::string& script, const std::string& directory) {
   const std::string file = directory + "/script.py";

@@ -416,12 +416,9 @@ std::optional<std::string> run_reference_script(const std::string& arguments, bo
     why_not = fmt::format("{} is missing", kPython);
     return std::nullopt;
   }
-  const std::string probe = fmt::format("{} -c 'import numpy{}' >/dev/null 2>&1", kPython, needs_torch ? ", torch" : "");
-  if (std::system(probe.c_str()) != 0) {
-    why_not = fmt::format("{} cannot import numpy{}", kPython, needs_torch ? " and torch" : "");
-    return std::nullopt;
-  }
-  const fs::path script = fs::path(__FILE__).parent_path().parent_path() / "scripts" / "safetensors_reference.py";
+  why_not = test::python_missing(needs_torch ? "numpy, torch" : "numpy");
+  if (!why_not.empty()) return std::nullopt;
+  const fs::path script = fs::path(I2V_SOURCE_DIR) / "scripts" / "safetensors_reference.py";
   const std::string command = fmt::format("{} '{}' {} 2>&1", kPython, script.string(), arguments);
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
@@ -461,7 +458,7 @@ TEST_F(SafetensorsTest, ReadsWhatPythonWrites) {
   const std::string file = path("python.safetensors");
   std::string why_not;
   if (!run_reference_script(fmt::format("write-fixture '{}' {}", file, test::run_seed() % 100000), false, why_not))
-    GTEST_SKIP() << "skipped: " << why_not;
+    FAIL() << why_not;
   const Safetensors loaded = load_safetensors(file);
   expect_matches_expected_tensors(loaded, 12);
   EXPECT_EQ(loaded.tensors.at("w.f16.all").dtype(), DType::f32);
@@ -482,7 +479,7 @@ TEST_F(SafetensorsTest, PythonReadsWhatWeWrite) {
   std::string why_not;
   if (!run_reference_script(fmt::format("roundtrip '{}' '{}'", path("ours.safetensors"), path("theirs.safetensors")),
                             false, why_not))
-    GTEST_SKIP() << "skipped: " << why_not;
+    FAIL() << why_not;
   Safetensors back = load_safetensors(path("theirs.safetensors"));
   for (const auto& [name, tensor] : saved.tensors) {
     double sum = 0;
@@ -502,7 +499,7 @@ TEST_F(SafetensorsTest, ConvertsAPyTorchStateDict) {
   const std::string pth = path("state.pth"), expected = path("expected.safetensors"), converted = path("converted.safetensors");
   if (!run_reference_script(fmt::format("torch-fixture '{}' '{}' {}", pth, expected, test::run_seed() % 100000), true,
                             why_not))
-    GTEST_SKIP() << "skipped: " << why_not;
+    FAIL() << why_not;
   run_reference_script(fmt::format("from-torch '{}' '{}'", pth, converted), true, why_not);
   Safetensors both = load_safetensors(converted);
   for (auto& [name, tensor] : load_safetensors(expected).tensors) both.tensors[name] = tensor;

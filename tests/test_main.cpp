@@ -30,6 +30,23 @@ Tensor random_tensor(const Shape& shape, std::mt19937_64& rng, Device device, fl
   return Tensor::from_vector(values, shape, device);
 }
 
+std::string python_missing(const std::string& modules) {
+  const std::string probe = "/usr/bin/python3 -c 'import " + modules + "' >/dev/null 2>&1";
+  if (std::system(probe.c_str()) == 0) return "";
+  std::string packages;
+  size_t begin = 0;
+  while (begin < modules.size()) {
+    size_t end = modules.find(',', begin);
+    if (end == std::string::npos) end = modules.size();
+    std::string module = modules.substr(begin, end - begin);
+    module.erase(0, module.find_first_not_of(' '));
+    const size_t dot = module.find('.');  // google.protobuf -> python3-protobuf
+    packages += " python3-" + (module.rfind("google.", 0) == 0 ? module.substr(dot + 1) : module);
+    begin = end + 1;
+  }
+  return "/usr/bin/python3 cannot import " + modules + ": install python3" + packages + " (./run.sh test installs them)";
+}
+
 std::vector<Device> all_devices() { return available_devices(); }
 
 std::vector<Device> gpu_devices() {

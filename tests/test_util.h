@@ -1,8 +1,13 @@
-// Helpers shared by the tests: the run's seed, random tensors, and the device list that
-// device-parameterised tests run over.
+// Helpers shared by the tests: the run's seed, random tensors, the device list that
+// device-parameterised tests run over, and a limit on the memory a test may map.
 #pragma once
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -30,6 +35,30 @@ std::mt19937_64 test_rng();
 // Uniform values in [lo, hi) — never all zeros or constants.
 Tensor random_tensor(const Shape& shape, std::mt19937_64& rng, Device device = Device::cpu(),
                      float lo = -1.0f, float hi = 1.0f);
+
+// Why /usr/bin/python3 cannot run a cross-check that imports `modules` ("numpy, torch"), naming
+// the Debian packages (./run.sh test installs them); empty when it can. A test that needs them
+// fails without them: the only tests that skip are those needing hardware the machine lacks (a
+// CUDA GPU, an AVX-512 CPU; tests/test_policy_test.cpp holds the tests to it).
+std::string python_missing(const std::string& modules);
+
+// While it lives, the process may map at most `bytes` more than it has mapped now: an
+// allocation of a size a file merely declares then fails at once instead of filling the memory.
+class AddressSpaceLimit {
+ public:
+  explicit AddressSpaceLimit(size_t bytes) {
+    size_t pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    getrlimit(RLIMIT_AS, &old_);
+    rlimit limit = old_;
+    limit.rlim_cur = std::min<rlim_t>(old_.rlim_max, rlim_t(pages) * rlim_t(sysconf(_SC_PAGESIZE)) + bytes);
+    setrlimit(RLIMIT_AS, &limit);
+  }
+  ~AddressSpaceLimit() { setrlimit(RLIMIT_AS, &old_); }
+
+ private:
+  rlimit old_{};
+};
 
 // cpu, sim, and cuda when a GPU is present.
 std::vector<Device> all_devices();

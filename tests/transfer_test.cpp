@@ -216,8 +216,7 @@ TEST_F(TransferTest, TorchvisionWeightsWithAMissingOrMisShapedTensorAreRefusedNa
 // torchvision's vgg19 layout (features, avgpool, classifier) written in plain PyTorch at 1/16 of
 // the width, converted as the README says: i2v's fc7 of the converted weights is PyTorch's.
 TEST_F(TransferTest, TorchvisionLayoutConvertsAndGivesPyTorchsFc7) {
-  if (std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << "/usr/bin/python3 with torch and numpy is not installed (python3-torch, python3-numpy)";
+  if (const std::string missing = test::python_missing("numpy, torch"); !missing.empty()) FAIL() << missing;
   const std::string script = R"(
 import sys
 import numpy as np

@@ -166,8 +166,10 @@ void load_initial_weights(Model& model, const std::string& path, const std::vect
     std::map<std::string, Shape> expected;
     for (const auto& [name, tensor] : file.tensors)
       if (!restarted.count(name.substr(0, name.rfind('.')))) loaded[name] = tensor;
+    const std::set<std::string> optional = model.optional_buffers();  // a count of 0 when absent
     for (const auto& [name, tensor] : model.state_dict())
-      if (!restarted.count(name.substr(0, name.rfind('.')))) expected[name] = tensor.shape();
+      if (!restarted.count(name.substr(0, name.rfind('.'))) && (file.tensors.count(name) || !optional.count(name)))
+        expected[name] = tensor.shape();
     check_shapes(loaded, expected, fmt::format("{} (for model {}, restarting {} layers)", path, model.name(), restart.size()));
   }
   std::map<std::string, Tensor> kept;

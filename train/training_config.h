@@ -74,8 +74,9 @@ std::map<std::string, std::string> model_metadata(const TrainingSetup& setup);
 // Loads `path` into `model` except the `restart` layers, which are re-initialised from `seed`.
 // Not `strict`: the model's own initial values stay where the file has none, and the file's
 // extra tensors are ignored. `strict` ("init": {"strict": true}): apart from the restarted layers,
-// the file must hold exactly the model's tensors with their shapes — the error names the file
-// and every missing, unexpected and mis-shaped tensor. Prints what was loaded.
+// the file must hold exactly the model's tensors with their shapes (optional buffers such as
+// BatchNorm's num_batches_tracked may be absent: nn/model.h) — the error names the file and
+// every missing, unexpected and mis-shaped tensor. Prints what was loaded.
 void load_initial_weights(Model& model, const std::string& path, const std::vector<std::string>& restart,
                           uint64_t seed, bool strict = false);
 

@@ -17,7 +17,7 @@
 #include "base/error.h"
 #include "kernels/tensor_core_fragments.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(I2V_ADDRESS_SANITIZER)
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -39,7 +39,7 @@ constexpr unsigned kFullWarp = 0xffffffffu;
 
 // Fiber stacks: kernels keep small arrays in registers, which here live on the fiber's stack.
 // AddressSanitizer's redzones need more room.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(I2V_ADDRESS_SANITIZER)
 constexpr size_t kStackBytes = 256 * 1024;
 #else
 constexpr size_t kStackBytes = 64 * 1024;
@@ -99,7 +99,7 @@ struct StackBounds {
   size_t size = 0;
 };
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(I2V_ADDRESS_SANITIZER)
 void* begin_switch(const StackBounds& to, bool leaving_for_good = false) {
   void* fake_stack = nullptr;
   __sanitizer_start_switch_fiber(leaving_for_good ? nullptr : &fake_stack, to.bottom, to.size);

@@ -6,7 +6,7 @@
 //   y = (x − mean) / √(var + eps) · weight + bias
 // Parameters "weight" (γ, ones) and "bias" (β, zeros), [C]; buffers "running_mean" (zeros),
 // "running_var" (ones), [C], and "num_batches_tracked" (int64, 0-d): the names and shapes of a
-// torchvision state dict. Training needs more than one value per channel (N·H·W > 1).
+// torchvision state dict; one without num_batches_tracked loads with a count of 0, as in PyTorch. Training needs more than one value per channel (N·H·W > 1).
 #pragma once
 
 #include "nn/layer.h"
@@ -24,6 +24,8 @@ class BatchNorm2d final : public Layer {
   std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
   std::vector<std::pair<std::string, Parameter*>> parameters() override;
   std::vector<std::pair<std::string, Tensor*>> buffers() override;
+  // num_batches_tracked: a state dict without it loads as a count of 0, as in PyTorch.
+  std::vector<std::string> optional_buffers() const override { return {"num_batches_tracked"}; }
   void clear_saved() override;
 
   int64_t channels() const { return channels_; }
