@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include "tests/temp_directory.h"
@@ -19,7 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // The calls that ask whether the hardware a test needs is present.
-const std::vector<std::string> kHardwareChecks = {"cuda_available()", "cpu_has_avx512f()"};
+const std::vector<std::string> kHardwareChecks = {"cuda_available()", "cpu_has_avx512f()", "cpu_has_avx512_bf16()"};
 
 // "file:line: text" of each GTEST_SKIP under `directory` whose line does not ask for hardware.
 std::vector<std::string> skips_without_hardware(const fs::path& directory) {
@@ -45,8 +47,8 @@ std::vector<std::string> skips_without_hardware(const fs::path& directory) {
 TEST(TestPolicy, OnlyMissingHardwareSkipsATest) {
   const std::vector<std::string> found = skips_without_hardware(fs::path(I2V_SOURCE_DIR) / "tests");
   for (const std::string& skip : found)
-    ADD_FAILURE() << skip << "\n  a test may skip only for missing hardware (" << kHardwareChecks[0] << ", "
-                  << kHardwareChecks[1] << "); for a missing package, FAIL() naming it and add it to run.sh";
+    ADD_FAILURE() << skip << "\n  a test may skip only for missing hardware (" << fmt::format("{}", fmt::join(kHardwareChecks, ", "))
+                  << "); for a missing package, FAIL() naming it and add it to run.sh";
 }
 
 // The rule itself catches a skip for a missing package and lets a hardware skip through.
