@@ -37,7 +37,7 @@ usage: ./run.sh COMMAND
           build of the tests and a short run of each fuzz target)
   fuzz [SECONDS]
           build the fuzz targets (fuzz/), run each for SECONDS (default 60) from its seed corpus;
-          prints executions and findings per target (findings in <build>/fuzz/fuzz/findings/)
+          prints executions and findings per target (findings in <build>/asan/fuzz/findings/)
   build   install what is missing, configure and build (incremental)
   bench   build, then run the emulator benchmark and the training step beside PyTorch
           (more in bench/; results: bench/RESULTS.md)
@@ -89,8 +89,8 @@ case "${1:-help}" in
   fuzz)
     seconds=${2:-60}
     [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: fuzz SECONDS: a positive number of seconds, not '$seconds'" >&2; exit 2; }
-    build fuzz_build
-    fuzz/run_fuzz_targets.sh "$BUILD_DIR/fuzz/fuzz" "$seconds"
+    build asan_build
+    fuzz/run_fuzz_targets.sh "$BUILD_DIR/asan/fuzz" "$seconds"
     ;;
   build)
     build

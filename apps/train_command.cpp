@@ -65,7 +65,10 @@ void run_train(const TrainOptions& o) {
   std::fprintf(stderr, "training: %s, batch %lld, %s on %s%s, run directory %s\n", setup.loss->describe().c_str(),
                static_cast<long long>(setup.loader.batch_size), setup.schedule->describe().c_str(),
                setup.trainer.device.name().c_str(),
-               setup.trainer.device.is_cpu() ? "" : (std::string(" in ") + precision_name(setup.trainer.precision)).c_str(),
+               // The CPU has no tf32: it computes in fp32 unless told bf16.
+               setup.trainer.device.is_cpu() && setup.trainer.precision != Precision::bf16
+                   ? ""
+                   : (std::string(" in ") + precision_name(setup.trainer.precision)).c_str(),
                setup.trainer.run_directory.c_str());
 
   const TrainResult result = run_training(setup, o.resume);

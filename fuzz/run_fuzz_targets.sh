@@ -7,7 +7,7 @@
 # target found something. (./run.sh fuzz SECONDS builds the targets, then runs this.)
 #
 # usage: fuzz/run_fuzz_targets.sh FUZZ_BUILD_DIR SECONDS [TARGET...]
-#   FUZZ_BUILD_DIR: the fuzz/ folder of the fuzz build (<build>/fuzz/fuzz), holding <target>_fuzz
+#   FUZZ_BUILD_DIR: the fuzz/ folder of the fuzz build (<build>/asan/fuzz), holding <target>_fuzz
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 dir=${1:?usage: run_fuzz_targets.sh FUZZ_BUILD_DIR SECONDS [TARGET...]}

@@ -23,6 +23,7 @@
 #include "nn/layers/conv2d.h"
 #include "nn/layers/linear.h"
 #include "tests/layer_check.h"
+#include "tests/gemm_reference.h"
 #include "tests/test_util.h"
 
 namespace i2v {
@@ -100,33 +101,8 @@ void check_gemm(const GemmCase& g, std::mt19937_64& rng) {
   std::vector<float> c = c0;
   cpu::gemm(g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, a.data(), lda, b.data(), ldb, g.beta, c.data(), ldc);
 
-  const std::vector<float> ra = rounded_bf16(a), rb = rounded_bf16(b);
-  int reported = 0;
-  for (int64_t i = 0; i < g.m; ++i) {
-    for (int64_t j = 0; j < g.n; ++j) {
-      double sum = 0, magnitude = 0;
-      for (int64_t p = 0; p < g.k; ++p) {
-        const double x = g.trans_a ? ra[size_t(p * lda + i)] : ra[size_t(i * lda + p)];
-        const double y = g.trans_b ? rb[size_t(j * ldb + p)] : rb[size_t(p * ldb + j)];
-        sum += x * y;
-        magnitude += std::fabs(x * y);
-      }
-      double expected = g.alpha * sum;
-      magnitude *= std::fabs(g.alpha);
-      if (g.beta != 0.0f) {
-        expected += g.beta * double(c0[size_t(i * ldc + j)]);
-        magnitude += std::fabs(g.beta * double(c0[size_t(i * ldc + j)]));
-      }
-      const double got = c[size_t(i * ldc + j)];
-      if (!(std::fabs(got - expected) <= 2e-7 * double(g.k + 4) * (magnitude + 1e-30)) && reported++ < 5)
-        ADD_FAILURE() << "C[" << i << "][" << j << "] = " << got << ", expected " << expected;
-    }
-    for (int64_t j = g.n; j < ldc; ++j) {  // the padding between rows of C is never written
-      const float before = c0[size_t(i * ldc + j)], after = c[size_t(i * ldc + j)];
-      if (!(before == after || (std::isnan(before) && std::isnan(after))) && reported++ < 5)
-        ADD_FAILURE() << "C[" << i << "][" << j << "] beyond n was written";
-    }
-  }
+  test::expect_gemm_matches_reference({g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, g.beta, lda, ldb, ldc},
+                                      rounded_bf16(a), rounded_bf16(b), c0, c);
 }
 
 // Shapes crossing the AVX-512 kernel's 8×48 micro-tiles (and its 1- and 2-vector edge tiles),

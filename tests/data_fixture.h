@@ -252,4 +252,21 @@ inline Fixture make_fixture(const fs::path& root) {
   return fixture;
 }
 
+// A dataset a tiny network learns in a few steps: three classes of 12x12 pictures, mostly red,
+// mostly green and mostly blue with noise, 10 each, as `root`/red/0.png ... (an image folder).
+inline void write_colour_classes(const fs::path& root) {
+  Rng rng(5);
+  const char* classes[] = {"red", "green", "blue"};
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 10; ++i) {
+      Image image;
+      image.width = image.height = 12;
+      image.rgb.resize(12 * 12 * 3);
+      for (size_t p = 0; p < image.rgb.size(); ++p)
+        image.rgb[p] = uint8_t(int(p % 3) == c ? 150 + rng.below(100) : rng.below(120));
+      fs::create_directories(root / classes[c]);
+      save_png((root / classes[c] / (std::to_string(i) + ".png")).string(), image);
+    }
+}
+
 }  // namespace i2v::test

@@ -13,6 +13,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
+#include "tests/gemm_reference.h"
 #include "tests/test_util.h"
 
 namespace i2v {
@@ -51,34 +52,7 @@ void check_gemm(const GemmCase& g, Device device, const GemmFn& gemm, std::mt199
        c_dev.data<float>(), ldc);
   const std::vector<float> c = c_dev.to_vector<float>();
 
-  int reported = 0;
-  for (int64_t i = 0; i < g.m; ++i) {
-    for (int64_t j = 0; j < g.n; ++j) {
-      double sum = 0, magnitude = 0;
-      for (int64_t p = 0; p < g.k; ++p) {
-        const double x = g.trans_a ? a[size_t(p * lda + i)] : a[size_t(i * lda + p)];
-        const double y = g.trans_b ? b[size_t(j * ldb + p)] : b[size_t(p * ldb + j)];
-        sum += x * y;
-        magnitude += std::fabs(x * y);
-      }
-      double expected = g.alpha * sum;
-      magnitude = std::fabs(g.alpha) * magnitude;
-      if (g.beta != 0.0f) {
-        expected += g.beta * double(c0[size_t(i * ldc + j)]);
-        magnitude += std::fabs(g.beta * double(c0[size_t(i * ldc + j)]));
-      }
-      const double allowed = 2e-7 * double(g.k + 4) * (magnitude + 1e-30);
-      const double got = c[size_t(i * ldc + j)];
-      if (!(std::fabs(got - expected) <= allowed) && reported++ < 5)
-        ADD_FAILURE() << "C[" << i << "][" << j << "] = " << got << ", expected " << expected;
-    }
-    // The padding between rows of C is never written.
-    for (int64_t j = g.n; j < ldc; ++j) {
-      const float before = c0[size_t(i * ldc + j)], after = c[size_t(i * ldc + j)];
-      if (!(before == after || (std::isnan(before) && std::isnan(after))) && reported++ < 5)
-        ADD_FAILURE() << "C[" << i << "][" << j << "] beyond n was written";
-    }
-  }
+  test::expect_gemm_matches_reference({g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, g.beta, lda, ldb, ldc}, a, b, c0, c);
 }
 
 // Shapes that cross every tile and block edge; k > 256 and m > 256 take several depth and row

@@ -542,7 +542,9 @@ class TrainingOnDevices : public testing::TestWithParam<TrainingParam> {
 // better than u·|w| / |w₃ − w₀| ~ 2e-4 (measured). The float64 run follows the device's
 // branches at every step (see the top).
 TEST_P(TrainingOnDevices, ThreeSgdStepsAgreeWithFloat64) {
-  const auto& [device, precision] = GetParam();
+  // Named variables, not a structured binding: lambdas below capture them (C++17).
+  const Device device = std::get<0>(GetParam());
+  const Precision precision = std::get<1>(GetParam());
   PrecisionScope scope(precision);
   const double bound = bounds(precision).end_to_end;
   TracedModel tested(config_);
@@ -576,7 +578,9 @@ TEST_P(TrainingOnDevices, ThreeSgdStepsAgreeWithFloat64) {
 // The same steps twice on the device (the sim device in two different thread schedules): the
 // same bits — losses, weights and momentum — or some sum depends on timing (float atomics).
 TEST_P(TrainingOnDevices, ThreeSgdStepsAreBitwiseReproducible) {
-  const auto& [device, precision] = GetParam();
+  // Named variables, not a structured binding: lambdas below capture them (C++17).
+  const Device device = std::get<0>(GetParam());
+  const Precision precision = std::get<1>(GetParam());
   PrecisionScope scope(precision);
   test::check_bitwise_reproducible(
       [&] {

@@ -17,6 +17,7 @@
 #include "kernels/precision.h"
 #include "kernels/tensor_core_fragments.h"
 #include "nn/layers/conv2d.h"
+#include "tests/gemm_reference.h"
 #include "tests/layer_check.h"
 #include "tests/test_util.h"
 
@@ -51,10 +52,6 @@ std::string device_precision_name(const testing::TestParamInfo<DevicePrecision>&
   return std::get<0>(info.param).name() + "_" + precision_name(std::get<1>(info.param));
 }
 
-// fp32 sums of `terms` products, in any order, against their exact value: a few roundings of
-// the sum of magnitudes (as tests/gemm_test.cpp allows the fp32 kernels).
-double allowed_error(int64_t terms, double magnitude) { return 2e-7 * double(terms + 4) * magnitude + 1e-30; }
-
 
 // ---- GEMM ------------------------------------------------------------------------------------
 
@@ -79,39 +76,16 @@ void check_gemm(const GemmCase& g, Device device, Precision precision, std::mt19
   Tensor c_dev = Tensor::from_vector(c0, {g.m, ldc}, device);
   I2V_DISPATCH_GPU(device, gemm_tensor_core, precision, g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha,
                    a_dev.data<float>(), lda, b_dev.data<float>(), ldb, g.beta, c_dev.data<float>(), ldc);
-  const std::vector<float> c = c_dev.to_vector<float>(), ra = rounded(precision, a), rb = rounded(precision, b);
-  int reported = 0;
-  for (int64_t i = 0; i < g.m; ++i)
-    for (int64_t j = 0; j < ldc; ++j) {
-      const float got = c[size_t(i * ldc + j)];
-      if (j >= g.n) {  // the padding of C is never written
-        const float before = c0[size_t(i * ldc + j)];
-        if (!(before == got || (std::isnan(before) && std::isnan(got))) && reported++ < 5)
-          ADD_FAILURE() << "C[" << i << "][" << j << "] beyond n was written";
-        continue;
-      }
-      double sum = 0, magnitude = 0;
-      for (int64_t p = 0; p < g.k; ++p) {
-        const double x = g.trans_a ? ra[size_t(p * lda + i)] : ra[size_t(i * lda + p)];
-        const double y = g.trans_b ? rb[size_t(j * ldb + p)] : rb[size_t(p * ldb + j)];
-        sum += x * y;
-        magnitude += std::fabs(x * y);
-      }
-      double expected = g.alpha * sum;
-      magnitude *= std::fabs(g.alpha);
-      if (g.beta != 0.0f) {
-        expected += g.beta * double(c0[size_t(i * ldc + j)]);
-        magnitude += std::fabs(g.beta * double(c0[size_t(i * ldc + j)]));
-      }
-      if (!(std::fabs(got - expected) <= allowed_error(g.k, magnitude)) && reported++ < 5)
-        ADD_FAILURE() << "C[" << i << "][" << j << "] = " << got << ", expected " << expected;
-    }
+  test::expect_gemm_matches_reference({g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, g.beta, lda, ldb, ldc},
+                                      rounded(precision, a), rounded(precision, b), c0, c_dev.to_vector<float>());
 }
 
 class TensorCoreGemm : public testing::TestWithParam<DevicePrecision> {};
 
 TEST_P(TensorCoreGemm, MatchesTheProductOfRoundedOperands) {
-  const auto [device, precision] = GetParam();
+  // Named variables, not a structured binding: lambdas below capture them (C++17).
+  const Device device = std::get<0>(GetParam());
+  const Precision precision = std::get<1>(GetParam());
   auto rng = test::test_rng();
   // 130 × 129 × 67: two tiles each way and three stages, the last ones partial; 8 × 12 × 4 and
   // 1 × 1 × 1: one tile, mostly empty; pads 0 (16-byte copies) and 3 (4-byte copies).
@@ -124,7 +98,9 @@ TEST_P(TensorCoreGemm, MatchesTheProductOfRoundedOperands) {
 
 // gemm() takes the tensor-core kernel exactly when the products are in its precision.
 TEST_P(TensorCoreGemm, DispatchedByThePrecision) {
-  const auto [device, precision] = GetParam();
+  // Named variables, not a structured binding: lambdas below capture them (C++17).
+  const Device device = std::get<0>(GetParam());
+  const Precision precision = std::get<1>(GetParam());
   auto rng = test::test_rng();
   const Tensor a = test::random_tensor({40, 50}, rng, device), b = test::random_tensor({50, 30}, rng, device);
   auto product = [&](Precision setting, bool direct) {
@@ -222,14 +198,16 @@ void expect_near_all(const std::string& name, const std::vector<float>& got, con
   ASSERT_EQ(got.size(), expected.size()) << name;
   int reported = 0;
   for (size_t i = 0; i < got.size(); ++i)
-    if (!(std::fabs(double(got[i]) - expected[i]) <= allowed_error(terms, magnitude[i])) && reported++ < 5)
+    if (!(std::fabs(double(got[i]) - expected[i]) <= test::fp32_sum_tolerance(terms, magnitude[i])) && reported++ < 5)
       ADD_FAILURE() << name << "[" << i << "] = " << got[i] << ", expected " << expected[i];
 }
 
 class TensorCoreConv : public testing::TestWithParam<DevicePrecision> {};
 
 TEST_P(TensorCoreConv, ProductsMatchTheConvolutionOfRoundedOperands) {
-  const auto [device, precision] = GetParam();
+  // Named variables, not a structured binding: lambdas below capture them (C++17).
+  const Device device = std::get<0>(GetParam());
+  const Precision precision = std::get<1>(GetParam());
   auto rng = test::test_rng();
   for (const ConvCase& c : kConvCases) {
     SCOPED_TRACE(case_name(c) + " on " + device.name() + " in " + precision_name(precision));
@@ -285,7 +263,9 @@ TEST_P(TensorCoreConv, ProductsMatchTheConvolutionOfRoundedOperands) {
 // ~2⁻¹¹ · √n or ~2⁻⁸ · √n (rms); the tolerance is a few times that, and an indexing mistake,
 // O(√n), stays far above it.
 TEST_P(TensorCoreConv, Conv2dAgreesWithCpuFp32) {
-  const auto [device, precision] = GetParam();
+  // Named variables, not a structured binding: lambdas below capture them (C++17).
+  const Device device = std::get<0>(GetParam());
+  const Precision precision = std::get<1>(GetParam());
   PrecisionScope scope(precision);
   const double per_term = precision == Precision::tf32 ? 3e-3 : 2.4e-2;
   auto rng = test::test_rng();

@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "nn/safetensors.h"
+#include "tests/data_fixture.h"
 #include "tests/temp_directory.h"
 #include "tests/test_util.h"
 #include "base/atomic_file.h"
@@ -27,19 +28,7 @@ class TrainerTest : public test::TempDirectoryTest {
  protected:
   void SetUp() override {
     TempDirectoryTest::SetUp();
-    // Three classes of 12x12 pictures: mostly red, mostly green, mostly blue, with noise.
-    Rng rng(5);
-    const char* classes[] = {"red", "green", "blue"};
-    for (int c = 0; c < 3; ++c)
-      for (int i = 0; i < 10; ++i) {
-        Image image;
-        image.width = image.height = 12;
-        image.rgb.resize(12 * 12 * 3);
-        for (size_t p = 0; p < image.rgb.size(); ++p)
-          image.rgb[p] = uint8_t(int(p % 3) == c ? 150 + rng.below(100) : rng.below(120));
-        std::filesystem::create_directories(path(std::string("pictures/") + classes[c]));
-        save_png(path(fmt::format("pictures/{}/{}.png", classes[c], i)), image);
-      }
+    test::write_colour_classes(path("pictures"));
     const json model = {{"name", "tiny"},
                         {"input", {3, 12, 12}},
                         {"layers",
