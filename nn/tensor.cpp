@@ -400,7 +400,7 @@ std::vector<T> Tensor::to_vector() const {
   data<T>();  // checks the dtype
   Tensor host = to(Device::cpu()).contiguous();
   std::vector<T> values(static_cast<size_t>(numel()));
-  std::memcpy(values.data(), host.raw_data(), host.nbytes());
+  if (!values.empty()) std::memcpy(values.data(), host.raw_data(), host.nbytes());  // an empty tensor has no data pointer
   return values;
 }
 

@@ -759,8 +759,9 @@ int launch(const LaunchSite& site, const SharedUnit& unit, const LaunchConfig& c
     for (unsigned y = 0; y < g.y; ++y)
       for (unsigned x = 0; x < g.x; ++x) {
         // Reads of shared memory no thread of this block wrote show up as NaN or -1.
-        std::memset(unit.begin, 0xFF, static_bytes);
-        std::memset(m.dynamic_shared.data(), 0xFF, m.dynamic_shared.size());
+        // (A kernel without shared memory has null ranges: memset of null is undefined, even for 0.)
+        if (static_bytes > 0) std::memset(unit.begin, 0xFF, static_bytes);
+        if (!m.dynamic_shared.empty()) std::memset(m.dynamic_shared.data(), 0xFF, m.dynamic_shared.size());
         const char* dynamic = reinterpret_cast<const char*>(m.dynamic_shared.data());
         const SharedRanges shared{unit.begin, unit.end, dynamic, dynamic + m.dynamic_shared.size()};
         BlockRun run(site, config, uint3{x, y, z}, shared, thread_body);
