@@ -16,13 +16,15 @@ JOBS=$(nproc)
 PASSIVE_WAIT=${OMP_WAIT_POLICY:-passive}
 
 # Debian 12 packages the build needs (the CUDA toolkit is optional: /usr/local/cuda when present);
-# clang with libFuzzer and its OpenMP builds the fuzz targets (fuzz/).
+# clang with libFuzzer and its OpenMP builds the fuzz targets (fuzz/); OpenMPI starts and connects
+# the processes of a distributed training run (mpirun -np R i2v train; its tests run 2 ranks).
 PACKAGES=(
   cmake ninja-build g++ pkg-config
   libfmt-dev nlohmann-json3-dev libcli11-dev libeigen3-dev libboost-context-dev
   libturbojpeg0-dev libstb-dev libsvm-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev libomp-dev
+  openmpi-bin libopenmpi-dev
 )
 # What the tests' cross-checks run (PyTorch, numpy, and protobuf's encoder for the Caffe
 # importer's fixtures): a test that needs one fails without it (tests/test_policy_test.cpp).

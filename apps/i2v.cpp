@@ -13,6 +13,7 @@
 
 #include "apps/commands.h"
 #include "base/error.h"
+#include "train/process_group.h"
 
 namespace {
 
@@ -73,5 +74,8 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   const int code = run(argc, argv);
   errno = 0;
-  return finish_stdout(code);
+  const int status = finish_stdout(code);
+  // A distributed run (mpirun): a rank that failed stops the others instead of leaving them waiting.
+  i2v::ProcessGroup::finish(status);
+  return status;
 }

@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/file.h"
 #include "base/progress.h"
+#include "train/process_group.h"
 #include "train/training_config.h"
 #include "train/training_config_fields.h"
 
@@ -21,6 +22,34 @@ struct TrainOptions {
   bool resume = false;
   SkipReportOption report;
 };
+
+// What is about to be trained, on stderr.
+void describe_training(const TrainingSetup& setup) {
+  const Model& model = *setup.model;
+  const std::vector<LayerSummary> rows = model.summary(1);
+  int64_t flops = 0;
+  for (const LayerSummary& row : rows) flops += row.flops;
+  std::fprintf(stderr, "model %s: %s parameters, %.3g GFLOP per image forward, input %s\n", model.name().c_str(),
+               format_count(model.parameter_count()).c_str(), double(flops) / 1e9, shape_str(model.input_shape()).c_str());
+  std::fprintf(stderr, "data: %s train, %s validation pictures, %s outputs; %s\n",
+               format_count(setup.train->size()).c_str(),
+               format_count(setup.validation ? setup.validation->size() : 0).c_str(),
+               format_count(setup.train->num_classes()).c_str(), setup.train->preprocess().describe().c_str());
+  std::fprintf(stderr, "training: %s, batch %lld, %s on %s%s, run directory %s\n", setup.loss->describe().c_str(),
+               static_cast<long long>(setup.loader.batch_size), setup.schedule->describe().c_str(),
+               setup.trainer.device.name().c_str(),
+               // The CPU has no tf32: it computes in fp32 unless told bf16.
+               setup.trainer.device.is_cpu() && setup.trainer.precision != Precision::bf16
+                   ? ""
+                   : (std::string(" in ") + precision_name(setup.trainer.precision)).c_str(),
+               setup.trainer.run_directory.c_str());
+  const ProcessGroup& group = ProcessGroup::world();
+  if (group.distributed())
+    std::fprintf(stderr, "distributed: %d ranks (MPI), global batch %lld (%lld per rank), %s gradient sums\n",
+                 group.size(), static_cast<long long>(setup.loader.batch_size * group.size()),
+                 static_cast<long long>(setup.loader.batch_size),
+                 setup.trainer.reducer.deterministic ? "deterministic" : "MPI's");
+}
 
 void run_train(const TrainOptions& o) {
   nlohmann::json config;
@@ -52,33 +81,19 @@ void run_train(const TrainOptions& o) {
   files.check();
 
   TrainingSetup setup = prepare_training(config);
-  const Model& model = *setup.model;
-  const std::vector<LayerSummary> rows = model.summary(1);
-  int64_t flops = 0;
-  for (const LayerSummary& row : rows) flops += row.flops;
-  std::fprintf(stderr, "model %s: %s parameters, %.3g GFLOP per image forward, input %s\n", model.name().c_str(),
-               format_count(model.parameter_count()).c_str(), double(flops) / 1e9, shape_str(model.input_shape()).c_str());
-  std::fprintf(stderr, "data: %s train, %s validation pictures, %s outputs; %s\n",
-               format_count(setup.train->size()).c_str(),
-               format_count(setup.validation ? setup.validation->size() : 0).c_str(),
-               format_count(setup.train->num_classes()).c_str(), setup.train->preprocess().describe().c_str());
-  std::fprintf(stderr, "training: %s, batch %lld, %s on %s%s, run directory %s\n", setup.loss->describe().c_str(),
-               static_cast<long long>(setup.loader.batch_size), setup.schedule->describe().c_str(),
-               setup.trainer.device.name().c_str(),
-               // The CPU has no tf32: it computes in fp32 unless told bf16.
-               setup.trainer.device.is_cpu() && setup.trainer.precision != Precision::bf16
-                   ? ""
-                   : (std::string(" in ") + precision_name(setup.trainer.precision)).c_str(),
-               setup.trainer.run_directory.c_str());
-
+  const ProcessGroup& group = ProcessGroup::world();
+  if (group.writes()) describe_training(setup);  // rank 0 speaks for a distributed run
   const TrainResult result = run_training(setup, o.resume);
-  std::printf("%s after %lld steps (%lld epochs)", result.interrupted ? "interrupted" : "trained",
-              static_cast<long long>(result.steps), static_cast<long long>(result.epochs_completed));
-  if (result.best_step >= 0)
-    std::printf("; best validation score %.4f at step %lld: %s/best.safetensors", result.best_score,
-                static_cast<long long>(result.best_step), setup.trainer.run_directory.c_str());
-  if (result.skipped_batches > 0) std::printf("; %lld non-finite batches skipped", static_cast<long long>(result.skipped_batches));
-  std::printf("\n");
+  if (group.writes()) {
+    std::printf("%s after %lld steps (%lld epochs)", result.interrupted ? "interrupted" : "trained",
+                static_cast<long long>(result.steps), static_cast<long long>(result.epochs_completed));
+    if (result.best_step >= 0)
+      std::printf("; best validation score %.4f at step %lld: %s/best.safetensors", result.best_score,
+                  static_cast<long long>(result.best_step), setup.trainer.run_directory.c_str());
+    if (result.skipped_batches > 0)
+      std::printf("; %lld non-finite batches skipped", static_cast<long long>(result.skipped_batches));
+    std::printf("\n");
+  }
   if (result.interrupted)  // the checkpoint is saved; the exit status says the run did not finish
     throw Interrupted(result.stop_signal, fmt::format("interrupted by signal {}: checkpoint saved at step {}; continue "
                                                       "with --resume", result.stop_signal, result.steps));
@@ -105,7 +120,8 @@ void add_train_command(CLI::App& app) {
       "  i2v train --config configs/emoji-i2v-tag.json\n"
       "  i2v train --config configs/emoji-i2v-tag.json --set epochs=2 --set data.batch_size=16 --run runs/try\n"
       "  i2v train --config configs/emoji-i2v-tag.json --resume\n"
-      "  i2v train --run demo-out/runs/i2v-tag --resume --set epochs=20");
+      "  i2v train --run demo-out/runs/i2v-tag --resume --set epochs=20\n"
+      "  mpirun -np 2 i2v train --config configs/emoji-i2v-tag.json   (data parallel: docs/training.md)");
   cmd->callback([] { o.report.run("i2v train --config " + o.config, [] { run_train(o); }); });
 }
 

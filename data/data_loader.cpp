@@ -13,21 +13,21 @@ std::map<std::string, Tensor> Batch::auxiliary_on(Device device) const {
 }
 
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options, LoaderPosition start)
-    : dataset_(std::move(dataset)), options_(options) {
+    : dataset_(std::move(dataset)), options_(options), start_(start) {
   I2V_CHECK(dataset_ != nullptr, "a data loader needs a dataset");
   I2V_CHECK(options_.batch_size > 0, "batch size must be positive, not {}", options_.batch_size);
   I2V_CHECK(options_.workers >= 0 && options_.workers <= 256, "workers must be in 0..256, not {}", options_.workers);
   I2V_CHECK(options_.prefetch >= 1, "prefetch must be at least 1, not {}", options_.prefetch);
+  I2V_CHECK(options_.ranks >= 1 && options_.rank >= 0 && options_.rank < options_.ranks,
+            "rank {} of {} ranks is out of range", options_.rank, options_.ranks);
   const int64_t n = dataset_->size();
-  batches_per_epoch_ = options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
-  I2V_CHECK(batches_per_epoch_ > 0, "a dataset of {} samples gives no batch of {} (drop_last)", n, options_.batch_size);
-  I2V_CHECK(start.epoch >= 0 && start.batch >= 0 && start.batch <= batches_per_epoch_,
-            "loader position epoch {} batch {} is out of range ({} batches per epoch)", start.epoch, start.batch,
-            batches_per_epoch_);
-  consumed_ = start.epoch * batches_per_epoch_ + start.batch;
-  epoch_end_pending_ = start.batch == batches_per_epoch_;
-  issued_ = consumed_;
-  window_end_ = consumed_ + options_.prefetch;
+  batches_per_epoch_ = batches_in(n);
+  I2V_CHECK(batches_per_epoch_ > 0, "a dataset of {} samples gives no batch of {} (drop_last)", n, global_batch_size());
+  I2V_CHECK(start.epoch >= 0 && start.sample >= 0 && start.sample <= n,
+            "loader position epoch {} sample {} is out of range (epochs of {} samples)", start.epoch, start.sample, n);
+  start_epoch_batches_ = batches_in(n - start.sample);
+  epoch_end_pending_ = start_epoch_batches_ == 0;
+  window_end_ = options_.prefetch;
   for (int w = 0; w < options_.workers; ++w) workers_.emplace_back([this] { work(); });
 }
 
@@ -62,13 +62,39 @@ std::shared_ptr<const std::vector<int64_t>> DataLoader::order_of(int64_t epoch) 
   return orders_.at(epoch);
 }
 
-Batch DataLoader::build(int64_t job) const {
+int64_t DataLoader::batches_in(int64_t samples) const {
+  const int64_t g = global_batch_size();
+  return options_.drop_last ? samples / g : (samples + g - 1) / g;
+}
+
+DataLoader::Job DataLoader::job(int64_t j) const {
+  const int64_t g = global_batch_size(), n = dataset_->size();
+  Job out{};
+  if (j < start_epoch_batches_) {  // the rest of the epoch the loader started in
+    out.epoch = start_.epoch;
+    out.begin = start_.sample + j * g;
+    out.last_in_epoch = j == start_epoch_batches_ - 1;
+  } else {
+    const int64_t k = j - start_epoch_batches_;
+    out.epoch = start_.epoch + 1 + k / batches_per_epoch_;
+    out.begin = (k % batches_per_epoch_) * g;
+    out.last_in_epoch = k % batches_per_epoch_ == batches_per_epoch_ - 1;
+  }
+  out.batch = out.begin / g;
+  out.end = std::min(out.begin + g, n);
+  return out;
+}
+
+Batch DataLoader::build(int64_t j) const {
+  const Job span = job(j);
   Batch batch;
-  batch.epoch = job / batches_per_epoch_;
-  batch.batch = job % batches_per_epoch_;
+  batch.epoch = span.epoch;
+  batch.batch = span.batch;
+  batch.global_size = span.end - span.begin;
   const std::shared_ptr<const std::vector<int64_t>> order = order_of(batch.epoch);
-  const int64_t begin = batch.batch * options_.batch_size;
-  const int64_t end = std::min(begin + options_.batch_size, int64_t(order->size()));
+  // This rank's slice of the global batch (empty when the last batch is too short to reach it).
+  const int64_t begin = std::min(span.begin + options_.rank * options_.batch_size, span.end);
+  const int64_t end = std::min(begin + options_.batch_size, span.end);
   const Dataset& data = *dataset_;
   const int64_t s = data.preprocess().size, classes = data.num_classes();
   const bool multi_label = data.target_kind() == TargetKind::multi_label;
@@ -105,36 +131,36 @@ Batch DataLoader::build(int64_t job) const {
 
 void DataLoader::work() {
   while (true) {
-    int64_t job = 0;
+    int64_t j = 0;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       room_.wait(lock, [&] { return stop_ || issued_ < window_end_; });
       if (stop_) return;
-      job = issued_++;
+      j = issued_++;
     }
     Result result;
     try {
-      result.batch = build(job);
+      result.batch = build(j);
     } catch (...) {
       result.error = std::current_exception();
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      results_.emplace(job, std::move(result));
+      results_.emplace(j, std::move(result));
     }
     ready_.notify_all();
   }
 }
 
 Batch DataLoader::take() {
-  const int64_t job = consumed_++;
-  if (workers_.empty()) return build(job);
+  const int64_t j = consumed_++;
+  if (workers_.empty()) return build(j);
   Result result;
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    ready_.wait(lock, [&] { return results_.count(job) > 0; });
-    result = std::move(results_.at(job));
-    results_.erase(job);
+    ready_.wait(lock, [&] { return results_.count(j) > 0; });
+    result = std::move(results_.at(j));
+    results_.erase(j);
     window_end_ = consumed_ + options_.prefetch;
   }
   room_.notify_all();
@@ -146,7 +172,7 @@ std::optional<Batch> DataLoader::next() {
   while (true) {
     if (epoch_end_pending_) {
       epoch_end_pending_ = false;
-      const int64_t epoch = consumed_ / batches_per_epoch_ - 1;
+      const int64_t epoch = consumed_ == 0 ? start_.epoch : job(consumed_ - 1).epoch;
       last_epoch_report_ = epoch_report_;
       epoch_report_.clear();
       if (last_epoch_report_.read() == 0 && last_epoch_report_.skipped() > 0)
@@ -154,16 +180,22 @@ std::optional<Batch> DataLoader::next() {
                   last_epoch_report_.summary(fmt::format("epoch {}", epoch)));
       return std::nullopt;
     }
+    const bool last_in_epoch = job(consumed_).last_in_epoch;
     Batch batch = take();
     epoch_report_.merge(batch.report);
-    if (batch.batch == batches_per_epoch_ - 1) epoch_end_pending_ = true;
-    if (batch.size() > 0) return batch;
+    if (last_in_epoch) epoch_end_pending_ = true;
+    if (batch.size() > 0 || options_.ranks > 1) return batch;
   }
 }
 
 LoaderPosition DataLoader::position() const {
-  if (epoch_end_pending_) return {consumed_ / batches_per_epoch_ - 1, batches_per_epoch_};
-  return {consumed_ / batches_per_epoch_, consumed_ % batches_per_epoch_};
+  const int64_t n = dataset_->size();
+  if (consumed_ == 0 && start_epoch_batches_ > 0) return start_;
+  if (consumed_ == 0) return epoch_end_pending_ ? LoaderPosition{start_.epoch, n} : LoaderPosition{start_.epoch + 1, 0};
+  const Job last = job(consumed_ - 1);
+  if (!last.last_in_epoch) return {last.epoch, last.end};
+  // The epoch's last batch: its end is pending until next() has returned nullopt.
+  return epoch_end_pending_ ? LoaderPosition{last.epoch, n} : LoaderPosition{last.epoch + 1, 0};
 }
 
 }  // namespace i2v

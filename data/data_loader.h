@@ -5,13 +5,18 @@
 // run resumed from a saved position() continues with exactly the batches it would have had:
 //   - epoch e visits the samples in a permutation drawn from (seed, e) (or in order);
 //   - sample i of epoch e is augmented with the seed augment_seed(seed, e, i);
-//   - batch b of epoch e holds permutation[b * batch_size, (b + 1) * batch_size).
+//   - the global batch b of epoch e holds permutation[b * G, (b + 1) * G), G = batch_size × ranks;
+//     rank r of a distributed run (train/process_group.h) takes its r-th slice of batch_size, so
+//     the ranks' batches together are exactly the batches of one process with batch G.
+// A position counts samples of the epoch's permutation (across every rank), so a run can resume
+// with another number of ranks or another batch size.
 // Workers each build whole batches; at most `prefetch` batches are built ahead of the consumer
 // (a bounded queue), and they are handed out in order.
 //
 // Bad pictures are skipped and counted: a batch holds the samples of its slice that loaded (it
-// may be smaller than batch_size; a batch where nothing loaded is not returned), and the epoch's
-// DataReport gathers the skipped ones in batch order. An epoch where nothing loads is an error.
+// may be smaller than batch_size; with one rank a batch where nothing loaded is not returned,
+// with several it is, empty, so that the ranks step together), and the epoch's DataReport
+// gathers the skipped ones in batch order. An epoch where nothing loads is an error.
 //
 // Usage (the training loop):
 //   LoaderOptions options;
@@ -51,14 +56,17 @@ struct LoaderOptions {
   bool drop_last = false;  // leave out the last batch of an epoch when it would be short
   int workers = 2;         // threads decoding batches; 0: the calling thread decodes in next()
   int prefetch = 4;        // batches built ahead of the consumer
+  int rank = 0;            // this process's slice of each global batch (a distributed run)
+  int ranks = 1;           // the processes that share every global batch
 };
 
-// A point in the stream of batches: the batch next() returns next. batch == batches_per_epoch()
-// means "at the end of epoch `epoch`" (next() then returns nullopt, then epoch + 1 starts).
+// A point in the stream of batches: `sample` samples of epoch `epoch`'s permutation were handed
+// out (by every rank together). sample == the dataset's size means "at the end of epoch `epoch`"
+// (next() then returns nullopt, then epoch + 1 starts).
 struct LoaderPosition {
   int64_t epoch = 0;
-  int64_t batch = 0;
-  bool operator==(const LoaderPosition& other) const { return epoch == other.epoch && batch == other.batch; }
+  int64_t sample = 0;
+  bool operator==(const LoaderPosition& other) const { return epoch == other.epoch && sample == other.sample; }
 };
 
 struct Batch {
@@ -69,7 +77,8 @@ struct Batch {
   std::vector<int64_t> ids;        // post ids (image folders: position in the file list)
   std::vector<std::string> paths;  // picture files
   int64_t epoch = 0;
-  int64_t batch = 0;
+  int64_t batch = 0;         // the global batch's index in its epoch
+  int64_t global_size = 0;   // the samples of the global batch (every rank's slice together)
   DataReport report;  // the samples of this batch that were skipped
   int64_t size() const { return int64_t(indices.size()); }
   // The auxiliary inputs on `device`, for Model::forward.
@@ -88,7 +97,9 @@ class DataLoader {
   // worker hit other than bad input.
   std::optional<Batch> next();
   LoaderPosition position() const;
+  // Global batches in a whole epoch (the epoch resumed from may have fewer left).
   int64_t batches_per_epoch() const { return batches_per_epoch_; }
+  int64_t global_batch_size() const { return options_.batch_size * options_.ranks; }
   const Dataset& dataset() const { return *dataset_; }
   const LoaderOptions& options() const { return options_; }
 
@@ -105,15 +116,25 @@ class DataLoader {
     Batch batch;
     std::exception_ptr error;
   };
-  Batch build(int64_t job) const;
+  // The j-th global batch handed out since the start position: permutation[begin, end) of
+  // `epoch`, the `batch`-th of the epoch.
+  struct Job {
+    int64_t epoch, batch, begin, end;
+    bool last_in_epoch;
+  };
+  Job job(int64_t j) const;
+  int64_t batches_in(int64_t samples) const;  // global batches that cover `samples` samples
+  Batch build(int64_t j) const;
   std::shared_ptr<const std::vector<int64_t>> order_of(int64_t epoch) const;
   Batch take();
   void work();
 
   std::shared_ptr<const Dataset> dataset_;
   LoaderOptions options_;
+  LoaderPosition start_;
   int64_t batches_per_epoch_ = 0;
-  int64_t consumed_ = 0;  // jobs (epoch * batches_per_epoch + batch) handed out
+  int64_t start_epoch_batches_ = 0;  // the batches left in the start position's epoch
+  int64_t consumed_ = 0;  // jobs handed out since the start position
   bool epoch_end_pending_ = false;
   DataReport epoch_report_;
   DataReport last_epoch_report_;

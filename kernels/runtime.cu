@@ -47,10 +47,14 @@ int device_count(std::string* reason) {
 }
 
 std::string device_name() {
+  int index = 0;
+  CUDA_CHECK(cudaGetDevice(&index));
   cudaDeviceProp prop;
-  CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
   return fmt::format("{} (compute capability {}.{}, {} SMs, {:.1f} GiB)", prop.name, prop.major,
                      prop.minor, prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0);
 }
+
+void select_device(int index) { CUDA_CHECK(cudaSetDevice(index)); }
 
 }  // namespace i2v::I2V_GPU_NS

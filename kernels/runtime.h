@@ -19,4 +19,7 @@ I2V_DECLARE_GPU(
     void device_synchronize();
     // Number of devices that answer; 0 (and `reason` says why) when none does.
     int device_count(std::string* reason);
-    std::string device_name();)
+    std::string device_name();
+    // Makes GPU `index` the one this process (thread) uses: a distributed run's rank uses the GPU
+    // of its local rank.
+    void select_device(int index);)

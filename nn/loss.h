@@ -30,6 +30,8 @@ class Loss {
   virtual std::string kind() const = 0;
   // One line for summaries and logs, e.g. "bce_with_logits mean pos_weight[1539]".
   virtual std::string describe() const { return kind(); }
+  // How the examples' losses combine: a distributed run weighs each rank's gradient by it.
+  virtual Reduction reduction() const = 0;
 
   virtual Tensor forward(const std::vector<Tensor>& inputs) = 0;
   virtual Tensor backward() = 0;

@@ -107,7 +107,8 @@ Tensor Model::forward(const Tensor& input, const std::map<std::string, Tensor>& 
   return outputs[end - 1];
 }
 
-Tensor Model::backward(const Tensor& grad_output, bool need_input_grad) {
+Tensor Model::backward(const Tensor& grad_output, bool need_input_grad,
+                       const std::function<void(const std::string& layer)>& after_layer) {
   I2V_CHECK(last_forward_end_ > 0, "model {}: backward() without a train-mode forward()", name_);
   const size_t end = last_forward_end_;
   // A layer needs a gradient if it, or anything it reads from, has something to train. The
@@ -141,6 +142,7 @@ Tensor Model::backward(const Tensor& grad_output, bool need_input_grad) {
     for (const std::string& source : node.inputs) need.push_back(source_needs_grad(source));
     const std::vector<Tensor> input_grads = node.layer->backward(grads[i], need);
     grads[i] = Tensor();
+    if (after_layer) after_layer(node.name);
     for (size_t k = 0; k < node.inputs.size(); ++k) {
       if (!need[k]) continue;
       if (node.inputs[k] == kInput) accumulate(input_grad, input_grads[k]);

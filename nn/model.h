@@ -9,6 +9,7 @@
 // likewise ("bn1.running_mean"); state_dict() holds both, as PyTorch's does.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -72,8 +73,11 @@ class Model {
                  const std::string& until = "");
   // After a train-mode forward: back-propagates dL/d(output) through the layers that ran, adding
   // into the parameters' grads. Layers with nothing to train upstream get no input gradient.
-  // Returns dL/d(input) when asked, else an undefined tensor.
-  Tensor backward(const Tensor& grad_output, bool need_input_grad = false);
+  // Returns dL/d(input) when asked, else an undefined tensor. `after_layer`, when given, is told
+  // each layer's name once its backward has run (its parameters' gradients are then complete):
+  // distributed training starts summing them there (train/gradient_reducer.h).
+  Tensor backward(const Tensor& grad_output, bool need_input_grad = false,
+                  const std::function<void(const std::string& layer)>& after_layer = nullptr);
 
   std::vector<std::pair<std::string, Parameter*>> parameters();
   std::vector<std::pair<std::string, Tensor*>> buffers();

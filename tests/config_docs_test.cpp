@@ -35,6 +35,7 @@ const std::map<std::string, std::string>& headings() {
       {"optimizer", "## `optimizer`"},
       {"optimizer.layers[]", "### Per-layer rates: `layers`"},
       {"schedule", "## `schedule`"},
+      {"distributed", "## `distributed`"},
       {"transfer", "### The paper's scheme and `i2v transfer`: the `transfer` section"},
       {"transfer.svm", "#### `transfer.svm`"},
   };

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <stb_image_write.h>
 #include <turbojpeg.h>
 
@@ -267,6 +268,30 @@ inline void write_colour_classes(const fs::path& root) {
       fs::create_directories(root / classes[c]);
       save_png((root / classes[c] / (std::to_string(i) + ".png")).string(), image);
     }
+}
+
+// The network the training tests train on the colour classes: two 3×3 convolutions on the
+// 12×12 pictures, then the test's own `head` (a model config, nn/model_config.h).
+inline nlohmann::json colour_network(const std::vector<nlohmann::json>& head) {
+  nlohmann::json layers = {
+      {{"name", "conv1"}, {"type", "conv2d"}, {"out_channels", 6}, {"kernel", 3}, {"padding", 1}},
+      {{"name", "relu1"}, {"type", "relu"}},
+      {{"name", "pool1"}, {"type", "max_pool2d"}, {"kernel", 2}},
+      {{"name", "conv2"}, {"type", "conv2d"}, {"out_channels", 8}, {"kernel", 3}, {"padding", 1}},
+      {{"name", "relu2"}, {"type", "relu"}}};
+  for (const nlohmann::json& layer : head) layers.push_back(layer);
+  return {{"name", "tiny"}, {"input", {3, 12, 12}}, {"layers", layers}};
+}
+
+// The "data" section of a training config over the colour classes in `folders`: 24 pictures to
+// train on, 6 to validate, flipped at random.
+inline nlohmann::json colour_data(const std::string& folders, int batch_size, int workers) {
+  return {{"folders", folders},
+          {"split_fractions", "0.8,0.2,0"},
+          {"preprocess", {{"size", 12}}},
+          {"augment", {{"hflip", true}}},
+          {"batch_size", batch_size},
+          {"workers", workers}};
 }
 
 }  // namespace i2v::test

@@ -259,7 +259,7 @@ TEST_F(DataLoading, ResumingFromAPositionGivesTheRemainingBatches) {
     loader.next();
     loader.next();
     saved = loader.position();
-    EXPECT_EQ(saved, (LoaderPosition{1, 2}));
+    EXPECT_EQ(saved, (LoaderPosition{1, 2 * 4}));  // samples, not batches
   }
   DataLoader resumed(dataset, loader_options, saved);
   std::vector<Batch> rest;
@@ -267,10 +267,82 @@ TEST_F(DataLoading, ResumingFromAPositionGivesTheRemainingBatches) {
     while (std::optional<Batch> batch = resumed.next()) rest.push_back(std::move(*batch));
   expect_same_batches(rest, std::vector<Batch>(uninterrupted.begin() + per_epoch + 2, uninterrupted.end()));
   // The end of an epoch is a position too: the next call ends the epoch.
-  DataLoader at_end(dataset, loader_options, {0, per_epoch});
+  const int64_t n = dataset->size();
+  DataLoader at_end(dataset, loader_options, {0, n});
+  EXPECT_EQ(at_end.position(), (LoaderPosition{0, n}));
   EXPECT_FALSE(at_end.next().has_value());
   EXPECT_EQ(at_end.position(), (LoaderPosition{1, 0}));
-  EXPECT_THROW(DataLoader(dataset, loader_options, {0, per_epoch + 1}), Error);
+  EXPECT_THROW(DataLoader(dataset, loader_options, {0, n + 1}), Error);
+}
+
+// Rank r of R takes the r-th slice of every global batch: together the ranks' batches are the
+// batches of one process with R times the batch (the same samples, augmented the same way).
+TEST_F(DataLoading, RanksTogetherGiveTheSingleProcessBatches) {
+  make_image_folder(dir_, {9, 7, 8}, test::test_rng()());
+  auto dataset =
+      std::make_shared<const Dataset>(folder_contents(dir_), std::nullopt, augmenting(8, ResizeMode::direct));
+  const std::vector<Batch> single = epochs_of(dataset, loading(10, 5, 1), 2);
+  ASSERT_EQ(single.size(), 6u);  // 24 samples: 10, 10, 4 per epoch
+  std::vector<std::vector<Batch>> ranks;
+  for (int r = 0; r < 2; ++r) {
+    LoaderOptions options = loading(5, 5, 1);
+    options.rank = r;
+    options.ranks = 2;
+    ranks.push_back(epochs_of(dataset, options, 2));
+    ASSERT_EQ(ranks[r].size(), single.size()) << "every rank steps with the others, empty batches too";
+  }
+  for (size_t i = 0; i < single.size(); ++i) {
+    std::vector<int64_t> together = ranks[0][i].indices;
+    together.insert(together.end(), ranks[1][i].indices.begin(), ranks[1][i].indices.end());
+    EXPECT_EQ(together, single[i].indices) << "batch " << i;
+    EXPECT_EQ(ranks[0][i].global_size, single[i].size());
+    std::vector<float> pictures = ranks[0][i].images.to_vector<float>();
+    for (float v : ranks[1][i].images.to_vector<float>()) pictures.push_back(v);
+    EXPECT_EQ(pictures, single[i].images.to_vector<float>()) << "batch " << i;
+  }
+  EXPECT_EQ(ranks[0][2].size(), 4);
+  EXPECT_EQ(ranks[1][2].size(), 0) << "the short last batch does not reach rank 1";
+  LoaderOptions bad = loading(5, 5, 0);
+  bad.rank = 2;
+  bad.ranks = 2;
+  EXPECT_THROW(DataLoader(dataset, bad), Error);
+}
+
+// Positions count samples, so a run saved by one process resumes on two (or with another batch)
+// and visits every remaining sample of the epoch exactly once.
+TEST_F(DataLoading, ResumesWithAnotherNumberOfRanks) {
+  make_image_folder(dir_, {9, 7, 8}, test::test_rng()());
+  auto dataset =
+      std::make_shared<const Dataset>(folder_contents(dir_), std::nullopt, augmenting(8, ResizeMode::direct));
+  LoaderPosition saved;
+  {
+    DataLoader one(dataset, loading(10, 5, 0));
+    ASSERT_TRUE(one.next().has_value());
+    saved = one.position();
+  }
+  ASSERT_EQ(saved, (LoaderPosition{0, 10}));
+  const std::vector<int64_t> order = DataLoader(dataset, loading(10, 5, 0)).epoch_order(0);
+  std::vector<int64_t> rest;
+  std::vector<std::unique_ptr<DataLoader>> loaders;
+  for (int r = 0; r < 2; ++r) {
+    LoaderOptions options = loading(3, 5, 0);
+    options.rank = r;
+    options.ranks = 2;
+    loaders.push_back(std::make_unique<DataLoader>(dataset, options, saved));
+  }
+  for (int64_t b = 0; b < 3; ++b) {  // [10, 16), [16, 22), [22, 24)
+    for (auto& loader : loaders) {
+      std::optional<Batch> batch = loader->next();
+      ASSERT_TRUE(batch.has_value());
+      EXPECT_EQ(batch->epoch, 0);
+      rest.insert(rest.end(), batch->indices.begin(), batch->indices.end());
+    }
+  }
+  EXPECT_EQ(rest, std::vector<int64_t>(order.begin() + 10, order.end()));
+  EXPECT_EQ(loaders[1]->position(), (LoaderPosition{0, 24}));
+  for (auto& loader : loaders) EXPECT_FALSE(loader->next().has_value());
+  EXPECT_EQ(loaders[0]->position(), (LoaderPosition{1, 0}));
+  EXPECT_EQ(loaders[0]->next()->indices.size(), 3u) << "the next epoch starts with whole batches";
 }
 
 TEST_F(DataPreprocess, Illustration2VecPresetValues) {

@@ -38,32 +38,19 @@ class TrainKillTest : public test::TempDirectoryTest {
     // As trainer_test's fixture: a small network with dropout (so that its random state must
     // resume too), momentum, a plateau schedule, hflips.
     test::write_colour_classes(path("pictures"));
-    const json model = {{"name", "tiny"},
-                        {"input", {3, 12, 12}},
-                        {"layers",
-                         {{{"name", "conv1"}, {"type", "conv2d"}, {"out_channels", 6}, {"kernel", 3}, {"padding", 1}},
-                          {{"name", "relu1"}, {"type", "relu"}},
-                          {{"name", "pool1"}, {"type", "max_pool2d"}, {"kernel", 2}},
-                          {{"name", "conv2"}, {"type", "conv2d"}, {"out_channels", 8}, {"kernel", 3}, {"padding", 1}},
-                          {{"name", "relu2"}, {"type", "relu"}},
-                          {{"name", "flat"}, {"type", "flatten"}},
-                          // 0.6 M parameters: a checkpoint (weights and momentum) of 4.7 MB takes
-                          // longer to write than a step takes, also where fsync costs nothing.
-                          {{"name", "fc1"}, {"type", "linear"}, {"out_features", 2048}},
-                          {{"name", "relu3"}, {"type", "relu"}},
-                          {{"name", "drop"}, {"type", "dropout"}, {"p", 0.2}},
-                          {{"name", "fc"}, {"type", "linear"}, {"out_features", "outputs"}}}}};
+    const json model = test::colour_network({{{"name", "flat"}, {"type", "flatten"}},
+                                             // 0.6 M parameters: a checkpoint (weights and momentum)
+                                             // of 4.7 MB takes longer to write than a step takes,
+                                             // also where fsync costs nothing.
+                                             {{"name", "fc1"}, {"type", "linear"}, {"out_features", 2048}},
+                                             {{"name", "relu3"}, {"type", "relu"}},
+                                             {{"name", "drop"}, {"type", "dropout"}, {"p", 0.2}},
+                                             {{"name", "fc"}, {"type", "linear"}, {"out_features", "outputs"}}});
     write_file_atomically(path("tiny.json"), model.dump());
     const json config = {{"run", "runs/unused"},
                          {"seed", 3},
                          {"model", {{"config", "tiny.json"}}},
-                         {"data",
-                          {{"folders", "pictures"},
-                           {"split_fractions", "0.8,0.2,0"},
-                           {"preprocess", {{"size", 12}}},
-                           {"augment", {{"hflip", true}}},
-                           {"batch_size", 4},
-                           {"workers", 2}}},
+                         {"data", test::colour_data("pictures", 4, 2)},
                          {"optimizer", {{"momentum", 0.9}, {"weight_decay", 1e-4}}},
                          {"schedule", {{"lr", 0.05}, {"type", "plateau"}, {"patience", 1}}},
                          {"epochs", kEpochs},

@@ -29,17 +29,9 @@ class TrainerTest : public test::TempDirectoryTest {
   void SetUp() override {
     TempDirectoryTest::SetUp();
     test::write_colour_classes(path("pictures"));
-    const json model = {{"name", "tiny"},
-                        {"input", {3, 12, 12}},
-                        {"layers",
-                         {{{"name", "conv1"}, {"type", "conv2d"}, {"out_channels", 6}, {"kernel", 3}, {"padding", 1}},
-                          {{"name", "relu1"}, {"type", "relu"}},
-                          {{"name", "pool1"}, {"type", "max_pool2d"}, {"kernel", 2}},
-                          {{"name", "conv2"}, {"type", "conv2d"}, {"out_channels", 8}, {"kernel", 3}, {"padding", 1}},
-                          {{"name", "relu2"}, {"type", "relu"}},
-                          {{"name", "gap"}, {"type", "global_avg_pool"}},
-                          {{"name", "drop"}, {"type", "dropout"}, {"p", 0.2}},
-                          {{"name", "fc"}, {"type", "linear"}, {"out_features", "outputs"}}}}};
+    const json model = test::colour_network({{{"name", "gap"}, {"type", "global_avg_pool"}},
+                                             {{"name", "drop"}, {"type", "dropout"}, {"p", 0.2}},
+                                             {{"name", "fc"}, {"type", "linear"}, {"out_features", "outputs"}}});
     write_file_atomically(path("tiny.json"), model.dump());
   }
 
@@ -47,13 +39,7 @@ class TrainerTest : public test::TempDirectoryTest {
     return {{"run", path(run)},
             {"seed", 3},
             {"model", {{"config", path("tiny.json")}}},
-            {"data",
-             {{"folders", path("pictures")},
-              {"split_fractions", "0.8,0.2,0"},
-              {"preprocess", {{"size", 12}}},
-              {"augment", {{"hflip", true}}},
-              {"batch_size", 4},
-              {"workers", 2}}},
+            {"data", test::colour_data(path("pictures"), 4, 2)},
             {"optimizer", {{"momentum", 0.9}, {"weight_decay", 1e-4}}},
             {"schedule", {{"lr", 0.05}, {"type", "plateau"}, {"patience", 1}}},
             {"epochs", 3},
@@ -234,18 +220,19 @@ TEST_F(TrainerTest, ResumeRefusesAConfigThatChangesWhatTheCheckpointDependsOn) {
   TrainingSetup first = prepare_training(c);
   run_training(first, false);
   json changed = config("run");
-  changed["data"]["batch_size"] = 2;
+  changed["optimizer"]["momentum"] = 0.5;
   changed["schedule"]["lr"] = 0.5;
   TrainingSetup second = prepare_training(changed);
   try {
     run_training(second, true);
-    ADD_FAILURE() << "a changed batch size resumed";
+    ADD_FAILURE() << "a changed optimizer resumed";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("data.batch_size: 4 -> 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("optimizer.momentum: 0.9 -> 0.5"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("schedule.lr: 0.05 -> 0.5"), std::string::npos) << e.what();
   }
   json longer = config("run");
-  longer["epochs"] = 4;  // how long it runs may change
+  longer["epochs"] = 4;  // how long it runs may change, and the batch (positions count samples)
+  longer["data"]["batch_size"] = 2;
   TrainingSetup third = prepare_training(longer);
   EXPECT_EQ(run_training(third, true).epochs_completed, 4);
 }

@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include <cmath>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -37,9 +38,11 @@ Trainer::Trainer(Model& model, Loss& loss, Sgd& sgd, LrSchedule& schedule,
                  std::function<std::unique_ptr<DataLoader>(LoaderPosition)> make_train_loader,
                  std::function<std::unique_ptr<DataLoader>()> make_validation_loader, TrainerOptions options)
     : model_(model), loss_(loss), sgd_(sgd), schedule_(schedule), make_train_loader_(std::move(make_train_loader)),
-      make_validation_loader_(std::move(make_validation_loader)), options_(std::move(options)) {
+      make_validation_loader_(std::move(make_validation_loader)), options_(std::move(options)),
+      group_(ProcessGroup::world()) {
   I2V_CHECK(!options_.run_directory.empty(), "training needs a run directory for checkpoints and logs");
   I2V_CHECK(options_.epochs > 0 || options_.max_steps > 0, "training needs epochs or max_steps");
+  if (group_.distributed()) reducer_ = std::make_unique<GradientReducer>(model_, group_, options_.reducer);
 }
 
 bool Trainer::finished() const {
@@ -49,16 +52,16 @@ bool Trainer::finished() const {
 LoaderPosition Trainer::resume_or_start(bool resume) {
   const CheckpointDirectory directory(options_.run_directory + "/checkpoints", options_.keep_checkpoints);
   if (!resume) {
-    I2V_CHECK(directory.list().empty(),
+    I2V_CHECK(directory.list().empty() || !group_.writes(),
               "{} already holds checkpoints of an earlier run: resume it (i2v train and i2v transfer: "
               "--resume), or train into another run directory", directory.directory());
     return {};
   }
   std::optional<LatestCheckpoint> latest = directory.load_latest();
-  for (const std::string& line : latest ? latest->skipped : std::vector<std::string>{})
+  for (const std::string& line : latest && group_.writes() ? latest->skipped : std::vector<std::string>{})
     std::fprintf(stderr, "warning: %s\n", line.c_str());
   if (!latest) {
-    std::fprintf(stderr, "no checkpoint in %s: starting a new run\n", directory.directory().c_str());
+    if (group_.writes()) std::fprintf(stderr, "no checkpoint in %s: starting a new run\n", directory.directory().c_str());
     return {};
   }
   const nlohmann::json& state = latest->checkpoint.state;
@@ -79,10 +82,16 @@ LoaderPosition Trainer::resume_or_start(bool resume) {
     logged_loss_ = unlogged.value("loss", 0.0);
     logged_images_ = unlogged.value("images", int64_t(0));
     clipped_since_log_ = unlogged.value("clipped_steps", int64_t(0));
-    const LoaderPosition position{state.at("data").at("epoch").get<int64_t>(), state.at("data").at("batch").get<int64_t>()};
-    std::fprintf(stderr, "resuming from %s: step %lld, epoch %lld, batch %lld\n", latest->path.c_str(),
-                 static_cast<long long>(step_), static_cast<long long>(position.epoch),
-                 static_cast<long long>(position.batch));
+    const nlohmann::json& data = state.at("data");
+    // Checkpoints before distributed training counted batches of one process.
+    const int64_t sample = data.contains("sample") ? data.at("sample").get<int64_t>()
+                                                   : data.at("batch").get<int64_t>() *
+                                                         state.at("config").at("data").value("batch_size", int64_t(32));
+    const LoaderPosition position{data.at("epoch").get<int64_t>(), sample};
+    if (group_.writes())
+      std::fprintf(stderr, "resuming from %s: step %lld, epoch %lld, sample %lld\n", latest->path.c_str(),
+                   static_cast<long long>(step_), static_cast<long long>(position.epoch),
+                   static_cast<long long>(position.sample));
     return position;
   } catch (const nlohmann::json::exception& e) {
     I2V_THROW("{}: not a training checkpoint of this version ({})", latest->path, e.what());
@@ -92,27 +101,31 @@ LoaderPosition Trainer::resume_or_start(bool resume) {
 TrainResult Trainer::run(bool resume) {
   StopSignal signals;
   // What a killed run was writing (the checkpoints' own are removed by their directory).
-  remove_abandoned_temporaries(options_.run_directory, [](const std::string& target) {
-    return target == "config.json" || target == "metrics.jsonl" || target == "best.json" ||
-           target == "best.safetensors" || target == "final.safetensors";
-  });
+  if (group_.writes())
+    remove_abandoned_temporaries(options_.run_directory, [](const std::string& target) {
+      return target == "config.json" || target == "metrics.jsonl" || target == "best.json" ||
+             target == "best.safetensors" || target == "final.safetensors";
+    });
   set_matmul_precision(options_.precision);  // for every step and validation of this run
   const LoaderPosition start = resume_or_start(resume);
-  keep_log_through(step_);
+  // Every rank has read the checkpoint before rank 0 may write (and rotate) the next one.
+  group_.barrier("the start of training");
+  if (group_.writes()) keep_log_through(step_);
   train_ = make_train_loader_(start);
-  images_in_epoch_ = start.batch * train_->options().batch_size;
+  images_in_epoch_ = start.sample;
   logged_at_ = std::chrono::steady_clock::now();
   while (!finished()) {
-    if (StopSignal::requested()) {
+    if (stop_requested()) {
       if (progress_) progress_->finish("interrupted");
-      std::fprintf(stderr, "signal %d: saving a checkpoint at step %lld and stopping\n", StopSignal::signal_number(),
-                   static_cast<long long>(step_));
+      if (group_.writes())
+        std::fprintf(stderr, "signal %d: saving a checkpoint at step %lld and stopping\n", StopSignal::signal_number(),
+                     static_cast<long long>(step_));
       save_checkpoint(train_->position());
       result_.interrupted = true;
-      result_.stop_signal = StopSignal::signal_number();
+      result_.stop_signal = StopSignal::signal_number() != 0 ? StopSignal::signal_number() : SIGTERM;
       break;
     }
-    if (!progress_)
+    if (!progress_ && group_.writes())
       progress_ = std::make_unique<Progress>(fmt::format("epoch {}/{}", epoch_ + 1, options_.epochs),
                                              train_->dataset().size(), "img");
     std::optional<Batch> batch = train_->next();
@@ -129,13 +142,28 @@ TrainResult Trainer::run(bool resume) {
     // letting the score steer a schedule that will not run again (a resumed run stays exact).
     if (validated_step_ != step_) validate(/*update_schedule=*/false);
     save_checkpoint(train_->position());
-    Safetensors weights{model_.state_dict(), options_.weights_metadata};
-    weights.metadata["i2v.step"] = std::to_string(step_);
-    save_safetensors(options_.run_directory + "/final.safetensors", weights);
+    if (group_.writes()) {
+      Safetensors weights{model_.state_dict(), options_.weights_metadata};
+      weights.metadata["i2v.step"] = std::to_string(step_);
+      save_safetensors(options_.run_directory + "/final.safetensors", weights);
+    }
   }
   result_.steps = step_;
   result_.epochs_completed = epoch_;
   return result_;
+}
+
+bool Trainer::stop_requested() {
+  if (!group_.distributed()) return StopSignal::requested();
+  // The ranks may see a signal at different steps: they stop at the first step any of them saw it.
+  std::vector<double> requested{StopSignal::requested() ? 1.0 : 0.0};
+  group_.sum(requested, fmt::format("the stop check before step {}", step_ + 1));
+  return requested[0] > 0;
+}
+
+double Trainer::learning_rate() const {
+  const double lr = schedule_.lr(step_, epoch_);
+  return options_.linear_lr_scaling ? lr * group_.size() : lr;
 }
 
 double Trainer::squared_gradient_norm() {
@@ -157,25 +185,49 @@ double Trainer::squared_gradient_norm() {
 }
 
 void Trainer::train_step(const Batch& batch) {
-  const double lr = schedule_.lr(step_, epoch_);
+  const double lr = learning_rate();
   const Device device = options_.device;
   model_.zero_grad();
-  const Tensor logits = model_.forward(batch.images.to(device), batch.auxiliary_on(device), Mode::train);
-  const double loss = loss_.forward({logits, batch.targets.to(device)}).cast(DType::f64).item<double>({0});
+  const int64_t here = batch.size();  // a rank's slice may be empty at the end of an epoch
+  double loss = 0;
+  if (here > 0) {
+    const Tensor logits = model_.forward(batch.images.to(device), batch.auxiliary_on(device), Mode::train);
+    loss = loss_.forward({logits, batch.targets.to(device)}).cast(DType::f64).item<double>({0});
+  }
+  // The global batch's loss, and this rank's share of it: a loss averaged over the samples is
+  // the ranks' losses weighted by their sample counts; a sum is their sum.
+  int64_t samples = here;
+  double weight = 1.0;
+  if (group_.distributed()) {
+    const bool averaged = loss_.reduction() != Reduction::sum;
+    std::vector<double> sums{double(here), averaged ? loss * double(here) : loss};
+    group_.sum(sums, fmt::format("the loss of step {}", step_ + 1));
+    samples = int64_t(sums[0]);
+    if (samples == 0) return;  // nothing in this global batch was readable
+    loss = averaged ? sums[1] / sums[0] : sums[1];
+    weight = averaged ? double(here) / sums[0] : 1.0;
+  }
   double gradient_norm = NAN;
   if (std::isfinite(loss)) {
-    model_.backward(loss_.backward());
+    if (reducer_) {
+      reducer_->begin_step(weight);
+      if (here > 0)
+        model_.backward(loss_.backward(), false, [&](const std::string& layer) { reducer_->layer_done(layer); });
+      reducer_->finish(fmt::format("step {}", step_ + 1));
+    } else {
+      model_.backward(loss_.backward());
+    }
     gradient_norm = std::sqrt(squared_gradient_norm());
   }
   loss_.clear_saved();
-  images_in_epoch_ += batch.size();
+  images_in_epoch_ += samples;
   if (!std::isfinite(loss) || !std::isfinite(gradient_norm)) {
     const std::string what = fmt::format("step {} (epoch {}, batch {}): the {} is {} (learning rate {:g})", step_ + 1,
                                          epoch_ + 1, batch.batch, std::isfinite(loss) ? "gradient" : "loss",
                                          std::isfinite(loss) ? gradient_norm : loss, lr);
     I2V_CHECK(options_.skip_nonfinite, "{}; training stopped. Lower the learning rate or check the data; to skip such "
               "batches instead, set \"on_nonfinite\": \"skip\"", what);
-    std::fprintf(stderr, "\nwarning: %s; batch skipped\n", what.c_str());
+    if (group_.writes()) std::fprintf(stderr, "\nwarning: %s; batch skipped\n", what.c_str());
     ++result_.skipped_batches;
     return;
   }
@@ -184,11 +236,11 @@ void Trainer::train_step(const Batch& batch) {
   clipped_since_log_ += clip_scale < 1.0;
   ++logged_steps_;
   logged_loss_ += loss;
-  logged_images_ += batch.size();
+  logged_images_ += samples;
   last_lr_ = lr;
   last_gradient_norm_ = gradient_norm;
   result_.last_train_loss = loss;
-  progress_->update(images_in_epoch_, fmt::format("loss {:.4f}, lr {:.3g}", logged_loss_ / double(logged_steps_), lr));
+  if (progress_) progress_->update(images_in_epoch_, fmt::format("loss {:.4f}, lr {:.3g}", logged_loss_ / double(logged_steps_), lr));
 }
 
 void Trainer::after_step() {
@@ -219,37 +271,55 @@ void Trainer::end_epoch() {
 }
 
 void Trainer::validate(bool update_schedule) {
-  std::unique_ptr<DataLoader> loader = make_validation_loader_ ? make_validation_loader_() : nullptr;
-  if (!loader) return;
+  if (!make_validation_loader_) return;
+  // Rank 0 validates; the others get its loss and score, so that every rank's schedule and best
+  // score move together.
+  std::vector<double> scores{0, 0, 0};  // loss, score, samples
+  Evaluation evaluation;
+  if (group_.writes()) {
+    std::unique_ptr<DataLoader> loader = make_validation_loader_();
+    if (loader) {
+      evaluation = evaluate(model_, loss_, *loader, options_.device);
+      scores = {evaluation.loss, evaluation.headline(), double(evaluation.samples)};
+    } else {
+      scores[2] = -1;  // no validation split
+    }
+  }
+  group_.broadcast(scores, fmt::format("the validation at step {}", step_));
+  if (scores[2] < 0) return;
   validated_step_ = step_;
-  const Evaluation evaluation = evaluate(model_, loss_, *loader, options_.device);
-  if (update_schedule) schedule_.on_validation(evaluation.loss);
-  const double score = evaluation.headline();
+  const double loss = scores[0], score = scores[1];
+  if (update_schedule) schedule_.on_validation(loss);
   const bool best = result_.best_step < 0 || score > result_.best_score;
-  log({{"kind", "validation"}, {"step", step_}, {"epoch", epoch_}, {"loss", evaluation.loss},
+  if (best) {
+    result_.best_score = score;
+    result_.best_step = step_;
+  }
+  if (!group_.writes()) return;
+  log({{"kind", "validation"}, {"step", step_}, {"epoch", epoch_}, {"loss", loss},
        {evaluation.headline_name(), score}, {"samples", evaluation.samples}, {"best", best}});
-  std::fprintf(stderr, "validation at step %lld: loss %.4f, %s %.4f%s\n", static_cast<long long>(step_),
-               evaluation.loss, evaluation.headline_name().c_str(), score, best ? " (best so far)" : "");
+  std::fprintf(stderr, "validation at step %lld: loss %.4f, %s %.4f%s\n", static_cast<long long>(step_), loss,
+               evaluation.headline_name().c_str(), score, best ? " (best so far)" : "");
   if (!best) return;
-  result_.best_score = score;
-  result_.best_step = step_;
   Safetensors weights{model_.state_dict(), options_.weights_metadata};
   weights.metadata["i2v.step"] = std::to_string(step_);
   weights.metadata["i2v." + evaluation.headline_name()] = std::to_string(score);
   save_safetensors(options_.run_directory + "/best.safetensors", weights);
   write_file_atomically(options_.run_directory + "/best.json",
                         nlohmann::json{{"step", step_}, {"epoch", epoch_}, {evaluation.headline_name(), score},
-                                       {"loss", evaluation.loss}}
+                                       {"loss", loss}}
                                 .dump(2) + "\n");
 }
 
 void Trainer::save_checkpoint(LoaderPosition position) {
+  if (!group_.writes()) return;
   Checkpoint checkpoint;
   checkpoint.tensors = with_prefix(model_.state_dict(), "model.");
   for (const auto& [name, t] : with_prefix(sgd_.state(), "optimizer.")) checkpoint.tensors[name] = t;
   checkpoint.state = {{"step", step_},
                       {"epoch", epoch_},
-                      {"data", {{"epoch", position.epoch}, {"batch", position.batch}}},
+                      {"data", {{"epoch", position.epoch}, {"sample", position.sample}}},
+                      {"ranks", group_.size()},
                       {"optimizer_steps", sgd_.steps_taken()},
                       {"schedule", schedule_.state()},
                       {"rng", model_.random_states()},
@@ -264,6 +334,7 @@ void Trainer::save_checkpoint(LoaderPosition position) {
 }
 
 void Trainer::log(const nlohmann::json& record) {
+  if (!group_.writes()) return;
   std::ofstream out(options_.run_directory + "/metrics.jsonl", std::ios::app);
   out << record.dump() << "\n";
   I2V_CHECK(out.good(), "cannot append to {}/metrics.jsonl", options_.run_directory);

@@ -14,6 +14,13 @@
 //     step, or (skip_nonfinite) skips that batch and counts it.
 // run(resume = true) continues from the newest readable checkpoint; on the cpu with a fixed
 // seed, an interrupted and resumed run ends with the same bits as an uninterrupted one.
+//
+// Data parallel (several ranks: train/process_group.h): every rank runs this loop on its slice of
+// each global batch; the losses and sample counts are summed over the ranks before the backward
+// pass (so that every rank takes the same decision on a non-finite loss), the gradients are
+// averaged while it runs (train/gradient_reducer.h), and every rank then takes the same SGD
+// step. Rank 0 alone validates (the others get its score, for the schedule) and writes logs,
+// checkpoints and weights; a stop signal on any rank stops every rank at the same step.
 #pragma once
 
 #include <chrono>
@@ -32,6 +39,8 @@
 #include "train/evaluate.h"
 #include "train/lr_schedule.h"
 #include "base/progress.h"
+#include "train/gradient_reducer.h"
+#include "train/process_group.h"
 #include "train/sgd.h"
 
 namespace i2v {
@@ -46,6 +55,10 @@ struct TrainerOptions {
   int keep_checkpoints = 3;
   int64_t log_every_steps = 10;
   bool skip_nonfinite = false;
+  // With several ranks: how the gradients are summed, and whether the learning rate is the
+  // schedule's times the number of ranks (the linear scaling rule; pair it with a warm-up).
+  ReducerOptions reducer;
+  bool linear_lr_scaling = false;
   std::string run_directory;           // where checkpoints, logs and the best weights go
   nlohmann::json config;               // saved in every checkpoint
   // Written into best.safetensors and final.safetensors, so that the weights alone say how to use
@@ -68,7 +81,7 @@ class Trainer {
  public:
   // `make_train_loader` gives the training loader starting at a position (a resumed run starts
   // where its checkpoint left off); `make_validation_loader` a fresh loader over the validation
-  // split (shuffle off), or nullptr when there is none.
+  // split (shuffle off); an empty function (or one that returns nullptr) when there is none.
   Trainer(Model& model, Loss& loss, Sgd& sgd, LrSchedule& schedule,
           std::function<std::unique_ptr<DataLoader>(LoaderPosition)> make_train_loader,
           std::function<std::unique_ptr<DataLoader>()> make_validation_loader, TrainerOptions options);
@@ -86,6 +99,8 @@ class Trainer {
   void log(const nlohmann::json& record);
   void keep_log_through(int64_t step);
   double squared_gradient_norm();
+  bool stop_requested();
+  double learning_rate() const;
 
   Model& model_;
   Loss& loss_;
@@ -95,6 +110,8 @@ class Trainer {
   std::function<std::unique_ptr<DataLoader>()> make_validation_loader_;
   std::unique_ptr<DataLoader> train_;
   TrainerOptions options_;
+  ProcessGroup& group_;
+  std::unique_ptr<GradientReducer> reducer_;  // with several ranks
 
   int64_t step_ = 0;
   int64_t epoch_ = 0;

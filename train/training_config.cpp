@@ -16,11 +16,13 @@
 #include "data/metadata.h"
 #include "data/split.h"
 #include "data/vocabulary.h"
+#include "kernels/runtime.h"
 #include "nn/losses/bce_with_logits.h"
 #include "nn/losses/cross_entropy.h"
 #include "nn/model_config.h"
 #include "nn/npy.h"
 #include "nn/safetensors.h"
+#include "train/process_group.h"
 #include "train/training_config_fields.h"
 
 namespace i2v {
@@ -220,7 +222,27 @@ DatasetOptions prepare_data(const TrainingFields& fields, TrainingSetup& setup) 
     setup.test = std::make_shared<const Dataset>(setup.contents, Split::test, eval_options);
   setup.loader = data.loader;
   setup.loader.seed = fields.top.seed;
+  // A distributed run: this rank's slice of every global batch (data/data_loader.h).
+  ProcessGroup& group = ProcessGroup::world();
+  group.set_timeout(fields.distributed.timeout_seconds);
+  setup.loader.rank = group.rank();
+  setup.loader.ranks = group.size();
   return eval_options;
+}
+
+// A distributed cuda run: each rank on the GPU of its local rank (before anything is allocated).
+void choose_gpu(const TrainingFields& fields) {
+  const ProcessGroup& group = ProcessGroup::world();
+  if (fields.top.loop.device.type != DeviceType::cuda || !group.distributed()) return;
+#if I2V_HAVE_CUDA
+  std::string reason;
+  const int gpus = cuda::device_count(&reason);
+  I2V_CHECK(group.local_rank() < gpus,
+            "{}: each rank trains on a GPU of its own, and this machine's local rank {} has none ({} GPUs{}): start "
+            "at most {} ranks per machine",
+            group.name(), group.local_rank(), gpus, reason.empty() ? "" : ": " + reason, gpus);
+  cuda::select_device(group.local_rank());
+#endif
 }
 
 // The model, sized by the data (outputs, picture size, auxiliary inputs), initialised from the
@@ -253,6 +275,7 @@ TrainingSetup prepare_training(const json& config) {
   TrainingSetup setup;
   setup.config = config;
   const DatasetOptions eval_options = prepare_data(fields, setup);
+  choose_gpu(fields);
   prepare_model(fields, eval_options, setup);
   setup.loss = make_loss(fields.loss, setup.train->target_kind(), setup.train->num_classes());
   setup.sgd = std::make_unique<Sgd>(*setup.model, fields.optimizer.sgd,
@@ -288,12 +311,13 @@ void flatten(const json& value, const std::string& path, std::map<std::string, j
 }
 
 // A resumed run continues its checkpoint's model, optimizer state and place in the data; a config
-// that changed any of them would silently mix two runs. Only how long it runs, how it reports
-// and where it runs may change.
+// that changed any of them would silently mix two runs. Only how long it runs, how it reports,
+// where it runs, and how many ranks share each global batch (the batch size per rank with them:
+// a position counts samples) may change.
 void check_resumable(const json& before, const json& now) {
   const std::vector<std::string> free = {"epochs", "max_steps", "validate_every_steps", "checkpoint_every_steps",
                                          "keep_checkpoints", "log_every_steps", "on_nonfinite", "device", "precision",
-                                         "data.workers", "run", "about"};
+                                         "data.workers", "data.batch_size", "distributed", "run", "about"};
   std::map<std::string, json> old_leaves, new_leaves;
   flatten(before, "", old_leaves);
   flatten(now, "", new_leaves);
@@ -317,7 +341,8 @@ void check_resumable(const json& before, const json& now) {
   }
   if (changed.size() > 6) details += fmt::format("\n  ... and {} more", changed.size() - 6);
   I2V_THROW("--resume with a config that differs from the run's config.json in what the checkpoint depends on:{}\n"
-            "Resume with the same config (only epochs, max_steps, logging, checkpointing and the device may change), "
+            "Resume with the same config (only epochs, max_steps, logging, checkpointing, the device, the batch size and "
+            "the distributed options may change), "
             "or train into another run directory.", details);
 }
 
@@ -386,20 +411,24 @@ TrainResult run_training(TrainingSetup& setup, bool resume) {
   if (resume && std::filesystem::exists(config_path))
     check_resumable(config_paths_absolute(read_run_config(run)), config_paths_absolute(setup.config));
   // Relative to the run directory: the run can be used (eval --run) from any current directory.
-  write_file_atomically(config_path, config_paths_relative_to(setup.config, run).dump(2) + "\n");
+  if (ProcessGroup::world().writes())
+    write_file_atomically(config_path, config_paths_relative_to(setup.config, run).dump(2) + "\n");
   auto train_dataset = setup.train;
   auto validation_dataset = setup.validation;
   const LoaderOptions loader = setup.loader;
+  std::function<std::unique_ptr<DataLoader>()> make_validation_loader;
+  if (validation_dataset)
+    make_validation_loader = [validation_dataset, loader]() {
+      LoaderOptions options = loader;
+      options.shuffle = false;
+      options.rank = 0;  // rank 0 validates on the whole split
+      options.ranks = 1;
+      return std::make_unique<DataLoader>(validation_dataset, options);
+    };
   Trainer trainer(
       *setup.model, *setup.loss, *setup.sgd, *setup.schedule,
       [train_dataset, loader](LoaderPosition start) { return std::make_unique<DataLoader>(train_dataset, loader, start); },
-      [validation_dataset, loader]() -> std::unique_ptr<DataLoader> {
-        if (!validation_dataset) return nullptr;
-        LoaderOptions options = loader;
-        options.shuffle = false;
-        return std::make_unique<DataLoader>(validation_dataset, options);
-      },
-      setup.trainer);
+      make_validation_loader, setup.trainer);
   return trainer.run(resume);
 }
 

@@ -26,6 +26,7 @@ const ConfigSection<TopLevelFields>& top_level_fields() {
       {"loss", json::object(), &TopLevelFields::loss},
       {"optimizer", json::object(), &TopLevelFields::optimizer},
       {"schedule", json::object(), &TopLevelFields::schedule},
+      {"distributed", json::object(), &TopLevelFields::distributed},
       {"epochs", 10, &TopLevelFields::loop, &TrainerOptions::epochs, ConfigRange{0}},
       {"max_steps", 0, &TopLevelFields::loop, &TrainerOptions::max_steps, ConfigRange{0}},
       {"validate_every_steps", 0, &TopLevelFields::loop, &TrainerOptions::validate_every_steps, ConfigRange{0}},
@@ -146,6 +147,27 @@ const ConfigSection<OptimizerFields>& optimizer_fields() {
   return fields;
 }
 
+const ConfigSection<DistributedFields>& distributed_fields() {
+  static const ConfigSection<DistributedFields> fields = {
+      {"deterministic", false, &DistributedFields::reducer, &ReducerOptions::deterministic},
+      {"bucket_mb", "number", 25,
+       [](const json& value, DistributedFields& d) {
+         const double mb = value.get<double>();
+         I2V_CHECK(mb > 0 && mb <= 4096, "config field distributed.bucket_mb: from 0 to 4096 (MiB), got {}", mb);
+         d.reducer.bucket_bytes = mb * double(1 << 20);
+       }},
+      {"lr_scaling", "string", "none",
+       [](const json& value, DistributedFields& d) {
+         const std::string text = value.get<std::string>();
+         I2V_CHECK(text == "none" || text == "linear", "config field distributed.lr_scaling: \"none\" or \"linear\", got \"{}\"",
+                   text);
+         d.linear_lr_scaling = text == "linear";
+       }},
+      {"timeout_s", 1800.0, &DistributedFields::timeout_seconds, ConfigRange{1}},
+  };
+  return fields;
+}
+
 }  // namespace
 
 TrainingFields read_training_fields(const json& config) {
@@ -160,6 +182,9 @@ TrainingFields read_training_fields(const json& config) {
   loss_fields().read(fields.top.loss, "loss", fields.loss);
   optimizer_fields().read(fields.top.optimizer, "optimizer", fields.optimizer);
   fields.schedule = LrSchedule::from_json(fields.top.schedule);
+  distributed_fields().read(fields.top.distributed, "distributed", fields.distributed);
+  fields.top.loop.reducer = fields.distributed.reducer;
+  fields.top.loop.linear_lr_scaling = fields.distributed.linear_lr_scaling;
   return fields;
 }
 
@@ -192,6 +217,7 @@ std::map<std::string, std::vector<ConfigFieldInfo>> training_config_fields() {
           {"optimizer", optimizer_fields().fields()},
           {"optimizer.layers[]", layer_rule_fields()},
           {"schedule", LrSchedule::config_fields().fields()},
+          {"distributed", distributed_fields().fields()},
           {"transfer", transfer_fields()},
           {"transfer.svm", SvmGrid::config_fields().fields()}};
 }

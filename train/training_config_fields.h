@@ -27,7 +27,7 @@ namespace i2v {
 struct TopLevelFields {
   TrainerOptions loop;
   uint64_t seed;
-  nlohmann::json model, init, data, loss, optimizer, schedule;
+  nlohmann::json model, init, data, loss, optimizer, schedule, distributed;
 };
 
 // "model": a shipped model or a model config file, and the shipped models' options.
@@ -68,6 +68,13 @@ struct OptimizerFields {
   nlohmann::json layers;
 };
 
+// "distributed": what a run on several ranks (mpirun -np R i2v train) does differently.
+struct DistributedFields {
+  ReducerOptions reducer;
+  bool linear_lr_scaling = false;
+  double timeout_seconds = 1800;
+};
+
 // A whole training config.
 struct TrainingFields {
   TopLevelFields top;
@@ -77,6 +84,7 @@ struct TrainingFields {
   LossFields loss;
   OptimizerFields optimizer;
   LrSchedule schedule;
+  DistributedFields distributed;
 };
 
 // Reads every section, so that a misspelt field anywhere stops a run before the data is read.

@@ -39,9 +39,20 @@
 // cmake/I2vKernels.cmake gathers a file's sections into one range that the SIMT machine
 // poisons at every block start. One section per declaration avoids GCC's "section type
 // conflict" between template (COMDAT) and plain functions.
+// AddressSanitizer must not put red zones between these variables: the machine writes the whole
+// range at once. GCC leaves variables with a section of their own alone; clang needs telling.
+#if defined(__clang__) && defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define I2V_SIM_SHARED_NO_ASAN __attribute__((no_sanitize("address")))
+#endif
+#endif
+#ifndef I2V_SIM_SHARED_NO_ASAN
+#define I2V_SIM_SHARED_NO_ASAN
+#endif
 #define I2V_SIM_STR2(x) #x
 #define I2V_SIM_STR(x) I2V_SIM_STR2(x)
-#define I2V_SIM_SHARED_DECL2(unit, n) __attribute__((section("i2v_smem." #unit "." #n))) static
+#define I2V_SIM_SHARED_DECL2(unit, n) \
+  __attribute__((section("i2v_smem." #unit "." #n))) I2V_SIM_SHARED_NO_ASAN static
 #define I2V_SIM_SHARED_DECL(unit, n) I2V_SIM_SHARED_DECL2(unit, n)
 #define __shared__ I2V_SIM_SHARED_DECL(I2V_SIM_UNIT, __COUNTER__)
 
@@ -275,6 +286,7 @@ cudaError_t cudaGetLastError();
 cudaError_t cudaPeekAtLastError();
 cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaSetDevice(int device);
+cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
 cudaError_t cudaMalloc(void** pointer, size_t bytes);
 template <typename T>

@@ -78,6 +78,11 @@ cudaError_t cudaGetDeviceCount(int* count) {
 
 cudaError_t cudaSetDevice(int device) { return record(device == 0 ? cudaSuccess : cudaErrorInvalidValue); }
 
+cudaError_t cudaGetDevice(int* device) {
+  *device = 0;
+  return record(cudaSuccess);
+}
+
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (device != 0) return record(cudaErrorInvalidValue);
   const DeviceLimits& lim = limits();

@@ -29,7 +29,7 @@ class BCEWithLogits final : public Loss {
   Tensor backward() override;
   void clear_saved() override;
 
-  Reduction reduction() const { return reduction_; }
+  Reduction reduction() const override { return reduction_; }
   const Tensor& pos_weight() const { return pos_weight_; }
 
  private:

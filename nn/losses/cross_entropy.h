@@ -16,6 +16,7 @@ class CrossEntropy final : public Loss {
  public:
   std::string kind() const override { return "cross_entropy"; }
   std::string describe() const override { return "cross_entropy mean"; }
+  Reduction reduction() const override { return Reduction::mean; }
   Tensor forward(const std::vector<Tensor>& inputs) override;
   Tensor backward() override;
   void clear_saved() override;
