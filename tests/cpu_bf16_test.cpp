@@ -132,20 +132,8 @@ TEST_P(CpuBf16, GemmWithDeepBlocksMatchesProductOfRoundedOperands) {
     const std::vector<float> c0 = c, ra = rounded_bf16(a), rb = rounded_bf16(b);
     const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
     cpu::gemm(trans_a, trans_b, m, n, k, 0.5f, a.data(), lda, b.data(), ldb, 2.0f, c.data(), n);
-    std::uniform_int_distribution<int64_t> row(0, m - 1), col(0, n - 1);
-    for (int sample = 0; sample < 300; ++sample) {
-      const int64_t i = row(rng), j = col(rng);
-      double sum = 0, magnitude = 0;
-      for (int64_t p = 0; p < k; ++p) {
-        const double term = double(trans_a ? ra[size_t(p * lda + i)] : ra[size_t(i * lda + p)]) *
-                            (trans_b ? rb[size_t(j * ldb + p)] : rb[size_t(p * ldb + j)]);
-        sum += term;
-        magnitude += std::fabs(term);
-      }
-      const double c_term = 2.0 * c0[size_t(i * n + j)];
-      ASSERT_NEAR(c[size_t(i * n + j)], 0.5 * sum + c_term, 2e-7 * double(k + 4) * (0.5 * magnitude + std::fabs(c_term)))
-          << i << ", " << j;
-    }
+    test::expect_gemm_samples_match_reference({trans_a, trans_b, m, n, k, 0.5f, 2.0f, lda, ldb, n}, ra, rb, c0, c, 300,
+                                              rng());
   }
 }
 

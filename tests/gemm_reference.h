@@ -26,5 +26,10 @@ double fp32_sum_tolerance(int64_t terms, double magnitude);
 // beta = 0, c0 may be NaN: it must not be read).
 void expect_gemm_matches_reference(const GemmProblem& g, const std::vector<float>& a, const std::vector<float>& b,
                                    const std::vector<float>& c0, const std::vector<float>& c);
+// The same for `samples` elements of C drawn from `seed`: for products too large for the double
+// loop over every element.
+void expect_gemm_samples_match_reference(const GemmProblem& g, const std::vector<float>& a,
+                                         const std::vector<float>& b, const std::vector<float>& c0,
+                                         const std::vector<float>& c, int samples, uint64_t seed);
 
 }  // namespace i2v::test

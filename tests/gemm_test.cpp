@@ -91,19 +91,8 @@ TEST(GemmCpu, AVX512KernelWithDeepBlocksMatchesReference) {
     const std::vector<float> c0 = c;
     const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
     cpu::gemm_avx512(trans_a, trans_b, m, n, k, 0.5f, a.data(), lda, b.data(), ldb, 2.0f, c.data(), n);
-    std::uniform_int_distribution<int64_t> row(0, m - 1), col(0, n - 1);
-    for (int sample = 0; sample < 400; ++sample) {
-      const int64_t i = row(rng), j = col(rng);
-      double sum = 0, magnitude = 0;
-      for (int64_t p = 0; p < k; ++p) {
-        const double term = double(trans_a ? a[size_t(p * lda + i)] : a[size_t(i * lda + p)]) *
-                            (trans_b ? b[size_t(j * ldb + p)] : b[size_t(p * ldb + j)]);
-        sum += term;
-        magnitude += std::fabs(term);
-      }
-      const double expected = 0.5 * sum + 2.0 * c0[size_t(i * n + j)];
-      ASSERT_NEAR(c[size_t(i * n + j)], expected, 2e-7 * double(k + 4) * (0.5 * magnitude + 2.0)) << i << ", " << j;
-    }
+    test::expect_gemm_samples_match_reference({trans_a, trans_b, m, n, k, 0.5f, 2.0f, lda, ldb, n}, a, b, c0, c, 400,
+                                              rng());
   }
 }
 
