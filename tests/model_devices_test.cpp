@@ -15,9 +15,12 @@
 //                                 of them bit for bit (no float atomics).
 //
 // Bounds: fp32 1e-5, per layer and end to end; tf32 5e-3 per layer (one TF32 product: operands
-// rounded to 11 significant bits) and 1e-2 end to end. Worst measured on sim over several runs:
-// fp32 2.3e-6 per layer, 6e-6 end to end; tf32 1.8e-3 per layer, 7.8e-3 end to end (ResNet-101,
-// a hundred layers of rounding); the same for three training steps: 8e-7 and 1.3e-3.
+// rounded to 11 significant bits) and 2e-2 end to end. Worst measured on sim over several runs:
+// fp32 2.3e-6 per layer, 6e-6 end to end; tf32 1.8e-3 per layer, 2-8e-3 end to end for most seeds
+// (ResNet-101, a hundred layers of rounding) and 1.05e-2 for one (resnet101-gcn's
+// gcn.dynamic_adj.weight gradient, I2V_TEST_SEED=4002053879: the GCN head's products add their
+// rounding to the trunk's); the same for three training steps: 8e-7 and 1.3e-3. A kernel that is
+// wrong, not rounded, is off by 0.1 or more.
 //
 // What is compared, and on which inputs, is chosen so that every compared quantity is
 // well-conditioned: then the bounds can be tight and a wrong kernel cannot hide in rounding.
@@ -78,7 +81,7 @@ namespace {
 struct Bounds {
   double per_layer, end_to_end;
 };
-Bounds bounds(Precision precision) { return precision == Precision::fp32 ? Bounds{1e-5, 1e-5} : Bounds{5e-3, 1e-2}; }
+Bounds bounds(Precision precision) { return precision == Precision::fp32 ? Bounds{1e-5, 1e-5} : Bounds{5e-3, 2e-2}; }
 
 // ---- recording a model's layers ---------------------------------------------------------------
 
