@@ -18,7 +18,13 @@ std::map<int, MPI_Request>& requests() {
   static std::map<int, MPI_Request> started;
   return started;
 }
-int next_handle = 0;
+
+// Keeps a started collective; its handle for wait().
+int remember(MPI_Request request) {
+  static int next_handle = 0;
+  requests()[next_handle] = request;
+  return next_handle++;
+}
 
 bool started_by_mpi_launcher() {
   for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
@@ -67,9 +73,7 @@ void ProcessGroup::sum(std::vector<double>& values, const std::string& what) {
   check_mpi(MPI_Iallgather(values.data(), int(values.size()), MPI_DOUBLE, gathered.data(), int(values.size()),
                            MPI_DOUBLE, MPI_COMM_WORLD, &request),
             "MPI_Iallgather");
-  const int handle = next_handle++;
-  requests()[handle] = request;
-  wait(handle, what);
+  wait(remember(request), what);
   for (size_t i = 0; i < values.size(); ++i) {
     double total = 0;
     for (int r = 0; r < size_; ++r) total += gathered[size_t(r) * values.size() + i];
@@ -85,18 +89,14 @@ void ProcessGroup::broadcast_bytes(void* bytes, int count, const std::string& wh
   if (!distributed()) return;
   MPI_Request request;
   check_mpi(MPI_Ibcast(bytes, count, MPI_BYTE, 0, MPI_COMM_WORLD, &request), "MPI_Ibcast");
-  const int handle = next_handle++;
-  requests()[handle] = request;
-  wait(handle, what);
+  wait(remember(request), what);
 }
 
 void ProcessGroup::barrier(const std::string& what) {
   if (!distributed()) return;
   MPI_Request request;
   check_mpi(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
-  const int handle = next_handle++;
-  requests()[handle] = request;
-  wait(handle, what);
+  wait(remember(request), what);
 }
 
 int ProcessGroup::start_sum(float* values, long count) {
@@ -104,9 +104,7 @@ int ProcessGroup::start_sum(float* values, long count) {
   MPI_Request request;
   check_mpi(MPI_Iallreduce(MPI_IN_PLACE, values, int(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &request),
             "MPI_Iallreduce");
-  const int handle = next_handle++;
-  requests()[handle] = request;
-  return handle;
+  return remember(request);
 }
 
 int ProcessGroup::start_gather(const float* values, long count, float* gathered) {
@@ -114,9 +112,7 @@ int ProcessGroup::start_gather(const float* values, long count, float* gathered)
   MPI_Request request;
   check_mpi(MPI_Iallgather(values, int(count), MPI_FLOAT, gathered, int(count), MPI_FLOAT, MPI_COMM_WORLD, &request),
             "MPI_Iallgather");
-  const int handle = next_handle++;
-  requests()[handle] = request;
-  return handle;
+  return remember(request);
 }
 
 void ProcessGroup::progress() {
