@@ -1,7 +1,5 @@
 #include "kernels/batch_norm.h"
 
-#include <vector>
-
 #include "kernels/elementwise_cpu.h"
 #include "kernels/reduce_cpu.h"
 
@@ -38,18 +36,25 @@ void batch_norm_forward(const T* x, const T* mean, const T* var, const T* gamma,
 }
 
 template <typename T>
-void batch_norm_backward(const T* x, const T* dy, const T* mean, const T* var, const T* gamma, int64_t n, int64_t c,
-                         int64_t s, T eps, T* dx, T* dgamma, T* dbeta) {
-  std::vector<T> sums(size_t(2 * c));
-  channel_sums<2>(BatchNormGradTerms<T>{x, dy, mean}, n, c, s, T(1), sums.data());
-  const BatchNormParameterGrads<T> parameter_grads{var, sums.data(), eps, c, dgamma, dbeta};
+void batch_norm_backward_sums(const T* x, const T* dy, const T* mean, int64_t n, int64_t c, int64_t s, T* sums) {
+  channel_sums<2>(BatchNormGradTerms<T>{x, dy, mean}, n, c, s, T(1), sums);
+}
+
+template <typename T>
+void batch_norm_backward_parameters(const T* var, const T* sums, int64_t c, T eps, T* dgamma, T* dbeta) {
+  const BatchNormParameterGrads<T> parameter_grads{var, sums, eps, c, dgamma, dbeta};
   for (int64_t channel = 0; channel < c; ++channel) parameter_grads(channel);
-  if (dx == nullptr) return;
+}
+
+// Plane by plane, the channel's coefficients computed once per plane.
+template <typename T>
+void batch_norm_backward_input(const T* x, const T* dy, const T* mean, const T* var, const T* gamma, const T* sums,
+                               int64_t count, int64_t n, int64_t c, int64_t s, T eps, T* dx) {
 #pragma omp parallel for if (n * c * s > (1 << 16))
   for (int64_t plane = 0; plane < n * c; ++plane) {
     const int64_t channel = plane % c;
-    const BatchNormGradCoefficients<T> k = batch_norm_grad_coefficients(
-        gamma[channel], var[channel], eps, sums[size_t(channel)], sums[size_t(c + channel)], T(n * s));
+    const BatchNormGradCoefficients<T> k =
+        batch_norm_grad_coefficients(gamma[channel], var[channel], eps, sums[channel], sums[c + channel], T(count));
     const T m = mean[channel];
     const T *xp = x + plane * s, *dyp = dy + plane * s;
     T* dxp = dx + plane * s;
@@ -63,8 +68,10 @@ void batch_norm_backward(const T* x, const T* dy, const T* mean, const T* var, c
   template void batch_norm_update_running<T>(const T*, const T*, int64_t, int64_t, T, T*, T*, int64_t*);     \
   template void batch_norm_forward<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,    \
                                       int64_t, T, T*);                                                       \
-  template void batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,   \
-                                       int64_t, T, T*, T*, T*);
+  template void batch_norm_backward_sums<T>(const T*, const T*, const T*, int64_t, int64_t, int64_t, T*);   \
+  template void batch_norm_backward_parameters<T>(const T*, const T*, int64_t, T, T*, T*);                 \
+  template void batch_norm_backward_input<T>(const T*, const T*, const T*, const T*, const T*, const T*,     \
+                                             int64_t, int64_t, int64_t, int64_t, T, T*);
 I2V_INSTANTIATE(float)
 I2V_INSTANTIATE(double)
 #undef I2V_INSTANTIATE

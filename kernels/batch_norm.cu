@@ -30,16 +30,20 @@ void batch_norm_forward(const float* x, const float* mean, const float* var, con
   for_each_element(BatchNormApply<float>{x, mean, var, gamma, beta, eps, c, s, y}, n * c * s);
 }
 
-void batch_norm_backward(const float* x, const float* dy, const float* mean, const float* var, const float* gamma,
-                         int64_t n, int64_t c, int64_t s, float eps, float* dx, float* dgamma, float* dbeta) {
-  DeviceScratch sums(sizeof(float) * size_t(2 * c));
-  channel_sums<2>(BatchNormGradTerms<float>{x, dy, mean}, n, c, s, 1.0f, sums.as<float>());
-  if (dgamma != nullptr || dbeta != nullptr)
-    for_each_element(BatchNormParameterGrads<float>{var, sums.as<float>(), eps, c, dgamma, dbeta}, c);
-  if (dx != nullptr)
-    for_each_element(
-        BatchNormInputGrad<float>{x, dy, mean, var, gamma, sums.as<float>(), eps, float(n * s), c, s, dx},
-        n * c * s);
+void batch_norm_backward_sums(const float* x, const float* dy, const float* mean, int64_t n, int64_t c, int64_t s,
+                              float* sums) {
+  channel_sums<2>(BatchNormGradTerms<float>{x, dy, mean}, n, c, s, 1.0f, sums);
+}
+
+void batch_norm_backward_parameters(const float* var, const float* sums, int64_t c, float eps, float* dgamma,
+                                    float* dbeta) {
+  for_each_element(BatchNormParameterGrads<float>{var, sums, eps, c, dgamma, dbeta}, c);
+}
+
+void batch_norm_backward_input(const float* x, const float* dy, const float* mean, const float* var,
+                               const float* gamma, const float* sums, int64_t count, int64_t n, int64_t c, int64_t s,
+                               float eps, float* dx) {
+  for_each_element(BatchNormInputGrad<float>{x, dy, mean, var, gamma, sums, eps, float(count), c, s, dx}, n * c * s);
 }
 
 }  // namespace i2v::I2V_GPU_NS

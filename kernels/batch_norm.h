@@ -153,9 +153,17 @@ I2V_DECLARE_FLOATING_KERNEL(void batch_norm_update_running(const scalar_t* mean,
 I2V_DECLARE_FLOATING_KERNEL(void batch_norm_forward(const scalar_t* x, const scalar_t* mean, const scalar_t* var,
                                                     const scalar_t* gamma, const scalar_t* beta, int64_t n,
                                                     int64_t c, int64_t s, scalar_t eps, scalar_t* y))
-// The backward of a training-mode forward (mean and var: the batch's). dx is written when not
-// null; dgamma and dbeta, when not null, are ADDED to.
-I2V_DECLARE_FLOATING_KERNEL(void batch_norm_backward(const scalar_t* x, const scalar_t* dy, const scalar_t* mean,
-                                                     const scalar_t* var, const scalar_t* gamma, int64_t n,
-                                                     int64_t c, int64_t s, scalar_t eps, scalar_t* dx,
-                                                     scalar_t* dgamma, scalar_t* dbeta))
+// The backward of a training-mode forward (mean and var: the batch's), in three steps so that a
+// data-parallel run can add the other ranks' sums between the first and the last
+// (nn/layers/batch_norm2d.h, sync_batch_norm):
+// the sums Σdy and Σdy·(x − mean) of each channel, into sums [2, C];
+I2V_DECLARE_FLOATING_KERNEL(void batch_norm_backward_sums(const scalar_t* x, const scalar_t* dy, const scalar_t* mean,
+                                                          int64_t n, int64_t c, int64_t s, scalar_t* sums))
+// dγ += Σdy·(x − mean)/√(var + eps) and dβ += Σdy from them (either may be null: frozen);
+I2V_DECLARE_FLOATING_KERNEL(void batch_norm_backward_parameters(const scalar_t* var, const scalar_t* sums, int64_t c,
+                                                                scalar_t eps, scalar_t* dgamma, scalar_t* dbeta))
+// dx from sums over `count` values per channel (the batch's n·s, or every rank's).
+I2V_DECLARE_FLOATING_KERNEL(void batch_norm_backward_input(const scalar_t* x, const scalar_t* dy, const scalar_t* mean,
+                                                           const scalar_t* var, const scalar_t* gamma,
+                                                           const scalar_t* sums, int64_t count, int64_t n, int64_t c,
+                                                           int64_t s, scalar_t eps, scalar_t* dx))

@@ -1,11 +1,15 @@
 // BatchNorm2d: PyTorch's training and eval semantics, gradients checked in double on the cpu,
-// and the same outputs, gradients and running statistics on every device.
+// the same outputs, gradients and running statistics on every device, and synchronised ranks
+// (sync_batch_norm) that together compute what one layer computes on the whole batch.
 //
 // Tolerances (cpu vs device, float): the cpu sums in double, the GPU by trees in float, so the
 // batch statistics differ by rounding. Outputs, running statistics and grad_input are O(1):
 // the default 1e-5 relative, 1e-6 absolute. grad_weight and grad_bias are sums over N·H·W
 // products of O(1) values that cancel: 1e-5 absolute (≈ N·H·W · 2^-24 for the sizes below).
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -113,6 +117,122 @@ TEST(BatchNorm2dLayer, RejectsBadInputs) {
   EXPECT_THROW(layer.forward({Tensor::zeros({2, 4, 3, 3})}, Mode::train), Error);
   EXPECT_THROW(layer.forward({Tensor::zeros({2, 3, 3})}, Mode::train), Error);
   EXPECT_THROW(BatchNorm2d(0), Error);
+}
+
+// R ranks as threads of this process, exchanging through memory as MPI ranks would.
+class ThreadRanks {
+ public:
+  explicit ThreadRanks(int ranks) : slots_(size_t(ranks)) {}
+
+  std::vector<double> gather(int rank, const std::vector<double>& values) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      slots_[size_t(rank)] = values;
+    }
+    wait_for_all();
+    std::vector<double> gathered;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (const std::vector<double>& slot : slots_) gathered.insert(gathered.end(), slot.begin(), slot.end());
+    }
+    wait_for_all();  // nobody overwrites a slot before every rank has read it
+    return gathered;
+  }
+
+ private:
+  void wait_for_all() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const int64_t generation = generation_;
+    if (++arrived_ == slots_.size()) {
+      arrived_ = 0;
+      ++generation_;
+      everyone_arrived_.notify_all();
+    } else {
+      everyone_arrived_.wait(lock, [&] { return generation_ != generation; });
+    }
+  }
+
+  std::vector<std::vector<double>> slots_;
+  std::mutex mutex_;
+  std::condition_variable everyone_arrived_;
+  size_t arrived_ = 0;
+  int64_t generation_ = 0;
+};
+
+class ThreadRank final : public BatchNormSync {
+ public:
+  ThreadRank(ThreadRanks& ranks, int rank, double weight) : ranks_(ranks), rank_(rank), weight_(weight) {}
+  std::vector<double> gather(const std::vector<double>& values, const std::string&) override {
+    return ranks_.gather(rank_, values);
+  }
+  double gradient_weight() const override { return weight_; }
+
+ private:
+  ThreadRanks& ranks_;
+  int rank_;
+  double weight_;
+};
+
+// A batch of 5 split 3 + 2 over two ranks, in double. The loss is the mean over the samples, so
+// rank r's loss carries weight n_r/5 and its backward pass gets dy / w_r; then each rank's
+// output and dx are the whole batch's rows (dx in its own units: × 1/w_r), the running statistics
+// are the whole batch's, and the parameter gradients weighted by w_r add up to the whole batch's.
+TEST(BatchNorm2dLayer, SynchronisedRanksComputeWhatOneLayerComputesOnTheWholeBatch) {
+  auto rng = test::test_rng();
+  const int64_t n = 5, c = 3;
+  const std::vector<int64_t> rows = {0, 3, 5};
+  BatchNorm2d whole(c);
+  whole.to(Device::cpu(), DType::f64);
+  test::randomize_parameters(whole, rng);
+  const Tensor x = test::random_tensor({n, c, 4, 3}, rng, Device::cpu(), -2.0f, 3.0f).cast(DType::f64);
+  const Tensor dy = test::random_tensor({n, c, 4, 3}, rng).cast(DType::f64);
+  whole.zero_grad();
+  const Tensor y = whole.forward({x}, Mode::train);
+  const Tensor dx = whole.backward(dy, {true})[0];
+
+  ThreadRanks ranks(2);
+  std::vector<std::unique_ptr<BatchNorm2d>> layers;
+  std::vector<std::unique_ptr<ThreadRank>> syncs;
+  std::vector<Tensor> ys(2), dxs(2);
+  for (int r = 0; r < 2; ++r) {
+    layers.push_back(std::make_unique<BatchNorm2d>(c));
+    layers[r]->to(Device::cpu(), DType::f64);
+    for (size_t p = 0; p < 2; ++p)
+      layers[r]->parameters()[p].second->value.copy_from(whole.parameters()[p].second->value);
+    layers[r]->zero_grad();
+    syncs.push_back(std::make_unique<ThreadRank>(ranks, r, double(rows[r + 1] - rows[r]) / double(n)));
+    layers[r]->synchronise(syncs[r].get());
+  }
+  const auto rows_of = [&](const Tensor& t, int r) { return t.slice(0, rows[r], rows[r + 1]).contiguous(); };
+  const auto times = [](const Tensor& t, double factor) {
+    std::vector<double> values = t.to_vector<double>();
+    for (double& value : values) value *= factor;
+    return Tensor::from_vector(values, t.shape());
+  };
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r)
+    threads.emplace_back([&, r] {
+      const double weight = syncs[r]->gradient_weight();
+      ys[r] = layers[r]->forward({rows_of(x, r)}, Mode::train);
+      dxs[r] = times(layers[r]->backward(times(rows_of(dy, r), 1 / weight), {true})[0], weight);
+    });
+  for (std::thread& thread : threads) thread.join();
+
+  for (int r = 0; r < 2; ++r) {
+    test::expect_normwise_close("y", ys[r], rows_of(y, r), 1e-13);
+    test::expect_normwise_close("dx", dxs[r], rows_of(dx, r), 1e-13);
+    test::expect_normwise_close("running_mean", *layers[r]->buffers()[0].second, *whole.buffers()[0].second, 1e-13);
+    test::expect_normwise_close("running_var", *layers[r]->buffers()[1].second, *whole.buffers()[1].second, 1e-13);
+  }
+  for (size_t p = 0; p < 2; ++p) {
+    std::vector<double> weighted(size_t(c), 0.0);
+    for (int r = 0; r < 2; ++r) {
+      const std::vector<double> grad = layers[r]->parameters()[p].second->grad.to_vector<double>();
+      for (size_t i = 0; i < weighted.size(); ++i) weighted[i] += syncs[r]->gradient_weight() * grad[i];
+    }
+    test::expect_normwise_close(whole.parameters()[p].first, Tensor::from_vector(weighted, {c}),
+                                whole.parameters()[p].second->grad, 1e-13);
+  }
 }
 
 class BatchNormOnDevices : public testing::TestWithParam<Device> {};

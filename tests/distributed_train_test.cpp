@@ -2,10 +2,12 @@
 // (train/process_group.h, train/gradient_reducer.h).
 //   - two ranks with batch B each train the same model as one process with batch 2B (within the
 //     float summation order: the gradients are summed in another order);
+//   - with "sync_batch_norm", batch norm normalises over the global batch, and two ranks train
+//     what one process trains with a model that has it (running statistics included);
 //   - with "deterministic", a two-rank run is bit-identical to itself;
 //   - a run saved by two ranks resumes on one (the position counts samples);
-//   - a rank killed outright, or one that hangs, stops the whole job with a message naming it,
-//     instead of leaving the others waiting.
+//   - a rank killed outright, one that hangs, or one that fails with an error stops the whole job
+//     with a message naming it, instead of leaving the others waiting.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <thread>
 
@@ -82,12 +85,17 @@ class DistributedTrainTest : public test::TempDirectoryTest {
 
   std::map<std::string, Tensor> weights(const std::string& file) const { return load_safetensors(path(file)).tensors; }
 
-  // The largest difference between two runs' weights, relative to the largest weight.
+  // The largest difference between two runs' weights and float buffers, relative to the largest
+  // (integer buffers, batch norm's num_batches_tracked, must be equal).
   double weight_difference(const std::string& a, const std::string& b) const {
     const std::map<std::string, Tensor> first = weights(a), second = weights(b);
     EXPECT_EQ(first.size(), second.size());
     double difference = 0, largest = 0;
     for (const auto& [name, tensor] : first) {
+      if (tensor.dtype() == DType::i64) {
+        EXPECT_EQ(tensor.to_vector<int64_t>(), second.at(name).to_vector<int64_t>()) << name;
+        continue;
+      }
       const std::vector<float> x = tensor.to_vector<float>(), y = second.at(name).to_vector<float>();
       EXPECT_EQ(x.size(), y.size()) << name;
       for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
@@ -135,6 +143,35 @@ TEST_F(DistributedTrainTest, TwoRanksOnTheSimDeviceTrainWhatOneProcessTrains) {
   EXPECT_LT(weight_difference("one/final.safetensors", "two/final.safetensors"), 1e-4);
 }
 
+// The same network with batch norm after the convolutions: by default each rank normalises with
+// its slice's statistics (as PyTorch's DDP), which is not what one process does with the whole
+// batch; with sync_batch_norm the ranks normalise with the global batch's and train the same.
+TEST_F(DistributedTrainTest, SyncBatchNormTrainsWhatOneProcessTrainsWithTheDoubledBatch) {
+  const json model = test::colour_network({{{"name", "bn3"}, {"type", "batch_norm2d"}},
+                                           {{"name", "flat"}, {"type", "flatten"}},
+                                           {{"name", "fc1"}, {"type", "linear"}, {"out_features", 32}},
+                                           {{"name", "relu3"}, {"type", "relu"}},
+                                           {{"name", "fc"}, {"type", "linear"}, {"out_features", "outputs"}}});
+  write_file_atomically(path("tiny_bn.json"), model.dump());
+  const std::string with_bn = "--set model.config=tiny_bn.json";
+  ASSERT_EQ(train(1, "one", with_bn + " data.batch_size=8"), 0) << log("one");
+  ASSERT_EQ(train(2, "synced", with_bn + " distributed.sync_batch_norm=true"), 0) << log("synced");
+  ASSERT_EQ(train(2, "per-rank", with_bn), 0) << log("per-rank");
+  const double synced = weight_difference("one/final.safetensors", "synced/final.safetensors");
+  const double per_rank = weight_difference("one/final.safetensors", "per-rank/final.safetensors");
+  std::printf("against one process: %.2e with sync_batch_norm, %.2e without\n", synced, per_rank);
+  EXPECT_LT(synced, 1e-4);
+  EXPECT_GT(per_rank, 1e-3);
+
+  // 24 pictures in global batches of 10: the last holds 4, all on rank 0, and rank 1 has none to
+  // normalise. Every rank skips it, with a warning, rather than wait for rank 1.
+  ASSERT_EQ(train(2, "short", with_bn + " distributed.sync_batch_norm=true data.batch_size=5 epochs=1"), 0)
+      << log("short");
+  EXPECT_NE(log("short").find("1 of 2 ranks have no samples; with sync_batch_norm the global batch is skipped"),
+            std::string::npos)
+      << log("short");
+}
+
 TEST_F(DistributedTrainTest, DeterministicSumsMakeARunBitIdenticalToItself) {
   const std::string deterministic = "--set distributed.deterministic=true";
   ASSERT_EQ(train(2, "first", deterministic), 0) << log("first");
@@ -175,9 +212,19 @@ std::map<int, pid_t> ranks_of(pid_t launcher) {
 
 class StoppedRankTest : public DistributedTrainTest {
  protected:
-  // Starts a long two-rank run, waits until it has taken a few steps, does `stop` to rank 1, and
-  // returns the launcher's exit status and how long the job took to end after that.
+  // Starts a long two-rank run, waits until it has taken a few steps, sends `signal` to rank 1,
+  // and returns the launcher's exit status and how long the job took to end after that.
   std::pair<int, double> run_and_stop_rank_1(int signal, const std::string& more) {
+    return run_and_disturb(
+        [&](const std::map<int, pid_t>& ranks) {
+          if (ranks.count(1)) ::kill(ranks.at(1), signal);
+        },
+        more);
+  }
+
+  // The same, doing `disturb` (given the ranks' process ids) instead.
+  std::pair<int, double> run_and_disturb(const std::function<void(const std::map<int, pid_t>&)>& disturb,
+                                         const std::string& more) {
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::setpgid(0, 0);
@@ -195,20 +242,20 @@ class StoppedRankTest : public DistributedTrainTest {
       }
     }
     EXPECT_EQ(ranks.size(), 2u) << log("stopped");
-    if (ranks.count(1)) ::kill(ranks.at(1), signal);
+    disturb(ranks);
     const Clock::time_point stopped = Clock::now();
     int status = 0;
     while (::waitpid(pid, &status, WNOHANG) == 0) {
       if (Clock::now() - stopped > std::chrono::seconds(60)) {
-        ADD_FAILURE() << "the job still runs a minute after rank 1 stopped";
+        ADD_FAILURE() << "the job still runs a minute after a rank stopped";
         ::kill(-pid, SIGKILL);
         ::waitpid(pid, &status, 0);
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    ::kill(-pid, SIGKILL);  // a stopped rank 1 that the launcher left behind
-    if (ranks.count(1)) ::kill(ranks.at(1), SIGKILL);
+    ::kill(-pid, SIGKILL);  // a stopped rank that the launcher left behind
+    for (const auto& [rank, rank_pid] : ranks) ::kill(rank_pid, SIGKILL);
     const double seconds = std::chrono::duration<double>(Clock::now() - stopped).count();
     return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), seconds};
   }
@@ -229,6 +276,24 @@ TEST_F(StoppedRankTest, AHungRankMakesTheOthersStopAfterTheTimeout) {
   EXPECT_NE(status, 0);
   EXPECT_GE(seconds, 2.5);
   EXPECT_NE(log("stopped").find("rank 0 of 2: error: no answer from the other ranks for 3 s"), std::string::npos)
+      << log("stopped");
+}
+
+// Rank 0 cannot write its next checkpoint (its directory has become a file): it fails with an
+// error, and the job ends with its message instead of leaving rank 1 waiting in the next step.
+TEST_F(StoppedRankTest, ARankThatFailsWithAnErrorStopsTheJob) {
+  const auto [status, seconds] = run_and_disturb(
+      [&](const std::map<int, pid_t>&) {
+        // Moved away in one step (rank 0 may be writing into it), a file put in its place.
+        fs::rename(path("stopped/checkpoints"), path("stopped/checkpoints.moved"));
+        std::ofstream(path("stopped/checkpoints")) << "not a directory\n";
+      },
+      "");
+  std::printf("the job ended %.1f s after rank 0's checkpoint directory went, exit status %d\n", seconds, status);
+  if (std::getenv("I2V_SHOW_LOG")) std::printf("%s", log("stopped").c_str());
+  EXPECT_NE(status, 0);
+  EXPECT_LT(seconds, 30);
+  EXPECT_NE(log("stopped").find("rank 0 of 2 failed (exit status 1): stopping every rank"), std::string::npos)
       << log("stopped");
 }
 

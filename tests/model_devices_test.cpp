@@ -14,9 +14,11 @@
 //   TrainingOnDevices             three SGD steps of i2v-tag against float64, and two device runs
 //                                 of them bit for bit (no float atomics).
 //
-// Bounds: fp32 1e-5, per layer and end to end; tf32 5e-3 per layer (one TF32 product: operands
-// rounded to 11 significant bits) and 2e-2 end to end. Worst measured on sim over several runs:
-// fp32 2.3e-6 per layer, 6e-6 end to end; tf32 1.8e-3 per layer, 2-8e-3 end to end for most seeds
+// Bounds: fp32 1e-5 per layer and 2e-5 end to end; tf32 5e-3 per layer (one TF32 product:
+// operands rounded to 11 significant bits) and 2e-2 end to end. Worst measured on sim over several
+// runs: fp32 2.3e-6 per layer, 6e-6 end to end for most seeds and 1.52e-5 for one (resnet101-gcn's
+// gcn.dynamic_adj.bias gradient, a sum over the nodes whose terms cancel,
+// I2V_TEST_SEED=748682535); tf32 1.8e-3 per layer, 2-8e-3 end to end for most seeds
 // (ResNet-101, a hundred layers of rounding) and 1.05e-2 for one (resnet101-gcn's
 // gcn.dynamic_adj.weight gradient, I2V_TEST_SEED=4002053879: the GCN head's products add their
 // rounding to the trunk's); the same for three training steps: 8e-7 and 1.3e-3. A kernel that is
@@ -81,7 +83,7 @@ namespace {
 struct Bounds {
   double per_layer, end_to_end;
 };
-Bounds bounds(Precision precision) { return precision == Precision::fp32 ? Bounds{1e-5, 1e-5} : Bounds{5e-3, 2e-2}; }
+Bounds bounds(Precision precision) { return precision == Precision::fp32 ? Bounds{1e-5, 2e-5} : Bounds{5e-3, 2e-2}; }
 
 // ---- recording a model's layers ---------------------------------------------------------------
 

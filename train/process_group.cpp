@@ -65,15 +65,21 @@ ProcessGroup& ProcessGroup::world() {
 
 std::string ProcessGroup::name() const { return distributed() ? fmt::format("rank {} of {}", rank_, size_) : ""; }
 
-void ProcessGroup::sum(std::vector<double>& values, const std::string& what) {
-  if (!distributed()) return;
-  // Gathered, then added in rank order: MPI's own sum may add in another order on each rank.
+std::vector<double> ProcessGroup::gather(const std::vector<double>& values, const std::string& what) {
+  if (!distributed()) return values;
   std::vector<double> gathered(values.size() * size_t(size_));
   MPI_Request request;
   check_mpi(MPI_Iallgather(values.data(), int(values.size()), MPI_DOUBLE, gathered.data(), int(values.size()),
                            MPI_DOUBLE, MPI_COMM_WORLD, &request),
             "MPI_Iallgather");
   wait(remember(request), what);
+  return gathered;
+}
+
+void ProcessGroup::sum(std::vector<double>& values, const std::string& what) {
+  if (!distributed()) return;
+  // Gathered, then added in rank order: MPI's own sum may add in another order on each rank.
+  const std::vector<double> gathered = gather(values, what);
   for (size_t i = 0; i < values.size(); ++i) {
     double total = 0;
     for (int r = 0; r < size_; ++r) total += gathered[size_t(r) * values.size() + i];
@@ -131,8 +137,11 @@ void ProcessGroup::wait(int handle, const std::string& what) {
   while (true) {
     int done = 0;
     check_mpi(MPI_Test(&found->second, &done, MPI_STATUS_IGNORE), "MPI_Test");
-    if (done) break;
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (done) {
+      seconds_waiting_ += waited;
+      break;
+    }
     if (waited > timeout_seconds_) {
       std::fprintf(stderr,
                    "i2v: %s: error: no answer from the other ranks for %.0f s in %s; a rank has stopped or hangs. "

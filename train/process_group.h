@@ -36,11 +36,16 @@ class ProcessGroup {
   std::string name() const;
 
   double timeout() const { return timeout_seconds_; }
+  // Seconds spent so far waiting for collectives to complete: moving the data, and waiting for
+  // slower ranks (a training log line reports its share of the time).
+  double seconds_waiting() const { return seconds_waiting_; }
   void set_timeout(double seconds) { timeout_seconds_ = seconds; }
 
   // Sums `values` over the ranks; every rank gets the same sum, added in rank order (so the same
   // bits everywhere and for every run). `what` names the collective in a timeout's message.
   void sum(std::vector<double>& values, const std::string& what);
+  // Every rank's `values` (the same count on each), rank r's at [r·count, (r+1)·count).
+  std::vector<double> gather(const std::vector<double>& values, const std::string& what);
   // Rank 0's `values` to every rank.
   void broadcast(std::vector<double>& values, const std::string& what);
   void broadcast_bytes(void* bytes, int count, const std::string& what);
@@ -69,6 +74,7 @@ class ProcessGroup {
   int local_rank_ = 0;
   bool mpi_ = false;
   double timeout_seconds_ = 1800;
+  double seconds_waiting_ = 0;
 };
 
 }  // namespace i2v

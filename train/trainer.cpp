@@ -43,6 +43,10 @@ Trainer::Trainer(Model& model, Loss& loss, Sgd& sgd, LrSchedule& schedule,
   I2V_CHECK(!options_.run_directory.empty(), "training needs a run directory for checkpoints and logs");
   I2V_CHECK(options_.epochs > 0 || options_.max_steps > 0, "training needs epochs or max_steps");
   if (group_.distributed()) reducer_ = std::make_unique<GradientReducer>(model_, group_, options_.reducer);
+  if (group_.distributed() && options_.sync_batch_norm) {
+    batch_norm_sync_ = std::make_unique<RankBatchNormSync>(group_);
+    batch_norm_sync_->attach(model_);
+  }
 }
 
 bool Trainer::finished() const {
@@ -114,6 +118,7 @@ TrainResult Trainer::run(bool resume) {
   train_ = make_train_loader_(start);
   images_in_epoch_ = start.sample;
   logged_at_ = std::chrono::steady_clock::now();
+  logged_waiting_ = group_.seconds_waiting();
   while (!finished()) {
     if (stop_requested()) {
       if (progress_) progress_->finish("interrupted");
@@ -184,11 +189,26 @@ double Trainer::squared_gradient_norm() {
   return total;
 }
 
+// Synchronised batch norm exchanges statistics inside the forward pass, so every rank must run
+// it: a global batch in which some rank's slice is empty (the end of an epoch shorter than the
+// ranks' slices, or a slice of unreadable pictures) is skipped by every rank, with a warning.
+bool Trainer::every_rank_has_samples(int64_t here, const Batch& batch) {
+  std::vector<double> empty_slices{here == 0 ? 1.0 : 0.0};
+  group_.sum(empty_slices, fmt::format("the sample check of step {}", step_ + 1));
+  if (empty_slices[0] == 0) return true;
+  if (group_.writes())
+    std::fprintf(stderr, "\nwarning: epoch %lld, batch %lld: %.0f of %d ranks have no samples; with sync_batch_norm "
+                 "the global batch is skipped\n", (long long)(epoch_ + 1), (long long)batch.batch, empty_slices[0],
+                 group_.size());
+  return false;
+}
+
 void Trainer::train_step(const Batch& batch) {
   const double lr = learning_rate();
   const Device device = options_.device;
   model_.zero_grad();
   const int64_t here = batch.size();  // a rank's slice may be empty at the end of an epoch
+  if (batch_norm_sync_ && !every_rank_has_samples(here, batch)) return;
   double loss = 0;
   if (here > 0) {
     const Tensor logits = model_.forward(batch.images.to(device), batch.auxiliary_on(device), Mode::train);
@@ -211,6 +231,7 @@ void Trainer::train_step(const Batch& batch) {
   if (std::isfinite(loss)) {
     if (reducer_) {
       reducer_->begin_step(weight);
+      if (batch_norm_sync_) batch_norm_sync_->begin_step(weight);
       if (here > 0)
         model_.backward(loss_.backward(), false, [&](const std::string& layer) { reducer_->layer_done(layer); });
       reducer_->finish(fmt::format("step {}", step_ + 1));
@@ -246,9 +267,14 @@ void Trainer::train_step(const Batch& batch) {
 void Trainer::after_step() {
   if (logged_steps_ > 0 && logged_steps_ >= options_.log_every_steps) {
     const double seconds = seconds_since(logged_at_);
-    log({{"kind", "train"}, {"step", step_}, {"epoch", epoch_ + 1}, {"loss", logged_loss_ / double(logged_steps_)},
-         {"lr", last_lr_}, {"gradient_norm", last_gradient_norm_}, {"clipped_steps", clipped_since_log_},
-         {"images_per_second", seconds > 0 ? double(logged_images_) / seconds : 0.0}});
+    nlohmann::json line = {{"kind", "train"}, {"step", step_}, {"epoch", epoch_ + 1},
+                           {"loss", logged_loss_ / double(logged_steps_)}, {"lr", last_lr_},
+                           {"gradient_norm", last_gradient_norm_}, {"clipped_steps", clipped_since_log_},
+                           {"images_per_second", seconds > 0 ? double(logged_images_) / seconds : 0.0}};
+    if (group_.distributed())
+      line["wait_share"] = seconds > 0 ? (group_.seconds_waiting() - logged_waiting_) / seconds : 0.0;
+    log(line);
+    logged_waiting_ = group_.seconds_waiting();
     logged_steps_ = 0;
     clipped_since_log_ = 0;
     logged_loss_ = 0;

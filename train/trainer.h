@@ -42,6 +42,7 @@
 #include "train/gradient_reducer.h"
 #include "train/process_group.h"
 #include "train/sgd.h"
+#include "train/sync_batch_norm.h"
 
 namespace i2v {
 
@@ -59,6 +60,8 @@ struct TrainerOptions {
   // schedule's times the number of ranks (the linear scaling rule; pair it with a warm-up).
   ReducerOptions reducer;
   bool linear_lr_scaling = false;
+  // With several ranks: batch norm with the statistics of the global batch (train/sync_batch_norm.h).
+  bool sync_batch_norm = false;
   std::string run_directory;           // where checkpoints, logs and the best weights go
   nlohmann::json config;               // saved in every checkpoint
   // Written into best.safetensors and final.safetensors, so that the weights alone say how to use
@@ -99,6 +102,7 @@ class Trainer {
   void log(const nlohmann::json& record);
   void keep_log_through(int64_t step);
   double squared_gradient_norm();
+  bool every_rank_has_samples(int64_t here, const Batch& batch);
   bool stop_requested();
   double learning_rate() const;
 
@@ -112,6 +116,7 @@ class Trainer {
   TrainerOptions options_;
   ProcessGroup& group_;
   std::unique_ptr<GradientReducer> reducer_;  // with several ranks
+  std::unique_ptr<RankBatchNormSync> batch_norm_sync_;  // with several ranks and sync_batch_norm
 
   int64_t step_ = 0;
   int64_t epoch_ = 0;
@@ -124,6 +129,7 @@ class Trainer {
   double logged_loss_ = 0;
   int64_t logged_images_ = 0;
   std::chrono::steady_clock::time_point logged_at_;
+  double logged_waiting_ = 0;  // the group's seconds_waiting() then
   double last_lr_ = 0;
   double last_gradient_norm_ = 0;
   TrainResult result_;

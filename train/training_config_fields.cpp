@@ -163,6 +163,7 @@ const ConfigSection<DistributedFields>& distributed_fields() {
                    text);
          d.linear_lr_scaling = text == "linear";
        }},
+      {"sync_batch_norm", false, &DistributedFields::sync_batch_norm},
       {"timeout_s", 1800.0, &DistributedFields::timeout_seconds, ConfigRange{1}},
   };
   return fields;
@@ -185,6 +186,7 @@ TrainingFields read_training_fields(const json& config) {
   distributed_fields().read(fields.top.distributed, "distributed", fields.distributed);
   fields.top.loop.reducer = fields.distributed.reducer;
   fields.top.loop.linear_lr_scaling = fields.distributed.linear_lr_scaling;
+  fields.top.loop.sync_batch_norm = fields.distributed.sync_batch_norm;
   return fields;
 }
 

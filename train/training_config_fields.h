@@ -72,6 +72,7 @@ struct OptimizerFields {
 struct DistributedFields {
   ReducerOptions reducer;
   bool linear_lr_scaling = false;
+  bool sync_batch_norm = false;
   double timeout_seconds = 1800;
 };
 

@@ -6,12 +6,35 @@
 //   y = (x − mean) / √(var + eps) · weight + bias
 // Parameters "weight" (γ, ones) and "bias" (β, zeros), [C]; buffers "running_mean" (zeros),
 // "running_var" (ones), [C], and "num_batches_tracked" (int64, 0-d): the names and shapes of a
-// torchvision state dict; one without num_batches_tracked loads with a count of 0, as in PyTorch. Training needs more than one value per channel (N·H·W > 1).
+// torchvision state dict; one without num_batches_tracked loads with a count of 0, as in PyTorch.
+// Training needs more than one value per channel (N·H·W > 1).
+//
+// Synchronised batch norm (PyTorch's SyncBatchNorm): in a data-parallel run each rank holds a
+// slice of the global batch, and by default normalises with its slice's statistics (as DDP).
+// With a BatchNormSync the layer normalises with the whole global batch's instead: the ranks'
+// (count, mean, variance) are combined in rank order, and the backward pass adds the ranks' Σdy
+// and Σdy·(x − mean) before computing dx, so that R ranks train exactly the model one process
+// with the global batch would (up to float summation order).
 #pragma once
+
+#include <string>
+#include <vector>
 
 #include "nn/layer.h"
 
 namespace i2v {
+
+// What the batch norm layers of a data-parallel run exchange (train/sync_batch_norm.h implements it
+// over the ranks of an MPI run; tests over threads). Every rank calls it in the same order.
+class BatchNormSync {
+ public:
+  virtual ~BatchNormSync() = default;
+  // Every rank's `values` (the same count on each), rank r's at [r·count, (r+1)·count).
+  virtual std::vector<double> gather(const std::vector<double>& values, const std::string& what) = 0;
+  // The factor this rank's gradients enter the global gradient with (train/gradient_reducer.h):
+  // its share of the global batch's samples for a loss averaged over them, 1 for a summed one.
+  virtual double gradient_weight() const = 0;
+};
 
 class BatchNorm2d final : public Layer {
  public:
@@ -31,6 +54,8 @@ class BatchNorm2d final : public Layer {
   int64_t channels() const { return channels_; }
   double eps() const { return eps_; }
   double momentum() const { return momentum_; }
+  // Normalise with the statistics of every rank's batch (null: this batch's alone).
+  void synchronise(BatchNormSync* sync) { sync_ = sync; }
 
  private:
   int64_t channels_;
@@ -39,6 +64,8 @@ class BatchNorm2d final : public Layer {
   Tensor running_mean_, running_var_, num_batches_tracked_;
   // Kept by a train-mode forward: the input and the batch's statistics.
   Tensor input_, batch_mean_, batch_var_;
+  int64_t batch_count_ = 0;  // values per channel the statistics came from (every rank's with sync_)
+  BatchNormSync* sync_ = nullptr;
 };
 
 }  // namespace i2v
