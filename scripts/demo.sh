@@ -16,12 +16,9 @@ step() { printf '\n== [%s] %s\n' "$(date -u -d @$(($(date +%s) - start)) +%M:%S)
 mkdir -p "$out"
 rm -rf "$out/runs"  # each demo trains afresh
 
-step "1. emoji drawings of two vendors from the npm registry (twitter, google)"
-scripts/fetch_emoji.sh "$out/emoji-packages" twitter google
-
-step "2. a Danbooru-style dump: general tags = category + words, character = the emoji, copyright = the vendor"
-[ -f "$out/emoji-dump/metadata.jsonl" ] || "$i2v" data from-emoji --packages "$out/emoji-packages" -o "$out/emoji-dump"
-"$i2v" vocab build --metadata "$out/emoji-dump/metadata.jsonl" -o "$out/emoji-vocab.json" --top 3 --force
+step "1-2. emoji drawings of two vendors from the npm registry (twitter, google), made a Danbooru-style dump:
+     general tags = category + words, character = the emoji, copyright = the vendor"
+scripts/emoji_dump.sh "$i2v" "$out"
 
 step "3. i2v-tag trained from scratch on the CPU (width 1/4, 64x64 pictures; configs/emoji-i2v-tag.json)"
 "$i2v" train --config configs/emoji-i2v-tag.json
