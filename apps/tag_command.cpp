@@ -60,9 +60,7 @@ void add_tag_command(CLI::App& app) {
       const std::vector<float> values = logits.to_vector<float>();
       const size_t outputs = tagger.outputs.size();
       for (int64_t i = 0; i < batch.size(); ++i) {
-        std::vector<float> probabilities(outputs);
-        for (size_t k = 0; k < outputs; ++k)
-          probabilities[k] = float(1.0 / (1.0 + std::exp(-double(values[size_t(i) * outputs + k]))));
+        const std::vector<float> probabilities = tag_probabilities(&values[size_t(i) * outputs], outputs);
         const PlausibleTags tags = estimate_plausible_tags(probabilities.data(), tagger.outputs, threshold, top);
         nlohmann::json entry = {{"image", batch.paths[size_t(i)]}};
         entry.update(to_json(tags));

@@ -157,7 +157,7 @@ DatasetContents read_image_folder(const ImageFolderSource& source) {
   return contents;
 }
 
-DatasetContents read_image_list(const std::vector<std::string>& paths) {
+DatasetContents read_image_list(const std::vector<std::string>& paths, bool recursive) {
   DatasetContents contents;
   contents.kind = TargetKind::class_index;
   contents.class_names = {"unlabeled"};
@@ -174,11 +174,17 @@ DatasetContents read_image_list(const std::vector<std::string>& paths) {
       continue;
     }
     std::vector<std::string> files;
-    for (const auto& entry : fs::recursive_directory_iterator(path))
+    auto take = [&](const fs::directory_entry& entry) {
       if (entry.is_regular_file() && is_picture(entry.path()) && entry.path().filename().string()[0] != '.')
         files.push_back(entry.path().string());
+    };
+    if (recursive)
+      for (const auto& entry : fs::recursive_directory_iterator(path)) take(entry);
+    else
+      for (const auto& entry : fs::directory_iterator(path)) take(entry);
     std::sort(files.begin(), files.end());
-    I2V_CHECK(!files.empty(), "folder {} holds no pictures (.jpg, .jpeg, .png, .gif, .bmp)", path);
+    I2V_CHECK(!files.empty(), "folder {} holds no pictures (.jpg, .jpeg, .png, .gif, .bmp){}", path,
+              recursive ? "" : " (its subfolders were not searched: --recursive)");
     for (std::string& file : files) add(std::move(file));
   }
   I2V_CHECK(!contents.items.empty(), "no pictures given");

@@ -83,10 +83,11 @@ struct ImageFolderSource {
 // Lists the classes and pictures (hidden files skipped; other extensions counted as unsupported).
 DatasetContents read_image_folder(const ImageFolderSource& source);
 
-// Pictures to run a model on, without labels: files, and folders searched recursively for
-// pictures, in the order given (a folder's pictures sorted). The single class is "unlabeled";
+// Pictures to run a model on, without labels: files, and folders searched for pictures (at any
+// depth, or only at the top with recursive = false), in the order given (a folder's pictures
+// sorted). The single class is "unlabeled";
 // ids are positions in the list. Paths are kept as given.
-DatasetContents read_image_list(const std::vector<std::string>& paths);
+DatasetContents read_image_list(const std::vector<std::string>& paths, bool recursive = true);
 
 struct DatasetOptions {
   Preprocess preprocess;

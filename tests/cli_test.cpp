@@ -1,6 +1,7 @@
 // The i2v tool end to end on a tiny Danbooru-style dump made here: vocabulary, training, eval,
 // tag, the i2v-feature model from the tagger, hash, search, forward/backward on every device
 // (and against PyTorch when /usr/bin/python3 has it), class activation maps, and clear errors.
+#include <algorithm>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -152,6 +153,27 @@ TEST_F(CliTest, TrainEvalTagHashSearchEndToEnd) {
       for (const json& pair : entry.at(key)) EXPECT_GE(pair.at(1).get<double>(), 0.25) << key;
     EXPECT_EQ(entry.at("rating").size(), 3u);
   }
+
+  // caption: a .txt beside each picture, the same whether tagged one by one or in batches;
+  // --append adds only what a caption lacks, after what it holds.
+  const std::string captioner = "caption original/0001 --weights runs/tag/best.safetensors --general-threshold 0.2 ";
+  ok(captioner + "--batch 1 --caption-extension .single");
+  const ToolRun caption = ok(captioner + "--batch 7 --scores scores.jsonl");
+  EXPECT_NE(caption.out.find("captioned"), std::string::npos) << caption.out;
+  ok(captioner + "--rating --append --caption-extension .single");
+  size_t captions = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(path("original/0001"))) {
+    if (entry.path().extension() != ".txt") continue;
+    ++captions;
+    const std::string batched = read_file(entry.path().string());
+    const std::string appended = read_file(std::filesystem::path(entry.path()).replace_extension(".single").string());
+    ASSERT_GT(batched.size(), 1u) << entry.path();  // tags, then a newline
+    EXPECT_EQ(appended.rfind(batched.substr(0, batched.size() - 1) + ", ", 0), 0u) << batched << appended;
+    EXPECT_NE(appended.find("safe"), std::string::npos) << appended;
+  }
+  EXPECT_GT(captions, 0u);
+  const std::string scores = read_file(path("scores.jsonl"));
+  EXPECT_EQ(size_t(std::count(scores.begin(), scores.end(), '\n')), captions);
 
   // i2v-feature from the tagger, then 4,096-bit hashes and a search.
   json feature = train_config("runs/feature", "i2v-feature");

@@ -1,11 +1,13 @@
 // What the tagger's outputs mean: plausible tags as the original release gives them, mAP per
 // category with its baseline, and the hash bit order.
 #include <cmath>
+#include <functional>
 
 #include <gtest/gtest.h>
 
 #include "base/error.h"
 #include "index/hashing.h"
+#include "train/captions.h"
 #include "train/tagging.h"
 
 namespace i2v {
@@ -31,6 +33,66 @@ TEST(PlausibleTags, ThresholdOrderAndRatingsAsTheRelease) {
   EXPECT_FLOAT_EQ(json.at("general").at(0).at(1).get<float>(), 0.9f);
   for (const char* key : {"general", "character", "copyright", "rating"}) EXPECT_TRUE(json.at(key).is_array()) << key;
   EXPECT_NE(to_text(tags).find("open mouth 0.90"), std::string::npos) << "names print with spaces";
+}
+
+// Outputs of a small vocabulary, and one picture's probabilities for them.
+const std::vector<ModelOutput> kCaptionOutputs = {
+    {"long_hair", "general"}, {"smile", "general"},   {"^_^", "general"},       {"blue_eyes", "general"},
+    {"solo", "general"},      {"hatsune_miku", "character"}, {"vocaloid", "copyright"}, {"safe", "rating"},
+    {"questionable", "rating"}};
+const std::vector<float> kCaptionProbabilities = {0.90f, 0.60f, 0.40f, 0.05f, 0.70f, 0.95f, 0.50f, 0.30f, 0.70f};
+
+std::vector<std::string> caption_with(const std::function<void(CaptionOptions&)>& set) {
+  CaptionOptions options;
+  set(options);
+  return caption_tags(kCaptionProbabilities.data(), kCaptionOutputs, options);
+}
+
+using Tags = std::vector<std::string>;
+
+TEST(Captions, ThresholdsPerCategoryMostProbableFirst) {
+  // General at 0.35 (long_hair, solo, smile, ^_^), characters and copyrights at 0.85.
+  EXPECT_EQ(caption_with([](CaptionOptions&) {}), (Tags{"long_hair", "solo", "smile", "^_^", "hatsune_miku"}));
+  EXPECT_EQ(caption_with([](CaptionOptions& o) {
+              o.general_threshold = 0.65f;
+              o.character_threshold = 0.5f;
+            }),
+            (Tags{"long_hair", "solo", "hatsune_miku", "vocaloid"}));
+}
+
+TEST(Captions, OrderingRatingUnderscoresAndKeepFirst) {
+  EXPECT_EQ(caption_with([](CaptionOptions& o) {
+              o.character_first = true;
+              o.rating = true;
+              o.replace_underscores = true;
+            }),
+            (Tags{"questionable", "hatsune miku", "long hair", "solo", "smile", "^_^"}));
+  // Moved to the front in the order given, matched with spaces or underscores; absent ones ignored.
+  EXPECT_EQ(caption_with([](CaptionOptions& o) { o.keep_first = {"smile", "hatsune miku", "not_there"}; }),
+            (Tags{"smile", "hatsune_miku", "long_hair", "solo", "^_^"}));
+}
+
+TEST(Captions, ExclusionAndTheCapKeepTheMostProbable) {
+  EXPECT_EQ(caption_with([](CaptionOptions& o) { o.exclude = {normalised_tag("Long_Hair"), "solo"}; }),
+            (Tags{"smile", "^_^", "hatsune_miku"}));
+  // The 3 most probable of both categories together: hatsune_miku 0.95, long_hair 0.9, solo 0.7.
+  EXPECT_EQ(caption_with([](CaptionOptions& o) { o.top_k = 3; }), (Tags{"long_hair", "solo", "hatsune_miku"}));
+}
+
+TEST(Captions, McutCutsAtTheLargestGap) {
+  // Sorted 0.9, 0.7, 0.6, 0.5, 0.1: the largest gap is 0.5 - 0.1.
+  EXPECT_FLOAT_EQ(mcut_threshold({0.1f, 0.9f, 0.6f, 0.5f, 0.7f}), 0.3f);
+  EXPECT_FLOAT_EQ(mcut_threshold({0.95f, 0.5f}), 0.725f);
+  EXPECT_EQ(mcut_threshold({0.3f}), 1.0f);
+  // General 0.9, 0.7, 0.6, 0.4, 0.05: cut at 0.225; characters and copyrights 0.95, 0.5: at 0.725.
+  EXPECT_EQ(caption_with([](CaptionOptions& o) { o.mcut = true; }),
+            (Tags{"long_hair", "solo", "smile", "^_^", "hatsune_miku"}));
+}
+
+TEST(Captions, AppendingKeepsTheExistingTagsFirst) {
+  EXPECT_EQ(split_caption(" a,b ,, long hair \n"), (Tags{"a", "b", "long hair"}));
+  EXPECT_EQ(split_caption(""), Tags{});
+  EXPECT_EQ(merge_captions({"my_style", "long hair"}, {"long_hair", "smile"}), (Tags{"my_style", "long hair", "smile"}));
 }
 
 TEST(TagEvaluation, MapPerCategoryAndBaselineByHand) {

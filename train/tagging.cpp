@@ -12,6 +12,12 @@
 
 namespace i2v {
 
+std::vector<float> tag_probabilities(const float* logits, size_t count) {
+  std::vector<float> probabilities(count);
+  for (size_t k = 0; k < count; ++k) probabilities[k] = float(1.0 / (1.0 + std::exp(-double(logits[k]))));
+  return probabilities;
+}
+
 PlausibleTags estimate_plausible_tags(const float* probabilities, const std::vector<ModelOutput>& outputs,
                                       float threshold, int top) {
   PlausibleTags tags;

@@ -21,6 +21,9 @@ struct PlausibleTags {
   std::vector<std::pair<std::string, float>> general, character, copyright, rating;
 };
 
+// A tagger's probabilities: the sigmoid of each of `count` logits.
+std::vector<float> tag_probabilities(const float* logits, size_t count);
+
 PlausibleTags estimate_plausible_tags(const float* probabilities, const std::vector<ModelOutput>& outputs,
                                       float threshold = 0.25f, int top = 0);
 
