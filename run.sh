@@ -26,9 +26,23 @@ PACKAGES=(
   clang libclang-rt-dev libomp-dev
   openmpi-bin libopenmpi-dev
 )
-# What the tests' cross-checks run (PyTorch, numpy, and protobuf's encoder for the Caffe
-# importer's fixtures): a test that needs one fails without it (tests/test_policy_test.cpp).
-TEST_PACKAGES=(python3 python3-numpy python3-torch python3-protobuf)
+# What the tests' cross-checks run (PyTorch, numpy, protobuf's encoder for the Caffe importer's
+# fixtures, the ONNX checker, PIL for the WD taggers' preprocessing): a test that needs one fails
+# without it (tests/test_policy_test.cpp).
+TEST_PACKAGES=(python3 python3-numpy python3-torch python3-protobuf python3-onnx python3-pil)
+# ONNX Runtime for the ONNX export tests, from the npm registry into the build folder. Its install
+# script would fetch the CUDA provider from nuget.org: skipped (the CPU runtime is in the package).
+ONNXRUNTIME_NODE=onnxruntime-node@1.30.0
+
+install_onnx_runtime() {
+  command -v npm >/dev/null || install_missing_packages npm
+  local prefix="$BUILD_DIR/npm"
+  [ -f "$prefix/node_modules/onnxruntime-node/package.json" ] &&
+    grep -q "\"version\": \"${ONNXRUNTIME_NODE#*@}\"" "$prefix/node_modules/onnxruntime-node/package.json" && return 0
+  echo "run.sh: installing $ONNXRUNTIME_NODE into $prefix"
+  mkdir -p "$prefix"
+  npm install --prefix "$prefix" --ignore-scripts --no-audit --no-fund --loglevel=error "$ONNXRUNTIME_NODE"
+}
 
 usage() {
   cat <<'TXT'
@@ -86,6 +100,7 @@ case "${1:-help}" in
   test)
     install_missing_packages "${TEST_PACKAGES[@]}"
     build
+    install_onnx_runtime
     ctest --test-dir "$BUILD_DIR" -j"$JOBS" --output-on-failure
     ;;
   fuzz)

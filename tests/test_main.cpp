@@ -3,8 +3,11 @@
 // every new tensor (so that an output a kernel never wrote fails a comparison) and makes the GPU's
 // matrix products fp32 (kernels/precision.h): tests compare devices at fp32 tolerances, and the
 // ones of the TF32 tensor-core kernels set tf32 themselves.
+#include <cctype>
 #include <cstdlib>
 #include <functional>
+
+#include <fmt/format.h>
 
 #include "kernels/precision.h"
 #include "kernels/sim/simt.h"
@@ -41,10 +44,26 @@ std::string python_missing(const std::string& modules) {
     std::string module = modules.substr(begin, end - begin);
     module.erase(0, module.find_first_not_of(' '));
     const size_t dot = module.find('.');  // google.protobuf -> python3-protobuf
-    packages += " python3-" + (module.rfind("google.", 0) == 0 ? module.substr(dot + 1) : module);
+    std::string package = module.rfind("google.", 0) == 0 ? module.substr(dot + 1) : module;
+    for (char& c : package) c = char(std::tolower(static_cast<unsigned char>(c)));  // PIL -> python3-pil
+    packages += " python3-" + package;
     begin = end + 1;
   }
   return "/usr/bin/python3 cannot import " + modules + ": install python3" + packages + " (./run.sh test installs them)";
+}
+
+std::string onnx_runtime_missing() {
+  if (std::system("node --version > /dev/null 2>&1") != 0) return "node is missing: ./run.sh test installs it (npm)";
+  const std::string probe =
+      fmt::format("NODE_PATH='{}' node -e \"require('onnxruntime-node')\" > /dev/null 2>&1", I2V_NODE_MODULES);
+  if (std::system(probe.c_str()) == 0) return "";
+  return fmt::format("onnxruntime-node is not in {}: ./run.sh test installs it (npm install --prefix <build>/npm "
+                     "--ignore-scripts onnxruntime-node)", I2V_NODE_MODULES);
+}
+
+std::string onnx_runtime_command(const std::string& model, const std::string& input, const std::string& output) {
+  return fmt::format("NODE_PATH='{}' node '{}/tests/onnx_runtime_run.js' '{}' '{}' '{}'", I2V_NODE_MODULES,
+                     I2V_SOURCE_DIR, model, input, output);
 }
 
 std::vector<Device> all_devices() { return available_devices(); }

@@ -42,6 +42,13 @@ Tensor random_tensor(const Shape& shape, std::mt19937_64& rng, Device device = D
 // CUDA GPU, an AVX-512 CPU; tests/test_policy_test.cpp holds the tests to it).
 std::string python_missing(const std::string& modules);
 
+// Why ONNX Runtime cannot run here (node, or onnxruntime-node in the build's npm/ folder, where
+// ./run.sh test installs it, is missing), naming the fix; empty when it can.
+std::string onnx_runtime_missing();
+// The shell command that runs the ONNX file `model` in ONNX Runtime on the float32 .npy `input`
+// and writes its first output to the .npy `output` (tests/onnx_runtime_run.js).
+std::string onnx_runtime_command(const std::string& model, const std::string& input, const std::string& output);
+
 // While it lives, the process may map at most `bytes` more than it has mapped now: an
 // allocation of a size a file merely declares then fails at once instead of filling the memory.
 class AddressSpaceLimit {

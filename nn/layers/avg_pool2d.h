@@ -30,6 +30,7 @@ class AvgPool2d final : public Layer {
   void clear_saved() override { output_.reset(); }
 
   const Pool2dOptions& options() const { return options_; }
+  bool count_include_pad() const { return count_include_pad_; }
 
  private:
   Pool2dGeometry geometry(const Shape& input) const;

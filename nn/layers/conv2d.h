@@ -42,6 +42,9 @@ class Conv2d final : public Layer {
 
   int64_t in_channels() const { return in_channels_; }
   int64_t out_channels() const { return out_channels_; }
+  Extent2d kernel() const { return kernel_; }
+  Extent2d stride() const { return stride_; }
+  Extent2d padding() const { return padding_; }
   Parameter& weight() { return params_.weight; }
   Parameter& bias() { return params_.bias; }  // undefined value when built without bias
 
