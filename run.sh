@@ -17,7 +17,8 @@ PASSIVE_WAIT=${OMP_WAIT_POLICY:-passive}
 
 # Debian 12 packages the build needs (the CUDA toolkit is optional: /usr/local/cuda when present);
 # clang with libFuzzer and its OpenMP builds the fuzz targets (fuzz/); OpenMPI starts and connects
-# the processes of a distributed training run (mpirun -np R i2v train; its tests run 2 ranks).
+# the processes of a distributed training run (mpirun -np R i2v train; its tests run 2 ranks);
+# pybind11 binds the Python module (python/).
 PACKAGES=(
   cmake ninja-build g++ pkg-config
   libfmt-dev nlohmann-json3-dev libcli11-dev libeigen3-dev libboost-context-dev
@@ -25,6 +26,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev libomp-dev
   openmpi-bin libopenmpi-dev
+  python3-dev pybind11-dev
 )
 # What the tests' cross-checks run (PyTorch, numpy, protobuf's encoder for the Caffe importer's
 # fixtures, the ONNX checker, PIL for the WD taggers' preprocessing): a test that needs one fails
@@ -54,7 +56,8 @@ usage: ./run.sh COMMAND
   fuzz [SECONDS]
           build the fuzz targets (fuzz/), run each for SECONDS (default 60) from its seed corpus;
           prints executions and findings per target (findings in <build>/asan/fuzz/findings/)
-  build   install what is missing, configure and build (incremental)
+  build   install what is missing, configure and build (incremental); afterwards
+          python3 -c "import i2v" finds the Python module (<build>/python)
   bench   build, then run the emulator benchmark and the training step beside PyTorch
           (more in bench/; results: bench/RESULTS.md)
   help    this text
@@ -88,6 +91,18 @@ build() {
   local targets=()
   (($# > 0)) && targets=(--target "$@")
   cmake --build "$BUILD_DIR" -j"$JOBS" "${targets[@]}"
+  (($# == 0)) && link_python_module
+  return 0
+}
+
+# `import i2v` for Debian's python3 without pip: an i2v.pth in the user's site-packages names the
+# folder the module is built into (<build>/python).
+link_python_module() {
+  [ -d "$BUILD_DIR/python" ] || return 0
+  local site
+  site=$(/usr/bin/python3 -m site --user-site)
+  mkdir -p "$site"
+  (cd "$BUILD_DIR/python" && pwd) > "$site/i2v.pth"
 }
 
 case "${1:-help}" in

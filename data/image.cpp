@@ -275,8 +275,7 @@ Image decode_with_stb(ImageFormat format, const uint8_t* data, size_t size, cons
   const unsigned char* rgba = pixels.get();
   for (size_t i = 0; i < count; ++i) {
     const unsigned a = rgba[i * 4 + 3];
-    for (size_t c = 0; c < 3; ++c)  // composite on white
-      image.rgb[i * 3 + c] = uint8_t((rgba[i * 4 + c] * a + 255 * (255 - a) + 127) / 255);
+    for (size_t c = 0; c < 3; ++c) image.rgb[i * 3 + c] = composite_on_white(rgba[i * 4 + c], a);
   }
   return image;
 }

@@ -28,6 +28,12 @@ struct Image {
   const uint8_t* pixel(int x, int y) const { return &rgb[(size_t(y) * size_t(width) + size_t(x)) * 3]; }
 };
 
+// An 8-bit colour value of a pixel with this alpha, composited on white: how pictures with
+// transparency become RGB everywhere in i2v.
+inline uint8_t composite_on_white(unsigned value, unsigned alpha) {
+  return uint8_t((value * alpha + 255 * (255 - alpha) + 127) / 255);
+}
+
 enum class ImageFormat { jpeg, png, gif, bmp };
 const char* image_format_name(ImageFormat format);
 // Whether a file extension names one of those formats: "jpg", ".JPEG", "png", "gif", "bmp" (with

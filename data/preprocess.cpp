@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -109,6 +110,14 @@ DecodeOptions Preprocess::decode_options(const Box& box, int width, int height, 
   options.min_width = int(std::ceil(size * double(width) / box.width - 1e-9));
   options.min_height = int(std::ceil(size * double(height) / box.height - 1e-9));
   return options;
+}
+
+void Preprocess::picture_to_chw(const Image& picture, float* chw) const {
+  Rng unused(0);  // the centre view draws nothing
+  const Box box = source_box(picture.width, picture.height, 0, unused);
+  std::vector<float> hwc(size_t(size) * size_t(size) * 3);
+  resample(picture, box, size, size, hwc.data());
+  to_chw(hwc.data(), false, chw);
 }
 
 void Preprocess::to_chw(const float* hwc, bool flip, float* chw) const {

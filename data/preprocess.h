@@ -77,6 +77,9 @@ struct Preprocess {
   // `hwc` (size × size × 3 floats, RGB, 0..255, from resample()) -> `chw` (3 × size × size),
   // mirrored when `flip`, in the channel order, scaled and normalised.
   void to_chw(const float* hwc, bool flip, float* chw) const;
+  // The network input of a decoded picture at inference: view 0 (the centre), no flip — what
+  // Dataset::load makes of it, less the JPEG decoder's DCT-domain shortcut. chw: 3 × size × size.
+  void picture_to_chw(const Image& picture, float* chw) const;
 
   // The mean (and, when `with_std`, the std) of `stats`, measured in RGB pixel values, in this
   // preprocessing's channel order and scale.

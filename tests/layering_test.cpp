@@ -32,6 +32,7 @@ const std::map<std::string, std::set<std::string>>& allowed_includes() {
       {"train", {"base", "kernels", "nn", "data", "train"}},
       {"index", {"base", "kernels", "nn", "index"}},
       {"apps", {"base", "kernels", "nn", "data", "train", "index", "apps"}},
+      {"python", {"base", "kernels", "nn", "data", "train", "index", "python"}},
       {"fuzz", {"base", "kernels", "nn", "data", "train", "index", "fuzz"}},
   };
   return graph;
