@@ -8,7 +8,7 @@
 // bias and input gradients (conv1_1 no input gradient: in training nothing needs the image's).
 // Counters: GFLOP/s (a multiply-add is 2 FLOP; backward does twice the forward's GEMM FLOPs,
 // conv1_1 once) and, on the cpu, peak_fraction: GFLOP/s over the fp32 FMA peak measured at
-// start-up with as many threads as OpenMP uses (fma_peak.h), or over the vdpbf16ps peak when
+// start-up with as many threads as OpenMP uses (kernels/cpu_peak.h), or over the vdpbf16ps peak when
 // --precision=bf16 runs on it (kernels/gemm.h's cpu_arithmetic). bench/conv_vs_torch.py runs this and
 // PyTorch on the same shapes. On a GPU (--device=cuda) the same code runs the CUDA kernels;
 // --device=sim with a small --image only checks that they run.
@@ -18,7 +18,7 @@
 #include <fmt/format.h>
 
 #include "bench/bench_util.h"
-#include "bench/fma_peak.h"
+#include "kernels/cpu_peak.h"
 #include "kernels/gemm.h"
 #include "kernels/precision.h"
 #include "nn/layers/conv2d.h"
@@ -104,13 +104,13 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("image", std::to_string(g_image));
   if (!g_device.is_cpu()) benchmark::AddCustomContext("precision", precision_name(matmul_precision()));
   if (g_device.is_cpu()) {
-    const bench::FmaPeak peak = bench::measure_fma_peak(omp_get_max_threads());
+    const CpuPeak peak = measure_fma_peak(omp_get_max_threads());
     g_peak_gflops = peak.gflops;
     benchmark::AddCustomContext("fp32_peak_gflops", fmt::format("{:.1f}", peak.gflops));
     benchmark::AddCustomContext("fp32_peak", fmt::format("{} threads, {} FMA loop", peak.threads, peak.isa));
     benchmark::AddCustomContext("arithmetic", cpu::cpu_arithmetic_name(cpu::cpu_arithmetic()));
     if (cpu::cpu_arithmetic() == cpu::CpuArithmetic::bf16_pairs) {
-      g_peak_gflops = bench::measure_dpbf16_peak(omp_get_max_threads()).gflops;
+      g_peak_gflops = measure_dpbf16_peak(omp_get_max_threads()).gflops;
       benchmark::AddCustomContext("bf16_peak_gflops", fmt::format("{:.1f}", g_peak_gflops));
     }
   }

@@ -10,7 +10,7 @@
 // Precision::bf16 (kernels/gemm.h's CpuArithmetic). GPU variants: tile_64x64x16 and
 // tile_128x128x8 (kernels/gemm.cu, fp32), tf32_128x128x32 and bf16_128x128x32
 // (kernels/gemm_tensor_core.cu, tensor cores). Counters: GFLOP/s and, on the cpu, peak_fraction
-// over the peak measured at start-up (fma_peak.h): the vdpbf16ps peak for avx512_bf16, the fp32
+// over the peak measured at start-up (kernels/cpu_peak.h): the vdpbf16ps peak for avx512_bf16, the fp32
 // FMA peak for the others.
 #include <omp.h>
 
@@ -21,7 +21,7 @@
 #include <fmt/format.h>
 
 #include "bench/bench_util.h"
-#include "bench/fma_peak.h"
+#include "kernels/cpu_peak.h"
 #include "kernels/cpu_features.h"
 #include "base/error.h"
 #include "kernels/gemm.h"
@@ -70,6 +70,7 @@ std::vector<Variant> variants() {
       v.push_back({"avx512_bf16",
                    [](auto... args) {
                      PrecisionScope bf16(Precision::bf16);
+                     cpu::Bf16KernelScope pairs(cpu::CpuArithmetic::bf16_pairs);  // even where it is slower
                      cpu::gemm_avx512(args...);
                    },
                    1.5e-2, true});
@@ -163,11 +164,11 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("device", g_device.name());
   if (g_device.is_cpu()) {
-    const bench::FmaPeak peak = bench::measure_fma_peak(omp_get_max_threads());
+    const CpuPeak peak = measure_fma_peak(omp_get_max_threads());
     g_peak_gflops = peak.gflops;
     benchmark::AddCustomContext("fp32_peak_gflops", fmt::format("{:.1f}", peak.gflops));
     if (cpu_has_avx512_bf16()) {
-      g_bf16_peak_gflops = bench::measure_dpbf16_peak(omp_get_max_threads()).gflops;
+      g_bf16_peak_gflops = measure_dpbf16_peak(omp_get_max_threads()).gflops;
       benchmark::AddCustomContext("bf16_peak_gflops", fmt::format("{:.1f}", g_bf16_peak_gflops));
     }
   }

@@ -1,21 +1,48 @@
 // CPU GEMM: the packed AVX-512 kernel for float when the CPU has AVX-512, Eigen's blocked,
 // vectorised and OpenMP-parallel product otherwise (and always for double); and the one place
 // that decides the CPU's arithmetic (cpu_arithmetic).
+#include <atomic>
 #include <type_traits>
 #include <vector>
 
 #include <Eigen/Core>
 
 #include "kernels/cpu_features.h"
+#include "kernels/cpu_peak.h"
 #include "kernels/gemm.h"
 #include "kernels/precision.h"
 #include "kernels/tensor_core_fragments.h"
 
 namespace i2v::cpu {
 
+namespace {
+
+// The kernel a Bf16KernelScope forces (a CpuArithmetic), or -1: measured.
+std::atomic<int> g_forced_bf16_kernel{-1};
+
+}  // namespace
+
+bool cpu_dpbf16_outruns_fma() {
+  static const bool outruns = [] {
+    if (!cpu_has_avx512_bf16()) return false;
+    const long iterations = 50'000;  // 1.2 M instructions a trial: well under a millisecond
+    const double fma = measure_fma_peak(1, 5, iterations).gflops;
+    const double dpbf16 = measure_dpbf16_peak(1, 5, iterations).gflops;
+    return dpbf16 >= 1.25 * fma;
+  }();
+  return outruns && cpu_has_avx512_bf16();
+}
+
+Bf16KernelScope::Bf16KernelScope(CpuArithmetic kernel) : previous_(g_forced_bf16_kernel.exchange(int(kernel))) {}
+
+Bf16KernelScope::~Bf16KernelScope() { g_forced_bf16_kernel.store(previous_); }
+
 CpuArithmetic cpu_arithmetic() {
   if (matmul_precision() != Precision::bf16) return CpuArithmetic::fp32;
-  return cpu_has_avx512_bf16() ? CpuArithmetic::bf16_pairs : CpuArithmetic::bf16_rounded;
+  if (!cpu_has_avx512_bf16()) return CpuArithmetic::bf16_rounded;
+  const int forced = g_forced_bf16_kernel.load(std::memory_order_relaxed);
+  if (forced >= 0) return CpuArithmetic(forced);
+  return cpu_dpbf16_outruns_fma() ? CpuArithmetic::bf16_pairs : CpuArithmetic::bf16_rounded;
 }
 
 const char* cpu_arithmetic_name(CpuArithmetic arithmetic) {

@@ -27,7 +27,8 @@ namespace i2v::cpu {
 // How the CPU computes a float product, decided here once for the GEMMs and the fused
 // convolutions (kernels/conv_avx512.h) from matmul_precision() and the CPU's features:
 //   fp32          at fp32 and tf32 (the CPU has no TF32): fp32 operands, FMAs, fp32 sums;
-//   bf16_pairs    at bf16 on a CPU with AVX-512 BF16: both operands rounded to bfloat16 while
+//   bf16_pairs    at bf16 on a CPU whose vdpbf16ps (AVX-512 BF16) outruns its fp32 FMAs: both
+//                 operands rounded to bfloat16 while
 //                 they are packed (to_bf16, kernels/tensor_core_fragments.h: to nearest, ties to
 //                 even; NaN stays NaN), two consecutive depth steps in each 32-bit element, and
 //                 vdpbf16ps adds both products to the fp32 sum: half the bytes of packed panels,
@@ -35,10 +36,33 @@ namespace i2v::cpu {
 //                 (subnormals) as zero and flushes sums below it to zero;
 //   bf16_rounded  at bf16 elsewhere: the same rounded operands, summed by the fp32 kernel (packed
 //                 and rounded on AVX-512; rounded copies for Eigen): bf16's numbers, fp32's speed.
+// Whether vdpbf16ps outruns the FMAs is measured once per process (cpu_dpbf16_outruns_fma): each
+// does twice an FMA's FLOPs, but cores differ in how often they issue it. AMD Zen 4 issues one
+// per cycle as it does one FMA (bf16 twice fp32's FLOP rate); Intel's Sapphire and Emerald Rapids
+// one every other cycle against two FMAs per cycle (half of fp32's rate: bf16_pairs made a
+// training step 1.6x slower than fp32 there), so they take bf16_rounded.
 // Products are exact either way (8-bit significands), sums fp32: a bf16 result differs from the
 // product of the rounded operands in double by fp32 summation error alone.
 enum class CpuArithmetic { fp32, bf16_pairs, bf16_rounded };
 CpuArithmetic cpu_arithmetic();
+
+// True when the CPU has AVX-512 BF16 and one core's vdpbf16ps FLOP rate is at least 1.25x its
+// fp32 FMA rate (kernels/cpu_peak.h, single thread, best of 5 short trials each: ~2 ms, once).
+// The known cores are 2x on either side of 1, so the choice does not flicker between runs.
+bool cpu_dpbf16_outruns_fma();
+
+// For tests and benchmarks: while a Bf16KernelScope lives, bf16 on a CPU with AVX-512 BF16 takes
+// the given kernel whatever the measurement says (not from inside a parallel region).
+class Bf16KernelScope {
+ public:
+  explicit Bf16KernelScope(CpuArithmetic kernel);
+  ~Bf16KernelScope();
+  Bf16KernelScope(const Bf16KernelScope&) = delete;
+  Bf16KernelScope& operator=(const Bf16KernelScope&) = delete;
+
+ private:
+  int previous_;
+};
 const char* cpu_arithmetic_name(CpuArithmetic arithmetic);
 
 // The two CPU implementations behind cpu::gemm, named so tests and benchmarks can run each.

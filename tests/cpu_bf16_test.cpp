@@ -58,12 +58,14 @@ class CpuBf16 : public testing::TestWithParam<Bf16Path> {
     if (path.avx512_bf16 && !cpu_has_avx512_bf16()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
     if (!path.avx512f) avx512f_off_.emplace(CpuFeature::avx512f);
     if (!path.avx512_bf16) avx512_bf16_off_.emplace(CpuFeature::avx512_bf16);
+    kernel_.emplace(path.arithmetic);  // whichever the CPU would pick
     precision_.emplace(Precision::bf16);
     ASSERT_EQ(cpu::cpu_arithmetic(), path.arithmetic);
   }
 
  private:
   std::optional<CpuFeatureOff> avx512f_off_, avx512_bf16_off_;
+  std::optional<cpu::Bf16KernelScope> kernel_;
   std::optional<PrecisionScope> precision_;
 };
 
@@ -309,7 +311,7 @@ TEST(CpuArithmetic, FollowsThePrecision) {
   {
     PrecisionScope scope(Precision::bf16);
     EXPECT_EQ(cpu::cpu_arithmetic(),
-              cpu_has_avx512_bf16() ? cpu::CpuArithmetic::bf16_pairs : cpu::CpuArithmetic::bf16_rounded);
+              cpu::cpu_dpbf16_outruns_fma() ? cpu::CpuArithmetic::bf16_pairs : cpu::CpuArithmetic::bf16_rounded);
   }
   EXPECT_EQ(product(Precision::fp32), product(Precision::tf32));
   EXPECT_NE(product(Precision::fp32), product(Precision::bf16));

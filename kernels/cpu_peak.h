@@ -6,20 +6,25 @@
 //
 // The bf16 peak the same way, on CPUs with AVX-512 BF16: 24 independent vdpbf16ps on zmm
 // registers (each 16 lanes × 2 products × 2 FLOP = 64 FLOP, twice an fp32 FMA's 32).
+//
+// The benchmarks report their results against these peaks; cpu_arithmetic() (kernels/gemm.h)
+// measures both once, briefly, to choose its bf16 kernel.
 #pragma once
 
 #include <string>
 
-namespace i2v::bench {
+namespace i2v {
 
-struct FmaPeak {
+struct CpuPeak {
   double gflops = 0;  // fp32 GFLOP/s, all threads together
   int threads = 0;
   std::string isa;    // "avx512" or "avx2"; "avx512_bf16" for the bf16 peak
 };
 
-FmaPeak measure_fma_peak(int threads, int trials = 7);
+// Each trial runs `iterations` steps of 24 instructions on every thread (the default takes about
+// a second per trial on one core).
+CpuPeak measure_fma_peak(int threads, int trials = 7, long iterations = 20'000'000);
 // Requires cpu_has_avx512_bf16() (kernels/cpu_features.h). gflops counts bf16 dot-product FLOPs.
-FmaPeak measure_dpbf16_peak(int threads, int trials = 7);
+CpuPeak measure_dpbf16_peak(int threads, int trials = 7, long iterations = 20'000'000);
 
-}  // namespace i2v::bench
+}  // namespace i2v
