@@ -12,10 +12,15 @@ bool cpu_has_avx512f();
 // pairs summed into fp32; Intel Cooper Lake and Sapphire Rapids on, AMD Zen 4 on).
 bool cpu_has_avx512_bf16();
 
-// For tests and benchmarks: while a CpuFeatureOff lives, its feature answers false (and so does
-// AVX-512 BF16 when AVX-512F is off), so the code that asks takes the path of a CPU without it.
-// Set it before the work it affects starts, not from inside a parallel region.
-enum class CpuFeature { avx512f, avx512_bf16 };
+// True when the CPU has AMX with BF16 (tile registers and TDPBF16PS: a 16×32 by 32×16 bf16 tile
+// product into 16×16 fp32 sums; Intel Sapphire Rapids on) and AVX-512F, and Linux lets this
+// process use the tiles (asked once: arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)).
+bool cpu_has_amx_bf16();
+
+// For tests and benchmarks: while a CpuFeatureOff lives, its feature answers false (and so do
+// AVX-512 BF16 and AMX when AVX-512F is off), so the code that asks takes the path of a CPU
+// without it. Set it before the work it affects starts, not from inside a parallel region.
+enum class CpuFeature { avx512f, avx512_bf16, amx_bf16 };
 
 class CpuFeatureOff {
  public:

@@ -39,9 +39,9 @@ Bf16KernelScope::~Bf16KernelScope() { g_forced_bf16_kernel.store(previous_); }
 
 CpuArithmetic cpu_arithmetic() {
   if (matmul_precision() != Precision::bf16) return CpuArithmetic::fp32;
-  if (!cpu_has_avx512_bf16()) return CpuArithmetic::bf16_rounded;
   const int forced = g_forced_bf16_kernel.load(std::memory_order_relaxed);
   if (forced >= 0) return CpuArithmetic(forced);
+  if (cpu_has_amx_bf16()) return CpuArithmetic::bf16_amx;
   return cpu_dpbf16_outruns_fma() ? CpuArithmetic::bf16_pairs : CpuArithmetic::bf16_rounded;
 }
 
@@ -50,6 +50,7 @@ const char* cpu_arithmetic_name(CpuArithmetic arithmetic) {
     case CpuArithmetic::fp32: return "fp32";
     case CpuArithmetic::bf16_pairs: return "bf16 (vdpbf16ps)";
     case CpuArithmetic::bf16_rounded: return "bf16 (rounded operands, fp32 FMA)";
+    case CpuArithmetic::bf16_amx: return "bf16 (AMX tiles)";
   }
   return "?";
 }

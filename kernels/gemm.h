@@ -36,6 +36,11 @@ namespace i2v::cpu {
 //                 (subnormals) as zero and flushes sums below it to zero;
 //   bf16_rounded  at bf16 elsewhere: the same rounded operands, summed by the fp32 kernel (packed
 //                 and rounded on AVX-512; rounded copies for Eigen): bf16's numbers, fp32's speed.
+//   bf16_amx      at bf16 on a CPU with AMX-BF16 (Intel Sapphire Rapids on): the bf16_pairs
+//                 panels (A's rows of pairs, as tiles take them, depth padded to whole tiles with
+//                 zero pairs), multiplied on the tiles: TDPBF16PS adds an 8×32 A tile times a
+//                 32×16 B tile into 8×16 fp32 sums, 8192 products an instruction (measured here:
+//                 ~1.6 TFLOP/s a core with the tile loads, against 240 GFLOP/s of fp32 FMAs).
 // Whether vdpbf16ps outruns the FMAs is measured once per process (cpu_dpbf16_outruns_fma): each
 // does twice an FMA's FLOPs, but cores differ in how often they issue it. AMD Zen 4 issues one
 // per cycle as it does one FMA (bf16 twice fp32's FLOP rate); Intel's Sapphire and Emerald Rapids
@@ -43,7 +48,7 @@ namespace i2v::cpu {
 // training step 1.6x slower than fp32 there), so they take bf16_rounded.
 // Products are exact either way (8-bit significands), sums fp32: a bf16 result differs from the
 // product of the rounded operands in double by fp32 summation error alone.
-enum class CpuArithmetic { fp32, bf16_pairs, bf16_rounded };
+enum class CpuArithmetic { fp32, bf16_pairs, bf16_rounded, bf16_amx };
 CpuArithmetic cpu_arithmetic();
 
 // True when the CPU has AVX-512 BF16 and one core's vdpbf16ps FLOP rate is at least 1.25x its
@@ -51,8 +56,8 @@ CpuArithmetic cpu_arithmetic();
 // The known cores are 2x on either side of 1, so the choice does not flicker between runs.
 bool cpu_dpbf16_outruns_fma();
 
-// For tests and benchmarks: while a Bf16KernelScope lives, bf16 on a CPU with AVX-512 BF16 takes
-// the given kernel whatever the measurement says (not from inside a parallel region).
+// For tests and benchmarks: while a Bf16KernelScope lives, bf16 takes the given kernel, which the
+// CPU must have, whatever cpu_arithmetic() would pick (not from inside a parallel region).
 class Bf16KernelScope {
  public:
   explicit Bf16KernelScope(CpuArithmetic kernel);

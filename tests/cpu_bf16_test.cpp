@@ -1,5 +1,6 @@
 // The CPU's matrix products in bf16 (kernels/precision.h; kernels/gemm.h's CpuArithmetic), on each
 // path a CPU can take, all reachable here by switching CPU features off (CpuFeatureOff):
+//   amx              AMX-BF16: the same pairs on tiles (TDPBF16PS), A's as rows of pairs;
 //   vdpbf16ps        AVX-512 BF16: bf16 pairs packed along k, vdpbf16ps sums them;
 //   avx512_rounded   AVX-512 without BF16: packed operands rounded, the fp32 micro-kernel;
 //   eigen_rounded    no AVX-512: Eigen on rounded copies.
@@ -38,14 +39,15 @@ std::vector<float> rounded_bf16(std::vector<float> v) {
 
 struct Bf16Path {
   std::string name;
-  bool avx512f, avx512_bf16;  // what the path uses
+  bool avx512f, avx512_bf16, amx_bf16;  // what the path uses
   cpu::CpuArithmetic arithmetic;
 };
 
 const Bf16Path kPaths[] = {
-    {"vdpbf16ps", true, true, cpu::CpuArithmetic::bf16_pairs},
-    {"avx512_rounded", true, false, cpu::CpuArithmetic::bf16_rounded},
-    {"eigen_rounded", false, false, cpu::CpuArithmetic::bf16_rounded},
+    {"amx", true, false, true, cpu::CpuArithmetic::bf16_amx},
+    {"vdpbf16ps", true, true, false, cpu::CpuArithmetic::bf16_pairs},
+    {"avx512_rounded", true, false, false, cpu::CpuArithmetic::bf16_rounded},
+    {"eigen_rounded", false, false, false, cpu::CpuArithmetic::bf16_rounded},
 };
 
 // Every test runs at Precision::bf16 on its path: the features the path does not use are
@@ -56,15 +58,17 @@ class CpuBf16 : public testing::TestWithParam<Bf16Path> {
     const Bf16Path& path = GetParam();
     if (path.avx512f && !cpu_has_avx512f()) GTEST_SKIP() << "this CPU has no AVX-512";
     if (path.avx512_bf16 && !cpu_has_avx512_bf16()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+    if (path.amx_bf16 && !cpu_has_amx_bf16()) GTEST_SKIP() << "this CPU has no AMX-BF16 (or Linux refused the tiles)";
     if (!path.avx512f) avx512f_off_.emplace(CpuFeature::avx512f);
     if (!path.avx512_bf16) avx512_bf16_off_.emplace(CpuFeature::avx512_bf16);
+    if (!path.amx_bf16) amx_bf16_off_.emplace(CpuFeature::amx_bf16);
     kernel_.emplace(path.arithmetic);  // whichever the CPU would pick
     precision_.emplace(Precision::bf16);
     ASSERT_EQ(cpu::cpu_arithmetic(), path.arithmetic);
   }
 
  private:
-  std::optional<CpuFeatureOff> avx512f_off_, avx512_bf16_off_;
+  std::optional<CpuFeatureOff> avx512f_off_, avx512_bf16_off_, amx_bf16_off_;
   std::optional<cpu::Bf16KernelScope> kernel_;
   std::optional<PrecisionScope> precision_;
 };
@@ -310,14 +314,15 @@ TEST(CpuArithmetic, FollowsThePrecision) {
   }
   {
     PrecisionScope scope(Precision::bf16);
-    EXPECT_EQ(cpu::cpu_arithmetic(),
-              cpu::cpu_dpbf16_outruns_fma() ? cpu::CpuArithmetic::bf16_pairs : cpu::CpuArithmetic::bf16_rounded);
+    EXPECT_EQ(cpu::cpu_arithmetic(), cpu_has_amx_bf16()                ? cpu::CpuArithmetic::bf16_amx
+                                     : cpu::cpu_dpbf16_outruns_fma() ? cpu::CpuArithmetic::bf16_pairs
+                                                                     : cpu::CpuArithmetic::bf16_rounded);
   }
   EXPECT_EQ(product(Precision::fp32), product(Precision::tf32));
   EXPECT_NE(product(Precision::fp32), product(Precision::bf16));
 }
 
-// A CpuFeatureOff switches its feature off for its lifetime, and AVX-512 BF16 with AVX-512F.
+// A CpuFeatureOff switches its feature off for its lifetime, and AVX-512 BF16 and AMX with AVX-512F.
 TEST(CpuFeatures, SwitchedOffForAScope) {
   const bool avx512f = cpu_has_avx512f(), bf16 = cpu_has_avx512_bf16();
   EXPECT_TRUE(avx512f || !bf16);
@@ -331,9 +336,17 @@ TEST(CpuFeatures, SwitchedOffForAScope) {
     CpuFeatureOff off(CpuFeature::avx512f);
     EXPECT_FALSE(cpu_has_avx512f());
     EXPECT_FALSE(cpu_has_avx512_bf16());
+    EXPECT_FALSE(cpu_has_amx_bf16());
+  }
+  const bool amx = cpu_has_amx_bf16();
+  {
+    CpuFeatureOff off(CpuFeature::amx_bf16);
+    EXPECT_FALSE(cpu_has_amx_bf16());
+    EXPECT_EQ(cpu_has_avx512_bf16(), bf16);
   }
   EXPECT_EQ(cpu_has_avx512f(), avx512f);
   EXPECT_EQ(cpu_has_avx512_bf16(), bf16);
+  EXPECT_EQ(cpu_has_amx_bf16(), amx);
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // The calls that ask whether the hardware a test needs is present.
-const std::vector<std::string> kHardwareChecks = {"cuda_available()", "cpu_has_avx512f()", "cpu_has_avx512_bf16()"};
+const std::vector<std::string> kHardwareChecks = {"cuda_available()", "cpu_has_avx512f()", "cpu_has_avx512_bf16()",
+                                                  "cpu_has_amx_bf16()"};
 
 // "file:line: text" of each GTEST_SKIP under `directory` whose line does not ask for hardware.
 std::vector<std::string> skips_without_hardware(const fs::path& directory) {
