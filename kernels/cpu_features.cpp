@@ -14,9 +14,10 @@ namespace {
 // thread, which it asks for once (tile instructions fault without it).
 bool amx_bf16_usable() {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !((ecx >> 27) & 1)) return false;  // OSXSAVE: xgetbv works
   if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
   const bool tile = (edx >> 24) & 1, bf16 = (edx >> 22) & 1;
-  if (!tile || !bf16 || !__builtin_cpu_supports("osxsave")) return false;
+  if (!tile || !bf16) return false;
   unsigned xcr0_low = 0, xcr0_high = 0;
   __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
   if ((xcr0_low & (3u << 17)) != (3u << 17)) return false;
