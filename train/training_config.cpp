@@ -71,10 +71,20 @@ namespace {
 // them (float32 [C]).
 Tensor read_pos_weight(const json& value, int64_t outputs) {
   Tensor weight;
-  if (value.is_number()) weight = Tensor::full({outputs}, value.get<double>());
-  else if (value.is_array()) weight = Tensor::from_vector(value.get<std::vector<float>>(), {int64_t(value.size())});
-  else if (value.is_string()) weight = read_npy_tensor(value.get<std::string>());
-  else I2V_THROW("config field loss.pos_weight: a number, a list of one per output or a .npy file, got {}", value.dump());
+  if (value.is_number()) {
+    weight = Tensor::full({outputs}, value.get<double>());
+  } else if (value.is_array()) {
+    std::vector<float> values;
+    for (const json& v : value) {
+      I2V_CHECK(v.is_number(), "config field loss.pos_weight: a list of numbers, got {}", v.dump());
+      values.push_back(v.get<float>());
+    }
+    weight = Tensor::from_vector(values, {int64_t(values.size())});
+  } else if (value.is_string()) {
+    weight = read_npy_tensor(value.get<std::string>());
+  } else {
+    I2V_THROW("config field loss.pos_weight: a number, a list of one per output or a .npy file, got {}", value.dump());
+  }
   I2V_CHECK(weight.dtype() == DType::f32 && weight.shape() == Shape{outputs},
             "config field loss.pos_weight: {} values of float32 for {} outputs, got {} {}", outputs, outputs,
             dtype_name(weight.dtype()), shape_str(weight.shape()));
