@@ -6,7 +6,6 @@
 #include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/model_options.h"
-#include "base/error.h"
 #include "train/onnx_formats.h"
 
 namespace i2v::app {
@@ -47,22 +46,13 @@ void add_export_command(CLI::App& app) {
       "  i2v export onnx --weights vgg19.safetensors --model vgg19 -o vgg19.onnx");
   cmd->callback([cmd] {
     const OnnxFormat chosen = format == "wd" ? OnnxFormat::wd : OnnxFormat::i2v;
-    ModelChoice choice;
-    if (cmd->count("--model")) {
-      choice.model = model.model;
-      choice.zoo = model.zoo;
-    } else {
-      I2V_CHECK(weights_record_model(weights), "{}: the file does not say which model it holds (no i2v.model_config "
-                "metadata): name one with --model", weights);
-      if (cmd->count("--input-size")) choice.input_size = model.zoo.input_size;
-    }
     CommandFiles files;
     files.input("--weights", weights);
-    add_model_input(files, "--model", choice.model);
+    add_model_input(files, "--model", cmd->count("--model") ? model.model : "");
     for (const std::string& file : onnx_export_files(output, chosen, /*named_outputs=*/true))
       files.output("-o", file, Existing::needs_force);
     files.check(force);
-    TrainedModel trained = load_trained_model(weights, Device::cpu(), choice);
+    TrainedModel trained = load_trained_model(weights, Device::cpu(), model.choice_for(*cmd, weights));
     for (const std::string& file : export_onnx(trained, output, chosen))
       std::printf("wrote %s\n", file.c_str());
     const auto ratings = std::count_if(trained.outputs.begin(), trained.outputs.end(),

@@ -47,7 +47,6 @@ struct InspectOptions {
   // outputs and weights (--width, --outputs and --seed are refused).
   std::unique_ptr<Model> load(CLI::App* cmd) const {
     const Device target = device.apply();
-    const bool named = cmd->count("--model") > 0;
     if (weights.empty()) {
       auto built = std::make_unique<Model>(build_model(model.config()));
       built->initialize(seed);
@@ -56,21 +55,7 @@ struct InspectOptions {
     }
     I2V_CHECK(cmd->count("--seed") == 0, "--seed initialises a model without --weights; {} gives every weight",
               weights);
-    ModelChoice choice;
-    if (named) {
-      choice.model = model.model;
-      choice.zoo = model.zoo;
-    } else {
-      for (const char* option : {"--width", "--outputs"})
-        I2V_CHECK(cmd->count(option) == 0,
-                  "{} sizes a model given by --model; {} holds its model with its own width and outputs (give "
-                  "--model too to build another, which the weights must then fit)",
-                  option, weights);
-      I2V_CHECK(weights_record_model(weights), "{}: the file does not say which model it holds (no i2v.model_config "
-                "metadata): name one with --model", weights);
-      if (cmd->count("--input-size")) choice.input_size = model.zoo.input_size;
-    }
-    return load_trained_model(weights, target, choice).model;
+    return load_trained_model(weights, target, model.choice_for(*cmd, weights)).model;
   }
 
   Tensor read_input(const Model& m) const {

@@ -1,6 +1,7 @@
 #include "apps/model_options.h"
 
 #include "apps/option_checks.h"
+#include "base/error.h"
 #include "nn/model_config.h"
 
 namespace i2v::app {
@@ -19,5 +20,23 @@ void ModelOptions::add(CLI::App* command, bool required) {
 }
 
 nlohmann::json ModelOptions::config() const { return resolve_model_config(model, zoo); }
+
+ModelChoice ModelOptions::choice_for(const CLI::App& command, const std::string& weights) const {
+  ModelChoice choice;
+  if (command.count("--model")) {
+    choice.model = model;
+    choice.zoo = zoo;
+    return choice;
+  }
+  for (const char* option : {"--width", "--outputs"})
+    I2V_CHECK(command.count(option) == 0,
+              "{} sizes a model given by --model; {} holds its model with its own width and outputs (give --model "
+              "too to build another, which the weights must then fit)",
+              option, weights);
+  I2V_CHECK(weights_record_model(weights), "{}: the file does not say which model it holds (no i2v.model_config "
+            "metadata): name one with --model", weights);
+  if (command.count("--input-size")) choice.input_size = zoo.input_size;
+  return choice;
+}
 
 }  // namespace i2v::app

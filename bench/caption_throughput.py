@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import safetensors_reference  # noqa: E402  safetensors in numpy
 from train_step_vs_torch import i2v_tag  # noqa: E402  the same network in PyTorch
 
 MEAN_BGR = (164.76139251, 167.47864617, 181.13838569)
@@ -43,38 +44,20 @@ def make_pictures(folder, count, width, height, rng):
         Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(os.path.join(folder, f"{i:05d}.jpg"), quality=90)
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        length = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(length))
-        data = f.read()
-    return header, data
-
-
 def write_tagger_weights(i2v, path, tags):
     """Fresh i2v-tag weights, with the output names and the release's preprocessing in the metadata."""
     subprocess.run([i2v, "weights", "init", "--model", "i2v-tag", "--seed", "1", "-o", path], check=True,
                    capture_output=True)
-    header, data = read_safetensors(path)
-    header.setdefault("__metadata__", {}).update({
+    tensors, metadata = safetensors_reference.read(path)
+    metadata.update({
         "i2v.outputs": json.dumps([{"index": i, "name": n, "category": c} for i, (n, c) in enumerate(tags)]),
         "i2v.preprocess": json.dumps({"preset": "i2v"}), "i2v.target": "multi_label"})
-    encoded = json.dumps(header).encode()
-    encoded += b" " * (-len(encoded) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(encoded)) + encoded + data)
+    safetensors_reference.write(path, tensors, metadata)
 
 
 def torch_state(path):
     import torch
-    header, data = read_safetensors(path)
-    state = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = entry["data_offsets"]
-        state[name] = torch.from_numpy(np.frombuffer(data[begin:end], dtype=np.float32).reshape(entry["shape"]).copy())
-    return state
+    return {name: torch.from_numpy(array.copy()) for name, _, array in safetensors_reference.read(path)[0]}
 
 
 def run_i2v(args, folder, weights):

@@ -527,6 +527,33 @@ I2V_AVX512 void pack_panel(CpuArithmetic arithmetic, PanelOf of, int64_t kc, int
 
 // ---- the macro-kernel ------------------------------------------------------------------------
 
+// A micro-kernel over packed panels of 4-byte elements (fp32, or bf16 pairs).
+using MicroTile = void (*)(int64_t depth, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
+                           float alpha, float beta);
+
+// The micro-kernel of `arithmetic` for tiles kVectors vectors wide.
+template <int kVectors>
+MicroTile micro_kernel(CpuArithmetic arithmetic) {
+  switch (arithmetic) {
+    case CpuArithmetic::bf16_amx:
+      return [](int64_t depth, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols, float alpha,
+                float beta) {
+        micro_tile_amx<kVectors>(depth, reinterpret_cast<const uint32_t*>(a), reinterpret_cast<const uint32_t*>(b), c,
+                                 ldc, rows, cols, alpha, beta);
+      };
+    case CpuArithmetic::bf16_pairs:
+      return [](int64_t depth, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols, float alpha,
+                float beta) {
+        micro_tile_bf16<kVectors>(depth, reinterpret_cast<const uint32_t*>(a), reinterpret_cast<const uint32_t*>(b), c,
+                                  ldc, rows, cols, alpha, beta);
+      };
+    case CpuArithmetic::fp32:
+    case CpuArithmetic::bf16_rounded:
+      break;
+  }
+  return micro_tile<kVectors>;
+}
+
 // Runs micro-tiles [first, last) of a packed mc×kc A block and kc×nc B block (tile t is B panel
 // t / a_panels, A panel t % a_panels) into the matching mc×nc block of C. `depth` is the panels'
 // rows: packed_depth(arithmetic, kc).
@@ -535,6 +562,9 @@ I2V_AVX512 void run_tiles(CpuArithmetic arithmetic, int64_t first, int64_t last,
                           float alpha, float beta) {
   const int64_t a_panels = (mc + kMR - 1) / kMR;
   if (arithmetic == CpuArithmetic::bf16_amx) configure_tiles();
+  // By the tile's width in vectors: a tile whose last columns fit in fewer runs a narrower kernel.
+  const MicroTile kernels[kMaxVectors] = {micro_kernel<1>(arithmetic), micro_kernel<2>(arithmetic),
+                                          micro_kernel<3>(arithmetic)};
   for (int64_t t = first; t < last; ++t) {
     const int64_t jp = t / a_panels, ip = t % a_panels;
     const int rows = int(std::min<int64_t>(kMR, mc - ip * kMR));
@@ -542,31 +572,7 @@ I2V_AVX512 void run_tiles(CpuArithmetic arithmetic, int64_t first, int64_t last,
     const float* a = packed_a + ip * depth * kMR;
     const float* b = packed_b + jp * depth * kNR;
     float* out = c + ip * kMR * ldc + jp * kNR;
-    if (arithmetic == CpuArithmetic::bf16_amx) {
-      const auto* a2 = reinterpret_cast<const uint32_t*>(a);
-      const auto* b2 = reinterpret_cast<const uint32_t*>(b);
-      switch ((cols + 15) / 16) {
-        case 1: micro_tile_amx<1>(depth, a2, b2, out, ldc, rows, cols, alpha, beta); break;
-        case 2: micro_tile_amx<2>(depth, a2, b2, out, ldc, rows, cols, alpha, beta); break;
-        default: micro_tile_amx<3>(depth, a2, b2, out, ldc, rows, cols, alpha, beta); break;
-      }
-      continue;
-    }
-    if (arithmetic == CpuArithmetic::bf16_pairs) {
-      const auto* a2 = reinterpret_cast<const uint32_t*>(a);
-      const auto* b2 = reinterpret_cast<const uint32_t*>(b);
-      switch ((cols + 15) / 16) {
-        case 1: micro_tile_bf16<1>(depth, a2, b2, out, ldc, rows, cols, alpha, beta); break;
-        case 2: micro_tile_bf16<2>(depth, a2, b2, out, ldc, rows, cols, alpha, beta); break;
-        default: micro_tile_bf16<3>(depth, a2, b2, out, ldc, rows, cols, alpha, beta); break;
-      }
-      continue;
-    }
-    switch ((cols + 15) / 16) {
-      case 1: micro_tile<1>(depth, a, b, out, ldc, rows, cols, alpha, beta); break;
-      case 2: micro_tile<2>(depth, a, b, out, ldc, rows, cols, alpha, beta); break;
-      default: micro_tile<3>(depth, a, b, out, ldc, rows, cols, alpha, beta); break;
-    }
+    kernels[(cols + 15) / 16 - 1](depth, a, b, out, ldc, rows, cols, alpha, beta);
   }
 }
 

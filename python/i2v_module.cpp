@@ -126,21 +126,19 @@ class PyModel {
     py::gil_scoped_release unlocked;
     const Preprocess& pre = trained_.preprocess;
     const int64_t n = int64_t(images.size()), plane = 3 * int64_t(pre.size) * pre.size;
-    std::vector<Tensor> parts;
+    I2V_CHECK(n > 0, "no pictures given");
+    Tensor all;  // [n, ...], shaped by the first batch's output
     for (int64_t first = 0; first < n; first += batch_size_) {
       const int64_t count = std::min(batch_size_, n - first);
       Tensor batch = Tensor::empty({count, 3, pre.size, pre.size});
       for (int64_t i = 0; i < count; ++i) pre.picture_to_chw(images[size_t(first + i)], batch.data<float>() + i * plane);
-      parts.push_back(trained_.model->forward(batch.to(device_), Mode::eval, until).to(Device::cpu()));
-    }
-    I2V_CHECK(!parts.empty(), "no pictures given");
-    Shape shape = parts[0].shape();
-    shape[0] = n;
-    Tensor all = Tensor::empty(shape);
-    int64_t offset = 0;
-    for (const Tensor& part : parts) {
-      std::copy_n(part.contiguous().data<float>(), part.numel(), all.data<float>() + offset);
-      offset += part.numel();
+      const Tensor out = trained_.model->forward(batch.to(device_), Mode::eval, until).to(Device::cpu()).contiguous();
+      if (!all.defined()) {
+        Shape shape = out.shape();
+        shape[0] = n;
+        all = Tensor::empty(shape);
+      }
+      std::copy_n(out.data<float>(), out.numel(), all.data<float>() + first * (out.numel() / count));
     }
     return all;
   }
@@ -192,12 +190,8 @@ class PyModel {
 
   std::vector<std::string> caption(const py::iterable& pictures, const CaptionOptions& options) {
     std::vector<std::string> captions;
-    for (const auto& row : probabilities(pictures)) {
-      std::string line;
-      for (const std::string& tag : caption_tags(row.data(), trained_.outputs, options))
-        line += (line.empty() ? "" : options.separator) + tag;
-      captions.push_back(line);
-    }
+    for (const auto& row : probabilities(pictures))
+      captions.push_back(fmt::format("{}", fmt::join(caption_tags(row.data(), trained_.outputs, options), options.separator)));
     return captions;
   }
 

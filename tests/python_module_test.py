@@ -4,8 +4,8 @@ the same pictures and weights. Run by ctest with PYTHONPATH at <build>/python an
 import json
 import os
 import shutil
-import struct
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -13,6 +13,9 @@ import numpy as np
 from PIL import Image
 
 import i2v
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import safetensors_reference  # noqa: E402
 
 TOOL = os.environ["I2V_TOOL"]
 TAGS = [("red", "general"), ("round", "general"), ("square", "general"), ("box", "character"),
@@ -24,16 +27,9 @@ def tool(*args):
 
 
 def add_metadata(path, metadata):
-    """Adds entries to a safetensors file's __metadata__ (as i2v train writes them)."""
-    with open(path, "rb") as f:
-        length = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(length))
-        data = f.read()
-    header.setdefault("__metadata__", {}).update(metadata)
-    encoded = json.dumps(header).encode()
-    encoded += b" " * (-len(encoded) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(encoded)) + encoded + data)
+    """Adds entries to a safetensors file's metadata (as i2v train writes them)."""
+    tensors, old = safetensors_reference.read(path)
+    safetensors_reference.write(path, tensors, {**old, **metadata})
 
 
 class ModuleTest(unittest.TestCase):
