@@ -48,27 +48,20 @@ void run_morph(const MorphOptions& o) {
               format_count(sizes[component[size_t(a)]]), format_count(sizes[component[size_t(b)]]),
               format_count(int64_t(sizes.size())));
   }
-  nlohmann::json out = {{"store", o.store}, {"graph", o.graph}, {"from", item_json(store, a)}, {"to", item_json(store, b)}};
+  nlohmann::json out = {{"store", o.store}, {"graph", o.graph}, {"from", item_json(store, a)}, {"to", item_json(store, b)},
+                        {"paths", paths_json(paths, [&](int64_t row) { return item_json(store, row); })}};
   std::vector<std::string> files;
   size_t longest = 0;
   for (const GraphPath& p : paths) longest = std::max(longest, p.nodes.size());
-  for (const GraphPath& p : paths) {
-    nlohmann::json steps = nlohmann::json::array();
-    int64_t total = 0;
-    for (size_t s = 0; s < p.nodes.size(); ++s) {
-      nlohmann::json step = item_json(store, p.nodes[s]);
-      const int32_t distance = s == 0 ? 0 : p.steps[s - 1];
-      total += distance;
-      step["distance_from_previous"] = distance;
-      step["distance_so_far"] = total;
-      steps.push_back(step);
-      files.push_back(picture_file(store, p.nodes[s], o.image_root));
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const GraphPath& p = paths[i];
+    std::vector<int64_t> ids;
+    for (int32_t node : p.nodes) {
+      ids.push_back(store.id(node));
+      files.push_back(picture_file(store, node, o.image_root));
     }
     files.resize(files.size() + longest - p.nodes.size());  // each path on its own row
-    out["paths"].push_back({{"length", p.length}, {"steps", steps}});
-    std::vector<int64_t> ids;
-    for (int32_t node : p.nodes) ids.push_back(store.id(node));
-    fmt::print(stderr, "path {}: {} pictures, Hamming length {}: {}\n", out["paths"].size(), p.nodes.size(), p.length,
+    fmt::print(stderr, "path {}: {} pictures, Hamming length {}: {}\n", i + 1, p.nodes.size(), p.length,
                fmt::join(ids, " -> "));
   }
   if (!o.sheet.empty()) {

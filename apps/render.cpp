@@ -146,4 +146,38 @@ int thumbnail_map(const std::vector<float>& xy, const std::vector<std::string>& 
   return drawn;
 }
 
+namespace {
+
+// A blue -> cyan -> yellow -> red ramp for t in [0, 1].
+void heat_colour(float t, float rgb[3]) {
+  const float stops[4][3] = {{0, 0, 160}, {0, 200, 255}, {255, 230, 0}, {230, 0, 0}};
+  const float x = std::clamp(t, 0.0f, 1.0f) * 3.0f;
+  const int i = std::min(int(x), 2);
+  const float f = x - float(i);
+  for (int c = 0; c < 3; ++c) rgb[c] = stops[i][c] * (1 - f) + stops[i + 1][c] * f;
+}
+
+}  // namespace
+
+Image class_activation_overlay(const Image& picture, const std::vector<float>& map, int64_t h, int64_t w, float opacity) {
+  const auto [lo, hi] = std::minmax_element(map.begin(), map.end());
+  const float range = *hi - *lo > 0 ? *hi - *lo : 1.0f;
+  Image out = picture;
+  for (int y = 0; y < picture.height; ++y)
+    for (int x = 0; x < picture.width; ++x) {
+      // Cell centres of the map sit at ((i + 0.5) / w) of the picture.
+      const float fy = std::clamp((y + 0.5f) * float(h) / float(picture.height) - 0.5f, 0.0f, float(h - 1));
+      const float fx = std::clamp((x + 0.5f) * float(w) / float(picture.width) - 0.5f, 0.0f, float(w - 1));
+      const int64_t y0 = int64_t(fy), x0 = int64_t(fx), y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
+      const float wy = fy - float(y0), wx = fx - float(x0);
+      const float v = (map[size_t(y0 * w + x0)] * (1 - wx) + map[size_t(y0 * w + x1)] * wx) * (1 - wy) +
+                      (map[size_t(y1 * w + x0)] * (1 - wx) + map[size_t(y1 * w + x1)] * wx) * wy;
+      float heat[3];
+      heat_colour((v - *lo) / range, heat);
+      uint8_t* p = out.pixel(x, y);
+      for (int c = 0; c < 3; ++c) p[c] = uint8_t(std::lround(p[c] * (1 - opacity) + heat[c] * opacity));
+    }
+  return out;
+}
+
 }  // namespace i2v

@@ -34,4 +34,9 @@ Image contact_sheet(const std::vector<std::string>& files, int thumb, int column
 int thumbnail_map(const std::vector<float>& xy, const std::vector<std::string>& files, const std::vector<int64_t>& labels,
                   int size, int thumb, uint64_t seed, Image& canvas, std::vector<std::string>& failures);
 
+// A class activation map (h × w, any range) normalised to [0, 1], upsampled bilinearly to the
+// picture and blended over it with `opacity` as a heat ramp: blue (low), cyan, yellow, red (high).
+Image class_activation_overlay(const Image& picture, const std::vector<float>& map, int64_t h, int64_t w,
+                               float opacity);
+
 }  // namespace i2v

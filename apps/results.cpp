@@ -68,6 +68,24 @@ nlohmann::json item_json(const CodeStore& store, int64_t row) {
   return item;
 }
 
+nlohmann::json paths_json(const std::vector<GraphPath>& paths, const std::function<nlohmann::json(int64_t row)>& item) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const GraphPath& p : paths) {
+    nlohmann::json steps = nlohmann::json::array();
+    int64_t total = 0;
+    for (size_t s = 0; s < p.nodes.size(); ++s) {
+      nlohmann::json step = item(p.nodes[s]);
+      const int32_t distance = s == 0 ? 0 : p.steps[s - 1];
+      total += distance;
+      step["distance_from_previous"] = distance;
+      step["distance_so_far"] = total;
+      steps.push_back(step);
+    }
+    out.push_back({{"length", p.length}, {"steps", steps}});
+  }
+  return out;
+}
+
 void emit_json(const nlohmann::json& out, const std::string& file) {
   const std::string text = out.dump(2) + "\n";
   if (!file.empty()) write_file_atomically(file, text);

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "index/code_store.h"
+#include "index/morph.h"
 
 namespace i2v {
 
@@ -30,6 +32,10 @@ std::vector<std::string> paths_for_store(const std::vector<std::string>& paths, 
 // {"id": ..., "row": ..., "path": ...} ("path" only when the store has paths: the picture as it
 // opens from the current directory).
 nlohmann::json item_json(const CodeStore& store, int64_t row);
+
+// Morphing paths as JSON: [{"length": L, "steps": [item(row) + {"distance_from_previous",
+// "distance_so_far"}, ...]}, ...] (i2v morph's "paths"; i2v serve's /morph).
+nlohmann::json paths_json(const std::vector<GraphPath>& paths, const std::function<nlohmann::json(int64_t row)>& item);
 
 // Prints `out` as indented JSON on stdout and, when `file` is given, also writes it there
 // (atomically): --json FILE means the same in every command.

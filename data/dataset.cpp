@@ -267,7 +267,7 @@ void Dataset::load(int64_t index, uint64_t augment_seed, float* chw) const {
   const int view = int(index % views_);
   Rng rng(augment_seed);
   std::shared_ptr<const CacheEntry> cached;
-  Image decoded;
+  Preprocess::DecodedView decoded;
   const Image* picture = nullptr;
   Box box;
   if (options_.cache) {
@@ -277,21 +277,12 @@ void Dataset::load(int64_t index, uint64_t augment_seed, float* chw) const {
     box = pre.source_box(picture->width, picture->height, view, rng);
   } else {
     const std::string file = path(index);
-    const std::string bytes = read_image_file(file);
-    const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-    const ImageHeader header = read_image_header(data, bytes.size(), file, options_.max_pixels);
-    box = pre.source_box(header.width, header.height, view, rng);
-    decoded = decode_image(data, bytes.size(), file, pre.decode_options(box, header.width, header.height, options_.max_pixels));
-    // JPEGs may come out at 1/2, 1/4 or 1/8 of the size: the box follows.
-    const double sx = double(decoded.width) / header.width, sy = double(decoded.height) / header.height;
-    box = {box.x * sx, box.y * sy, box.width * sx, box.height * sy};
-    picture = &decoded;
+    decoded = pre.decode_view(read_image_file(file), file, options_.max_pixels, view, rng);
+    picture = &decoded.picture;
+    box = decoded.box;
   }
   const bool flip = pre.hflip && rng.coin();
-  thread_local std::vector<float> hwc;
-  hwc.resize(size_t(pre.size) * size_t(pre.size) * 3);
-  resample(*picture, box, pre.size, pre.size, hwc.data());
-  pre.to_chw(hwc.data(), flip, chw);
+  pre.view_to_chw(*picture, box, flip, chw);
 }
 
 void Dataset::target(int64_t index, float* out) const {

@@ -466,15 +466,17 @@ std::string encode_jpeg(const Image& image, int quality) {
   return bytes;
 }
 
-void save_png(const std::string& path, const Image& image) {
+std::string encode_png(const Image& image) {
   std::string png;
   auto append = [](void* context, void* data, int size) {
     static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
   };
   I2V_CHECK(stbi_write_png_to_func(append, &png, image.width, image.height, 3, image.rgb.data(), image.width * 3) != 0,
-            "cannot encode {} as PNG", path);
-  write_file_atomically(path, png);
+            "cannot encode a {}x{} PNG", image.width, image.height);
+  return png;
 }
+
+void save_png(const std::string& path, const Image& image) { write_file_atomically(path, encode_png(image)); }
 
 void save_jpeg(const std::string& path, const Image& image, int quality) {
   write_file_atomically(path, encode_jpeg(image, quality));

@@ -88,7 +88,7 @@ Image resize_image(const Image& image, int width, int height);
 
 // Encodes as JPEG (4:2:0 chroma subsampling, like most JPEGs in the wild).
 std::string encode_jpeg(const Image& image, int quality = 90);
-
+std::string encode_png(const Image& image);
 // Writes a PNG / a JPEG (atomically).
 void save_png(const std::string& path, const Image& image);
 void save_jpeg(const std::string& path, const Image& image, int quality = 90);

@@ -114,10 +114,27 @@ DecodeOptions Preprocess::decode_options(const Box& box, int width, int height, 
 
 void Preprocess::picture_to_chw(const Image& picture, float* chw) const {
   Rng unused(0);  // the centre view draws nothing
-  const Box box = source_box(picture.width, picture.height, 0, unused);
-  std::vector<float> hwc(size_t(size) * size_t(size) * 3);
+  view_to_chw(picture, source_box(picture.width, picture.height, 0, unused), false, chw);
+}
+
+void Preprocess::view_to_chw(const Image& picture, const Box& box, bool flip, float* chw) const {
+  thread_local std::vector<float> hwc;
+  hwc.resize(size_t(size) * size_t(size) * 3);
   resample(picture, box, size, size, hwc.data());
-  to_chw(hwc.data(), false, chw);
+  to_chw(hwc.data(), flip, chw);
+}
+
+Preprocess::DecodedView Preprocess::decode_view(const std::string& bytes, const std::string& name, int64_t max_pixels,
+                                                int view, Rng& rng) const {
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  const ImageHeader header = read_image_header(data, bytes.size(), name, max_pixels);
+  DecodedView decoded;
+  const Box box = source_box(header.width, header.height, view, rng);
+  decoded.picture = decode_image(data, bytes.size(), name, decode_options(box, header.width, header.height, max_pixels));
+  // JPEGs may come out at 1/2, 1/4 or 1/8 of the size: the box follows.
+  const double sx = double(decoded.picture.width) / header.width, sy = double(decoded.picture.height) / header.height;
+  decoded.box = {box.x * sx, box.y * sy, box.width * sx, box.height * sy};
+  return decoded;
 }
 
 void Preprocess::to_chw(const float* hwc, bool flip, float* chw) const {

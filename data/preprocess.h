@@ -80,6 +80,18 @@ struct Preprocess {
   // The network input of a decoded picture at inference: view 0 (the centre), no flip — what
   // Dataset::load makes of it, less the JPEG decoder's DCT-domain shortcut. chw: 3 × size × size.
   void picture_to_chw(const Image& picture, float* chw) const;
+  // `box` of `picture` resampled to size × size, then to_chw: the last step of every path above.
+  void view_to_chw(const Image& picture, const Box& box, bool flip, float* chw) const;
+
+  // An encoded picture (`bytes`; `name` for errors) decoded for view `view` (its box drawn from
+  // `rng`): a JPEG at the smallest DCT scale that keeps `size` pixels across the box, the box
+  // then in the decoded picture's pixels. Throws DataError as decode_image does.
+  struct DecodedView {
+    Image picture;
+    Box box;
+  };
+  DecodedView decode_view(const std::string& bytes, const std::string& name, int64_t max_pixels, int view,
+                          Rng& rng) const;
 
   // The mean (and, when `with_std`, the std) of `stats`, measured in RGB pixel values, in this
   // preprocessing's channel order and scale.
