@@ -18,7 +18,8 @@ PASSIVE_WAIT=${OMP_WAIT_POLICY:-passive}
 # Debian 12 packages the build needs (the CUDA toolkit is optional: /usr/local/cuda when present);
 # clang with libFuzzer and its OpenMP builds the fuzz targets (fuzz/); OpenMPI starts and connects
 # the processes of a distributed training run (mpirun -np R i2v train; its tests run 2 ranks);
-# pybind11 binds the Python module (python/).
+# pybind11 binds the Python module (python/); cpp-httplib serves HTTP (i2v serve; its pkg-config
+# flags need the OpenSSL and Brotli headers).
 PACKAGES=(
   cmake ninja-build g++ pkg-config
   libfmt-dev nlohmann-json3-dev libcli11-dev libeigen3-dev libboost-context-dev
@@ -27,23 +28,28 @@ PACKAGES=(
   clang libclang-rt-dev libomp-dev
   openmpi-bin libopenmpi-dev
   python3-dev pybind11-dev
+  libcpp-httplib-dev libssl-dev libbrotli-dev
 )
 # What the tests' cross-checks run (PyTorch, numpy, protobuf's encoder for the Caffe importer's
-# fixtures, the ONNX checker, PIL for the WD taggers' preprocessing): a test that needs one fails
-# without it (tests/test_policy_test.cpp).
-TEST_PACKAGES=(python3 python3-numpy python3-torch python3-protobuf python3-onnx python3-pil)
-# ONNX Runtime for the ONNX export tests, from the npm registry into the build folder. Its install
-# script would fetch the CUDA provider from nuget.org: skipped (the CPU runtime is in the package).
-ONNXRUNTIME_NODE=onnxruntime-node@1.30.0
+# fixtures, the ONNX checker, PIL for the WD taggers' preprocessing, the browser that tests i2v
+# serve's page): a test that needs one fails without it (tests/test_policy_test.cpp).
+TEST_PACKAGES=(python3 python3-numpy python3-torch python3-protobuf python3-onnx python3-pil chromium)
+# From the npm registry into the build folder (one install, so that neither removes the other):
+# ONNX Runtime for the ONNX export tests, whose install script would fetch the CUDA provider from
+# nuget.org (skipped: the CPU runtime is in the package); Playwright's browser driver for the test
+# of i2v serve's page in Debian's chromium (it downloads no browser of its own).
+NPM_TEST_PACKAGES=(onnxruntime-node@1.30.0 playwright-core@1.65.2)
 
-install_onnx_runtime() {
+install_npm_test_packages() {
   command -v npm >/dev/null || install_missing_packages npm
-  local prefix="$BUILD_DIR/npm"
-  [ -f "$prefix/node_modules/onnxruntime-node/package.json" ] &&
-    grep -q "\"version\": \"${ONNXRUNTIME_NODE#*@}\"" "$prefix/node_modules/onnxruntime-node/package.json" && return 0
-  echo "run.sh: installing $ONNXRUNTIME_NODE into $prefix"
+  local prefix="$BUILD_DIR/npm" package missing=0
+  for package in "${NPM_TEST_PACKAGES[@]}"; do
+    grep -qs "\"version\": \"${package##*@}\"" "$prefix/node_modules/${package%@*}/package.json" || missing=1
+  done
+  [ "$missing" = 0 ] && return 0
+  echo "run.sh: installing ${NPM_TEST_PACKAGES[*]} into $prefix"
   mkdir -p "$prefix"
-  npm install --prefix "$prefix" --ignore-scripts --no-audit --no-fund --loglevel=error "$ONNXRUNTIME_NODE"
+  npm install --prefix "$prefix" --ignore-scripts --no-audit --no-fund --loglevel=error "${NPM_TEST_PACKAGES[@]}"
 }
 
 usage() {
@@ -115,7 +121,7 @@ case "${1:-help}" in
   test)
     install_missing_packages "${TEST_PACKAGES[@]}"
     build
-    install_onnx_runtime
+    install_npm_test_packages
     ctest --test-dir "$BUILD_DIR" -j"$JOBS" --output-on-failure
     ;;
   fuzz)

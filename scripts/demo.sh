@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The end-to-end demo (./run.sh demo): from emoji drawings fetched from the npm registry to a
 # tagger trained from scratch, its mAP per category against the trivial baseline, tags of held-out
-# pictures, 4,096-bit hashes, a similarity search and a semantic morph. Everything it writes goes
-# to demo-out/ (JSON results, PNG contact sheets). About 5 minutes on 2 idle CPU cores.
+# pictures, 4,096-bit hashes, a similarity search, a semantic morph and the t-SNE map; it ends with
+# the `i2v serve` command that shows them all in a browser. Everything it writes goes to demo-out/
+# (JSON results, PNG contact sheets). About 8 minutes on 2 idle CPU cores.
 #
 #   scripts/demo.sh [I2V_BINARY]
 set -euo pipefail
@@ -53,5 +54,12 @@ step "10. semantic morphing: grinning face (10001) to cat face (12448)"
   --sheet "$out/morph.png" --json "$out/morph.json" > /dev/null ||
   echo "(the two are not connected in the top-5 graph: see above)"
 
+step "11. the t-SNE map of every code (Illustration2Vec Fig. 5)"
+"$i2v" tsne --store "$out/emoji.i2vcodes" --csv "$out/map.csv" --png "$out/map.png"
+
 step "done in $(( $(date +%s) - start )) s: results in $out/"
-ls -1 "$out"/*.json "$out"/*.png "$out"/*.txt
+ls -1 "$out"/*.json "$out"/*.png "$out"/*.txt "$out"/*.csv
+echo
+echo "To look at them in a browser (tags, neighbours, morphs, the map), serve them and open http://127.0.0.1:8080/:"
+echo "  $i2v serve --weights $out/runs/i2v-tag/best.safetensors --hasher $out/runs/i2v-feature/best.safetensors \\"
+echo "    --store $out/emoji.i2vcodes --graph $out/emoji.i2vgraph --map $out/map.csv"
