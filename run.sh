@@ -23,7 +23,7 @@ PASSIVE_WAIT=${OMP_WAIT_POLICY:-passive}
 PACKAGES=(
   cmake ninja-build g++ pkg-config
   libfmt-dev nlohmann-json3-dev libcli11-dev libeigen3-dev libboost-context-dev
-  libturbojpeg0-dev libstb-dev libsvm-dev zlib1g-dev
+  libturbojpeg0-dev libstb-dev libwebp-dev libsvm-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev libomp-dev
   openmpi-bin libopenmpi-dev

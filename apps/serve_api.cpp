@@ -99,6 +99,7 @@ const char* image_content_type(ImageFormat format) {
     case ImageFormat::png: return "image/png";
     case ImageFormat::gif: return "image/gif";
     case ImageFormat::bmp: return "image/bmp";
+    case ImageFormat::webp: return "image/webp";
   }
   return "application/octet-stream";
 }

@@ -1,12 +1,16 @@
 // `i2v serve`: tagging, similarity search, morphing and the t-SNE map over HTTP, with the
 // exploration page at / (apps/serve_api.h lists the endpoints).
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "apps/command_inputs.h"
@@ -26,6 +30,28 @@ struct ServeCommand {
   int port = 8080, threads = 64, timeout_s = 10, max_wait_ms = 2;
   double max_upload_mb = 16;
 };
+
+// Debian's cpp-httplib (0.11, a compiled library) listens with a backlog of 5: 50 clients that
+// connect at once overflow it, and some are reset. Calling listen() again on the bound socket
+// raises the backlog (Linux allows it); httplib keeps the socket private, so it is found among
+// the process's descriptors by the port it listens on.
+void raise_listen_backlog(int port) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
+    const int fd = std::atoi(entry.path().filename().c_str());
+    int listening = 0;
+    socklen_t length = sizeof listening;
+    sockaddr_storage address{};
+    socklen_t size = sizeof address;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || !listening ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0)
+      continue;
+    const int bound = address.ss_family == AF_INET    ? ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port)
+                      : address.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port)
+                                                      : -1;
+    if (bound == port) listen(fd, SOMAXCONN);
+  }
+}
 
 void run_serve(ServeCommand& o) {
   CommandFiles files;
@@ -61,6 +87,7 @@ void run_serve(ServeCommand& o) {
 
   const int port = o.port == 0 ? server.bind_to_any_port(o.host) : (server.bind_to_port(o.host, o.port) ? o.port : -1);
   I2V_CHECK(port > 0, "cannot listen on {}:{} (in use, or not an address of this machine)", o.host, o.port);
+  raise_listen_backlog(port);
   std::printf("%s", api.describe().c_str());
   std::printf("listening on http://%s:%d/ (Ctrl-C or SIGTERM stops after the requests in flight)\n",
               o.host.find(':') != std::string::npos ? ("[" + o.host + "]").c_str() : o.host.c_str(), port);

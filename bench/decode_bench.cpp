@@ -2,7 +2,7 @@
 // throughput (bench/decode_bench.sh runs it beside PIL's, bench/decode_bench.py).
 //
 //   decode_bench make-jpegs DIR [COUNT] [SIDE]   synthetic illustrations, SIDE×SIDE JPEGs (q90)
-//   decode_bench run DIR [SECONDS]               time each path over the JPEGs of DIR
+//   decode_bench run DIR [SECONDS]               time each path over the JPEGs (or WebPs) of DIR
 //   decode_bench loader METADATA IMAGES [SIZE]   DataLoader batches/s over a dump (e.g. the emoji
 //                                                dump) in the calling thread, without and with
 //                                                the picture cache
@@ -16,6 +16,7 @@
 //               decode_image(min 224) + resize_image, the pipeline's path
 //   pipeline    the same plus the i2v preprocessing to a float CHW input (Dataset::load minus the file read)
 //   dct-decode  the DCT-scaled decode alone (to see decoding and resizing apart)
+// and over WebPs: libwebp (decode + area resize), pipeline, decode (alone).
 #include <time.h>
 
 #include <algorithm>
@@ -124,14 +125,16 @@ int run(const std::string& dir, double seconds) {
   std::vector<std::string> files;
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.path().extension() == ".jpg") names.push_back(entry.path().string());
+    if (entry.path().extension() == ".jpg" || entry.path().extension() == ".webp") names.push_back(entry.path().string());
   std::sort(names.begin(), names.end());
   if (names.empty()) {
-    std::fprintf(stderr, "decode_bench: no .jpg in %s (run: decode_bench make-jpegs %s)\n", dir.c_str(), dir.c_str());
+    std::fprintf(stderr, "decode_bench: no .jpg or .webp in %s (run: decode_bench make-jpegs %s)\n", dir.c_str(), dir.c_str());
     return 1;
   }
   for (const std::string& name : names) files.push_back(read_file(name));
   const auto bytes = [](const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); };
+  const ImageHeader first = read_image_header(bytes(files[0]), files[0].size(), names[0]);
+  const bool jpeg = first.format == ImageFormat::jpeg;
   volatile float sink = 0;
   const auto stb = [&](const std::string& file) {
     int w = 0, h = 0, n = 0;
@@ -143,7 +146,7 @@ int run(const std::string& dir, double seconds) {
     stbi_image_free(pixels);
     sink = sink + resize_image(image, 224, 224).rgb[0];
   };
-  const auto turbo_full = [&](const std::string& file) {
+  const auto full = [&](const std::string& file) {
     sink = sink + resize_image(decode_image(bytes(file), file.size(), "bench"), 224, 224).rgb[0];
   };
   DecodeOptions scaled;
@@ -152,31 +155,24 @@ int run(const std::string& dir, double seconds) {
     sink = sink + resize_image(decode_image(bytes(file), file.size(), "bench", scaled), 224, 224).rgb[0];
   };
   const Preprocess i2v = Preprocess::i2v();
-  std::vector<float> hwc(224 * 224 * 3), chw(224 * 224 * 3);
+  std::vector<float> chw(224 * 224 * 3);
   const auto pipeline = [&](const std::string& file) {
-    const ImageHeader header = read_image_header(bytes(file), file.size(), "bench");
     Rng rng(1);
-    Box box = i2v.source_box(header.width, header.height, 0, rng);
-    const Image image = decode_image(bytes(file), file.size(), "bench",
-                                     i2v.decode_options(box, header.width, header.height, kDefaultMaxPixels));
-    const double sx = double(image.width) / header.width, sy = double(image.height) / header.height;
-    box = {box.x * sx, box.y * sy, box.width * sx, box.height * sy};
-    resample(image, box, 224, 224, hwc.data());
-    i2v.to_chw(hwc.data(), false, chw.data());
+    const Preprocess::DecodedView view = i2v.decode_view(file, "bench", kDefaultMaxPixels, 0, rng);
+    i2v.view_to_chw(view.picture, view.box, false, chw.data());
     sink = sink + chw[0];
   };
-  int w = 0, h = 0, n = 0;
-  stbi_info_from_memory(bytes(files[0]), int(files[0].size()), &w, &h, &n);
   size_t total = 0;
   for (const std::string& file : files) total += file.size();
-  std::printf("%zu JPEGs of %dx%d (%.1f KB on average) from %s, one thread, to 224x224\n", files.size(), w, h,
-              double(total) / double(files.size()) / 1024, dir.c_str());
-  const auto dct_decode = [&](const std::string& file) {
+  std::printf("%zu %ss of %dx%d (%.1f KB on average) from %s, one thread, to 224x224\n", files.size(),
+              image_format_name(first.format), first.width, first.height, double(total) / double(files.size()) / 1024,
+              dir.c_str());
+  const auto decode_alone = [&](const std::string& file) {
     sink = sink + decode_image(bytes(file), file.size(), "bench", scaled).rgb[0];
   };
-  const std::pair<const char*, std::function<void(const std::string&)>> paths[] = {
-      {"stb", stb}, {"turbo-full", turbo_full}, {"turbo-dct", turbo_dct}, {"pipeline", pipeline},
-      {"dct-decode", dct_decode}};
+  std::vector<std::pair<const char*, std::function<void(const std::string&)>>> paths;
+  if (jpeg) paths = {{"stb", stb}, {"turbo-full", full}, {"turbo-dct", turbo_dct}, {"pipeline", pipeline}, {"dct-decode", decode_alone}};
+  else paths = {{"libwebp", full}, {"pipeline", pipeline}, {"decode", decode_alone}};
   for (const auto& [name, decode] : paths) {
     std::vector<double> rates;
     for (int repeat = 0; repeat < 5; ++repeat) rates.push_back(images_per_second(files, seconds, decode));

@@ -16,7 +16,7 @@ enum class DataProblem : int {
   empty_file,          // zero bytes
   truncated_image,     // the data ends before the image does
   corrupt_image,       // the decoder rejects the data
-  unsupported_format,  // not JPEG, PNG, GIF or BMP (e.g. WebP, a video, a zip)
+  unsupported_format,  // not JPEG, PNG, GIF, BMP or WebP (e.g. AVIF, a video, a zip)
   too_many_pixels,     // the header claims more pixels than the limit (decompression bombs)
   malformed_json,      // a metadata line that is not a JSON object with an id
   unknown_rating,      // a rating letter the dump's vintage does not define

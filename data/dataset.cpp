@@ -140,7 +140,7 @@ DatasetContents read_image_folder(const ImageFolderSource& source) {
         files.push_back(relative);
       else
         contents.report.add_skipped(DataProblem::unsupported_format, relative,
-                                    fmt::format("extension '{}' is not an image (JPEG, PNG, GIF, BMP)", to_lower(extension)));
+                                    fmt::format("extension '{}' is not an image (JPEG, PNG, GIF, BMP, WebP)", to_lower(extension)));
     }
     std::sort(files.begin(), files.end());
     for (std::string& file : files) {

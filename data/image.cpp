@@ -10,6 +10,8 @@
 #include <stb_image.h>
 #include <stb_image_write.h>
 #include <turbojpeg.h>
+#include <webp/decode.h>
+#include <webp/demux.h>
 
 #include "base/atomic_file.h"
 #include "base/file.h"
@@ -24,13 +26,14 @@ const char* image_format_name(ImageFormat format) {
     case ImageFormat::png: return "PNG";
     case ImageFormat::gif: return "GIF";
     case ImageFormat::bmp: return "BMP";
+    case ImageFormat::webp: return "WebP";
   }
   return "?";
 }
 
 bool is_image_extension(const std::string& extension) {
   const std::string name = to_lower(!extension.empty() && extension[0] == '.' ? extension.substr(1) : extension);
-  return name == "jpg" || name == "jpeg" || name == "png" || name == "gif" || name == "bmp";
+  return name == "jpg" || name == "jpeg" || name == "png" || name == "gif" || name == "bmp" || name == "webp";
 }
 
 namespace {
@@ -46,9 +49,9 @@ ImageFormat detect_format(const uint8_t* data, size_t size, const std::string& n
   if (starts_with(data, size, "\x89PNG\r\n\x1a\n")) return ImageFormat::png;
   if (starts_with(data, size, "GIF87a") || starts_with(data, size, "GIF89a")) return ImageFormat::gif;
   if (starts_with(data, size, "BM")) return ImageFormat::bmp;
+  if (starts_with(data, size, "RIFF") && starts_with(data, size, "WEBP", 8)) return ImageFormat::webp;
   std::string what;
-  if (starts_with(data, size, "RIFF") && starts_with(data, size, "WEBP", 8)) what = "WebP";
-  else if (starts_with(data, size, "ftyp", 4)) what = "ISO media (AVIF, HEIC or MP4)";
+  if (starts_with(data, size, "ftyp", 4)) what = "ISO media (AVIF, HEIC or MP4)";
   else if (starts_with(data, size, "\x1a\x45\xdf\xa3")) what = "Matroska/WebM video";
   else if (starts_with(data, size, "PK\x03\x04")) what = "zip archive";
   else if (starts_with(data, size, "FWS") || starts_with(data, size, "CWS") || starts_with(data, size, "ZWS")) what = "Flash";
@@ -59,7 +62,7 @@ ImageFormat detect_format(const uint8_t* data, size_t size, const std::string& n
     what = "unknown, first bytes";
     for (size_t i = 0; i < std::min<size_t>(size, 8); ++i) what += fmt::format(" {:02x}", data[i]);
   }
-  I2V_DATA_ERROR(DataProblem::unsupported_format, "{}: unsupported image format ({}): only JPEG, PNG, GIF and BMP are read",
+  I2V_DATA_ERROR(DataProblem::unsupported_format, "{}: unsupported image format ({}): only JPEG, PNG, GIF, BMP and WebP are read",
                  name, what);
 }
 
@@ -280,15 +283,88 @@ Image decode_with_stb(ImageFormat format, const uint8_t* data, size_t size, cons
   return image;
 }
 
+// WebP through libwebp: the header (RIFF, then a VP8/VP8L/VP8X chunk) gives the size and whether
+// the picture is animated before any pixel is decoded. An animated WebP gives its first frame
+// (as GIF does), composed on its canvas by libwebpdemux; a still one decodes at 1/2, 1/4 or 1/8
+// of its size when DecodeOptions ask for no more (libwebp rescales as it converts to RGB). A
+// file shorter than its RIFF header says is truncated.
+bool webp_cut_off(const uint8_t* data, size_t size) { return size < 12 || size < size_t(little_endian(data + 4, 4)) + 8; }
+
+ImageHeader read_webp_header(const uint8_t* data, size_t size, const std::string& name, WebPBitstreamFeatures* features) {
+  const VP8StatusCode status = WebPGetFeatures(data, size, features);
+  if (status == VP8_STATUS_NOT_ENOUGH_DATA)
+    I2V_DATA_ERROR(DataProblem::truncated_image, "{}: truncated WebP: {} bytes end inside its header", name, size);
+  if (status != VP8_STATUS_OK)
+    I2V_DATA_ERROR(DataProblem::corrupt_image, "{}: corrupt WebP header (libwebp status {})", name, int(status));
+  return {ImageFormat::webp, features->width, features->height};
+}
+
+Image decode_webp(const uint8_t* data, size_t size, const std::string& name, const DecodeOptions& options) {
+  WebPBitstreamFeatures features;
+  const ImageHeader header = read_webp_header(data, size, name, &features);
+  check_pixels(header, options.max_pixels, name);
+  auto fail = [&](const char* what) {
+    const bool truncated = webp_cut_off(data, size);
+    I2V_DATA_ERROR(truncated ? DataProblem::truncated_image : DataProblem::corrupt_image, "{}: {} {}WebP: {}", name,
+                   truncated ? "truncated" : "corrupt", features.has_animation ? "animated " : "", what);
+  };
+  Image image;
+  image.width = header.width;
+  image.height = header.height;
+  std::vector<uint8_t> rgba(size_t(header.width) * size_t(header.height) * 4);
+  if (features.has_animation) {
+    WebPAnimDecoderOptions decoder_options;
+    WebPAnimDecoderOptionsInit(&decoder_options);
+    decoder_options.color_mode = MODE_RGBA;
+    decoder_options.use_threads = 0;
+    const WebPData webp{data, size};
+    std::unique_ptr<WebPAnimDecoder, void (*)(WebPAnimDecoder*)> decoder(WebPAnimDecoderNew(&webp, &decoder_options),
+                                                                         WebPAnimDecoderDelete);
+    WebPAnimInfo info;
+    if (!decoder || !WebPAnimDecoderGetInfo(decoder.get(), &info)) fail("its frames cannot be read");
+    if (int(info.canvas_width) != header.width || int(info.canvas_height) != header.height) fail("the canvas size disagrees");
+    uint8_t* frame = nullptr;
+    int timestamp = 0;
+    if (!WebPAnimDecoderGetNext(decoder.get(), &frame, &timestamp)) fail("its first frame does not decode");
+    std::copy_n(frame, rgba.size(), rgba.begin());
+  } else {
+    // libwebp's own rescaler shrinks while it converts to RGB, at 1/2, 1/4 or 1/8 as a JPEG would.
+    int scale = 1;
+    while (scale < 8 && (options.min_width > 0 || options.min_height > 0) &&
+           (header.width + 2 * scale - 1) / (2 * scale) >= options.min_width &&
+           (header.height + 2 * scale - 1) / (2 * scale) >= options.min_height)
+      scale *= 2;
+    image.width = (header.width + scale - 1) / scale;
+    image.height = (header.height + scale - 1) / scale;
+    rgba.resize(size_t(image.width) * size_t(image.height) * 4);
+    WebPDecoderConfig config;
+    WebPInitDecoderConfig(&config);
+    config.options.use_scaling = scale > 1;
+    config.options.scaled_width = image.width;
+    config.options.scaled_height = image.height;
+    config.output.colorspace = MODE_RGBA;
+    config.output.is_external_memory = 1;
+    config.output.u.RGBA.rgba = rgba.data();
+    config.output.u.RGBA.stride = image.width * 4;
+    config.output.u.RGBA.size = rgba.size();
+    if (WebPDecode(data, size, &config) != VP8_STATUS_OK) fail("the picture does not decode");
+  }
+  image.rgb.resize(size_t(image.width) * size_t(image.height) * 3);
+  for (size_t i = 0; i < image.rgb.size() / 3; ++i)
+    for (size_t c = 0; c < 3; ++c) image.rgb[i * 3 + c] = composite_on_white(rgba[i * 4 + c], rgba[i * 4 + 3]);
+  return image;
+}
+
 }  // namespace
 
 ImageHeader read_image_header(const uint8_t* data, size_t size, const std::string& name, int64_t max_pixels) {
   if (size == 0) I2V_DATA_ERROR(DataProblem::empty_file, "{}: empty file (0 bytes)", name);
   const ImageFormat format = detect_format(data, size, name);
   int ignored = 0;
-  const ImageHeader header = format == ImageFormat::jpeg
-                                 ? read_jpeg_header(thread_decompressor(), data, size, name, &ignored)
-                                 : read_stb_header(format, data, size, name, max_pixels, &ignored);
+  WebPBitstreamFeatures features;
+  const ImageHeader header = format == ImageFormat::jpeg   ? read_jpeg_header(thread_decompressor(), data, size, name, &ignored)
+                             : format == ImageFormat::webp ? read_webp_header(data, size, name, &features)
+                                                           : read_stb_header(format, data, size, name, max_pixels, &ignored);
   check_pixels(header, max_pixels, name);
   return header;
 }
@@ -297,6 +373,7 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, co
   if (size == 0) I2V_DATA_ERROR(DataProblem::empty_file, "{}: empty file (0 bytes)", name);
   const ImageFormat format = detect_format(data, size, name);
   if (format == ImageFormat::jpeg) return decode_jpeg(data, size, name, options);
+  if (format == ImageFormat::webp) return decode_webp(data, size, name, options);
   return decode_with_stb(format, data, size, name, options);
 }
 

@@ -1,9 +1,10 @@
-// 8-bit RGB images: decoding files (JPEG, PNG, GIF, BMP), resampling, writing PNG and JPEG.
+// 8-bit RGB images: decoding files (JPEG, PNG, GIF, BMP, WebP), resampling, writing PNG and JPEG.
 //
 // Decoding: JPEG through libjpeg-turbo's TurboJPEG API, which can decode in the DCT domain at
 // 1/2, 1/4 or 1/8 of the size — far cheaper than decoding everything and then shrinking (a
 // 500×500 JPEG for a 224×224 input decodes at 250×250); PNG, GIF (first frame) and BMP through
-// stb_image. Grayscale becomes RGB and alpha is composited on white. The header is read first and
+// stb_image; WebP (lossy, lossless, with alpha; an animated one gives its first frame) through
+// libwebp. Grayscale becomes RGB and alpha is composited on white. The header is read first and
 // an image claiming more than `max_pixels` is refused before any pixel is decoded
 // (decompression bombs). Every failure throws DataError (data/data_error.h) naming the file and
 // the reason: missing or empty file, unsupported format, too many pixels, truncated or corrupt.
@@ -34,9 +35,9 @@ inline uint8_t composite_on_white(unsigned value, unsigned alpha) {
   return uint8_t((value * alpha + 255 * (255 - alpha) + 127) / 255);
 }
 
-enum class ImageFormat { jpeg, png, gif, bmp };
+enum class ImageFormat { jpeg, png, gif, bmp, webp };
 const char* image_format_name(ImageFormat format);
-// Whether a file extension names one of those formats: "jpg", ".JPEG", "png", "gif", "bmp" (with
+// Whether a file extension names one of those formats: "jpg", ".JPEG", "png", "gif", "bmp", "webp" (with
 // or without the dot, in any case). The decoder goes by the bytes; this picks the files to try.
 bool is_image_extension(const std::string& extension);
 
@@ -52,9 +53,9 @@ constexpr int64_t kDefaultMaxPixels = 50'000'000;
 
 struct DecodeOptions {
   int64_t max_pixels = kDefaultMaxPixels;
-  // JPEG only: decode at the smallest scale of 1/8, 1/4, 1/2, 1 whose width is at least
-  // min_width and whose height is at least min_height (0, 0: full size). Other formats always
-  // decode at full size.
+  // JPEG and still WebP: decode at the smallest scale of 1/8, 1/4, 1/2, 1 whose width is at
+  // least min_width and whose height is at least min_height (0, 0: full size). Other formats
+  // always decode at full size.
   int min_width = 0;
   int min_height = 0;
 };

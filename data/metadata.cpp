@@ -308,7 +308,7 @@ std::string post_image_path(const Post& post, ImageLayout layout) {
     case ImageLayout::px512: return fmt::format("512px/{}/{}.jpg", bucket, post.id);
     case ImageLayout::original: {
       if (!is_image_extension(post.file_ext))
-        I2V_DATA_ERROR(DataProblem::unsupported_format, "id {}: file_ext '{}' is not an image (JPEG, PNG, GIF, BMP)",
+        I2V_DATA_ERROR(DataProblem::unsupported_format, "id {}: file_ext '{}' is not an image (JPEG, PNG, GIF, BMP, WebP)",
                        post.id, post.file_ext);
       return fmt::format("original/{}/{}.{}", bucket, post.id, post.file_ext);
     }

@@ -30,7 +30,7 @@ inline void decode_as(ImageFormat format, const uint8_t* data, size_t size) {
       const Image image = decode_image(data, size, name, options);
       if (image.width <= 0 || image.height <= 0 || image.rgb.size() != size_t(image.width) * size_t(image.height) * 3)
         finding("a decoded image without pixels or of the wrong size", "");
-      if (format != ImageFormat::jpeg) break;  // only JPEG decodes at a scale
+      if (format != ImageFormat::jpeg && format != ImageFormat::webp) break;  // only these decode at a scale
       if (min_size == 0 && (image.width != header.width || image.height != header.height))
         finding("the pixels are not the header's size", "");
     }

@@ -209,7 +209,7 @@ inline Fixture make_fixture(const fs::path& root) {
   std::string corrupt = png_bytes(drawing(64, 64, 10));
   for (size_t i = 60; i < corrupt.size() - 20; i += 7) corrupt[i] = char(corrupt[i] ^ 0x5A);
   picture(10, "png", corrupt);
-  picture(11, "png", std::string("RIFF\x24\0\0\0WEBPVP8 \x18\0\0\0", 20) + std::string(24, '\0'));
+  picture(11, "png", std::string("\0\0\0\x1c" "ftypavif", 12) + std::string(24, '\0'));  // AVIF: not read
   picture(12, "png", png_claiming(10000, 10000));
   fixture.good_ids = {1, 2, 3, 4, 5, 6};
 

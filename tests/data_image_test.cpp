@@ -149,7 +149,7 @@ TEST_F(DataImage, BadFilesAreRefusedWithTheirReason) {
   std::string corrupt_jpeg = jpeg;
   for (size_t i = jpeg.size() / 3; i < jpeg.size() - 2; i += 3) corrupt_jpeg[i] = char(0xFF);
   EXPECT_EQ(problem_of(corrupt_jpeg), DataProblem::corrupt_image);
-  EXPECT_EQ(problem_of(std::string("RIFF\x24\0\0\0WEBPVP8 ", 16)), DataProblem::unsupported_format);
+  EXPECT_EQ(problem_of(std::string("\0\0\0\x1c" "ftypavif", 12)), DataProblem::unsupported_format);
   EXPECT_EQ(problem_of("PK\x03\x04 a zip archive"), DataProblem::unsupported_format);
   EXPECT_EQ(problem_of("just some text"), DataProblem::unsupported_format);
   EXPECT_EQ(problem_of(test::png_claiming(10000, 10000)), DataProblem::too_many_pixels);
