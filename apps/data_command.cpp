@@ -20,8 +20,12 @@ namespace i2v::app {
 namespace {
 
 void print_splits(const DatasetContents& contents) {
-  std::printf("splits: train %s, val %s, test %s\n", format_count(contents.count(Split::train)).c_str(),
+  std::printf("splits: train %s, val %s, test %s", format_count(contents.count(Split::train)).c_str(),
               format_count(contents.count(Split::val)).c_str(), format_count(contents.count(Split::test)).c_str());
+  if (!contents.split_rule.empty()) std::printf(" (%s)", contents.split_rule.c_str());
+  if (contents.outside_splits > 0)
+    std::printf("; %s posts in no split left out", format_count(contents.outside_splits).c_str());
+  std::printf("\n");
 }
 
 void print_label_stats(const DatasetContents& contents) {
@@ -100,7 +104,8 @@ void add_check(CLI::App* data) {
           {"metadata", contents->report.to_json()},
           {"pictures", pictures.to_json()},
           {"splits", {{"train", contents->count(Split::train)}, {"val", contents->count(Split::val)},
-                      {"test", contents->count(Split::test)}}}};
+                      {"test", contents->count(Split::test)}, {"outside", contents->outside_splits},
+                      {"rule", contents->split_rule}}}};
       write_file_atomically(json_path, document.dump(2) + "\n");
       std::printf("wrote %s\n", json_path.c_str());
     }

@@ -23,12 +23,20 @@ void DataSourceOptions::add(CLI::App* command) {
   command->add_option("--split-fractions", fractions, "Train, val, test fractions")->capture_default_str();
   command->add_option("--split-seed", split_seed, "Salt of the id hash (dumps) / seed of the shuffle (folders)")
       ->capture_default_str();
+  command->add_option("--split-modulo", split_modulo,
+                      "Dumps: split by id ranges modulo N instead of the hash, e.g. 1000:train=0-899,val=950-999 "
+                      "(posts in no range are left out)");
+  command->add_option("--split-files", split_files,
+                      "Dumps: split by files of ids instead, TRAIN,VAL,TEST (one id per line; a split may be left "
+                      "empty: train.txt,val.txt,)");
 }
 
 std::shared_ptr<const DatasetContents> DataSourceOptions::read() const {
   const SplitFractions split = parse_split_fractions(fractions);
   if (!folders.empty()) {
     I2V_CHECK(metadata.empty(), "give either --folders or --metadata/--images, not both");
+    I2V_CHECK(split_modulo.empty() && split_files.empty(), "--split-modulo and --split-files split dumps by post id, "
+              "not image folders");
     ImageFolderSource source;
     source.root = folders;
     source.fractions = split;
@@ -51,8 +59,18 @@ std::shared_ptr<const DatasetContents> DataSourceOptions::read() const {
   source.metadata = metadata;
   source.images = images;
   source.layout = parse_image_layout(layout);
-  source.fractions = split;
-  source.split_salt = split_seed;
+  source.split.fractions = split;
+  source.split.salt = split_seed;
+  I2V_CHECK(split_modulo.empty() || split_files.empty(), "give --split-modulo or --split-files, not both");
+  if (!split_modulo.empty()) source.split = split_rule_by_modulo(split_modulo);
+  if (!split_files.empty()) {
+    const size_t first = split_files.find(','), second = split_files.find(',', first + 1);
+    I2V_CHECK(first != std::string::npos && second != std::string::npos &&
+                  split_files.find(',', second + 1) == std::string::npos,
+              "--split-files {}: TRAIN,VAL,TEST (three names, any of them empty)", split_files);
+    source.split = split_rule_by_files({split_files.substr(0, first), split_files.substr(first + 1, second - first - 1),
+                                        split_files.substr(second + 1)});
+  }
   return std::make_shared<const DatasetContents>(read_danbooru(source, vocabulary));
 }
 

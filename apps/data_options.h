@@ -29,6 +29,7 @@ struct DataSourceOptions {
   std::string folders;
   std::string fractions = "0.8,0.1,0.1";
   uint64_t split_seed = 0;
+  std::string split_modulo, split_files;
 
   void add(CLI::App* command);
   // Reads the metadata (or lists the folders), printing what it does to stderr.

@@ -60,9 +60,10 @@ std::string no_usable_post(const DataReport& report, const Vocabulary& vocabular
 }  // namespace
 
 DatasetContents read_danbooru(const DanbooruSource& source, const Vocabulary& vocabulary) {
-  source.fractions.check();
+  source.split.fractions.check();
   DatasetContents contents;
   contents.kind = TargetKind::multi_label;
+  contents.split_rule = source.split.describe();
   contents.root = source.images;
   for (const VocabularyEntry& entry : vocabulary.entries()) {
     contents.class_names.push_back(entry.name);
@@ -75,6 +76,11 @@ DatasetContents read_danbooru(const DanbooruSource& source, const Vocabulary& vo
   for_each_post(
       metadata_files(source.metadata),
       [&](Post& post) {
+        const std::optional<Split> split = source.split.split_of(post.id);
+        if (!split) {
+          ++contents.outside_splits;
+          return;
+        }
         without_rating += post.rating == 0;
         labels.clear();
         if (has_ratings) {
@@ -92,11 +98,13 @@ DatasetContents read_danbooru(const DanbooruSource& source, const Vocabulary& vo
         }
         std::sort(labels.begin(), labels.end());
         labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
-        contents.items.push_back({post.id, std::move(path), split_of_id(post.id, source.fractions, source.split_salt),
+        contents.items.push_back({post.id, std::move(path), *split,
                                   int64_t(contents.labels.size()), int32_t(labels.size())});
         contents.labels.insert(contents.labels.end(), labels.begin(), labels.end());
       },
       contents.report);
+  I2V_CHECK(!contents.items.empty() || contents.outside_splits == 0,
+            "the split ({}) places none of the {} posts read in a split", contents.split_rule, contents.outside_splits);
   if (contents.items.empty()) I2V_THROW("{}", no_usable_post(contents.report, vocabulary, without_rating));
   check_some_pictures_exist(contents);
   return contents;

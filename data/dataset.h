@@ -57,6 +57,8 @@ struct DatasetContents {
   std::vector<DatasetItem> items;
   std::vector<int32_t> labels;  // multi-label: output indices; class_index: one class each
   DataReport report;            // what reading the metadata or folders skipped
+  int64_t outside_splits = 0;   // posts the split rule placed in no split (data/split.h)
+  std::string split_rule;       // how the posts were split, in words
   int64_t count(Split split) const;
 };
 
@@ -64,8 +66,7 @@ struct DanbooruSource {
   std::vector<std::string> metadata;  // JSON-lines files or folders of them
   std::string images;                 // the image root
   ImageLayout layout = ImageLayout::automatic;
-  SplitFractions fractions;
-  uint64_t split_salt = 0;
+  SplitRule split;  // posts it places in no split are left out (DatasetContents::outside_splits)
 };
 
 // Streams the metadata; keeps every post with an image path and a rating the vocabulary knows

@@ -90,11 +90,29 @@ const ConfigSection<DataFields>& data_fields() {
       {"auxiliary", json::object(), &DataFields::auxiliary},
       {"split_fractions", "string", "0.8,0.1,0.1",
        [](const json& value, DataFields& data) {
-         data.dump.fractions = data.folder.fractions = parse_split_fractions(value.get<std::string>());
+         data.dump.split.fractions = data.folder.fractions = parse_split_fractions(value.get<std::string>());
        }},
       {"split_seed", "integer", 0,
        [](const json& value, DataFields& data) {
-         data.dump.split_salt = data.folder.split_seed = value.get<uint64_t>();
+         data.dump.split.salt = data.folder.split_seed = value.get<uint64_t>();
+       }},
+      // A published split instead of the hash (dumps only): id ranges modulo N, or files of ids.
+      {"split_modulo", "string", "",
+       [](const json& value, DataFields& data) {
+         if (value.get<std::string>().empty()) return;
+         I2V_CHECK(data.dump.split.listed.empty(), "give data.split_modulo or data.split_files, not both");
+         data.dump.split = split_rule_by_modulo(value.get<std::string>());
+       }},
+      {"split_files", "object", json::object(),
+       [](const json& value, DataFields& data) {
+         if (value.empty()) return;
+         I2V_CHECK(data.dump.split.modulus == 0, "give data.split_modulo or data.split_files, not both");
+         std::array<std::string, 3> files;
+         for (const auto& [name, file] : value.items()) {
+           I2V_CHECK(file.is_string(), "data.split_files.{}: a file name", name);
+           files[size_t(parse_split(name))] = file.get<std::string>();
+         }
+         data.dump.split = split_rule_by_files(files);
        }},
       {"preprocess", "object", json::object(),
        [](const json& value, DataFields& data) { data.preprocess = Preprocess::from_json(value, "data.preprocess"); }},
