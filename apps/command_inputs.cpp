@@ -1,5 +1,7 @@
 #include "apps/command_inputs.h"
 
+#include "data/shards.h"
+
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -27,6 +29,7 @@ void add_force_flag(CLI::App* command, bool& force) {
 
 void add_inputs(CommandFiles& files, const DataSourceOptions& source) {
   for (const std::string& metadata : source.metadata) files.input("--metadata", metadata, is_metadata_file);
+  for (const std::string& shard : shard_files(source.shards)) files.input("--shards", shard);
   files.input("--images", source.images, is_picture_file);
   files.input("--vocab", source.vocab);
   files.input("--folders", source.folders, is_picture_file);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,8 @@
 #include "data/channel_stats.h"
 #include "data/data_loader.h"
 #include "data/emoji.h"
+#include "data/metadata.h"
+#include "data/shards.h"
 
 namespace i2v::app {
 namespace {
@@ -283,13 +286,67 @@ void add_preview(CLI::App* parent) {
   preview->callback([] { report.run("i2v data preview", work); });
 }
 
+// `i2v data pack`: a folder dump as WebDataset tar shards (<id>.<ext> + <id>.json per post).
+void add_pack(CLI::App* data) {
+  static std::vector<std::string> metadata;
+  static std::string images, layout = "auto", output;
+  static int per_shard = 1000;
+  static bool force = false;
+  CLI::App* pack = data->add_subcommand("pack", "Write a dump as WebDataset tar shards (to train from, or to test with)");
+  pack->add_option("--metadata", metadata, "Danbooru-style JSON-lines metadata: files or folders of *.json/*.jsonl")->required();
+  pack->add_option("--images", images, "The image root of the dump")->required();
+  pack->add_option("--layout", layout, "Where a post's picture is: auto, original, 512px or path")->capture_default_str();
+  pack->add_option("-o,--output", output, "The folder of shards to write (shard-000000.tar, ...)")->required();
+  pack->add_option("--per-shard", per_shard, "Posts per shard")->capture_default_str()->check(at_least(1));
+  add_force_flag(pack, force);
+  pack->footer(
+      "Each post becomes two members sharing its id as key: the picture's bytes as they are\n"
+      "(<id>.jpg, .png, .webp, ...) and its metadata (<id>.json, one line in the API form). Posts\n"
+      "whose line or picture cannot be read are skipped and counted. Train from the shards with\n"
+      "--shards 'DIR/*.tar' or \"data\": {\"shards\": [\"DIR/*.tar\"]}.\n\n"
+      "Example:\n"
+      "  i2v data pack --metadata emoji-dump/metadata.jsonl --images emoji-dump -o emoji-shards");
+  pack->callback([] {
+    CommandFiles files;
+    for (const std::string& m : metadata) files.input("--metadata", m, is_metadata_file);
+    files.input("--images", images, is_picture_file).output("-o", output, Existing::needs_force);
+    files.check(force);
+    std::filesystem::create_directories(output);
+    const ImageLayout resolved = resolve_image_layout(parse_image_layout(layout), images);
+    DataReport report;
+    std::vector<std::pair<std::string, std::string>> members;
+    int shards = 0;
+    int64_t posts = 0;
+    const auto flush = [&] {
+      if (members.empty()) return;
+      write_tar_shard(fmt::format("{}/shard-{:06d}.tar", output, shards++), members);
+      members.clear();
+    };
+    for_each_post(metadata_files(metadata), [&](Post& post) {
+      const std::string file = (std::filesystem::path(images) / post_image_path(post, resolved)).string();
+      std::string bytes = read_image_file(file);  // DataError: skipped and counted by for_each_post
+      std::string extension = to_lower(std::filesystem::path(file).extension().string());
+      post.path.clear();
+      members.push_back({fmt::format("{}{}", post.id, extension), std::move(bytes)});
+      members.push_back({fmt::format("{}.json", post.id), post_line(post, PostForm::tag_strings, {})});
+      if (++posts % per_shard == 0) flush();
+    }, report);
+    flush();
+    std::fputs(report.summary("posts").c_str(), stdout);
+    std::printf("wrote %d shards of up to %d posts to %s\n", shards, per_shard, output.c_str());
+    I2V_CHECK(posts > 0, "no post could be packed");
+  });
+}
+
 void add_data_command(CLI::App& app) {
-  CLI::App* data = app.add_subcommand("data", "Datasets: check a dump, convert emoji packages, measure the mean, preview inputs");
+  CLI::App* data = app.add_subcommand("data", "Datasets: check a dump, convert emoji packages, measure the mean, preview "
+                                              "inputs, pack tar shards");
   data->require_subcommand(1);
   add_check(data);
   add_from_emoji(data);
   add_mean(data);
   add_preview(data);
+  add_pack(data);
 }
 
 const bool registered = register_command("data", add_data_command);

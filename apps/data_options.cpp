@@ -6,12 +6,16 @@
 #include "base/atomic_file.h"
 #include "base/text.h"
 #include "data/channel_stats.h"
+#include "data/shards.h"
 #include "data/split.h"
 
 namespace i2v::app {
 
 void DataSourceOptions::add(CLI::App* command) {
   command->add_option("--metadata", metadata, "Danbooru-style JSON-lines metadata: files or folders of *.json/*.jsonl");
+  command->add_option("--shards", shards,
+                      "WebDataset tar shards of a dump, e.g. 'dumps/*.tar' (<key>.webp|jpg|png + <key>.json|txt): "
+                      "read in place, never extracted");
   command->add_option("--images", images, "The image root of the dump");
   command->add_option("--layout", layout, "Where a post's picture is: auto, original, 512px or path")
       ->capture_default_str();
@@ -43,20 +47,23 @@ std::shared_ptr<const DatasetContents> DataSourceOptions::read() const {
     source.split_seed = split_seed;
     return std::make_shared<const DatasetContents>(read_image_folder(source));
   }
-  I2V_CHECK(!metadata.empty() && !images.empty(), "give --metadata and --images (a dump), or --folders");
+  I2V_CHECK((!metadata.empty() && !images.empty()) || !shards.empty(),
+            "give --metadata and --images (a dump), --shards (a dump in tar shards), or --folders");
+  std::vector<std::string> sources = metadata;  // shards are read as metadata: their posts carry their pictures
+  for (const std::string& shard : shard_files(shards)) sources.push_back(shard);
   Vocabulary vocabulary;
   if (vocab.empty()) {
     DataReport report;
     VocabularyOptions options;
     options.vintage = parse_rating_vintage(rating_vintage);
-    vocabulary = build_vocabulary(metadata, options, report);
+    vocabulary = build_vocabulary(sources, options, report);
     std::fprintf(stderr, "vocabulary: built in memory, %lld outputs (ratings: %s dump)\n",
                  static_cast<long long>(vocabulary.size()), rating_vintage_name(vocabulary.rating_vintage()));
   } else {
     vocabulary = Vocabulary::load(vocab);
   }
   DanbooruSource source;
-  source.metadata = metadata;
+  source.metadata = sources;
   source.images = images;
   source.layout = parse_image_layout(layout);
   source.split.fractions = split;

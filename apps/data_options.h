@@ -22,6 +22,7 @@ namespace i2v::app {
 // and the split.
 struct DataSourceOptions {
   std::vector<std::string> metadata;
+  std::vector<std::string> shards;  // WebDataset tar shards (glob patterns), read as metadata
   std::string images;
   std::string layout = "auto";
   std::string vocab;  // empty: a vocabulary with the default sizes is built in memory

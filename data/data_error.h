@@ -21,8 +21,10 @@ enum class DataProblem : int {
   malformed_json,      // a metadata line that is not a JSON object with an id
   unknown_rating,      // a rating letter the dump's vintage does not define
   unknown_category,    // a tag category other than 0, 1, 3, 4, 5
+  broken_shard,        // a tar shard cut off, or with a header that is not one: the rest of it is lost
+  incomplete_sample,   // a shard's sample without a picture, or without metadata
 };
-constexpr int kDataProblemCount = 9;
+constexpr int kDataProblemCount = 11;
 
 // "missing file", "empty file", ... (for reports).
 const char* data_problem_name(DataProblem problem);

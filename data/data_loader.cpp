@@ -47,9 +47,38 @@ uint64_t DataLoader::augment_seed(uint64_t seed, int64_t epoch, int64_t index) {
 std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
   std::vector<int64_t> order(size_t(dataset_->size()));
   std::iota(order.begin(), order.end(), int64_t(0));
-  if (options_.shuffle) {
-    Rng rng(mix_seed(options_.seed, uint64_t(epoch)));
+  if (!options_.shuffle) return order;
+  Rng rng(mix_seed(options_.seed, uint64_t(epoch)));
+  if (order.empty() || dataset_->item(0).member_offset < 0) {
     shuffle(order.data(), int64_t(order.size()), rng);
+    return order;
+  }
+  // Tar shards are read front to back (a file system serves that fast, random reads of millions
+  // of small pictures slowly), as WebDataset does: the shards in a random order, each one's
+  // samples in file order through a shuffle buffer of shuffle_buffer samples. The order is a
+  // function of (seed, epoch), so a run resumes mid-epoch as with files.
+  std::vector<std::pair<int64_t, int64_t>> shards;  // [begin, end) of the samples of each shard
+  for (int64_t i = 0; i < int64_t(order.size()); ++i)
+    if (i == 0 || dataset_->item(i).path != dataset_->item(i - 1).path) shards.push_back({i, i + 1});
+    else shards.back().second = i + 1;
+  shuffle(shards.data(), int64_t(shards.size()), rng);
+  std::vector<int64_t> buffer;
+  order.clear();
+  for (const auto& [begin, end] : shards)
+    for (int64_t i = begin; i < end; ++i) {
+      if (int64_t(buffer.size()) < std::max<int64_t>(1, options_.shuffle_buffer)) {
+        buffer.push_back(i);
+        continue;
+      }
+      const size_t j = size_t(rng.below(uint64_t(buffer.size())));
+      order.push_back(buffer[j]);
+      buffer[j] = i;
+    }
+  while (!buffer.empty()) {
+    const size_t j = size_t(rng.below(uint64_t(buffer.size())));
+    order.push_back(buffer[j]);
+    buffer[j] = buffer.back();
+    buffer.pop_back();
   }
   return order;
 }

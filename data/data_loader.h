@@ -53,6 +53,9 @@ struct LoaderOptions {
   int64_t batch_size = 32;
   bool shuffle = true;
   uint64_t seed = 0;
+  // A dump in tar shards: the shards in a random order, each read front to back through a buffer
+  // of this many samples drawn at random (WebDataset's shuffle).
+  int64_t shuffle_buffer = 1000;
   bool drop_last = false;  // leave out the last batch of an epoch when it would be short
   int workers = 2;         // threads decoding batches; 0: the calling thread decodes in next()
   int prefetch = 4;        // batches built ahead of the consumer

@@ -22,6 +22,8 @@ const char* data_problem_name(DataProblem problem) {
     case DataProblem::malformed_json: return "malformed JSON";
     case DataProblem::unknown_rating: return "unknown rating";
     case DataProblem::unknown_category: return "unknown category";
+    case DataProblem::broken_shard: return "broken shard";
+    case DataProblem::incomplete_sample: return "incomplete sample";
   }
   return "?";
 }

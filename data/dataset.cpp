@@ -5,6 +5,7 @@
 
 #include "base/text.h"
 #include "data/data_error.h"
+#include "data/shards.h"
 
 namespace i2v {
 
@@ -98,8 +99,8 @@ DatasetContents read_danbooru(const DanbooruSource& source, const Vocabulary& vo
         }
         std::sort(labels.begin(), labels.end());
         labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
-        contents.items.push_back({post.id, std::move(path), *split,
-                                  int64_t(contents.labels.size()), int32_t(labels.size())});
+        contents.items.push_back({post.id, std::move(path), *split, int64_t(contents.labels.size()),
+                                  int32_t(labels.size()), post.member_offset, post.member_size});
         contents.labels.insert(contents.labels.end(), labels.begin(), labels.end());
       },
       contents.report);
@@ -237,7 +238,17 @@ const DatasetItem& Dataset::item(int64_t index) const {
   return contents_->items[size_t(pictures_[size_t(index / views_)])];
 }
 
-std::string Dataset::path(int64_t index) const { return join_root(contents_->root, item(index).path); }
+std::string Dataset::path(int64_t index) const {
+  const DatasetItem& it = item(index);
+  const std::string file = join_root(contents_->root, it.path);
+  return it.member_offset < 0 ? file : fmt::format("{}@{}", file, it.member_offset);
+}
+
+std::string Dataset::encoded_picture(int64_t index) const {
+  const DatasetItem& it = item(index);
+  const std::string file = join_root(contents_->root, it.path);
+  return it.member_offset < 0 ? read_image_file(file) : read_shard_member(file, it.member_offset, it.member_size);
+}
 
 std::string Dataset::describe(int64_t index) const {
   const DatasetItem& it = item(index);
@@ -254,7 +265,8 @@ std::shared_ptr<const Dataset::CacheEntry> Dataset::cached_picture(int64_t pictu
   try {
     DecodeOptions decode;
     decode.max_pixels = options_.max_pixels;
-    entry->image = load_image(file, decode);
+    const std::string bytes = encoded_picture(picture * views_);
+    entry->image = decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), file, decode);
   } catch (const DataError& e) {
     entry->failed = true;
     entry->problem = e.problem();
@@ -285,7 +297,7 @@ void Dataset::load(int64_t index, uint64_t augment_seed, float* chw) const {
     box = pre.source_box(picture->width, picture->height, view, rng);
   } else {
     const std::string file = path(index);
-    decoded = pre.decode_view(read_image_file(file), file, options_.max_pixels, view, rng);
+    decoded = pre.decode_view(encoded_picture(index), file, options_.max_pixels, view, rng);
     picture = &decoded.picture;
     box = decoded.box;
   }

@@ -47,6 +47,8 @@ struct DatasetItem {
   Split split;
   int64_t labels_begin;  // its labels: DatasetContents::labels[labels_begin, + labels_count)
   int32_t labels_count;
+  int64_t member_offset = -1;  // in a tar shard (`path`): the picture's bytes [offset, offset + size)
+  int64_t member_size = 0;
 };
 
 struct DatasetContents {
@@ -65,7 +67,7 @@ struct DatasetContents {
 struct DanbooruSource {
   std::vector<std::string> metadata;  // JSON-lines files or folders of them
   std::string images;                 // the image root
-  ImageLayout layout = ImageLayout::automatic;
+  ImageLayout layout = ImageLayout::automatic;  // `metadata` may also hold tar shards (data/shards.h)
   SplitRule split;  // posts it places in no split are left out (DatasetContents::outside_splits)
 };
 
@@ -133,7 +135,7 @@ class Dataset {
   // The picture behind sample `index`.
   const DatasetItem& item(int64_t index) const;
   int64_t id(int64_t index) const { return item(index).id; }
-  // The file: root/path (or path itself when absolute).
+  // The file: root/path (or path itself when absolute); a shard's picture: "shard.tar@offset".
   std::string path(int64_t index) const;
   // "id 2921 (original/0921/2921.jpg)", for reports.
   std::string describe(int64_t index) const;
@@ -152,6 +154,8 @@ class Dataset {
 
  private:
   struct CacheEntry;
+  // The picture's encoded bytes: its file, or its member of a tar shard.
+  std::string encoded_picture(int64_t index) const;
   std::shared_ptr<const CacheEntry> cached_picture(int64_t picture) const;
 
   std::shared_ptr<const DatasetContents> contents_;

@@ -1,4 +1,5 @@
 #include "data/metadata.h"
+#include "data/shards.h"
 
 #include <algorithm>
 #include <cctype>
@@ -145,8 +146,11 @@ char rating_letter(const std::string& text) {
   return 0;
 }
 
-// The post of one line; throws DataError for a line that cannot be a post.
+}  // namespace
+
 void parse_post(const std::string& line, Post& post) {
+  post.member_offset = -1;
+  post.member_size = 0;
   json object;
   try {
     object = json::parse(line);
@@ -202,13 +206,15 @@ void parse_post(const std::string& line, Post& post) {
   if (!categorised) split_words(text_field("tag_string"), TagCategory::general, post.tags);
 }
 
-}  // namespace
-
 void for_each_post(const std::vector<std::string>& files, const std::function<void(Post&)>& visit, DataReport& report) {
   std::vector<char> buffer(1 << 20);
   std::string line;
   Post post;
   for (const std::string& file : files) {
+    if (fs::path(file).extension() == ".tar") {  // a WebDataset shard (data/shards.h)
+      for_each_shard_post(file, visit, report);
+      continue;
+    }
     std::ifstream in;
     in.rdbuf()->pubsetbuf(buffer.data(), std::streamsize(buffer.size()));
     in.open(file, std::ios::binary);

@@ -81,16 +81,23 @@ struct Post {
   int64_t id = 0;
   char rating = 0;        // g, s, q or e as written (0 when the post has none)
   std::string file_ext;   // "jpg", "png", ... (may be empty)
-  std::string path;       // the explicit "path" field (usually empty)
+  std::string path;       // the explicit "path" field (usually empty); a tar shard's post: the shard
+  int64_t member_offset = -1;  // a tar shard's post: its picture is bytes [offset, offset + size) of `path`
+  int64_t member_size = 0;
   std::vector<Tag> tags;
   std::string line;       // "posts.jsonl:17", for reports
 };
+
+// One post from one line of JSON; throws DataError (malformed JSON, unknown category or rating)
+// naming post.line.
+void parse_post(const std::string& line, Post& post);
 
 // The metadata files behind `paths`: files as given, directories as their *.json and *.jsonl
 // files (sorted by name). Throws when a path does not exist or nothing is found.
 std::vector<std::string> metadata_files(const std::vector<std::string>& paths);
 
-// Calls `visit` with each well-formed post of `files`, in order, reading one line at a time.
+// Calls `visit` with each well-formed post of `files`, in order, reading one line at a time (a
+// .tar file is a WebDataset shard: its samples' posts, data/shards.h).
 // Blank lines are ignored. A line that is not a JSON object with an id, a tag with an unknown
 // category and a rating that is not g, s, q or e are skipped and counted in `report` (where:
 // "file:line"), and so is a post for which `visit` throws DataError (it must do so before

@@ -33,8 +33,12 @@ using nlohmann::json;
 // The pictures and targets of a "data" section.
 std::shared_ptr<const DatasetContents> read_contents(const DataFields& data) {
   if (!data.folder.root.empty()) return std::make_shared<const DatasetContents>(read_image_folder(data.folder));
-  I2V_CHECK(!data.dump.metadata.empty() && !data.dump.images.empty(),
-            "config field data: give \"metadata\" and \"images\" (a Danbooru-style dump) or \"folders\" (an image folder)");
+  const bool only_shards = std::all_of(data.dump.metadata.begin(), data.dump.metadata.end(), [](const std::string& file) {
+    return std::filesystem::path(file).extension() == ".tar";
+  });
+  I2V_CHECK(!data.dump.metadata.empty() && (!data.dump.images.empty() || only_shards),
+            "config field data: give \"metadata\" and \"images\" (a Danbooru-style dump), \"shards\" (a dump in tar "
+            "shards) or \"folders\" (an image folder)");
   Vocabulary vocabulary;
   if (!data.vocab.empty()) {
     vocabulary = Vocabulary::load(data.vocab);

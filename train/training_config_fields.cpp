@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "data/metadata.h"
+#include "data/shards.h"
 #include "data/split.h"
 #include "kernels/precision.h"
 #include "train/svm.h"
@@ -82,6 +83,11 @@ const ConfigSection<DataFields>& data_fields() {
   static const ConfigSection<DataFields> fields = {
       {"metadata", nullptr, &DataFields::dump, &DanbooruSource::metadata},
       {"images", nullptr, &DataFields::dump, &DanbooruSource::images},
+      {"shards", "array", json::array(),  // after "metadata": the shards join its files
+       [](const json& value, DataFields& data) {
+         for (const std::string& shard : shard_files(value.get<std::vector<std::string>>()))
+           data.dump.metadata.push_back(shard);
+       }},
       {"layout", "string", "auto",
        [](const json& value, DataFields& data) { data.dump.layout = parse_image_layout(value.get<std::string>()); }},
       {"vocab", nullptr, &DataFields::vocab},
@@ -126,6 +132,7 @@ const ConfigSection<DataFields>& data_fields() {
       {"batch_size", 32, &DataFields::loader, &LoaderOptions::batch_size, ConfigRange{1}},
       {"workers", 2, &DataFields::loader, &LoaderOptions::workers, ConfigRange{0}},
       {"drop_last", false, &DataFields::loader, &LoaderOptions::drop_last},
+      {"shuffle_buffer", 1000, &DataFields::loader, &LoaderOptions::shuffle_buffer, ConfigRange{1}},
   };
   return fields;
 }
