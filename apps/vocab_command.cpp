@@ -6,6 +6,7 @@
 #include "apps/data_options.h"
 #include "apps/option_checks.h"
 #include "base/progress.h"
+#include "data/shards.h"
 #include "data/vocabulary.h"
 
 namespace i2v::app {
@@ -33,13 +34,14 @@ void add_vocab_command(CLI::App& app) {
   vocab->require_subcommand(1);
 
   CLI::App* build = vocab->add_subcommand("build", "Count the tags of a dump and keep the most frequent of each category");
-  static std::vector<std::string> metadata;
+  static std::vector<std::string> metadata, shards;
   static std::string output, vintage = "auto";
   static VocabularyOptions options;
   static bool no_ratings = false, force = false;
   static int64_t top = 10;
   static SkipReportOption report;
-  build->add_option("--metadata", metadata, "JSON-lines metadata: files or folders of *.json/*.jsonl")->required();
+  build->add_option("--metadata", metadata, "JSON-lines metadata: files or folders of *.json/*.jsonl");
+  build->add_option("--shards", shards, "Or WebDataset tar shards of a dump (glob patterns): their samples' metadata");
   build->add_option("--output,-o", output, "The vocabulary JSON to write")->required();
   build->add_option("--general", options.general, "General tags to keep")->capture_default_str()->check(at_least(0));
   build->add_option("--character", options.character, "Character tags to keep")
@@ -66,17 +68,24 @@ void add_vocab_command(CLI::App& app) {
       "Examples:\n"
       "  i2v vocab build --metadata emoji-dump/metadata.jsonl -o emoji-vocab.json\n"
       "  i2v vocab build --metadata danbooru2020/metadata/ -o vocab.json\n"
+      "  i2v vocab build --shards 'danbooru2024/*.tar' -o vocab.json\n"
       "  i2v vocab build --metadata posts.jsonl --general 100 --character 0 --copyright 0 --no-ratings -o attrs.json");
   static const auto work = [] {
     CommandFiles files;
     for (const std::string& m : metadata) files.input("--metadata", m, is_metadata_file);
+    std::vector<std::string> sources = metadata;
+    for (const std::string& shard : shard_files(shards)) {
+      files.input("--shards", shard);
+      sources.push_back(shard);
+    }
+    I2V_CHECK(!sources.empty(), "give --metadata or --shards");
     files.output("-o", output, Existing::needs_force);
     files.output("--report", report.path);
     files.check(force);
     options.ratings = !no_ratings;
     options.vintage = parse_rating_vintage(vintage);
     DataReport report;
-    const Vocabulary vocabulary = build_vocabulary(metadata, options, report);
+    const Vocabulary vocabulary = build_vocabulary(sources, options, report);
     std::fputs(report.summary("metadata").c_str(), stdout);
     vocabulary.save(output);
     print_vocabulary(vocabulary, top, "");

@@ -598,6 +598,29 @@ TEST_F(CliTest, SkippedLinesAndPicturesAreExplainedAndReportedInFull) {
         << report[size_t(id)];
 }
 
+// A folder dump packed into tar shards reads as the same dump: the same vocabulary, splits and
+// pictures (i2v data pack, then --shards on vocab build and data check).
+TEST_F(CliTest, PackedShardsReadAsTheFolderDump) {
+  make_dump(/*ratings=*/true);
+  const ToolRun pack = ok("data pack --metadata metadata.jsonl --images . -o shards --per-shard 10");
+  EXPECT_NE(pack.out.find("wrote 4 shards of up to 10 posts to shards"), std::string::npos) << pack.out;
+  ok("vocab build --metadata metadata.jsonl -o folder-vocab.json");
+  ok("vocab build --shards 'shards/*.tar' -o shard-vocab.json");
+  EXPECT_EQ(read_file(path("folder-vocab.json")), read_file(path("shard-vocab.json")));
+  const ToolRun folder = ok("data check --metadata metadata.jsonl --images . --vocab folder-vocab.json");
+  const ToolRun shards = ok("data check --shards 'shards/*.tar' --vocab folder-vocab.json");
+  for (const char* line : {"metadata lines: 36 read, 0 skipped", "pictures: 36 read, 0 skipped"}) {
+    EXPECT_NE(folder.out.find(line), std::string::npos) << folder.out;
+    EXPECT_NE(shards.out.find(line), std::string::npos) << shards.out;
+  }
+  const auto splits = [](const std::string& out) {
+    const size_t at = out.find("splits:");
+    return out.substr(at, out.find('\n', at) - at);
+  };
+  EXPECT_EQ(splits(folder.out), splits(shards.out));
+  EXPECT_EQ(i2v("data check --shards 'nothing/*.tar' --vocab folder-vocab.json").status, 1);
+}
+
 // One convention for every command (README, "Conventions"): -o/--output, --json FILE as "also
 // write", --images for an image root (--image-root kept as a deprecated spelling), one default
 // split, and no stale help.
