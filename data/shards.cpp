@@ -116,11 +116,19 @@ void for_each_shard_post(const std::string& shard, const std::function<void(Post
         const long long id = std::strtoll(id_text.c_str(), &stop, 10);
         if (id_text.empty() || *stop != '\0')
           I2V_DATA_ERROR(DataProblem::malformed_json, "sample '{}' has tags but no id: its key is not a post id", sample.key);
+        // Tag names end up in JSON (vocabularies, reports): the text must be UTF-8.
+        try {
+          nlohmann::json(text).dump();
+        } catch (const nlohmann::json::type_error&) {
+          I2V_DATA_ERROR(DataProblem::malformed_json, "the tags of sample '{}' are not UTF-8 text", sample.key);
+        }
         std::replace(text.begin(), text.end(), ',', ' ');
-        std::istringstream words_in(text);
-        std::string word, words;
-        while (words_in >> word) words += (words.empty() ? "" : " ") + word;
-        parse_post(nlohmann::json{{"id", id}, {"tag_string_general", words}}.dump(), post);
+        std::istringstream words(text);
+        post.id = id;
+        post.rating = 0;
+        post.file_ext.clear();
+        post.tags.clear();
+        for (std::string word; words >> word;) post.tags.push_back({word, TagCategory::general});
       }
       post.path = shard;
       post.member_offset = sample.picture->offset;

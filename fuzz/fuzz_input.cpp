@@ -66,4 +66,31 @@ void finding(const char* what, const std::string& detail) {
   std::abort();
 }
 
+namespace {
+
+uint64_t octal(const char* field, size_t length) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < length && field[i] >= '0' && field[i] <= '7'; ++i) value = value * 8 + uint64_t(field[i] - '0');
+  return value;
+}
+
+}  // namespace
+
+std::string with_tar_checksums(std::string bytes) {
+  for (size_t offset = 0; offset + 512 <= bytes.size();) {
+    char* header = &bytes[offset];
+    if (header[0] == '\0') break;
+    std::memset(header + 148, ' ', 8);
+    unsigned sum = 0;
+    for (size_t i = 0; i < 512; ++i) sum += static_cast<unsigned char>(header[i]);
+    std::snprintf(header + 148, 8, "%06o", sum & 0777777);
+    header[155] = ' ';
+    const uint64_t size = octal(header + 124 + (header[124] == ' '), 11);
+    if (size > bytes.size()) break;
+    offset += 512 + (size + 511) / 512 * 512;
+  }
+  return bytes;
+}
+
+
 }  // namespace i2v::fuzz

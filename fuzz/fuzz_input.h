@@ -59,4 +59,9 @@ void expect_clean_error(const std::string& name, Parse parse) {
   }
 }
 
+// `bytes` with the ustar checksum of each 512-byte header made right, walking the headers as a
+// tar reader does (six octal digits, NUL, space), so that mutations of sizes, names and types
+// get past the checksums.
+std::string with_tar_checksums(std::string bytes);
+
 }  // namespace i2v::fuzz
