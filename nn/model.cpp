@@ -73,7 +73,7 @@ Layer& Model::add(const std::string& name, std::unique_ptr<Layer> layer, std::ve
 Tensor Model::forward(const Tensor& input, Mode mode, const std::string& until) { return forward(input, {}, mode, until); }
 
 Tensor Model::forward(const Tensor& input, const std::map<std::string, Tensor>& auxiliary, Mode mode,
-                      const std::string& until) {
+                      const std::string& until, const LayerObserver& observe) {
   I2V_CHECK(!nodes_.empty(), "model {} has no layers", name_);
   const int64_t batch = input.dim() > 0 ? input.size(0) : 0;
   auto check_shape = [&](const std::string& what, const Tensor& tensor, Shape expected) {
@@ -100,6 +100,7 @@ Tensor Model::forward(const Tensor& input, const std::map<std::string, Tensor>& 
     for (const std::string& source : nodes_[i].inputs)
       inputs.push_back(is_model_input(source) ? model_input(source) : outputs[index_of(source)]);
     outputs[i] = nodes_[i].layer->forward(inputs, mode);
+    if (observe) observe(nodes_[i].name, outputs[i]);
     for (const std::string& source : nodes_[i].inputs)
       if (!is_model_input(source) && last_reader[index_of(source)] == i) outputs[index_of(source)] = Tensor();
   }

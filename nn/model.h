@@ -68,9 +68,11 @@ class Model {
   // Runs the layers up to and including `until` (default: all) and returns that layer's output.
   Tensor forward(const Tensor& input, Mode mode, const std::string& until = "");
   // The same with the auxiliary inputs ([N, ...] on the model's device), which must hold every
-  // one the model declares.
+  // one the model declares. `observe`, when given, sees each layer's output as it is made (to
+  // look inside: i2v inspect activations).
+  using LayerObserver = std::function<void(const std::string& layer, const Tensor& output)>;
   Tensor forward(const Tensor& input, const std::map<std::string, Tensor>& auxiliary, Mode mode,
-                 const std::string& until = "");
+                 const std::string& until = "", const LayerObserver& observe = nullptr);
   // After a train-mode forward: back-propagates dL/d(output) through the layers that ran, adding
   // into the parameters' grads. Layers with nothing to train upstream get no input gradient.
   // Returns dL/d(input) when asked, else an undefined tensor. `after_layer`, when given, is told

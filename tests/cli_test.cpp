@@ -598,6 +598,34 @@ TEST_F(CliTest, SkippedLinesAndPicturesAreExplainedAndReportedInFull) {
         << report[size_t(id)];
 }
 
+// i2v inspect: the filters of a layer as a grid (16 first-layer filters: 4 x 4 tiles of 3 x 3
+// weights at zoom 5, 2-pixel gaps), and every layer's activations of one picture.
+TEST_F(CliTest, InspectDrawsFiltersAndEveryLayersActivations) {
+  make_dump(/*ratings=*/true);
+  ok("weights init --model i2v-tag --input-size 32 --width 0.25 --outputs 6 -o w.safetensors");
+  const ToolRun filters = ok("inspect filters --weights w.safetensors --zoom 5 -o conv1_1.png");
+  EXPECT_NE(filters.out.find("conv1_1: 16 filters of 3x3x3 (input channels as RGB); scale: +"), std::string::npos)
+      << filters.out;
+  const Image grid = load_image(path("conv1_1.png"));
+  EXPECT_EQ(grid.width, 2 + 4 * (15 + 2));
+  EXPECT_EQ(grid.height, grid.width);
+  const ToolRun deeper = ok("inspect filters --weights w.safetensors --layer conv2_1 -o conv2_1.png");
+  EXPECT_NE(deeper.out.find("conv2_1: 32 filters of 16x3x3, each shown as its mean over the inputs"), std::string::npos)
+      << deeper.out;
+  EXPECT_NE(i2v("inspect filters --weights w.safetensors --layer relu1_1 -o x.png").err.find("no convolution named relu1_1"),
+            std::string::npos);
+  const ToolRun inside = ok("inspect activations original/0001/1.png --weights w.safetensors --max-channels 9 -o inside");
+  const nlohmann::json summary = nlohmann::json::parse(read_file(path("inside/summary.json")));
+  ASSERT_EQ(summary.size(), 29u);  // every layer of i2v-tag
+  EXPECT_EQ(summary[0]["layer"], "conv1_1");
+  EXPECT_EQ(summary[0]["shape"], nlohmann::json({16, 32, 32}));
+  EXPECT_GT(summary[1]["zeros"].get<double>(), 0.05);  // relu1_1 turns some of its inputs off
+  const Image sheet = load_image(path("inside/01-relu1_1.png"));
+  EXPECT_EQ(sheet.width, 2 + 3 * (32 + 2));  // 9 of 16 channels, 3 x 3 tiles of 32 pixels
+  EXPECT_TRUE(std::filesystem::exists(path("inside/27-conv6_4.png")));
+  EXPECT_NE(inside.out.find("wrote 28 sheets"), std::string::npos) << inside.out;
+}
+
 // A folder dump packed into tar shards reads as the same dump: the same vocabulary, splits and
 // pictures (i2v data pack, then --shards on vocab build and data check).
 TEST_F(CliTest, PackedShardsReadAsTheFolderDump) {
