@@ -37,7 +37,8 @@ Post post_of(int64_t id) {
   return post;
 }
 
-// Posts 1..n as a folder dump (dir/folder) and as shards of `per_shard` posts (dir/shards).
+// Posts 1..n (JPEG, PNG and WebP pictures in turn) as a folder dump (dir/folder) and as shards of
+// `per_shard` posts (dir/shards).
 void write_both(const fs::path& dir, int n, int per_shard) {
   std::string lines;
   std::vector<std::pair<std::string, std::string>> members;
@@ -45,13 +46,13 @@ void write_both(const fs::path& dir, int n, int per_shard) {
   for (int id = 1; id <= n; ++id) {
     Post post = post_of(id);
     const Image picture = test::drawing(24 + id, 20, uint64_t(id));
-    const bool webp = id % 2 == 0;
-    const std::string bytes = webp ? webp_bytes(picture) : test::png_bytes(picture);
-    post.path = fmt::format("pictures/{}.{}", id, webp ? "webp" : "png");
+    const char* extension = id % 3 == 0 ? "webp" : id % 3 == 1 ? "jpg" : "png";
+    const std::string bytes = id % 3 == 0 ? webp_bytes(picture) : id % 3 == 1 ? encode_jpeg(picture) : test::png_bytes(picture);
+    post.path = fmt::format("pictures/{}.{}", id, extension);
     test::write_bytes(dir / "folder" / post.path, bytes);
     lines += post_line(post, PostForm::tag_strings, {}) + "\n";
     post.path.clear();
-    members.push_back({fmt::format("{}.{}", id, webp ? "webp" : "png"), bytes});
+    members.push_back({fmt::format("{}.{}", id, extension), bytes});
     members.push_back({fmt::format("{}.json", id), post_line(post, PostForm::tag_strings, {})});
     if (id % per_shard == 0 || id == n) {
       fs::create_directories(dir / "shards");
