@@ -1,5 +1,5 @@
-// `i2v inspect filters` and `i2v inspect activations`: pictures of what a trained network holds
-// and what each of its layers sees.
+// `i2v inspect filters`, `activations` and `gradients`: pictures of what a trained network holds,
+// what each of its layers sees, and how one training step would change it.
 //
 //   filters      a layer's convolution filters as a grid of tiles: the first layer's in colour
 //                (its three input channels as RGB), a deeper layer's as their mean over the
@@ -7,6 +7,10 @@
 //   activations  one picture through the network; per layer with a spatial output, a sheet of its
 //                channels (strongest first, one scale per sheet) and a table of every layer's
 //                output shape, mean, std and fraction of zeros.
+//   gradients    one batch of a dataset through the network in train mode, the loss and the
+//                backward pass: each parameter's norm, its gradient's norm, and the size of an
+//                SGD step at a rate relative to the weights (lr·|g|/|w|; about 1e-3 is healthy),
+//                as a table, JSON and a PNG bar chart on a log scale.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -18,11 +22,16 @@
 
 #include "apps/command_inputs.h"
 #include "apps/commands.h"
+#include "apps/data_options.h"
 #include "apps/device_options.h"
 #include "apps/option_checks.h"
+#include "apps/render.h"
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "data/data_loader.h"
 #include "data/image.h"
+#include "nn/losses/bce_with_logits.h"
+#include "nn/losses/cross_entropy.h"
 #include "train/inference.h"
 
 namespace i2v::app {
@@ -172,6 +181,94 @@ void run_activations(const std::string& picture, const std::string& weights, con
               "summary.json to %s\n", sheets, folder.c_str());
 }
 
+struct GradientRow {
+  std::string name;
+  Shape shape;
+  double weight_norm = 0, grad_norm = 0, step = 0;  // step: lr·|g|/|w|
+};
+
+double norm_of(const Tensor& tensor) {
+  double sum = 0;
+  for (float v : tensor.to(Device::cpu()).contiguous().to_vector<float>()) sum += double(v) * double(v);
+  return std::sqrt(sum);
+}
+
+// Bars of log10(step) from 1e-7 to 1, a row per parameter with its name, and the 1e-3 rule of
+// thumb marked.
+Image step_chart(const std::vector<GradientRow>& rows) {
+  constexpr int kRow = 16, kLabel = 190, kBar = 420, kTop = 28;
+  const uint8_t ink[3] = {40, 40, 40}, bar[3] = {30, 136, 229}, grid[3] = {220, 220, 220},
+                mark[3] = {239, 108, 0};
+  Image chart;
+  chart.width = kLabel + kBar + 70;
+  chart.height = kTop + kRow * int(rows.size()) + 8;
+  chart.rgb.assign(size_t(chart.width) * size_t(chart.height) * 3, 255);
+  const auto x_of = [&](double step) {
+    return kLabel + int(std::lround(std::clamp((std::log10(std::max(step, 1e-30)) + 7.0) / 7.0, 0.0, 1.0) * kBar));
+  };
+  for (int decade = -7; decade <= 0; ++decade) {
+    const int x = x_of(std::pow(10.0, decade));
+    for (int y = kTop - 4; y < chart.height - 4; ++y) std::copy_n(decade == -3 ? mark : grid, 3, chart.pixel(x, y));
+    draw_text(chart, x - 10, 6, fmt::format("1e{}", decade), ink);
+  }
+  draw_text(chart, 4, 6, "lr*|grad|/|weight|", ink);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const int y = kTop + int(r) * kRow;
+    draw_text(chart, 4, y + 3, rows[r].name.substr(0, 30), ink);
+    for (int py = y + 3; py < y + kRow - 3; ++py)
+      for (int px = kLabel; px < x_of(rows[r].step); ++px) std::copy_n(bar, 3, chart.pixel(px, py));
+    draw_text(chart, kLabel + kBar + 6, y + 3, fmt::format("{:.1e}", rows[r].step), ink);
+  }
+  return chart;
+}
+
+void run_gradients(const std::string& weights, const DataSourceOptions& source, int64_t batch_size, double lr,
+                   const std::string& reduction, const std::string& output, const std::string& json_path,
+                   const DeviceOptions& device_options) {
+  const Device device = device_options.apply();
+  TrainedModel trained = load_trained_model(weights, device);
+  DatasetOptions options;
+  options.preprocess = trained.preprocess;
+  auto dataset = std::make_shared<const Dataset>(source.read(), Split::train, options);
+  LoaderOptions loader_options;
+  loader_options.batch_size = batch_size;
+  loader_options.seed = 1;
+  DataLoader loader(dataset, loader_options);
+  const std::optional<Batch> batch = loader.next();
+  I2V_CHECK(batch && batch->size() > 0, "no readable picture in the first batch of the train split");
+  std::unique_ptr<Loss> loss;
+  if (trained.multi_label)
+    loss = std::make_unique<BCEWithLogits>(reduction == "batch_mean" ? Reduction::batch_mean : Reduction::mean);
+  else loss = std::make_unique<CrossEntropy>();
+  Model& model = *trained.model;
+  model.zero_grad();
+  const Tensor logits = model.forward(batch->images.to(device), batch->auxiliary_on(device), Mode::train);
+  const double value = loss->forward({logits, batch->targets.to(device)}).cast(DType::f64).item<double>({0});
+  model.backward(loss->backward());
+  std::vector<GradientRow> rows;
+  for (auto& [name, parameter] : model.parameters()) {
+    if (!parameter->requires_grad) continue;
+    GradientRow row{name, parameter->value.shape(), norm_of(parameter->value), norm_of(parameter->grad)};
+    row.step = row.weight_norm > 0 ? lr * row.grad_norm / row.weight_norm : 0;
+    rows.push_back(row);
+  }
+  std::printf("one batch of %lld pictures, loss %.6g (%s); an SGD step at lr %g:\n",
+              static_cast<long long>(batch->size()), value, loss->describe().c_str(), lr);
+  std::printf("%-24s %-18s %12s %12s %12s\n", "parameter", "shape", "|weight|", "|grad|", "lr*|g|/|w|");
+  nlohmann::json table = nlohmann::json::array();
+  for (const GradientRow& row : rows) {
+    std::printf("%-24s %-18s %12.4g %12.4g %12.3g\n", row.name.c_str(), shape_str(row.shape).c_str(), row.weight_norm,
+                row.grad_norm, row.step);
+    table.push_back({{"parameter", row.name}, {"shape", row.shape}, {"weight_norm", row.weight_norm},
+                     {"grad_norm", row.grad_norm}, {"step_ratio", row.step}});
+  }
+  save_png(output, step_chart(rows));
+  if (!json_path.empty())
+    write_file_atomically(json_path, nlohmann::json{{"loss", value}, {"lr", lr}, {"batch", batch->size()},
+                                                    {"parameters", table}}.dump(2) + "\n");
+  std::printf("wrote %s%s\n", output.c_str(), json_path.empty() ? "" : (" and " + json_path).c_str());
+}
+
 void add_inspect_command(CLI::App& app) {
   CLI::App* inspect = app.add_subcommand("inspect", "Look inside a network: its filters, and what each layer sees");
   inspect->require_subcommand(1);
@@ -217,6 +314,41 @@ void add_inspect_command(CLI::App& app) {
     files.input("picture", picture).input("--weights", weights).output("-o", folder + "/summary.json");
     files.check();
     run_activations(picture, weights, folder, max_channels, device);
+  });
+
+  static DataSourceOptions source;
+  static int64_t batch_size = 16;
+  static double lr = 0.01;
+  static std::string json_path, reduction = "mean";
+  CLI::App* gradients =
+      inspect->add_subcommand("gradients", "How one training step would change each layer: gradient norms and step sizes");
+  gradients->add_option("--weights", weights, "Trained (or freshly initialised) weights")->required();
+  source.add(gradients);
+  gradients->add_option("--batch", batch_size, "Pictures in the batch")->capture_default_str()->check(at_least(1));
+  gradients->add_option("--lr", lr, "The learning rate the step sizes are for")->capture_default_str()->check(above(0));
+  gradients->add_option("-o,--output", output, "The bar chart PNG to write")->required();
+  gradients->add_option("--json", json_path, "Also write the table as JSON");
+  gradients->add_option("--reduction", reduction,
+                        "A tagger's loss reduction, as its run's loss.reduction: mean, or batch_mean (the demo's)")
+      ->capture_default_str()->check(CLI::IsMember({"mean", "batch_mean"}));
+  device.add(gradients);
+  gradients->footer(
+      "One batch of the train split (the weights' preprocessing, no augmentation) goes through the\n"
+      "network in train mode, then the loss (BCE for a tagger, cross-entropy for a classifier) and the\n"
+      "backward pass. For each parameter: its norm, its gradient's norm, and lr * |grad| / |weight|,\n"
+      "the relative size of one SGD step (0 for a parameter that is all zeros, such as fresh biases).\n"
+      "Around 1e-3 is the usual rule of thumb; far below, a layer barely learns; far above, it is\n"
+      "thrown about.\n\n"
+      "Example:\n"
+      "  i2v inspect gradients --weights runs/tag/best.safetensors --metadata dump/metadata.jsonl \\\n"
+      "      --images dump --vocab vocab.json --reduction batch_mean -o gradients.png --json gradients.json");
+  gradients->callback([] {
+    CommandFiles files;
+    files.input("--weights", weights);
+    add_inputs(files, source);
+    files.output("-o", output).output("--json", json_path);
+    files.check();
+    run_gradients(weights, source, batch_size, lr, reduction, output, json_path, device);
   });
 }
 

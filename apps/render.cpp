@@ -6,6 +6,8 @@
 #include <numeric>
 #include <random>
 
+#include <stb_easy_font.h>
+
 #include "base/error.h"
 
 namespace i2v {
@@ -178,6 +180,28 @@ Image class_activation_overlay(const Image& picture, const std::vector<float>& m
       for (int c = 0; c < 3; ++c) p[c] = uint8_t(std::lround(p[c] * (1 - opacity) + heat[c] * opacity));
     }
   return out;
+}
+
+int draw_text(Image& canvas, int x, int y, const std::string& text, const uint8_t colour[3], int scale) {
+  // stb_easy_font gives each stroke as a quad of 4 vertices (x, y, z as floats, then 4 colour
+  // bytes); its quads are axis-aligned rectangles.
+  struct Vertex {
+    float x, y, z;
+    unsigned char colour[4];
+  };
+  std::vector<Vertex> quads(text.size() * 70 * 4 + 4);
+  std::string copy = text;
+  unsigned char unused[4] = {0, 0, 0, 255};
+  const int count = stb_easy_font_print(0, 0, copy.data(), unused, quads.data(), int(quads.size() * sizeof(Vertex)));
+  for (int q = 0; q < count; ++q) {
+    const Vertex& a = quads[size_t(q) * 4];
+    const Vertex& c = quads[size_t(q) * 4 + 2];
+    const int x0 = x + int(std::lround(a.x * float(scale))), y0 = y + int(std::lround(a.y * float(scale)));
+    const int x1 = x + int(std::lround(c.x * float(scale))), y1 = y + int(std::lround(c.y * float(scale)));
+    for (int py = std::max(0, y0); py < std::min(canvas.height, y1); ++py)
+      for (int px = std::max(0, x0); px < std::min(canvas.width, x1); ++px) std::copy_n(colour, 3, canvas.pixel(px, py));
+  }
+  return stb_easy_font_width(copy.data()) * scale;
 }
 
 }  // namespace i2v

@@ -39,4 +39,8 @@ int thumbnail_map(const std::vector<float>& xy, const std::vector<std::string>& 
 Image class_activation_overlay(const Image& picture, const std::vector<float>& map, int64_t h, int64_t w,
                                float opacity);
 
+// `text` (ASCII) drawn at (x, y), its top left corner, `scale` pixels per font pixel, in `colour`
+// (stb_easy_font's strokes: letters about 6 font pixels wide and 7 high). Returns its width.
+int draw_text(Image& canvas, int x, int y, const std::string& text, const uint8_t colour[3], int scale = 1);
+
 }  // namespace i2v

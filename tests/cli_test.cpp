@@ -22,6 +22,7 @@
 #include "tests/temp_directory.h"
 #include "base/atomic_file.h"
 #include "data/image.h"
+#include "data/vocabulary.h"
 #include "train/checkpoint.h"
 
 namespace i2v {
@@ -624,6 +625,24 @@ TEST_F(CliTest, InspectDrawsFiltersAndEveryLayersActivations) {
   EXPECT_EQ(sheet.width, 2 + 3 * (32 + 2));  // 9 of 16 channels, 3 x 3 tiles of 32 pixels
   EXPECT_TRUE(std::filesystem::exists(path("inside/27-conv6_4.png")));
   EXPECT_NE(inside.out.find("wrote 28 sheets"), std::string::npos) << inside.out;
+
+  // One batch's gradients: a row per parameter, the step ratios as lr * |grad| / |weight|.
+  ok("vocab build --metadata metadata.jsonl -o vocab.json");
+  const int64_t outputs = Vocabulary::load(path("vocab.json")).size();
+  ok(fmt::format("weights init --model i2v-tag --input-size 32 --width 0.25 --outputs {} -o tagger.safetensors", outputs));
+  const ToolRun gradients = ok("inspect gradients --weights tagger.safetensors --metadata metadata.jsonl --images . "
+                               "--vocab vocab.json --batch 8 --lr 0.5 -o g.png --json g.json");
+  EXPECT_NE(gradients.out.find("one batch of 8 pictures, loss "), std::string::npos) << gradients.out;
+  const nlohmann::json g = nlohmann::json::parse(read_file(path("g.json")));
+  ASSERT_EQ(g["parameters"].size(), 24u);  // 12 convolutions, a weight and a bias each
+  for (const nlohmann::json& row : g["parameters"]) {
+    if (row["parameter"].get<std::string>().find(".bias") != std::string::npos) continue;  // fresh biases are 0
+    EXPECT_GT(row["weight_norm"].get<double>(), 0) << row;
+    EXPECT_NEAR(row["step_ratio"].get<double>(), 0.5 * row["grad_norm"].get<double>() / row["weight_norm"].get<double>(),
+                1e-9) << row;
+  }
+  EXPECT_GT(g["parameters"][0]["grad_norm"].get<double>(), 0);
+  EXPECT_EQ(load_image(path("g.png")).height, 28 + 16 * 24 + 8);
 }
 
 // A folder dump packed into tar shards reads as the same dump: the same vocabulary, splits and
