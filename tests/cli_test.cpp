@@ -625,6 +625,15 @@ TEST_F(CliTest, InspectDrawsFiltersAndEveryLayersActivations) {
   EXPECT_EQ(sheet.width, 2 + 3 * (32 + 2));  // 9 of 16 channels, 3 x 3 tiles of 32 pixels
   EXPECT_TRUE(std::filesystem::exists(path("inside/27-conv6_4.png")));
   EXPECT_NE(inside.out.find("wrote 28 sheets"), std::string::npos) << inside.out;
+  // The same through the sim device's kernels (TF32 products by default: within 1e-2 of a std).
+  ok("inspect activations original/0001/1.png --weights w.safetensors --device sim -o inside-sim");
+  const nlohmann::json on_sim = nlohmann::json::parse(read_file(path("inside-sim/summary.json")));
+  ASSERT_EQ(on_sim.size(), summary.size());
+  for (size_t i = 0; i < summary.size(); ++i) {
+    const double scale = summary[i]["std"].get<double>() + 1e-6;
+    EXPECT_NEAR(on_sim[i]["mean"].get<double>(), summary[i]["mean"].get<double>(), 1e-2 * scale) << summary[i];
+    EXPECT_NEAR(on_sim[i]["std"].get<double>(), summary[i]["std"].get<double>(), 1e-2 * scale) << summary[i];
+  }
 
   // One batch's gradients: a row per parameter, the step ratios as lr * |grad| / |weight|.
   ok("vocab build --metadata metadata.jsonl -o vocab.json");
