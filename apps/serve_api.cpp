@@ -265,6 +265,9 @@ struct ServeApi::State {
     const double opacity = number_parameter(req, "opacity", 0.5, 0, 1);
     const Picture picture = picture_of(req);
     const Activation maps = run(*tagger, prepare(picture, *tagger), options.cam_layer);
+    if (maps.shape.size() != 3 || maps.shape[0] != int64_t(outputs.size()))
+      refuse(404, fmt::format("layer {} gives {} per picture: a class activation map needs [outputs, H, W] "
+                              "(i2v-tag's conv6_4)", options.cam_layer, shape_str(maps.shape)));
     const int64_t h = maps.shape[1], w = maps.shape[2], index = found - outputs.begin();
     const std::vector<float> map(maps.values.begin() + index * h * w, maps.values.begin() + (index + 1) * h * w);
     Image shown;
