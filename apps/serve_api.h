@@ -25,7 +25,6 @@
 #include <string>
 
 #include "apps/batched_model.h"
-#include "data/image.h"
 
 namespace httplib {
 class Server;
