@@ -18,6 +18,7 @@
 #include "base/text.h"
 #include "data/data_error.h"
 #include "data/image.h"
+#include "data/tarball.h"
 
 namespace i2v {
 namespace {
@@ -26,14 +27,6 @@ namespace fs = std::filesystem;
 
 // Metadata members are small; a larger one is not metadata (and is not read into memory).
 constexpr int64_t kMaxMetadataBytes = 1 << 20;
-
-uint64_t octal(const char* field, size_t length) {
-  uint64_t value = 0;
-  size_t i = 0;
-  while (i < length && field[i] == ' ') ++i;
-  for (; i < length && field[i] >= '0' && field[i] <= '7'; ++i) value = value * 8 + uint64_t(field[i] - '0');
-  return value;
-}
 
 struct Member {
   std::string name;
@@ -148,11 +141,9 @@ void for_each_shard_post(const std::string& shard, const std::function<void(Post
     const bool whole = offset + 512 <= end;
     if (whole) file->read_exactly_at(uint64_t(offset), header, sizeof header);
     if (whole && header[0] == '\0') break;  // the end-of-archive blocks
-    uint64_t checksum = 0;  // of the header with its checksum field read as spaces
-    for (size_t i = 0; whole && i < 512; ++i) checksum += i >= 148 && i < 156 ? ' ' : static_cast<unsigned char>(header[i]);
-    const uint64_t size = whole ? octal(header + 124, 12) : 0, padded = (size + 511) / 512 * 512;
+    const uint64_t size = whole ? tar_octal(header + 124, 12) : 0, padded = (size + 511) / 512 * 512;
     const bool cut = !whole || offset + 512 + int64_t(size) > end;
-    if (cut || checksum != octal(header + 148, 8)) {
+    if (cut || !tar_checksum_matches(header)) {
       finish(sample);
       report.add_skipped(DataProblem::broken_shard, fmt::format("{} at byte {}", name, offset),
                          fmt::format("{}: {} at byte {}; the rest of the shard ({} bytes) is skipped", shard,

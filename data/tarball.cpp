@@ -12,14 +12,6 @@ namespace i2v {
 
 namespace {
 
-uint64_t octal(const char* field, size_t length) {
-  uint64_t value = 0;
-  size_t i = 0;
-  while (i < length && field[i] == ' ') ++i;
-  for (; i < length && field[i] >= '0' && field[i] <= '7'; ++i) value = value * 8 + uint64_t(field[i] - '0');
-  return value;
-}
-
 std::string field(const char* text, size_t length) { return std::string(text, strnlen(text, length)); }
 
 // A pax extended header's "path" record ("<length> path=<name>\n" records).
@@ -83,10 +75,8 @@ std::map<std::string, std::string> read_tarball(const std::string& path,
       break;
     }
     I2V_CHECK(got == 512, "{}: the archive is cut off in a header", path);
-    uint64_t checksum = 0;  // of the header with its checksum field read as spaces
-    for (size_t i = 0; i < 512; ++i) checksum += i >= 148 && i < 156 ? ' ' : static_cast<unsigned char>(header[i]);
-    I2V_CHECK(checksum == octal(header + 148, 8), "{}: not a tar archive (bad header checksum at byte {})", path, offset);
-    const uint64_t size = octal(header + 124, 12), padded = (size + 511) / 512 * 512;
+    I2V_CHECK(tar_checksum_matches(header), "{}: not a tar archive (bad header checksum at byte {})", path, offset);
+    const uint64_t size = tar_octal(header + 124, 12), padded = (size + 511) / 512 * 512;
     const char type = header[156];
     std::string name = field(header + 345, 155);
     name = name.empty() ? field(header, 100) : name + "/" + field(header, 100);
@@ -120,6 +110,20 @@ std::map<std::string, std::string> read_tarball(const std::string& path,
   }
   I2V_CHECK(ended, "{}: the archive is cut off (no end-of-archive blocks)", path);
   return files;
+}
+
+uint64_t tar_octal(const char* field, size_t length) {
+  uint64_t value = 0;
+  size_t i = 0;
+  while (i < length && field[i] == ' ') ++i;
+  for (; i < length && field[i] >= '0' && field[i] <= '7'; ++i) value = value * 8 + uint64_t(field[i] - '0');
+  return value;
+}
+
+bool tar_checksum_matches(const char* header) {
+  uint64_t checksum = 0;
+  for (size_t i = 0; i < 512; ++i) checksum += i >= 148 && i < 156 ? ' ' : static_cast<unsigned char>(header[i]);
+  return checksum == tar_octal(header + 148, 8);
 }
 
 }  // namespace i2v
