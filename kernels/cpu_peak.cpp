@@ -62,41 +62,36 @@ __attribute__((target("avx2,fma"), noinline)) float fma_loop_avx2(float seed, lo
   return sum;
 }
 
+// The best of `trials` wall times of `loop` run by `threads` threads at once.
+double best_seconds(int threads, int trials, long iterations, float (*loop)(float, long)) {
+  double best = 1e30;
+  volatile float sink = 0;
+  for (int trial = 0; trial < trials; ++trial) {
+    const auto start = std::chrono::steady_clock::now();
+    float sum = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sum)
+    sum += loop(float(omp_get_thread_num()), iterations);
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    best = std::min(best, elapsed.count());
+    sink = sink + sum;
+  }
+  return best;
+}
+
 }  // namespace
 
 CpuPeak measure_fma_peak(int threads, int trials, long iterations) {
   const bool avx512 = cpu_has_avx512f();
   const int lanes = avx512 ? 16 : 8;
-  double best_seconds = 1e30;
-  volatile float sink = 0;
-  for (int trial = 0; trial < trials; ++trial) {
-    const auto start = std::chrono::steady_clock::now();
-    float sum = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : sum)
-    sum += avx512 ? fma_loop_avx512(float(omp_get_thread_num()), iterations)
-                  : fma_loop_avx2(float(omp_get_thread_num()), iterations);
-    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    best_seconds = std::min(best_seconds, elapsed.count());
-    sink = sink + sum;
-  }
+  const double seconds = best_seconds(threads, trials, iterations, avx512 ? fma_loop_avx512 : fma_loop_avx2);
   const double flops = double(threads) * double(iterations) * kAccumulators * lanes * 2;
-  return {flops / best_seconds / 1e9, threads, avx512 ? "avx512" : "avx2"};
+  return {flops / seconds / 1e9, threads, avx512 ? "avx512" : "avx2"};
 }
 
 CpuPeak measure_dpbf16_peak(int threads, int trials, long iterations) {
-  double best_seconds = 1e30;
-  volatile float sink = 0;
-  for (int trial = 0; trial < trials; ++trial) {
-    const auto start = std::chrono::steady_clock::now();
-    float sum = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : sum)
-    sum += dpbf16_loop(float(omp_get_thread_num()), iterations);
-    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    best_seconds = std::min(best_seconds, elapsed.count());
-    sink = sink + sum;
-  }
+  const double seconds = best_seconds(threads, trials, iterations, dpbf16_loop);
   const double flops = double(threads) * double(iterations) * kAccumulators * 16 * 2 * 2;
-  return {flops / best_seconds / 1e9, threads, "avx512_bf16"};
+  return {flops / seconds / 1e9, threads, "avx512_bf16"};
 }
 
 }  // namespace i2v
