@@ -1,5 +1,7 @@
 #include "apps/device_options.h"
 
+#include "apps/trace_option.h"
+
 #include "base/error.h"
 #include "kernels/precision.h"
 
@@ -26,11 +28,13 @@ void DeviceOptions::add(CLI::App* command) {
                       "computes tf32 in fp32), bf16 (mixed precision as PyTorch's bf16 autocast: tensor cores, or "
                       "AVX-512 BF16 on the cpu) or fp32 (exact)")
       ->capture_default_str();
+  add_trace_option(command, trace);
 }
 
 Device DeviceOptions::apply() const {
   const Device parsed = Device::parse(device);
   set_matmul_precision(parse_precision(precision));
+  start_trace(trace);
   return parsed;
 }
 

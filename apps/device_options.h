@@ -1,4 +1,4 @@
-// --device and --precision, for every command that runs a network: where it runs and, on a GPU,
+// --device, --precision and --trace, for every command that runs a network: where it runs and, on a GPU,
 // the arithmetic of its convolutions and matrix products (kernels/precision.h: tf32 tensor cores
 // by default, as PyTorch's convolutions; fp32 for the exact SIMT kernels).
 #pragma once
@@ -18,9 +18,11 @@ CLI::Option* add_device_option(CLI::App* command, std::string& device, const std
 struct DeviceOptions {
   std::string device = "cpu";
   std::string precision = "tf32";
+  std::string trace;  // --trace FILE (apps/trace_option.h)
 
   void add(CLI::App* command);
-  // Parses both, sets the process's matrix-product precision and returns the device.
+  // Parses the device and precision, sets the process's matrix-product precision, starts the
+  // trace if asked, and returns the device.
   Device apply() const;
 };
 

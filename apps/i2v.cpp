@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "apps/commands.h"
+#include "apps/trace_option.h"
 #include "base/error.h"
 #include "train/process_group.h"
 
@@ -47,6 +48,7 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   i2v::app::add_registered_commands(app);
   try {
+    i2v::app::start_trace_from_environment();
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
@@ -69,10 +71,22 @@ int run(int argc, char** argv) {
   return 0;
 }
 
+// A command traced with --trace or I2V_TRACE (apps/trace_option.h) has its trace written when it
+// ends, however it ended.
+int finish_trace(int code) {
+  try {
+    i2v::app::finish_trace();
+  } catch (const i2v::Error& e) {
+    std::fprintf(stderr, "i2v: error: %s\n", e.message().c_str());
+    return code == 0 ? kExitError : code;
+  }
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int code = run(argc, argv);
+  const int code = finish_trace(run(argc, argv));
   errno = 0;
   const int status = finish_stdout(code);
   // A distributed run (mpirun): a rank that failed stops the others instead of leaving them waiting.

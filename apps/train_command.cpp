@@ -5,6 +5,7 @@
 #include "apps/command_inputs.h"
 #include "apps/commands.h"
 #include "apps/data_options.h"
+#include "apps/trace_option.h"
 #include "base/error.h"
 #include "base/file.h"
 #include "base/progress.h"
@@ -20,6 +21,7 @@ struct TrainOptions {
   std::string run;
   std::vector<std::string> overrides;
   bool resume = false;
+  std::string trace;
   SkipReportOption report;
 };
 
@@ -79,6 +81,7 @@ void run_train(const TrainOptions& o) {
     add_run_outputs(files, "the run directory", config["run"].get<std::string>());
   files.output("--report", o.report.path);
   files.check();
+  start_trace(o.trace);
 
   TrainingSetup setup = prepare_training(config);
   const ProcessGroup& group = ProcessGroup::world();
@@ -110,6 +113,7 @@ void add_train_command(CLI::App& app) {
       ->take_all();
   cmd->add_flag("--resume", o.resume, "Continue from the newest readable checkpoint in the run directory");
   o.report.add(cmd);
+  add_trace_option(cmd, o.trace);
   cmd->footer(
       "Writes into the run directory: config.json (the resolved config), metrics.jsonl (one JSON line per\n"
       "logged step and validation), checkpoints/ (the last few), best.safetensors and final.safetensors\n"

@@ -18,6 +18,7 @@
 
 #include "i2v_config.h"
 #include "kernels/device.h"
+#include "kernels/trace.h"
 
 #define I2V_DECLARE_GPU(...)   \
   namespace i2v::sim {         \
@@ -59,24 +60,38 @@ namespace i2v {
 #define I2V_CUDA_CALL(fn, ...) ::i2v::throw_cuda_not_built(#fn)
 #endif
 
-#define I2V_DISPATCH(device, fn, ...)                                       \
-  do {                                                                      \
-    switch ((device).type) {                                                \
-      case ::i2v::DeviceType::cpu: ::i2v::cpu::fn(__VA_ARGS__); break;      \
-      case ::i2v::DeviceType::sim: ::i2v::sim::fn(__VA_ARGS__); break;      \
-      case ::i2v::DeviceType::cuda: I2V_CUDA_CALL(fn, __VA_ARGS__); break;  \
-    }                                                                       \
+// Every dispatch is a span of the kernel trace (kernels/trace.h): on the cpu the kernel's run, on
+// a GPU device the op around its launches.
+#define I2V_TRACED(kind, device, call, fn, ...)                                                        \
+  do {                                                                                                \
+    const ::i2v::trace::Span i2v_trace_span_(::i2v::trace::Kind::kind, #fn, (device));                \
+    call(fn, __VA_ARGS__);                                                                            \
   } while (0)
+#define I2V_CPU_CALL(fn, ...) ::i2v::cpu::fn(__VA_ARGS__)
+#define I2V_SIM_CALL(fn, ...) ::i2v::sim::fn(__VA_ARGS__)
+
+#define I2V_DISPATCH(device, fn, ...)                                                                 \
+  do {                                                                                                \
+    switch ((device).type) {                                                                          \
+      case ::i2v::DeviceType::cpu: I2V_TRACED(launch, device, I2V_CPU_CALL, fn, __VA_ARGS__); break; \
+      case ::i2v::DeviceType::sim: I2V_TRACED(op, device, I2V_SIM_CALL, fn, __VA_ARGS__); break;     \
+      case ::i2v::DeviceType::cuda: I2V_TRACED(op, device, I2V_CUDA_CALL, fn, __VA_ARGS__); break;   \
+    }                                                                                                 \
+  } while (0)
+
+// A kernel that exists only on the cpu (a path the caller chose for the cpu), traced as the
+// dispatched ones are.
+#define I2V_CALL_CPU(fn, ...) I2V_TRACED(launch, ::i2v::Device::cpu(), I2V_CPU_CALL, fn, __VA_ARGS__)
 
 // For kernels that exist only on the GPU devices (I2V_DECLARE_GPU): the caller has chosen a GPU
 // path; on the cpu it is a programming error, reported as such.
-#define I2V_DISPATCH_GPU(device, fn, ...)                                         \
-  do {                                                                            \
-    switch ((device).type) {                                                      \
-      case ::i2v::DeviceType::cpu: ::i2v::throw_gpu_only(#fn); break;             \
-      case ::i2v::DeviceType::sim: ::i2v::sim::fn(__VA_ARGS__); break;            \
-      case ::i2v::DeviceType::cuda: I2V_CUDA_CALL(fn, __VA_ARGS__); break;        \
-    }                                                                             \
+#define I2V_DISPATCH_GPU(device, fn, ...)                                                           \
+  do {                                                                                              \
+    switch ((device).type) {                                                                        \
+      case ::i2v::DeviceType::cpu: ::i2v::throw_gpu_only(#fn); break;                               \
+      case ::i2v::DeviceType::sim: I2V_TRACED(op, device, I2V_SIM_CALL, fn, __VA_ARGS__); break;   \
+      case ::i2v::DeviceType::cuda: I2V_TRACED(op, device, I2V_CUDA_CALL, fn, __VA_ARGS__); break; \
+    }                                                                                               \
   } while (0)
 
 #define I2V_DISPATCH_FLOATING(device, dtype, fn, ...)                                  \
@@ -84,7 +99,7 @@ namespace i2v {
     if ((dtype) == ::i2v::DType::f64) {                                                \
       if (!(device).is_cpu()) ::i2v::throw_double_off_cpu(#fn, (device));              \
       using scalar_t = double;                                                         \
-      ::i2v::cpu::fn(__VA_ARGS__);                                                     \
+      I2V_TRACED(launch, device, I2V_CPU_CALL, fn, __VA_ARGS__);                       \
     } else {                                                                           \
       using scalar_t = float;                                                          \
       I2V_DISPATCH(device, fn, __VA_ARGS__);                                           \

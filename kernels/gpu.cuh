@@ -14,6 +14,7 @@
 
 #include "base/error.h"
 #include "kernels/host_device.h"
+#include "kernels/trace.h"
 
 #if defined(I2V_SIM)
 
@@ -30,7 +31,7 @@ T* dynamic_shared() {
 
 #define I2V_LAUNCH(...)                                                                        \
   do {                                                                                         \
-    ::i2v::simt::cuda_api::launch_kernel(::i2v::simt::LaunchSite{__FILE__, __LINE__},         \
+    ::i2v::simt::cuda_api::launch_kernel(::i2v::simt::LaunchSite{__FILE__, __LINE__, #__VA_ARGS__}, \
                                          I2V_SIM_SHARED_UNIT, __VA_ARGS__);                    \
     CUDA_CHECK(cudaGetLastError());                                                            \
   } while (0)
@@ -47,17 +48,37 @@ __device__ __forceinline__ T* dynamic_shared() {
   return reinterpret_cast<T*>(i2v_dynamic_shared_bytes);
 }
 
+// Times one launch for the kernel trace (kernels/trace.h) with CUDA events around it on its
+// stream, waiting for it to end (kernels/runtime.cu).
+class TracedLaunch {
+ public:
+  explicit TracedLaunch(cudaStream_t stream);
+  void finish(const char* site_text, dim3 grid, dim3 block, size_t dynamic_shared_bytes);
+  ~TracedLaunch();
+
+ private:
+  cudaStream_t stream_;
+  cudaEvent_t begin_ = nullptr, end_ = nullptr;
+  double start_us_;
+};
+
 template <typename... P, typename... A>
-void launch_kernel(void (*kernel)(P...), dim3 grid, dim3 block, size_t dynamic_shared_bytes,
+void launch_kernel(const char* site_text, void (*kernel)(P...), dim3 grid, dim3 block, size_t dynamic_shared_bytes,
                    cudaStream_t stream, A&&... args) {
+  if (!trace::enabled()) {
+    kernel<<<grid, block, dynamic_shared_bytes, stream>>>(std::forward<A>(args)...);
+    return;
+  }
+  TracedLaunch traced(stream);
   kernel<<<grid, block, dynamic_shared_bytes, stream>>>(std::forward<A>(args)...);
+  traced.finish(site_text, grid, block, dynamic_shared_bytes);
 }
 }  // namespace i2v
 
-#define I2V_LAUNCH(...)                      \
-  do {                                       \
-    ::i2v::launch_kernel(__VA_ARGS__);       \
-    CUDA_CHECK(cudaGetLastError());          \
+#define I2V_LAUNCH(...)                                  \
+  do {                                                   \
+    ::i2v::launch_kernel(#__VA_ARGS__, __VA_ARGS__);     \
+    CUDA_CHECK(cudaGetLastError());                      \
   } while (0)
 
 #endif

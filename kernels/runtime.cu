@@ -58,3 +58,32 @@ std::string device_name() {
 void select_device(int index) { CUDA_CHECK(cudaSetDevice(index)); }
 
 }  // namespace i2v::I2V_GPU_NS
+
+#if !defined(I2V_SIM)
+namespace i2v {
+
+TracedLaunch::TracedLaunch(cudaStream_t stream) : stream_(stream), start_us_(trace::now_us()) {
+  CUDA_CHECK(cudaEventCreate(&begin_));
+  CUDA_CHECK(cudaEventCreate(&end_));
+  CUDA_CHECK(cudaEventRecord(begin_, stream_));
+}
+
+void TracedLaunch::finish(const char* site_text, dim3 grid, dim3 block, size_t dynamic_shared_bytes) {
+  CUDA_CHECK(cudaGetLastError());  // a launch that failed is reported as such, not timed
+  CUDA_CHECK(cudaEventRecord(end_, stream_));
+  CUDA_CHECK(cudaEventSynchronize(end_));
+  float milliseconds = 0;
+  CUDA_CHECK(cudaEventElapsedTime(&milliseconds, begin_, end_));
+  const unsigned grid_size[3] = {grid.x, grid.y, grid.z}, block_size[3] = {block.x, block.y, block.z};
+  trace::record_launch(site_text, DeviceType::cuda, grid_size, block_size, dynamic_shared_bytes, start_us_,
+                       double(milliseconds) * 1000);
+}
+
+// Not checked: a destructor must not throw, and an event that fails to be destroyed leaks a few bytes.
+TracedLaunch::~TracedLaunch() {
+  if (begin_ != nullptr) cudaEventDestroy(begin_);
+  if (end_ != nullptr) cudaEventDestroy(end_);
+}
+
+}  // namespace i2v
+#endif

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "kernels/axpy.h"
+#include "kernels/trace.h"
 #include "base/error.h"
 #include "base/random.h"
 #include "base/text.h"
@@ -99,6 +100,7 @@ Tensor Model::forward(const Tensor& input, const std::map<std::string, Tensor>& 
     std::vector<Tensor> inputs;
     for (const std::string& source : nodes_[i].inputs)
       inputs.push_back(is_model_input(source) ? model_input(source) : outputs[index_of(source)]);
+    const trace::Span span(trace::Kind::layer, nodes_[i].name, ".forward", input.device());
     outputs[i] = nodes_[i].layer->forward(inputs, mode);
     if (observe) observe(nodes_[i].name, outputs[i]);
     for (const std::string& source : nodes_[i].inputs)
@@ -141,7 +143,11 @@ Tensor Model::backward(const Tensor& grad_output, bool need_input_grad,
     const ModelNode& node = nodes_[i];
     std::vector<bool> need;
     for (const std::string& source : node.inputs) need.push_back(source_needs_grad(source));
-    const std::vector<Tensor> input_grads = node.layer->backward(grads[i], need);
+    std::vector<Tensor> input_grads;
+    {
+      const trace::Span span(trace::Kind::layer, node.name, ".backward", grad_output.device());
+      input_grads = node.layer->backward(grads[i], need);
+    }
     grads[i] = Tensor();
     if (after_layer) after_layer(node.name);
     for (size_t k = 0; k < node.inputs.size(); ++k) {

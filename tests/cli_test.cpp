@@ -2,7 +2,6 @@
 // tag, the i2v-feature model from the tagger, hash, search, forward/backward on every device
 // (and against PyTorch when /usr/bin/python3 has it), class activation maps, and clear errors.
 #include <algorithm>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <fstream>
@@ -20,6 +19,7 @@
 #include "nn/safetensors.h"
 #include "tests/layer_check.h"
 #include "tests/temp_directory.h"
+#include "tests/tool_run.h"
 #include "base/atomic_file.h"
 #include "data/image.h"
 #include "data/vocabulary.h"
@@ -30,27 +30,13 @@ namespace {
 
 using nlohmann::json;
 
-struct ToolRun {
-  int status = 0;
-  std::string out, err;
-};
+using test::ToolRun;
 
 class CliTest : public test::TempDirectoryTest {
  protected:
   // Runs `i2v ARGS` in the test's directory (or in its folder `in`).
   ToolRun i2v(const std::string& args, const std::string& in = "") {
-    const std::string err_file = path("stderr.txt");
-    const std::string command = fmt::format("cd '{}' && OMP_NUM_THREADS=1 '{}' {} 2>'{}'", (dir_ / in).string(), I2V_TOOL,
-                                            args, err_file);
-    ToolRun run;
-    FILE* pipe = popen(command.c_str(), "r");
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, n);
-    const int status = pclose(pipe);
-    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    run.err = read_file(err_file);
-    return run;
+    return test::run_tool(I2V_TOOL, (dir_ / in).string(), args);
   }
 
   ToolRun ok(const std::string& args, const std::string& in = "") {
@@ -117,8 +103,20 @@ TEST_F(CliTest, TrainEvalTagHashSearchEndToEnd) {
   EXPECT_TRUE(std::filesystem::exists(path("runs/tag/best.safetensors")));
   EXPECT_NE(read_file(path("runs/tag/metrics.jsonl")).find("\"kind\":\"validation\""), std::string::npos);
   // Positive weights for rare tags: one for all, or one per output.
-  const ToolRun weighted = ok("train --config tag.json --run runs/weighted --set loss.pos_weight=3 --set max_steps=2");
+  // (Traced: --trace on train records its steps, layers and kernels; tests/trace_test.py checks
+  // the trace itself.)
+  const ToolRun weighted =
+      ok("train --config tag.json --run runs/weighted --set loss.pos_weight=3 --set max_steps=2 --trace train.jsonl");
   EXPECT_NE(weighted.err.find("pos_weight["), std::string::npos) << weighted.err;
+  EXPECT_NE(weighted.err.find("kernel launches"), std::string::npos) << weighted.err;
+  const std::string trace = read_file(path("train.jsonl"));
+  size_t steps = 0;
+  for (size_t at = trace.find("\"name\":\"train_step\""); at != std::string::npos;
+       at = trace.find("\"name\":\"train_step\"", at + 1))
+    ++steps;
+  EXPECT_EQ(steps, 2u);
+  EXPECT_NE(trace.find("\"name\":\"sgd_step\""), std::string::npos);  // the optimizer's kernel
+  EXPECT_NE(trace.find("\"name\":\"conv1_1.backward\""), std::string::npos);
   ToolRun wrong = i2v("train --config tag.json --run runs/wrong --set loss.pos_weight=[1,2]");
   EXPECT_EQ(wrong.status, 1);
   EXPECT_NE(wrong.err.find("loss.pos_weight"), std::string::npos) << wrong.err;

@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "kernels/norm.h"
+#include "kernels/trace.h"
 #include "nn/safetensors.h"
 #include "base/atomic_file.h"
 #include "train/checkpoint.h"
@@ -206,6 +207,7 @@ bool Trainer::every_rank_has_samples(int64_t here, const Batch& batch) {
 void Trainer::train_step(const Batch& batch) {
   const double lr = learning_rate();
   const Device device = options_.device;
+  const trace::Span span(trace::Kind::layer, "train_step", device);
   model_.zero_grad();
   const int64_t here = batch.size();  // a rank's slice may be empty at the end of an epoch
   if (batch_norm_sync_ && !every_rank_has_samples(here, batch)) return;

@@ -16,6 +16,7 @@
 
 #include "base/error.h"
 #include "kernels/tensor_core_fragments.h"
+#include "kernels/trace.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(I2V_ADDRESS_SANITIZER)
 #include <sanitizer/common_interface_defs.h>
@@ -755,6 +756,7 @@ int launch(const LaunchSite& site, const SharedUnit& unit, const LaunchConfig& c
 
   m.dynamic_shared.resize(config.dynamic_shared_bytes);
   ++m.stats.launches;
+  const double trace_start_us = trace::enabled() ? trace::now_us() : 0;
   for (unsigned z = 0; z < g.z; ++z)
     for (unsigned y = 0; y < g.y; ++y)
       for (unsigned x = 0; x < g.x; ++x) {
@@ -776,6 +778,11 @@ int launch(const LaunchSite& site, const SharedUnit& unit, const LaunchConfig& c
         ++m.stats.blocks;
         m.stats.threads += uint64_t(b.x) * b.y * b.z;
       }
+  if (trace::enabled()) {
+    const unsigned grid[3] = {g.x, g.y, g.z}, block[3] = {b.x, b.y, b.z};
+    trace::record_launch(site.code, DeviceType::sim, grid, block, config.dynamic_shared_bytes, trace_start_us,
+                         trace::now_us() - trace_start_us);
+  }
   return kCudaSuccess;
 }
 

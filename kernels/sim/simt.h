@@ -74,10 +74,12 @@ struct SharedUnit {
   char* end;
 };
 
-// Where a kernel was launched from, for error messages.
+// Where a kernel was launched from, for error messages, and the launch's argument text as written
+// (the kernel trace names the kernel from it: kernels/trace.h).
 struct LaunchSite {
   const char* file;
   int line;
+  const char* code;
 };
 
 struct LaunchConfig {

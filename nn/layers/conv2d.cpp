@@ -187,8 +187,8 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
     const Tensor images = x.select(0, first), out = count == 1 ? y.select(0, first) : y_group;
     switch (p.path) {
       case Plan::Path::fused_avx512:
-        cpu::conv_forward_avx512(w.data<float>(), out_channels_, images.data<float>(), count, p.geometry,
-                                 out.data<float>());
+        I2V_CALL_CPU(conv_forward_avx512, w.data<float>(), out_channels_, images.data<float>(), count, p.geometry,
+                     out.data<float>());
         break;
       case Plan::Path::im2col_gemm:
         gemm(false, false, out_channels_, columns, p.rows, w, p.rows,
@@ -245,8 +245,8 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
     if (group_dw) {
       switch (p.path) {
         case Plan::Path::fused_avx512:
-          cpu::conv_weight_grad_avx512(dy_matrix.data<float>(), out_channels_, images.data<float>(), count,
-                                       p.geometry, params_.weight.grad.data<float>());
+          I2V_CALL_CPU(conv_weight_grad_avx512, dy_matrix.data<float>(), out_channels_, images.data<float>(), count,
+                       p.geometry, params_.weight.grad.data<float>());
           break;
         case Plan::Path::im2col_gemm:
           gemm(false, true, out_channels_, p.rows, columns, dy_matrix, columns,
