@@ -9,6 +9,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -263,10 +264,50 @@ std::string thread_name(const SimThread& t) {
   return fmt::format("thread ({},{},{}) of {}", i.x, i.y, i.z, block_name(t.context.block_idx));
 }
 
+// The block a ScheduleRecorder watches, and where its events go.
+struct Recording {
+  uint3 block;
+  std::vector<ScheduleEvent>* sink;
+  uint64_t steps = 0;     // resumes recorded so far, over all launches
+  unsigned launches = 0;  // launches whose block was recorded
+};
+
+// Records one run of the watched block: numbers the steps, and each thread's barriers and
+// collectives, which the events carry.
+class BlockTrace {
+ public:
+  BlockTrace(Recording& recording, size_t threads)
+      : recording_(recording), launch_(recording.launches++), barriers_(threads, 0), collectives_(threads, 0) {}
+
+  void resumed(unsigned thread) {
+    step_ = recording_.steps++;
+    add(thread, ScheduleEvent::Kind::resume, WarpOp::sync, 0);
+  }
+  void reached_barrier(unsigned thread) {
+    add(thread, ScheduleEvent::Kind::barrier, WarpOp::sync, ++barriers_[thread]);
+  }
+  void reached_collective(unsigned thread, WarpOp op) {
+    add(thread, ScheduleEvent::Kind::warp_collective, op, ++collectives_[thread]);
+  }
+  void exited(unsigned thread) { add(thread, ScheduleEvent::Kind::exit, WarpOp::sync, 0); }
+
+ private:
+  void add(unsigned thread, ScheduleEvent::Kind kind, WarpOp op, unsigned ordinal) {
+    recording_.sink->push_back(ScheduleEvent{step_, launch_, thread, kind, op, ordinal});
+  }
+
+  Recording& recording_;
+  const unsigned launch_;
+  uint64_t step_ = 0;  // the step of the resume that runs the current thread
+  std::vector<unsigned> barriers_, collectives_;  // per thread, reached so far
+};
+
 struct Machine {
   std::mutex mutex;  // one launch at a time: static shared memory is one copy per process
   Schedule schedule = Schedule::in_order;
+  uint64_t seed = 0;
   std::mt19937_64 rng{0};
+  std::optional<Recording> recording;  // set while a ScheduleRecorder lives
   StackPool stacks;
   std::map<const void*, size_t> max_dynamic_shared;  // per kernel, set by cudaFuncSetAttribute
   std::vector<unsigned char> dynamic_shared;
@@ -294,6 +335,10 @@ class BlockRun {
         }
     warps_.resize((threads_.size() + kWarpSize - 1) / kWarpSize);
     for (size_t i = 0; i < threads_.size(); ++i) warps_[i / kWarpSize].lanes |= 1u << (i % kWarpSize);
+    std::optional<Recording>& recording = machine().recording;
+    if (recording && recording->block.x == block_idx.x && recording->block.y == block_idx.y &&
+        recording->block.z == block_idx.z)
+      trace_.emplace(*recording, threads_.size());
   }
 
   void run() {
@@ -315,6 +360,7 @@ class BlockRun {
       for (unsigned i : runnable) {
         SimThread& t = threads_[i];
         if (t.state != ThreadState::ready) continue;
+        if (trace_) trace_->resumed(t.linear);
         resume(t);
         if (t.error) abort_block(t.error);
         if (t.state == ThreadState::exited) ++exited;
@@ -329,6 +375,7 @@ class BlockRun {
                              "(barrier divergence: a barrier must be reached by every thread)",
                              thread_name(t), exited_));
     }
+    if (trace_) trace_->reached_barrier(t.linear);
     t.state = ThreadState::at_barrier;
     if (++at_barrier_ == threads_.size()) {
       at_barrier_ = 0;
@@ -435,6 +482,7 @@ class BlockRun {
  private:
   // Waits in collective `op` until every lane of `mask` has arrived; the last to arrive completes it.
   void arrive(SimThread& t, WarpOp op, unsigned mask) {
+    if (trace_) trace_->reached_collective(t.linear, op);
     Warp& warp = warps_[t.linear / kWarpSize];
     t.op = op;
     t.mask = mask;
@@ -476,6 +524,7 @@ class BlockRun {
       if (!aborting_) {
         body_();
         check_exit(t);
+        if (trace_) trace_->exited(t.linear);
       }
     } catch (const BlockAborted&) {
       // The block failed elsewhere; this thread's stack is unwound.
@@ -704,6 +753,7 @@ class BlockRun {
   bool aborting_ = false;
   size_t at_barrier_ = 0;
   size_t exited_ = 0;
+  std::optional<BlockTrace> trace_;  // when a ScheduleRecorder watches this block
 };
 
 thread_local BlockRun* current_block = nullptr;
@@ -728,10 +778,13 @@ void set_schedule(Schedule schedule, uint64_t seed) {
   Machine& m = machine();
   std::lock_guard<std::mutex> lock(m.mutex);
   m.schedule = schedule;
+  m.seed = seed;
   m.rng.seed(seed);
 }
 
 Schedule schedule() { return machine().schedule; }
+
+uint64_t schedule_seed() { return machine().seed; }
 
 int launch(const LaunchSite& site, const SharedUnit& unit, const LaunchConfig& config,
            const std::function<void()>& thread_body) {
@@ -837,5 +890,30 @@ void cp_async_wait_all() {
 }
 
 Stats stats() { return machine().stats; }
+
+const char* schedule_event_kind_name(ScheduleEvent::Kind kind) {
+  switch (kind) {
+    case ScheduleEvent::Kind::resume: return "resume";
+    case ScheduleEvent::Kind::barrier: return "barrier";
+    case ScheduleEvent::Kind::warp_collective: return "warp_collective";
+    case ScheduleEvent::Kind::exit: return "exit";
+  }
+  return "?";
+}
+
+const char* warp_op_name(WarpOp op) { return op_name(op); }
+
+ScheduleRecorder::ScheduleRecorder(uint3 block, std::vector<ScheduleEvent>* sink) {
+  Machine& m = machine();
+  std::lock_guard<std::mutex> lock(m.mutex);
+  I2V_CHECK(!m.recording, "sim: a schedule is already being recorded (one ScheduleRecorder at a time)");
+  m.recording = Recording{block, sink};
+}
+
+ScheduleRecorder::~ScheduleRecorder() {
+  Machine& m = machine();
+  std::lock_guard<std::mutex> lock(m.mutex);
+  m.recording.reset();
+}
 
 }  // namespace i2v::simt

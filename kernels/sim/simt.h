@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace i2v::simt {
 
@@ -155,5 +156,56 @@ struct Stats {
   uint64_t async_copies = 0;      // cp.async, per thread
 };
 Stats stats();
+
+// The seed set_schedule was last given.
+uint64_t schedule_seed();
+
+// Sets the schedule for a scope, then puts back the previous one with its seed (a shuffled order
+// starts over from that seed).
+class ScheduleScope {
+ public:
+  ScheduleScope(Schedule schedule, uint64_t seed) : previous_(simt::schedule()), previous_seed_(schedule_seed()) {
+    set_schedule(schedule, seed);
+  }
+  ~ScheduleScope() { set_schedule(previous_, previous_seed_); }
+  ScheduleScope(const ScheduleScope&) = delete;
+  ScheduleScope& operator=(const ScheduleScope&) = delete;
+
+ private:
+  Schedule previous_;
+  uint64_t previous_seed_;
+};
+
+// ---- Recording one block's schedule (i2v sim-trace, docs/sim.md) ------------------------------
+//
+// A step is one resume: the scheduler hands a thread the CPU and it runs until it stops at a
+// barrier, at a warp collective or at its end. The thread whose arrival completes a barrier or a
+// collective (the last to arrive) does not stop there: it runs on within the same step, so one
+// step can hold several arrivals of that thread.
+struct ScheduleEvent {
+  enum class Kind { resume, barrier, warp_collective, exit };
+  uint64_t step;    // which resume this happened in, counted from 0 since the recording began
+  unsigned launch;  // 0 for the first launch recorded, 1 for the next, ...
+  unsigned thread;  // linear index in the block: threadIdx.x + blockDim.x · (threadIdx.y + blockDim.y · threadIdx.z)
+  Kind kind;
+  WarpOp op;         // warp_collective: which one (sync otherwise)
+  unsigned ordinal;  // barrier: the thread's n-th __syncthreads() of the launch, from 1;
+                     // warp_collective: its n-th collective; 0 for resume and exit
+};
+
+const char* schedule_event_kind_name(ScheduleEvent::Kind kind);  // "resume", "barrier", ...
+const char* warp_op_name(WarpOp op);                             // "__shfl_xor_sync", "mma.sync...", ...
+
+// While a ScheduleRecorder lives, each launch appends the events of its block `block` to `sink`,
+// in the order they happen (the other blocks run unrecorded). One at a time per process; create
+// and destroy it while no kernel runs. Without one, recording costs the scheduler one test of a
+// null pointer per resume and arrival.
+class ScheduleRecorder {
+ public:
+  ScheduleRecorder(uint3 block, std::vector<ScheduleEvent>* sink);
+  ~ScheduleRecorder();
+  ScheduleRecorder(const ScheduleRecorder&) = delete;
+  ScheduleRecorder& operator=(const ScheduleRecorder&) = delete;
+};
 
 }  // namespace i2v::simt
