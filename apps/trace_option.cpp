@@ -5,9 +5,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "base/command_files.h"
 #include "base/error.h"
 #include "kernels/trace.h"
+#include "train/process_group.h"
 
 namespace i2v::app {
 
@@ -15,12 +18,15 @@ CLI::Option* add_trace_option(CLI::App* command, std::string& path) {
   return command->add_option("--trace", path,
                              "Write a trace of every kernel launch here (JSON lines: kernel, device, grid, block, "
                              "shared memory, time) and print where the time went; `i2v trace chrome FILE` makes a "
-                             "timeline for Perfetto. Also I2V_TRACE=FILE")
+                             "timeline for Perfetto. Also I2V_TRACE=FILE; rank r > 0 of mpirun writes FILE.rank<r>")
       ->type_name("FILE");
 }
 
-void start_trace(const std::string& path) {
-  if (path.empty() || trace::enabled()) return;
+void start_trace(const std::string& option_path) {
+  if (option_path.empty() || trace::enabled()) return;
+  // The ranks of a distributed run (mpirun) trace into files of their own.
+  const ProcessGroup& group = ProcessGroup::world();
+  const std::string path = group.rank() > 0 ? fmt::format("{}.rank{}", option_path, group.rank()) : option_path;
   CommandFiles().output("--trace", path).check();
   if (std::filesystem::exists(path)) {
     std::ifstream in(path);

@@ -10,9 +10,10 @@ namespace i2v::app {
 
 CLI::Option* add_trace_option(CLI::App* command, std::string& path);
 
-// Starts the trace into `path` (nothing when empty). The file is refused as an output is
-// (base/command_files.h), and an existing file is replaced only when it is a trace: a mistyped
-// `--trace weights.safetensors` never destroys weights.
+// Starts the trace into `path` (nothing when empty); rank r > 0 of a distributed run (mpirun)
+// writes `path`.rank<r>. The file is refused as an output is (base/command_files.h), and an
+// existing file is replaced only when it is a trace: a mistyped `--trace weights.safetensors`
+// never destroys weights.
 void start_trace(const std::string& path);
 // Starts from I2V_TRACE when it is set (main(), before any command runs).
 void start_trace_from_environment();

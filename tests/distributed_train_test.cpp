@@ -139,8 +139,18 @@ TEST_F(DistributedTrainTest, TwoRanksTrainWhatOneProcessTrainsWithTheDoubledBatc
 TEST_F(DistributedTrainTest, TwoRanksOnTheSimDeviceTrainWhatOneProcessTrains) {
   const std::string sim = "--set device=sim precision=fp32 max_steps=2";
   ASSERT_EQ(train(1, "one", sim + " data.batch_size=8"), 0) << log("one");
-  ASSERT_EQ(train(2, "two", sim), 0) << log("two");
+  // Traced: each rank writes a trace of its own (rank 1 into trace.jsonl.rank1), with its two steps.
+  ASSERT_EQ(train(2, "two", sim + " --trace trace.jsonl"), 0) << log("two");
   EXPECT_LT(weight_difference("one/final.safetensors", "two/final.safetensors"), 1e-4);
+  for (const char* trace : {"trace.jsonl", "trace.jsonl.rank1"}) {
+    const std::string lines = read_file(path(trace));
+    size_t steps = 0;
+    for (size_t at = lines.find("\"name\":\"train_step\""); at != std::string::npos;
+         at = lines.find("\"name\":\"train_step\"", at + 1))
+      ++steps;
+    EXPECT_EQ(steps, 2u) << trace;
+    EXPECT_NE(lines.find("\"device\":\"sim\",\"op\""), std::string::npos) << trace;  // sim launches
+  }
 }
 
 // The same network with batch norm after the convolutions: by default each rank normalises with
