@@ -623,15 +623,6 @@ TEST_F(CliTest, InspectDrawsFiltersAndEveryLayersActivations) {
   EXPECT_EQ(sheet.width, 2 + 3 * (32 + 2));  // 9 of 16 channels, 3 x 3 tiles of 32 pixels
   EXPECT_TRUE(std::filesystem::exists(path("inside/27-conv6_4.png")));
   EXPECT_NE(inside.out.find("wrote 28 sheets"), std::string::npos) << inside.out;
-  // The same through the sim device's kernels (TF32 products by default: within 1e-2 of a std).
-  ok("inspect activations original/0001/1.png --weights w.safetensors --device sim -o inside-sim");
-  const nlohmann::json on_sim = nlohmann::json::parse(read_file(path("inside-sim/summary.json")));
-  ASSERT_EQ(on_sim.size(), summary.size());
-  for (size_t i = 0; i < summary.size(); ++i) {
-    const double scale = summary[i]["std"].get<double>() + 1e-6;
-    EXPECT_NEAR(on_sim[i]["mean"].get<double>(), summary[i]["mean"].get<double>(), 1e-2 * scale) << summary[i];
-    EXPECT_NEAR(on_sim[i]["std"].get<double>(), summary[i]["std"].get<double>(), 1e-2 * scale) << summary[i];
-  }
 
   // One batch's gradients: a row per parameter, the step ratios as lr * |grad| / |weight|.
   ok("vocab build --metadata metadata.jsonl -o vocab.json");
@@ -651,6 +642,62 @@ TEST_F(CliTest, InspectDrawsFiltersAndEveryLayersActivations) {
   EXPECT_GT(g["parameters"][0]["grad_norm"].get<double>(), 0);
   EXPECT_EQ(load_image(path("g.png")).height, 28 + 16 * 24 + 8);
 }
+
+// The inspect commands and the kernel trace on the GPU devices (sim; cuda where a GPU is): the
+// same pictures and numbers as on the cpu, and a trace of the device's launches.
+class CliOnGpuDevices : public CliTest, public testing::WithParamInterface<Device> {};
+
+TEST_P(CliOnGpuDevices, InspectsAsOnTheCpuAndTracesItsLaunches) {
+  const std::string device = GetParam().name();
+  make_dump(/*ratings=*/true);
+  ok("vocab build --metadata metadata.jsonl -o vocab.json");
+  const int64_t outputs = Vocabulary::load(path("vocab.json")).size();
+  ok(fmt::format("weights init --model i2v-tag --input-size 32 --width 0.25 --outputs {} -o w.safetensors", outputs));
+  // Filters: the same picture of the same weights.
+  ok("inspect filters --weights w.safetensors -o cpu.png");
+  ok(fmt::format("inspect filters --weights w.safetensors --device {} -o device.png", device));
+  EXPECT_EQ(read_file(path("cpu.png")), read_file(path("device.png")));
+  // Activations, traced: fp32 products, so within 1e-3 of a layer's std.
+  ok("inspect activations original/0001/1.png --weights w.safetensors -o inside-cpu");
+  ok(fmt::format("inspect activations original/0001/1.png --weights w.safetensors --device {} --precision fp32 "
+                 "-o inside-device --trace activations.jsonl",
+                 device));
+  const json on_cpu = json::parse(read_file(path("inside-cpu/summary.json")));
+  const json on_device = json::parse(read_file(path("inside-device/summary.json")));
+  ASSERT_EQ(on_device.size(), on_cpu.size());
+  for (size_t i = 0; i < on_cpu.size(); ++i) {
+    const double scale = on_cpu[i]["std"].get<double>() + 1e-6;
+    EXPECT_NEAR(on_device[i]["mean"].get<double>(), on_cpu[i]["mean"].get<double>(), 1e-3 * scale) << on_cpu[i];
+    EXPECT_NEAR(on_device[i]["std"].get<double>(), on_cpu[i]["std"].get<double>(), 1e-3 * scale) << on_cpu[i];
+  }
+  size_t launches = 0, layers = 0;
+  std::istringstream trace(read_file(path("activations.jsonl")));
+  for (std::string line; std::getline(trace, line);) {
+    const json event = json::parse(line);
+    if (event["type"] == "layer") ++layers;
+    if (event["type"] != "launch" || event["device"] != device) continue;
+    ++launches;
+    EXPECT_EQ(event["grid"].size(), 3u) << line;
+    EXPECT_EQ(event["block"].size(), 3u) << line;
+    EXPECT_GE(event["us"].get<double>(), 0) << line;
+  }
+  EXPECT_EQ(layers, 29u);      // each layer's forward
+  EXPECT_GE(launches, 29u);    // at least a launch per layer
+  // Gradients: the same norms (fp32) as on the cpu.
+  const std::string gradients = "inspect gradients --weights w.safetensors --metadata metadata.jsonl --images . "
+                                "--vocab vocab.json --batch 8 --precision fp32";
+  ok(gradients + " -o g-cpu.png --json cpu.json");
+  ok(gradients + fmt::format(" --device {} -o g-device.png --json device.json", device));
+  const json cpu_rows = json::parse(read_file(path("cpu.json")))["parameters"];
+  const json device_rows = json::parse(read_file(path("device.json")))["parameters"];
+  ASSERT_EQ(device_rows.size(), cpu_rows.size());
+  for (size_t i = 0; i < cpu_rows.size(); ++i)
+    EXPECT_NEAR(device_rows[i]["grad_norm"].get<double>(), cpu_rows[i]["grad_norm"].get<double>(),
+                1e-3 * cpu_rows[i]["grad_norm"].get<double>() + 1e-7)
+        << cpu_rows[i];
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, CliOnGpuDevices, testing::ValuesIn(test::gpu_devices()), test::device_name);
 
 // A folder dump packed into tar shards reads as the same dump: the same vocabulary, splits and
 // pictures (i2v data pack, then --shards on vocab build and data check).
