@@ -139,26 +139,26 @@ int thread_number() {
 }
 
 void Span::begin(Kind kind, const char* name, Device device) {
-  active_ = true;
-  event_.kind = kind;
-  event_.name = name;
-  event_.device = device.type;
-  event_.thread = thread_number();
+  Event& e = event_.emplace();
+  e.kind = kind;
+  e.name = name;
+  e.device = device.type;
+  e.thread = thread_number();
   if (kind == Kind::op) {
     outer_op_ = current_op;
-    current_op = &event_.name;
-  } else if (kind == Kind::launch && current_op != nullptr) {
-    event_.op = *current_op;
+    current_op = &e.name;
+  } else if (kind == Kind::launch) {
+    e.op = current_op != nullptr ? *current_op : e.name;
   }
-  if (kind == Kind::launch && event_.op.empty()) event_.op = event_.name;
-  event_.start_us = now_us();
+  e.start_us = now_us();
 }
 
 void Span::end() {
-  event_.duration_us = now_us() - event_.start_us;
-  if (event_.kind == Kind::op) current_op = outer_op_;
+  Event& e = *event_;
+  e.duration_us = now_us() - e.start_us;
+  if (e.kind == Kind::op) current_op = outer_op_;
   // A trace that finished while this span ran (a command that ended by an error) takes no more.
-  if (enabled()) add(std::move(event_));
+  if (enabled()) add(std::move(e));
 }
 
 std::string kernel_name_of(const char* site_text) {

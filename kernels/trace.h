@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,7 +70,7 @@ class Span {
     if (enabled()) begin(kind, (name + suffix).c_str(), device);
   }
   ~Span() {
-    if (active_) end();
+    if (event_) end();
   }
   Span(const Span&) = delete;
   Span& operator=(const Span&) = delete;
@@ -78,8 +79,7 @@ class Span {
   void begin(Kind kind, const char* name, Device device);
   void end();
 
-  bool active_ = false;
-  Event event_;
+  std::optional<Event> event_;  // set while recording: an untraced span builds nothing
   const std::string* outer_op_ = nullptr;
 };
 
