@@ -17,20 +17,6 @@ constexpr int kGap = 4;
 constexpr uint8_t kWhite[3] = {255, 255, 255};
 constexpr uint8_t kFrame[3] = {230, 80, 20};
 
-Image blank(int width, int height, const uint8_t colour[3]) {
-  Image image;
-  image.width = width;
-  image.height = height;
-  image.rgb.resize(size_t(width) * size_t(height) * 3);
-  for (size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = colour[i % 3];
-  return image;
-}
-
-void fill_rect(Image& image, int x0, int y0, int w, int h, const uint8_t colour[3]) {
-  for (int y = std::max(0, y0); y < std::min(image.height, y0 + h); ++y)
-    for (int x = std::max(0, x0); x < std::min(image.width, x0 + w); ++x) std::copy(colour, colour + 3, image.pixel(x, y));
-}
-
 void paste(Image& canvas, const Image& tile, int x0, int y0) {
   for (int y = 0; y < tile.height; ++y)
     for (int x = 0; x < tile.width; ++x)
@@ -57,7 +43,8 @@ Image placeholder(int size) {
   return tile;
 }
 
-// A colour per label, spread around the hue circle.
+}  // namespace
+
 void label_colour(int64_t label, uint8_t out[3]) {
   const double hue = std::fmod(double(label) * 0.61803398875, 1.0) * 6.0;
   const int sector = int(hue);
@@ -66,7 +53,19 @@ void label_colour(int64_t label, uint8_t out[3]) {
   for (int c = 0; c < 3; ++c) out[c] = uint8_t(40 + 180 * rgb[sector % 6][c]);
 }
 
-}  // namespace
+Image blank(int width, int height, const uint8_t colour[3]) {
+  Image image;
+  image.width = width;
+  image.height = height;
+  image.rgb.resize(size_t(width) * size_t(height) * 3);
+  for (size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = colour[i % 3];
+  return image;
+}
+
+void fill_rect(Image& image, int x0, int y0, int w, int h, const uint8_t colour[3]) {
+  for (int y = std::max(0, y0); y < std::min(image.height, y0 + h); ++y)
+    for (int x = std::max(0, x0); x < std::min(image.width, x0 + w); ++x) std::copy(colour, colour + 3, image.pixel(x, y));
+}
 
 std::string resolve_image_path(const std::string& root, std::string_view path) {
   const std::filesystem::path p(path);

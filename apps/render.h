@@ -39,6 +39,13 @@ int thumbnail_map(const std::vector<float>& xy, const std::vector<std::string>& 
 Image class_activation_overlay(const Image& picture, const std::vector<float>& map, int64_t h, int64_t w,
                                float opacity);
 
+// A width × height canvas of one colour.
+Image blank(int width, int height, const uint8_t colour[3]);
+// A w × h rectangle at (x0, y0) in `colour`, clipped to the image.
+void fill_rect(Image& image, int x0, int y0, int w, int h, const uint8_t colour[3]);
+// A colour per label (0, 1, 2, ...), spread around the hue circle: neighbours differ.
+void label_colour(int64_t label, uint8_t out[3]);
+
 // `text` (ASCII) drawn at (x, y), its top left corner, `scale` pixels per font pixel, in `colour`
 // (stb_easy_font's strokes: letters about 6 font pixels wide and 7 high). Returns its width.
 int draw_text(Image& canvas, int x, int y, const std::string& text, const uint8_t colour[3], int scale = 1);

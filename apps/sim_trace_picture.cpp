@@ -170,13 +170,8 @@ class Timeline {
 };
 
 void fill(Image& image, int x, int y, int w, int h, Rgb c) {
-  for (int py = std::max(0, y); py < std::min(image.height, y + h); ++py)
-    for (int px = std::max(0, x); px < std::min(image.width, x + w); ++px) {
-      uint8_t* p = image.pixel(px, py);
-      p[0] = c.r;
-      p[1] = c.g;
-      p[2] = c.b;
-    }
+  const uint8_t colour[3] = {c.r, c.g, c.b};
+  fill_rect(image, x, y, w, h, colour);
 }
 
 int text(Image& image, int x, int y, const std::string& s, Rgb c, int scale) {
@@ -327,14 +322,13 @@ Image draw_schedule_panels(const std::string& title, const std::vector<ScheduleP
   const int panel_width = kRowLabels + g.grid_width();
   const int title_line = kLine * kTitle + 8, small_line = kLine * kSmall + 6;
 
-  Image image;
-  image.width = kMargin * 2 + int(panels.size()) * panel_width + (int(panels.size()) - 1) * kGap;
+  const int width = kMargin * 2 + int(panels.size()) * panel_width + (int(panels.size()) - 1) * kGap;
   const std::vector<LegendEntry> entries = legend_entries(panels);
   Image measure;
-  const int legend_height = draw_legend(measure, 0, 0, image.width - 2 * kMargin, entries);
+  const int legend_height = draw_legend(measure, 0, 0, width - 2 * kMargin, entries);
   const int grid_top = kMargin + 2 * title_line;
-  image.height = grid_top + g.grid_height() + small_line + 2 * title_line + legend_height + kMargin;
-  image.rgb.assign(size_t(image.width) * size_t(image.height) * 3, 255);
+  const uint8_t white[3] = {255, 255, 255};
+  Image image = blank(width, grid_top + g.grid_height() + small_line + 2 * title_line + legend_height + kMargin, white);
 
   text(image, kMargin, kMargin, title, kText, kTitle);
   const std::string scale_note =

@@ -1,5 +1,7 @@
-// `i2v trace summary|chrome FILE`: reads a kernel trace (--trace, kernels/trace.h) back: its
-// summary table, or a timeline in the Chrome trace-event format for chrome://tracing and Perfetto.
+// `i2v trace summary|picture|chrome FILE`: reads a kernel trace (--trace, kernels/trace.h) back:
+// its summary table, a timeline as a PNG, or the timeline in the Chrome trace-event format for
+// chrome://tracing and Perfetto.
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <sstream>
@@ -7,11 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/trace_timeline.h"
 #include "base/atomic_file.h"
 #include "base/command_files.h"
 #include "base/error.h"
 #include "base/file.h"
 #include "base/text.h"
+#include "data/image.h"
 #include "kernels/trace.h"
 
 namespace i2v::app {
@@ -66,9 +70,35 @@ nlohmann::json chrome_trace(const std::vector<trace::Event>& events, const std::
   return {{"traceEvents", out}, {"displayTimeUnit", "ms"}, {"otherData", {{"source", source}}}};
 }
 
+// The window `i2v trace picture` draws: the `occurrence`-th span named `name` (from 1), or, with
+// no name, the whole trace.
+std::pair<double, double> window_of(const std::vector<trace::Event>& events, const std::string& name, int occurrence,
+                                    const std::string& path, std::string& described) {
+  if (name.empty()) {
+    double first = events.front().start_us, last = 0;
+    for (const trace::Event& e : events) {
+      first = std::min(first, e.start_us);
+      last = std::max(last, e.start_us + e.duration_us);
+    }
+    described = fmt::format("the whole trace, {:.3f} ms", (last - first) / 1000);
+    return {first, last};
+  }
+  std::vector<const trace::Event*> named;
+  for (const trace::Event& e : events)
+    if (e.name == name) named.push_back(&e);
+  I2V_CHECK(!named.empty(), "{}: no span named {} (a layer's are named like conv1_1.forward; a training step's "
+            "train_step)", path, name);
+  I2V_CHECK(occurrence >= 1 && size_t(occurrence) <= named.size(), "{}: --occurrence {}: {} has {} span(s) named {}",
+            path, occurrence, path, named.size(), name);
+  const trace::Event& e = *named[size_t(occurrence) - 1];
+  described = fmt::format("{} {} of {}, {:.3f} ms", name, occurrence, named.size(), e.duration_us / 1000);
+  return {e.start_us, e.start_us + e.duration_us};
+}
+
 void add_trace_command(CLI::App& app) {
-  static std::string input, output;
+  static std::string input, output, span;
   static size_t top = 0;
+  static int occurrence = 1, width = 1600;
   CLI::App* cmd = app.add_subcommand("trace", "Read a kernel trace written with --trace: its summary, or a timeline");
   cmd->require_subcommand(1);
   cmd->footer(
@@ -77,6 +107,7 @@ void add_trace_command(CLI::App& app) {
       "Examples:\n"
       "  i2v train --config configs/emoji-i2v-tag.json --set max_steps=3 --trace train.jsonl\n"
       "  i2v trace summary train.jsonl\n"
+      "  i2v trace picture train.jsonl --span train_step --occurrence 2 -o step2.png\n"
       "  i2v trace chrome train.jsonl -o train.trace.json   (open in https://ui.perfetto.dev or chrome://tracing)");
 
   CLI::App* summary = cmd->add_subcommand("summary", "Where the time went: per kernel and per layer, most first");
@@ -87,6 +118,28 @@ void add_trace_command(CLI::App& app) {
   summary->callback([] {
     CommandFiles().input("trace", input).check();
     std::fputs(trace::summary_table(trace::summarize(read_trace(input)), top).c_str(), stdout);
+  });
+
+  CLI::App* picture = cmd->add_subcommand("picture", "Draw the trace as a timeline (PNG): layers, ops and kernels");
+  picture->add_option("trace", input, "A trace written with --trace")->required();
+  picture->add_option("-o,--output", output, "The PNG to write")->required();
+  picture->add_option("--span", span, "Draw only the time of the span with this name (train_step, conv1_1.forward, ...)");
+  picture->add_option("--occurrence", occurrence, "Which of the spans of that name, from 1")->capture_default_str();
+  picture->add_option("--width", width, "Pixels")->capture_default_str()->check(CLI::Range(400, 20000));
+  picture->footer(
+      "A track per host thread (each step, layer and op, with the kernels they ran nested under them) and\n"
+      "one per GPU device it launched on; a bar per span, coloured by its name and named where it fits.\n\n"
+      "Examples:\n  i2v trace picture train.jsonl -o train.png\n"
+      "  i2v trace picture train.jsonl --span train_step --occurrence 2 -o step2.png");
+  picture->callback([] {
+    CommandFiles files;
+    files.input("trace", input).output("--output", output);
+    files.check();
+    const std::vector<trace::Event> events = read_trace(input);
+    std::string described;
+    const auto [from_us, to_us] = window_of(events, span, occurrence, input, described);
+    save_png(output, draw_trace_timeline(events, from_us, to_us, width, fmt::format("{}: {}", input, described)));
+    std::printf("wrote %s: %s\n", output.c_str(), described.c_str());
   });
 
   CLI::App* chrome = cmd->add_subcommand("chrome", "Write the trace as a Chrome trace (chrome://tracing, Perfetto)");

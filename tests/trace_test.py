@@ -1,8 +1,8 @@
 """The kernel trace (`--trace FILE`, I2V_TRACE=FILE; kernels/trace.h) and its readers (`i2v trace
-summary|chrome`): every launch recorded with its name, device, shape and time on cpu and sim, the
-same ops in the same order on both devices, layer spans for forward and backward, a summary that
-adds up, and a Chrome trace that follows the trace-event format (complete events properly nested
-on every track). Run by ctest with I2V_TOOL set.
+summary|picture|chrome`): every launch recorded with its name, device, shape and time on cpu and
+sim, the same layers on both devices, layer spans for forward and backward, a summary that adds
+up, a timeline picture, and a Chrome trace that follows the trace-event format (complete events
+properly nested on every track). Run by ctest with I2V_TOOL set.
 """
 import json
 import os
@@ -167,6 +167,26 @@ class TraceTest(unittest.TestCase):
                 if open_ends:
                     self.assertLessEqual(e["ts"] + e["dur"], open_ends[-1] + 1e-3, e)
                 open_ends.append(e["ts"] + e["dur"])
+
+    def test_picture_draws_the_whole_trace_or_one_span(self):
+        from PIL import Image
+        (events, _, _), _, trace = self.runs["sim"]
+        whole = os.path.join(self.dir, "whole.png")
+        self.assertIn("the whole trace", run("trace", "picture", trace, "-o", whole, "--width", "900").stdout)
+        with Image.open(whole) as picture:
+            self.assertEqual(picture.width, 900)
+            self.assertGreater(len(picture.convert("RGB").getcolors(1 << 20)), 20)  # bars of many colours
+        layer = os.path.join(self.dir, "layer.png")
+        printed = run("trace", "picture", trace, "--span", "conv2_1.forward", "-o", layer).stdout
+        conv = next(e for e in events if e["name"] == "conv2_1.forward")
+        self.assertIn(f"conv2_1.forward 1 of 1, {conv['us'] / 1000:.3f} ms", printed)
+        missing = run("trace", "picture", trace, "--span", "nothing", "-o", layer, check=False)
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("no span named nothing", missing.stderr)
+        beyond = run("trace", "picture", trace, "--span", "conv2_1.forward", "--occurrence", "2", "-o", layer,
+                     check=False)
+        self.assertEqual(beyond.returncode, 1)
+        self.assertIn("1 span(s) named conv2_1.forward", beyond.stderr)
 
     def test_a_file_that_is_not_a_trace_is_never_replaced(self):
         weights = os.path.join(self.dir, "precious.safetensors")
