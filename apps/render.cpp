@@ -200,6 +200,11 @@ int draw_text(Image& canvas, int x, int y, const std::string& text, const uint8_
     for (int py = std::max(0, y0); py < std::min(canvas.height, y1); ++py)
       for (int px = std::max(0, x0); px < std::min(canvas.width, x1); ++px) std::copy_n(colour, 3, canvas.pixel(px, py));
   }
+  return text_width(text, scale);
+}
+
+int text_width(const std::string& text, int scale) {
+  std::string copy = text;  // stb_easy_font takes a char*
   return stb_easy_font_width(copy.data()) * scale;
 }
 

@@ -49,5 +49,7 @@ void label_colour(int64_t label, uint8_t out[3]);
 // `text` (ASCII) drawn at (x, y), its top left corner, `scale` pixels per font pixel, in `colour`
 // (stb_easy_font's strokes: letters about 6 font pixels wide and 7 high). Returns its width.
 int draw_text(Image& canvas, int x, int y, const std::string& text, const uint8_t colour[3], int scale = 1);
+// The width draw_text would give `text`, without drawing it.
+int text_width(const std::string& text, int scale = 1);
 
 }  // namespace i2v

@@ -179,12 +179,6 @@ int text(Image& image, int x, int y, const std::string& s, Rgb c, int scale) {
   return draw_text(image, x, y, s, colour, scale);
 }
 
-// draw_text's width, without drawing (on an empty canvas).
-int text_width(const std::string& s, int scale) {
-  Image none;
-  return text(none, 0, 0, s, kText, scale);
-}
-
 // Sizes shared by the panels, so that the same step is the same width in both.
 constexpr int kMargin = 16, kRowLabels = 40, kGap = 32;
 constexpr int kTargetColumns = 1000, kGridHeight = 384, kMaxCell = 14;

@@ -22,11 +22,6 @@ void name_colour(const std::string& name, uint8_t out[3]) {
   label_colour(int64_t(hash % 1009), out);
 }
 
-int text_width(const std::string& text) {
-  Image none;
-  return draw_text(none, 0, 0, text, kText);
-}
-
 // One track: the spans of a host thread, or the launches of a GPU device from one host thread,
 // each at the depth it nests at (a span inside another is drawn under it).
 struct Track {
