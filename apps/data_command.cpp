@@ -11,6 +11,7 @@
 #include "apps/commands.h"
 #include "apps/data_options.h"
 #include "apps/option_checks.h"
+#include "apps/render.h"
 #include "base/progress.h"
 #include "base/atomic_file.h"
 #include "data/channel_stats.h"
@@ -253,10 +254,8 @@ void add_preview(CLI::App* parent) {
     const Preprocess& pre = dataset->preprocess();
     const int columns = int(std::ceil(std::sqrt(double(batch->size())))), gap = 2;
     const int rows = int((batch->size() + columns - 1) / columns), cell = pre.size + gap;
-    Image sheet;
-    sheet.width = columns * cell + gap;
-    sheet.height = rows * cell + gap;
-    sheet.rgb.assign(size_t(sheet.width) * size_t(sheet.height) * 3, 255);
+    const uint8_t white[3] = {255, 255, 255};
+    Image sheet = blank(columns * cell + gap, rows * cell + gap, white);
     const size_t floats = size_t(3) * size_t(pre.size) * size_t(pre.size);
     for (int64_t i = 0; i < batch->size(); ++i) {
       const Image tile = input_to_image(batch->images.data<float>() + size_t(i) * floats, pre);

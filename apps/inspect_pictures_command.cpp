@@ -41,10 +41,8 @@ namespace {
 Image tile_grid(const std::vector<Image>& tiles, int columns) {
   constexpr int kGap = 2;
   const int rows = int((tiles.size() + size_t(columns) - 1) / size_t(columns));
-  Image grid;
-  grid.width = kGap + columns * (tiles[0].width + kGap);
-  grid.height = kGap + rows * (tiles[0].height + kGap);
-  grid.rgb.assign(size_t(grid.width) * size_t(grid.height) * 3, 255);
+  const uint8_t white[3] = {255, 255, 255};
+  Image grid = blank(kGap + columns * (tiles[0].width + kGap), kGap + rows * (tiles[0].height + kGap), white);
   for (size_t t = 0; t < tiles.size(); ++t) {
     const int x0 = kGap + int(t % size_t(columns)) * (tiles[0].width + kGap);
     const int y0 = kGap + int(t / size_t(columns)) * (tiles[0].height + kGap);
@@ -198,25 +196,21 @@ double norm_of(const Tensor& tensor) {
 Image step_chart(const std::vector<GradientRow>& rows) {
   constexpr int kRow = 16, kLabel = 190, kBar = 420, kTop = 28;
   const uint8_t ink[3] = {40, 40, 40}, bar[3] = {30, 136, 229}, grid[3] = {220, 220, 220},
-                mark[3] = {239, 108, 0};
-  Image chart;
-  chart.width = kLabel + kBar + 70;
-  chart.height = kTop + kRow * int(rows.size()) + 8;
-  chart.rgb.assign(size_t(chart.width) * size_t(chart.height) * 3, 255);
+                mark[3] = {239, 108, 0}, white[3] = {255, 255, 255};
+  Image chart = blank(kLabel + kBar + 70, kTop + kRow * int(rows.size()) + 8, white);
   const auto x_of = [&](double step) {
     return kLabel + int(std::lround(std::clamp((std::log10(std::max(step, 1e-30)) + 7.0) / 7.0, 0.0, 1.0) * kBar));
   };
   for (int decade = -7; decade <= 0; ++decade) {
     const int x = x_of(std::pow(10.0, decade));
-    for (int y = kTop - 4; y < chart.height - 4; ++y) std::copy_n(decade == -3 ? mark : grid, 3, chart.pixel(x, y));
+    fill_rect(chart, x, kTop - 4, 1, chart.height - kTop, decade == -3 ? mark : grid);
     draw_text(chart, x - 10, 6, fmt::format("1e{}", decade), ink);
   }
   draw_text(chart, 4, 6, "lr*|grad|/|weight|", ink);
   for (size_t r = 0; r < rows.size(); ++r) {
     const int y = kTop + int(r) * kRow;
     draw_text(chart, 4, y + 3, rows[r].name.substr(0, 30), ink);
-    for (int py = y + 3; py < y + kRow - 3; ++py)
-      for (int px = kLabel; px < x_of(rows[r].step); ++px) std::copy_n(bar, 3, chart.pixel(px, py));
+    fill_rect(chart, kLabel, y + 3, x_of(rows[r].step) - kLabel, kRow - 6, bar);
     draw_text(chart, kLabel + kBar + 6, y + 3, fmt::format("{:.1e}", rows[r].step), ink);
   }
   return chart;
