@@ -9,7 +9,10 @@
 // Counters: GFLOP/s (a multiply-add is 2 FLOP; backward does twice the forward's GEMM FLOPs,
 // conv1_1 once) and, on the cpu, peak_fraction: GFLOP/s over the fp32 FMA peak measured at
 // start-up with as many threads as OpenMP uses (kernels/cpu_peak.h), or over the vdpbf16ps peak when
-// --precision=bf16 runs on it (kernels/gemm.h's cpu_arithmetic). bench/conv_vs_torch.py runs this and
+// --precision=bf16 runs on it (kernels/gemm.h's cpu_arithmetic). At bf16 the cpu runs the forward
+// and input gradient of every layer but conv1_1 by Winograd (kernels/conv_avx512.h), which
+// multiplies 2.25x less: the counters still count the direct convolution's FLOPs (the rate a
+// user sees), so peak_fraction may pass 1 there. bench/conv_vs_torch.py runs this and
 // PyTorch on the same shapes. On a GPU (--device=cuda) the same code runs the CUDA kernels;
 // --device=sim with a small --image only checks that they run.
 #include <omp.h>

@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,7 @@
 #include "base/error.h"
 #include "bench/train_step.h"
 #include "kernels/allocator.h"
+#include "kernels/conv_avx512.h"
 #include "kernels/gemm.h"
 #include "kernels/precision.h"
 #include "nn/losses/bce_with_logits.h"
@@ -124,7 +126,7 @@ int run(int argc, char** argv) {
   std::string device_flag = "cpu", precision_flag = "tf32";
   int64_t image = 224, batch = 0, outputs = 1539;
   int repetitions = 5, warmup = 2;
-  bool breakdown = false, json_output = false;
+  bool breakdown = false, json_output = false, no_winograd = false;
   CLI::App app{"Times one training step (forward + BCE + backward + SGD with momentum and weight decay) of a zoo "
                "model on one device (the CPU on OMP_NUM_THREADS threads, or a GPU)."};
   app.add_option("--device", device_flag, "cpu, sim or cuda")->capture_default_str();
@@ -139,11 +141,14 @@ int run(int argc, char** argv) {
   app.add_option("--warmup", warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_flag("--breakdown", breakdown, "also time each layer's forward and backward (as many steps again)");
   app.add_flag("--json", json_output, "print one JSON object instead of text");
+  app.add_flag("--no-winograd", no_winograd,
+               "cpu at bf16: convolve 3x3 layers directly, not by Winograd (kernels/conv_avx512.h)");
   app.footer(
       "Examples:\n"
       "  OMP_NUM_THREADS=2 train_step_bench --image 224 --batch 8 --breakdown\n"
       "  OMP_NUM_THREADS=2 train_step_bench --image 64 --batch 32 --json\n"
       "  OMP_NUM_THREADS=2 train_step_bench --precision bf16     # bf16 operands, fp32 sums\n"
+      "  OMP_NUM_THREADS=2 train_step_bench --precision bf16 --no-winograd   # direct 3x3 convolutions\n"
       "  train_step_bench --device cuda --precision fp32        # 224x224, batch 64\n"
       "  /usr/bin/python3 bench/train_step_vs_torch.py    # beside PyTorch, both sizes");
   CLI11_PARSE(app, argc, argv);
@@ -151,6 +156,8 @@ int run(int argc, char** argv) {
   I2V_CHECK(device != Device::cuda() || cuda_available(), "--device cuda: {}", cuda_unavailable_reason());
   const Precision precision = parse_precision(precision_flag);
   set_matmul_precision(precision);
+  std::optional<cpu::WinogradOff> winograd_off;
+  if (no_winograd) winograd_off.emplace();
   if (batch == 0) batch = device == Device::cuda() ? 64 : 8;
   I2V_CHECK(batch > 0, "--batch must be positive, not {}", batch);
 
@@ -199,7 +206,12 @@ int run(int argc, char** argv) {
   // rounded operands (kernels/gemm.h).
   const std::string computed =
       device.is_cpu() && precision != Precision::bf16 ? "fp32" : precision_name(precision);
-  const std::string arithmetic = device.is_cpu() ? cpu::cpu_arithmetic_name(cpu::cpu_arithmetic()) : computed;
+  // Whether 3×3 layers convolve by Winograd (kernels/conv_avx512.h): asked for a VGG layer.
+  const bool winograd =
+      device.is_cpu() && cpu::conv_winograd_applies(8, 256, ConvGeometry{256, 56, 56, 3, 3, 1, 1, 1, 1});
+  const std::string arithmetic = device.is_cpu() ? std::string(cpu::cpu_arithmetic_name(cpu::cpu_arithmetic())) +
+                                                       (winograd ? ", Winograd F(2x2,3x3)" : "")
+                                                 : computed;
   const double images_per_s = double(batch) / (best(steps) / 1e3);
 
   if (json_output) {

@@ -12,7 +12,9 @@
 //         bfloat16 (8-bit exponent, 7-bit mantissa, round to nearest even as the hardware
 //         converts), products exact, sums in fp32 — on sim/cuda the m16n8k16 BF16 tensor cores
 //         (~2× TF32's throughput), on a cpu with AVX-512 BF16 vdpbf16ps, elsewhere the operands
-//         are rounded and the fp32 GEMM sums them. Everything else stays fp32, as under autocast:
+//         are rounded and the fp32 GEMM sums them. On the cpu's AVX-512 paths (not AMX) 3×3
+//         convolutions go by Winograd F(2×2, 3×3), 2.25× fewer products: what is rounded there
+//         are the transformed weights and inputs (kernels/conv_avx512.h). Everything else stays fp32, as under autocast:
 //         batch norm statistics, softmax, the losses, the gradient norm, the optimizer with its
 //         master weights and momentum; checkpoints hold the fp32 weights. The products' results
 //         are within ~1e-2 relative of fp32. No loss scaling: bf16 has fp32's 8-bit exponent, so

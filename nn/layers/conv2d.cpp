@@ -32,6 +32,9 @@ struct Conv2d::Plan {
   };
   Path path = Path::im2col_gemm;
   bool implicit_input_grad = false;
+  // fused_avx512 at bf16, 3×3 with stride 1 and padding 1: the forward and both gradients by
+  // Winograd F(2×2, 3×3) over the whole batch (kernels/conv_avx512.h).
+  bool winograd = false;
   ConvGeometry geometry;
   int64_t batch = 0;
   int64_t rows = 0;    // of col: in · kernel_h · kernel_w
@@ -121,8 +124,10 @@ Conv2d::Plan Conv2d::plan(const Shape& input, Device device, DType dtype, bool i
     p.path = Plan::Path::implicit_tensor_core;
   p.implicit_input_grad =
       p.path == Plan::Path::implicit_tensor_core && conv_input_grad_tensor_core_applies(p.geometry);
+  p.winograd = p.path == Plan::Path::fused_avx512 && cpu::conv_winograd_applies(p.batch, out_channels_, p.geometry);
   // Groups and a col workspace serve the products that run as im2col_gemm.
-  const bool needs_col = (input_grad && !p.implicit_input_grad) || p.path == Plan::Path::im2col_gemm;
+  const bool needs_col =
+      (input_grad && !p.implicit_input_grad && !p.winograd) || p.path == Plan::Path::im2col_gemm;
   if (needs_col)
     p.group = balanced_group(p.batch, p.pixels, workspace_budget_, std::max(p.rows, out_channels_) * p.pixels);
   p.col_workspace = needs_col && !(p.geometry.is_pointwise() && p.group == 1);
@@ -178,28 +183,33 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
                      x.data<float>(), p.batch, p.geometry, y.data<float>());
     return y;
   }
-  const Tensor col = p.col_workspace ? p.workspace(dtype, device) : Tensor();
-  Tensor y_group;  // a group's output is [out][images · pixels]; one image's is already y's layout
-  if (p.group > 1) y_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
+  if (p.winograd) {
+    I2V_CALL_CPU(conv_forward_winograd, w.data<float>(), out_channels_, x.data<float>(), p.batch, p.geometry,
+                 y.data<float>());
+  } else {
+    const Tensor col = p.col_workspace ? p.workspace(dtype, device) : Tensor();
+    Tensor y_group;  // a group's output is [out][images · pixels]; one image's is already y's layout
+    if (p.group > 1) y_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
 
-  for (int64_t first = 0; first < p.batch; first += p.group) {
-    const int64_t count = p.count(first), columns = count * p.pixels;
-    const Tensor images = x.select(0, first), out = count == 1 ? y.select(0, first) : y_group;
-    switch (p.path) {
-      case Plan::Path::fused_avx512:
-        I2V_CALL_CPU(conv_forward_avx512, w.data<float>(), out_channels_, images.data<float>(), count, p.geometry,
-                     out.data<float>());
-        break;
-      case Plan::Path::im2col_gemm:
-        gemm(false, false, out_channels_, columns, p.rows, w, p.rows,
-             col_matrix(images, count, p.geometry, p.col_workspace, col), columns, 0.0, out, columns);
-        break;
-      case Plan::Path::implicit_tensor_core:
-        I2V_THROW("{}: the tensor-core forward runs on the whole batch", describe());
+    for (int64_t first = 0; first < p.batch; first += p.group) {
+      const int64_t count = p.count(first), columns = count * p.pixels;
+      const Tensor images = x.select(0, first), out = count == 1 ? y.select(0, first) : y_group;
+      switch (p.path) {
+        case Plan::Path::fused_avx512:
+          I2V_CALL_CPU(conv_forward_avx512, w.data<float>(), out_channels_, images.data<float>(), count, p.geometry,
+                       out.data<float>());
+          break;
+        case Plan::Path::im2col_gemm:
+          gemm(false, false, out_channels_, columns, p.rows, w, p.rows,
+               col_matrix(images, count, p.geometry, p.col_workspace, col), columns, 0.0, out, columns);
+          break;
+        case Plan::Path::implicit_tensor_core:
+          I2V_THROW("{}: the tensor-core forward runs on the whole batch", describe());
+      }
+      if (count > 1)
+        I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, y_group.data<scalar_t>(), out_channels_, count, p.pixels,
+                              y.select(0, first).data<scalar_t>());
     }
-    if (count > 1)
-      I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, y_group.data<scalar_t>(), out_channels_, count, p.pixels,
-                            y.select(0, first).data<scalar_t>());
   }
   if (params_.has_bias())
     I2V_DISPATCH_FLOATING(device, dtype, add_channel_bias, y.data<scalar_t>(), params_.bias.value.data<scalar_t>(),
@@ -228,8 +238,14 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
       I2V_DISPATCH_GPU(device, conv_input_grad_tensor_core, matmul_precision(), w.data<float>(), out_channels_,
                        dy.data<float>(), p.batch, p.geometry, dx.data<float>());
   }
-  const bool group_dw = need_dw && p.path != Plan::Path::implicit_tensor_core;
-  const bool group_dx = need_dx && !p.implicit_input_grad;
+  if (need_dx && p.winograd)
+    I2V_CALL_CPU(conv_input_grad_winograd, w.data<float>(), out_channels_, dy.data<float>(), p.batch, p.geometry,
+                 dx.data<float>());
+  if (need_dw && p.winograd)
+    I2V_CALL_CPU(conv_weight_grad_winograd, dy.data<float>(), out_channels_, input_.data<float>(), p.batch,
+                 p.geometry, params_.weight.grad.data<float>());
+  const bool group_dw = need_dw && p.path != Plan::Path::implicit_tensor_core && !p.winograd;
+  const bool group_dx = need_dx && !p.implicit_input_grad && !p.winograd;
   if (!group_dw && !group_dx) return {dx};
 
   const Tensor col = p.col_workspace ? p.workspace(dtype, device) : Tensor();

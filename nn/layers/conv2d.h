@@ -9,7 +9,9 @@
 //   weight grad    grad_weight[out][rows] += dy_group[out][images · pixels] · colᵀ
 //   input grad     dcol = weightᵀ · dy_group, then col2im
 // where rows = in · kernel_h · kernel_w and col = im2col(images of the group); a group's output
-// and gradient move between [out][images · pixels] and NCHW with swap_outer_axes.
+// and gradient move between [out][images · pixels] and NCHW with swap_outer_axes. At bf16 on the
+// CPU's AVX-512 paths a 3×3 convolution with stride 1 and padding 1 runs all three by Winograd
+// F(2×2, 3×3) over the whole batch instead (kernels/conv_avx512.h).
 #pragma once
 
 #include "kernels/im2col.h"
