@@ -60,7 +60,7 @@ constexpr int kPositions = 16;    // ξ: the 4×4 positions of a transformed til
 constexpr int kMinChannels = 16;  // shallower products are left to the direct convolution
 // Fewer tiles are left to it too: the weights' transform and U's trip through memory are paid
 // once per call, and below this they cost more than the products save (VGG's 7×7 layers at
-// batch 8, 128 tiles: 5-15% slower than direct, whose forward pads no 7 to 8).
+// batch 8, 128 tiles: 5-20% slower than direct, which pads no 7 to 8).
 constexpr int64_t kMinTiles = 256;
 
 // The convolution as Winograd computes it: `depth` channels of height×width images in, `rows`
