@@ -37,7 +37,8 @@
 // The tiles of a block are numbered image by image, row by row (tile (n, ty, tx) is
 // (n · tiles_h + ty) · tiles_w + tx); the transforms run on 16 tiles of one tile row at a time,
 // one per vector lane, so their 4×4 patches are contiguous runs of the image rows: four masked
-// loads per row and even/odd shuffles, no gathers.
+// loads per row and even/odd shuffles, no gathers (only the weights' transform, once per call,
+// gathers its 16 filters' taps).
 #include <omp.h>
 
 #include <algorithm>
@@ -81,8 +82,8 @@ struct WeightOrder {
   bool flipped;
 };
 
-// Grow-only 64-byte-aligned buffers: allocated once per thread and size, not per call (a fresh
-// 50 MiB buffer costs ~6 ms of page faults on every call for VGG's conv6_4).
+// Grow-only 64-byte-aligned buffers, kept per thread: a buffer of tens of MiB (U's panels of VGG's
+// conv6_4: 50 MiB) allocated on every call would be page-faulted in again on every call.
 struct Buffer {
   struct FreeDeleter {
     void operator()(float* p) const { std::free(p); }
@@ -296,9 +297,8 @@ I2V_AVX512 void input_transform(const float* image, const PatchLoads& loads, __m
 // V of the block's tiles [first, first + count) for every depth channel, into the 16 B panels
 // at `panels` (panel ξ at ξ · packed_depth · width, [depth rows][width]). Columns past `count`
 // are left as they are: only outputs that are not stored read them. Channel by channel, each
-// through all the block's runs: a channel's runs read a few consecutive image rows, which the
-// hardware prefetcher follows (run by run through all channels, each load waited on memory: the
-// transform took 14% of a VGG training step, against 7% this way).
+// through all the block's runs, so that a channel's loads walk a few consecutive image rows (the
+// transform's loads wait on memory: every channel of a tile block is another NCHW plane).
 I2V_AVX512 void transform_input(CpuArithmetic arithmetic, const float* source, const Problem& p, int64_t first,
                                 int count, int width, float* panels) {
   const int64_t depth_rows = packed_depth(arithmetic, p.depth), pixels = p.height * p.width;
