@@ -19,7 +19,10 @@
 #pragma GCC diagnostic pop
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 
+#include "base/error.h"
 #include "kernels/gemm.h"
 
 #define I2V_AVX512 __attribute__((target("avx512f,fma")))
@@ -27,6 +30,27 @@
 #define I2V_AMX_BF16 __attribute__((target("avx512f,fma,amx-tile,amx-bf16")))
 
 namespace i2v::cpu::avx512 {
+
+// Packing space: 64-byte-aligned floats that grow and are kept (a caller holds one per thread),
+// so a product does not allocate, and fault in, its panels on every call.
+class AlignedBuffer {
+ public:
+  float* at_least(int64_t floats) {
+    if (floats > floats_) {
+      data_.reset(static_cast<float*>(std::aligned_alloc(64, size_t((floats + 15) / 16 * 16) * sizeof(float))));
+      I2V_CHECK(data_ != nullptr, "could not allocate {} MiB of packing space", floats * 4 >> 20);
+      floats_ = floats;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct FreeDeleter {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float[], FreeDeleter> data_;
+  int64_t floats_ = 0;
+};
 
 constexpr int kMR = 8;                      // rows of a micro-tile
 constexpr int kMaxVectors = 3;              // 16-float vectors across a micro-tile

@@ -43,8 +43,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <memory>
 #include <vector>
 
 #include "base/error.h"
@@ -80,25 +78,6 @@ struct Problem {
 struct WeightOrder {
   int64_t row_stride, depth_stride;
   bool flipped;
-};
-
-// Grow-only 64-byte-aligned buffers, kept per thread: a buffer of tens of MiB (U's panels of VGG's
-// conv6_4: 50 MiB) allocated on every call would be page-faulted in again on every call.
-struct Buffer {
-  struct FreeDeleter {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float[], FreeDeleter> data;
-  int64_t floats = 0;
-
-  float* at_least(int64_t wanted) {
-    if (wanted > floats) {
-      data.reset(static_cast<float*>(std::aligned_alloc(64, size_t((wanted + 15) / 16 * 16) * sizeof(float))));
-      I2V_CHECK(data != nullptr, "conv winograd: could not allocate {} MiB", wanted * 4 >> 20);
-      floats = wanted;
-    }
-    return data.get();
-  }
 };
 
 // ---- rounding and storing into panels ---------------------------------------------------------
@@ -218,9 +197,9 @@ struct TileRun {
 };
 
 // The run of tiles from tile t on, in a block whose tiles are [first, end): as many as fit in
-// 16 lanes without leaving t's tile row or the block. (The transforms walk a block's tiles as
-// `for (t = first; t < end; t += run.lanes)`, not through a callback: a lambda would not have
-// the AVX-512 target of the function that holds it.)
+// 16 lanes without leaving t's tile row or the block. (TileBlock lists a block's runs once; the
+// transforms loop over that list rather than take a callback, since a lambda would not have the
+// AVX-512 target of the function that holds it.)
 TileRun tile_run(const Problem& p, int64_t first, int64_t t, int64_t end) {
   const int64_t tiles_w = p.tiles_w(), per_image = p.tiles_h() * tiles_w, tx = t % tiles_w;
   const int lanes = int(std::min<int64_t>({16, tiles_w - tx, end - t}));
@@ -263,6 +242,47 @@ PatchLoads patch_loads(const Problem& p, const TileRun& run) {
   return loads;
 }
 
+// Where the 2×2 output gradients of a run of tiles are, the same in every channel: rows 2ty and
+// 2ty + 1 from x = 2tx0, two masked loads per row (x0 and x0 + 16), zero outside the image.
+struct GradLoads {
+  bool row_inside[2];
+  int64_t row_offset[2];
+  __mmask16 inside[2];
+};
+
+GradLoads grad_loads(const Problem& p, const TileRun& run) {
+  GradLoads loads{};
+  const int64_t x0 = 2 * run.tx0;
+  for (int i = 0; i < 2; ++i) {
+    const int64_t y = 2 * run.ty + i;
+    loads.row_inside[i] = y < p.height;
+    loads.row_offset[i] = y * p.width + x0;
+    loads.inside[i] = inside_mask(x0 + 16 * i, p.width);
+  }
+  return loads;
+}
+
+// A block of tiles as the transforms walk it: its runs of ≤ 16 tiles, and where each run's input
+// patches and output gradients are (the same in every channel, so found once per block).
+struct TileBlock {
+  int count = 0;
+  std::vector<TileRun> runs;
+  std::vector<PatchLoads> input_loads;
+  std::vector<GradLoads> output_loads;
+
+  void reset(const Problem& p, int64_t first, int tiles) {
+    count = tiles;
+    runs.clear();
+    input_loads.clear();
+    output_loads.clear();
+    for (int64_t t = first; t < first + count; t += runs.back().lanes) {
+      runs.push_back(tile_run(p, first, t, first + count));
+      input_loads.push_back(patch_loads(p, runs.back()));
+      output_loads.push_back(grad_loads(p, runs.back()));
+    }
+  }
+};
+
 // The 16 transformed patches of a run of tiles in one channel (`image`: its height × width
 // pixels): v[4a + b] lane l is (Bᵀ d B)[a][b] of tile tx0 + l.
 I2V_AVX512 void input_transform(const float* image, const PatchLoads& loads, __m512 (&v)[kPositions]) {
@@ -294,38 +314,32 @@ I2V_AVX512 void input_transform(const float* image, const PatchLoads& loads, __m
   }
 }
 
-// V of the block's tiles [first, first + count) for every depth channel, into the 16 B panels
+// V of the block's tiles for every depth channel, into the 16 B panels
 // at `panels` (panel ξ at ξ · packed_depth · width, [depth rows][width]). Columns past `count`
 // are left as they are: only outputs that are not stored read them. Channel by channel, each
 // through all the block's runs, so that a channel's loads walk a few consecutive image rows (the
 // transform's loads wait on memory: every channel of a tile block is another NCHW plane).
-I2V_AVX512 void transform_input(CpuArithmetic arithmetic, const float* source, const Problem& p, int64_t first,
-                                int count, int width, float* panels) {
+I2V_AVX512 void transform_input(CpuArithmetic arithmetic, const float* source, const Problem& p,
+                                const TileBlock& block, int width, float* panels) {
   const int64_t depth_rows = packed_depth(arithmetic, p.depth), pixels = p.height * p.width;
   const int step = depth_per_row(arithmetic);
-  TileRun runs[kNR];
-  PatchLoads loads[kNR];
-  int run_count = 0;
-  for (int64_t t = first; t < first + count; t += runs[run_count++].lanes) {
-    runs[run_count] = tile_run(p, first, t, first + count);
-    loads[run_count] = patch_loads(p, runs[run_count]);
-  }
   for (int64_t d = 0; d < p.depth; d += step) {
     float* panel_row = panels + d / step * width;
-    for (int i = 0; i < run_count; ++i) {
-      const float* image = source + (runs[i].n * p.depth + d) * pixels;
+    for (size_t i = 0; i < block.runs.size(); ++i) {
+      const TileRun& run = block.runs[i];
+      const float* image = source + (run.n * p.depth + d) * pixels;
       __m512 even[kPositions], odd[kPositions], rows[kPositions];
-      input_transform(image, loads[i], even);
+      input_transform(image, block.input_loads[i], even);
       if (step == 2) {
         if (d + 1 < p.depth)
-          input_transform(image + pixels, loads[i], odd);
+          input_transform(image + pixels, block.input_loads[i], odd);
         else
           for (__m512& zero : odd) zero = _mm512_setzero_ps();
       }
       panel_rows(arithmetic, even, odd, rows);
-      const __mmask16 lanes = __mmask16((1u << runs[i].lanes) - 1);
+      const __mmask16 lanes = __mmask16((1u << run.lanes) - 1);
       for (int xi = 0; xi < kPositions; ++xi)
-        _mm512_mask_storeu_ps(panel_row + xi * depth_rows * width + runs[i].column, lanes, rows[xi]);
+        _mm512_mask_storeu_ps(panel_row + xi * depth_rows * width + run.column, lanes, rows[xi]);
     }
   }
 }
@@ -357,12 +371,10 @@ I2V_AVX512 void output_transform(const __m512 (&m)[kPositions], const Problem& p
 
 // The outputs of rows [first_row, first_row + rows) for the block's tiles from M ([ξ][kMR]
 // [width]: the 16 products' sums for those rows).
-I2V_AVX512 void transform_output(const float* sums, const Problem& p, int64_t first, int count, int width,
+I2V_AVX512 void transform_output(const float* sums, const Problem& p, const TileBlock& block, int width,
                                  int64_t first_row, int rows, float* result) {
   const int64_t pixels = p.height * p.width;
-  for (int64_t t = first; t < first + count;) {
-    const TileRun run = tile_run(p, first, t, first + count);
-    t += run.lanes;
+  for (const TileRun& run : block.runs) {
     const __mmask16 lanes = __mmask16((1u << run.lanes) - 1);
     for (int i = 0; i < rows; ++i) {
       __m512 m[kPositions];
@@ -389,26 +401,6 @@ I2V_AVX512 void transform_output(const float* sums, const Problem& p, int64_t fi
 // there are). After the last block dU goes through Gᵀ · G into the weight gradient.
 
 constexpr int64_t kGradTiles = 512;  // tiles per depth block of the weight gradient's products
-
-// Where the 2×2 output gradients of a run of tiles are, the same in every channel: rows 2ty and
-// 2ty + 1 from x = 2tx0, two masked loads per row (x0 and x0 + 16), zero outside the image.
-struct GradLoads {
-  bool row_inside[2];
-  int64_t row_offset[2];
-  __mmask16 inside[2];
-};
-
-GradLoads grad_loads(const Problem& p, const TileRun& run) {
-  GradLoads loads{};
-  const int64_t x0 = 2 * run.tx0;
-  for (int i = 0; i < 2; ++i) {
-    const int64_t y = 2 * run.ty + i;
-    loads.row_inside[i] = y < p.height;
-    loads.row_offset[i] = y * p.width + x0;
-    loads.inside[i] = inside_mask(x0 + 16 * i, p.width);
-  }
-  return loads;
-}
 
 // The 16 values of A dY Aᵀ (A = (Aᵀ)ᵀ, 4×2) of a run's tiles in one channel of dY (`image`):
 // w[4a + b] lane l is that of tile tx0 + l.
@@ -439,32 +431,10 @@ I2V_AVX512 void output_grad_transform(const float* image, const GradLoads& loads
   }
 }
 
-// A depth block of tiles as the transforms walk it: its runs, and where each reads.
-struct GradBlock {
-  int64_t first = 0;
-  int count = 0;
-  std::vector<TileRun> runs;
-  std::vector<PatchLoads> input_loads;
-  std::vector<GradLoads> output_loads;
-
-  void reset(const Problem& p, int64_t first_tile, int tiles) {
-    first = first_tile;
-    count = tiles;
-    runs.clear();
-    input_loads.clear();
-    output_loads.clear();
-    for (int64_t t = first; t < first + count; t += runs.back().lanes) {
-      runs.push_back(tile_run(p, first, t, first + count));
-      input_loads.push_back(patch_loads(p, runs.back()));
-      output_loads.push_back(grad_loads(p, runs.back()));
-    }
-  }
-};
-
 // Stages the transformed values of `channels` consecutive channels of `source` (dY when
 // `of_output_grad`, else the input) for the block's tiles: stage[(ξ · channels + i) · kGradTiles
 // + column], fp32.
-I2V_AVX512 void stage_transforms(const float* source, int64_t source_channels, const Problem& p, const GradBlock& block,
+I2V_AVX512 void stage_transforms(const float* source, int64_t source_channels, const Problem& p, const TileBlock& block,
                                  bool of_output_grad, int64_t first_channel, int channels, float* stage) {
   const int64_t pixels = p.height * p.width;
   for (int i = 0; i < channels; ++i)
@@ -497,8 +467,8 @@ I2V_AVX512 void store_transposed(__m512 (&block)[16], float* out, int64_t stride
 // Packs staged rows ([channels ≤ 16][kGradTiles], fp32, tiles [0, count) and zeros past them)
 // into panel rows along the tiles: row r at out + r · stride, 8 lanes (an A panel's rows) or 16
 // (16 columns of a B panel). bf16_pairs: row r holds the pairs of tiles 2r, 2r + 1; bf16_rounded:
-// tile r, rounded. Returns the rows written (whole chunks of 16).
-I2V_AVX512_BF16 int64_t pack_staged_pairs(const float* stage, int channels, int count, float* out, int64_t stride,
+// tile r, rounded. Whole chunks of 16 rows: staged_depth_rows of them.
+I2V_AVX512_BF16 void pack_staged_pairs(const float* stage, int channels, int count, float* out, int64_t stride,
                                           bool eight_lanes) {
   int64_t rows = 0;
   for (int t0 = 0; t0 < count; t0 += 32, rows += 16) {
@@ -515,10 +485,9 @@ I2V_AVX512_BF16 int64_t pack_staged_pairs(const float* stage, int channels, int 
     }
     store_transposed(block, out + rows * stride, stride, eight_lanes);
   }
-  return rows;
 }
 
-I2V_AVX512 int64_t pack_staged_rounded(const float* stage, int channels, int count, float* out, int64_t stride,
+I2V_AVX512 void pack_staged_rounded(const float* stage, int channels, int count, float* out, int64_t stride,
                                        bool eight_lanes) {
   int64_t rows = 0;
   for (int t0 = 0; t0 < count; t0 += 16, rows += 16) {
@@ -531,14 +500,20 @@ I2V_AVX512 int64_t pack_staged_rounded(const float* stage, int channels, int cou
                               : _mm512_setzero_ps();
     store_transposed(block, out + rows * stride, stride, eight_lanes);
   }
-  return rows;
 }
 
-I2V_AVX512 int64_t pack_staged(CpuArithmetic arithmetic, const float* stage, int channels, int count, float* out,
+I2V_AVX512 void pack_staged(CpuArithmetic arithmetic, const float* stage, int channels, int count, float* out,
                                int64_t stride, bool eight_lanes) {
-  return arithmetic == CpuArithmetic::bf16_rounded
-             ? pack_staged_rounded(stage, channels, count, out, stride, eight_lanes)
-             : pack_staged_pairs(stage, channels, count, out, stride, eight_lanes);
+  if (arithmetic == CpuArithmetic::bf16_rounded)
+    pack_staged_rounded(stage, channels, count, out, stride, eight_lanes);
+  else
+    pack_staged_pairs(stage, channels, count, out, stride, eight_lanes);
+}
+
+// The panel rows pack_staged writes for `count` tiles: whole chunks of 32 tiles (16 pairs) in
+// bf16_pairs, of 16 tiles in bf16_rounded.
+int64_t staged_depth_rows(CpuArithmetic arithmetic, int count) {
+  return arithmetic == CpuArithmetic::bf16_rounded ? (count + 15) / 16 * 16 : (count + 31) / 32 * 16;
 }
 
 // grad_weight[row][depth] += Gᵀ dU[row][depth] G for 16 depth channels from `first` (lanes past
@@ -578,21 +553,21 @@ void winograd_weight_grad(const Problem& p, const float* images, const float* dy
   const int64_t row_panels = (p.rows + kMR - 1) / kMR, column_panels = (p.depth + kNR - 1) / kNR;
   const int64_t most_depth_rows = packed_depth(arithmetic, kGradTiles);
   const int64_t a_slot = most_depth_rows * kMR, b_slot = most_depth_rows * kNR;
-  thread_local Buffer a_buffer, b_buffer, du_buffer;
+  thread_local AlignedBuffer a_buffer, b_buffer, du_buffer;
   float* a_panels = a_buffer.at_least(kPositions * row_panels * a_slot);
   float* b_panels = b_buffer.at_least(kPositions * column_panels * b_slot);
   float* du = du_buffer.at_least(kPositions * p.rows * p.depth);
   const int64_t tiles = p.tiles(), row_groups = row_panels, column_groups = (p.depth + 15) / 16;
   const MicroTile kernels[kMaxVectors] = {micro_kernel<1>(arithmetic), micro_kernel<2>(arithmetic),
                                           micro_kernel<3>(arithmetic)};
-  int64_t depth_rows = 0;  // of the current block's panels (written by every thread alike)
 #pragma omp parallel
   {
-    thread_local GradBlock block;
-    thread_local Buffer stage_buffer;
+    thread_local TileBlock block;
+    thread_local AlignedBuffer stage_buffer;
     float* stage = stage_buffer.at_least(kPositions * 16 * kGradTiles);
     for (int64_t first = 0; first < tiles; first += kGradTiles) {
       block.reset(p, first, int(std::min(kGradTiles, tiles - first)));
+      const int64_t depth_rows = staged_depth_rows(arithmetic, block.count);
 #pragma omp for schedule(static) nowait
       for (int64_t rp = 0; rp < row_groups; ++rp) {  // A: Ŷ of 8 rows
         const int rows = int(std::min<int64_t>(kMR, p.rows - rp * kMR));
@@ -606,12 +581,9 @@ void winograd_weight_grad(const Problem& p, const float* images, const float* dy
         const int columns = int(std::min<int64_t>(16, p.depth - group * 16));
         const int64_t cp = group / 3, width = 16 * std::min<int64_t>(3, (p.depth - cp * kNR + 15) / 16);
         stage_transforms(images, p.depth, p, block, false, group * 16, columns, stage);
-        for (int xi = 0; xi < kPositions; ++xi) {
-          const int64_t written =
-              pack_staged(arithmetic, stage + xi * columns * kGradTiles, columns, block.count,
-                          b_panels + (xi * column_panels + cp) * b_slot + group % 3 * 16, width, false);
-          if (group == 0 && xi == 0) depth_rows = written;
-        }
+        for (int xi = 0; xi < kPositions; ++xi)
+          pack_staged(arithmetic, stage + xi * columns * kGradTiles, columns, block.count,
+                      b_panels + (xi * column_panels + cp) * b_slot + group % 3 * 16, width, false);
       }
       // (the barrier of the loop above: every panel is packed)
 #pragma omp for schedule(static)
@@ -642,7 +614,7 @@ void winograd_convolution(const float* weight, const WeightOrder& order, const P
                                      const float* source, float* result) {
   const CpuArithmetic arithmetic = cpu_arithmetic();
   const int64_t depth_rows = packed_depth(arithmetic, p.depth), row_panels = (p.rows + kMR - 1) / kMR;
-  thread_local Buffer weight_panels;
+  thread_local AlignedBuffer weight_panels;
   float* u = weight_panels.at_least(row_panels * kPositions * depth_rows * kMR);
 #pragma omp parallel for schedule(static)
   for (int64_t group = 0; group < (p.rows + 15) / 16; ++group)
@@ -656,7 +628,8 @@ void winograd_convolution(const float* weight, const WeightOrder& order, const P
                                           micro_kernel<3>(arithmetic)};
 #pragma omp parallel
   {
-    thread_local Buffer input_panels, sums_buffer;
+    thread_local AlignedBuffer input_panels, sums_buffer;
+    thread_local TileBlock tile_block;
     float* v = input_panels.at_least(kPositions * depth_rows * kNR);
     float* sums = sums_buffer.at_least(kPositions * kMR * kNR);
 #pragma omp for schedule(static, 1)
@@ -667,13 +640,14 @@ void winograd_convolution(const float* weight, const WeightOrder& order, const P
       const int64_t first = block * kNR;
       const int count = int(std::min<int64_t>(kNR, tiles - first)), vectors = (count + 15) / 16;
       const int width = 16 * vectors;
-      transform_input(arithmetic, source, p, first, count, width, v);
+      tile_block.reset(p, first, count);
+      transform_input(arithmetic, source, p, tile_block, width, v);
       for (int64_t rp = first_panel; rp < last_panel; ++rp) {
         const int rows = int(std::min<int64_t>(kMR, p.rows - rp * kMR));
         for (int xi = 0; xi < kPositions; ++xi)
           kernels[vectors - 1](depth_rows, u + (rp * kPositions + xi) * depth_rows * kMR,
                                v + xi * depth_rows * width, sums + xi * kMR * width, width, rows, count, 1.0f, 0.0f);
-        transform_output(sums, p, first, count, width, rp * kMR, rows, result);
+        transform_output(sums, p, tile_block, width, rp * kMR, rows, result);
       }
     }
   }

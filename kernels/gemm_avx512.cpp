@@ -57,8 +57,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstdlib>
-#include <memory>
 
 #include "kernels/avx512_micro_tile.h"
 #include "kernels/conv_avx512.h"
@@ -82,15 +80,7 @@ constexpr double kParallelFlops = 1 << 21;  // smaller products run on the calli
 // Where one thread packs into: one A block and one B block, allocated once per calling thread
 // (4-byte elements: fp32, or bf16 pairs), and one fp32 panel that bf16_pairs rounds from.
 struct Workspace {
-  struct FreeDeleter {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float[], FreeDeleter> a, b, scratch;
-
-  static float* allocate(int64_t floats) {
-    return static_cast<float*>(std::aligned_alloc(64, size_t(floats) * sizeof(float)));
-  }
-  Workspace() : a(allocate(kMC * kDeepKC)), b(allocate(kDeepKC * kNC)), scratch(allocate(kDeepKC * kNR)) {}
+  AlignedBuffer a, b, scratch;
 };
 
 
@@ -382,9 +372,9 @@ I2V_AVX512 void gemm_part(CpuArithmetic arithmetic, bool trans_a, int64_t row0, 
                           int64_t k, int64_t depth_block, float alpha, const float* a, int64_t lda, const PackB& b,
                           float beta, float* c, int64_t ldc) {
   thread_local Workspace workspace;
-  float* packed_a = workspace.a.get();
-  float* packed_b = workspace.b.get();
-  float* scratch = workspace.scratch.get();
+  float* packed_a = workspace.a.at_least(kMC * kDeepKC);
+  float* packed_b = workspace.b.at_least(kDeepKC * kNC);
+  float* scratch = workspace.scratch.at_least(kDeepKC * kNR);
   const int64_t column_block = even_block(n, kNC, kNR), row_block = even_block(m, kMC, kMR);
   for (int64_t jc = col0; jc < col0 + n; jc += column_block) {
     const int64_t nc = std::min(column_block, col0 + n - jc), b_panels = (nc + kNR - 1) / kNR;
