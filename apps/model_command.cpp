@@ -24,7 +24,8 @@ void add_model_command(CLI::App& app) {
       ->capture_default_str()->check(at_least(1));
   summary->footer(
       "FLOPs count a multiply-add as 2. \"activations\" is the memory of each layer's output for the\n"
-      "batch: a training step keeps about all of them for the backward pass, inference only a few.\n\n"
+      "batch: a training step keeps about all of them for the backward pass (in bf16 at half the\n"
+      "bytes), inference only a few.\n\n"
       "Examples:\n"
       "  i2v model summary --model i2v-tag\n"
       "  i2v model summary --model i2v-tag --input-size 64 --width 0.25 --outputs 1029 --batch 32\n"

@@ -25,14 +25,18 @@ BF16, kernels/gemm.h) and PyTorch's torch.autocast("cpu", dtype=torch.bfloat16) 
 forward and the loss, as its CPU mixed-precision recipe has it (master weights, SGD and the loss
 in fp32 on both sides). The table gives each side's bf16 speed-up over its own fp32 too.
 
---device cuda (default size 224x224 batch 64): i2v's step on the GPU in fp32 and in tf32
+--device cuda (default size 224x224 batch 64): i2v's step on the GPU in fp32, tf32 and bf16
 (train_step_bench --precision, kernels/precision.h), and PyTorch's on the same GPU in the same
-run in three arithmetics: fp32 (torch.backends.cuda.matmul.allow_tf32 and
+run in the same three arithmetics: fp32 (torch.backends.cuda.matmul.allow_tf32 and
 torch.backends.cudnn.allow_tf32 off), tf32 (both on) and bf16 (torch.autocast to bfloat16,
 channels_last model and images), each with torch.backends.cudnn.benchmark on (cuDNN picks its
 fastest algorithms in the warm-up steps). Every timed step on either side is wrapped in device
 synchronisations (torch.cuda.synchronize() here; train_step_bench waits for the device before
 reading its clock). PyTorch's inference (eval-mode forward under torch.no_grad()) is timed too.
+Each side's peak memory over its steps is reported with each side's bf16 / fp32 ratio: i2v's
+allocator's peak in use, PyTorch's torch.cuda.max_memory_allocated() (both count the weights,
+gradients, momentum and every live tensor; neither the caching allocators' spare blocks). On the
+cpu, i2v's peak memory alone (PyTorch's CPU allocator keeps no such count).
 """
 import argparse
 import contextlib
@@ -95,6 +99,8 @@ def run_torch(args, image, batch, mode, cuda):
     import torch
     if not cuda:
         torch.set_num_threads(args.threads)
+    else:
+        torch.cuda.reset_peak_memory_stats()
     torch.manual_seed(1)
     model = i2v_tag(torch)
     model.train()
@@ -150,6 +156,7 @@ def run_torch(args, image, batch, mode, cuda):
         result["info"] = (f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
                           f"mkldnn {torch.backends.mkldnn.is_available()}")
         return result
+    result["peak_memory_bytes"] = torch.cuda.max_memory_allocated()
 
     def infer():
         with torch.no_grad(), autocast():
@@ -218,6 +225,11 @@ def have_torch(device="cpu"):
     return True
 
 
+def mib(size):
+    """Bytes as whole MiB with thousands separators."""
+    return f"{size / 2**20:,.0f}"
+
+
 def print_breakdown(ours):
     print(f"\ni2v per layer at {ours['image']}x{ours['image']} batch {ours['batch']} in {ours['precision']}, median ms:")
     print("| layer | forward | backward | total | share |")
@@ -281,6 +293,10 @@ def main_cpu(args, sizes, precisions):
                 if theirs and base_theirs:
                     line += f", PyTorch {base_theirs['best_ms'] / theirs['best_ms']:.2f}x"
                 print(line)
+    for image, batch in sizes:
+        print(f"{image}x{image} batch {batch}, i2v peak memory: " + ", ".join(
+            f"{precision} {mib(ours['peak_memory_bytes'])} MiB"
+            for result_image, result_batch, precision, ours, _ in results if (result_image, result_batch) == (image, batch)))
     if args.breakdown:
         for *_, ours, _ in results:
             print_breakdown(ours)
@@ -290,7 +306,7 @@ def main_gpu(args, sizes):
     torch_present = have_torch(args.device)
     for image, batch in sizes:
         ours = {}
-        for precision in ("fp32", "tf32"):
+        for precision in ("fp32", "tf32", "bf16"):
             result = run_i2v_or_say_why(args, image, batch, precision)
             if result:
                 ours[precision] = result
@@ -309,17 +325,23 @@ def main_gpu(args, sizes):
               f"best of {args.repetitions} steps after {args.warmup} warm-up, synchronised; "
               f"{next(iter(theirs.values()))['info'] if theirs else 'no PyTorch'}")
         print("| run | arithmetic | step ms (best / median) | img/s (best) | inference ms (median) "
-              "| i2v img/s / PyTorch img/s, same arithmetic |")
-        print("|---|---|---|---|---|---|")
+              "| peak memory MiB | i2v img/s / PyTorch img/s, same arithmetic |")
+        print("|---|---|---|---|---|---|---|")
         for precision, result in ours.items():
             peer = theirs.get(precision)
             ratio = f"{result['images_per_s'] / peer['images_per_s']:.3f}x" if peer else "-"
             print(f"| i2v | {precision} | {result['best_ms']:.1f} / {result['median_ms']:.1f} "
-                  f"| {result['images_per_s']:.1f} img/s | - | {ratio} |")
+                  f"| {result['images_per_s']:.1f} img/s | - | {mib(result['peak_memory_bytes'])} | {ratio} |")
         for mode, result in theirs.items():
             arithmetic = "bf16 autocast, channels_last" if mode == "bf16" else mode
             print(f"| PyTorch | {arithmetic} | {result['best_ms']:.1f} / {result['median_ms']:.1f} "
-                  f"| {result['images_per_s']:.1f} img/s | {result['inference_ms']:.1f} | |")
+                  f"| {result['images_per_s']:.1f} img/s | {result['inference_ms']:.1f} "
+                  f"| {mib(result['peak_memory_bytes'])} | |")
+        for side, results in (("i2v", ours), ("PyTorch", theirs)):
+            if "fp32" in results and "bf16" in results:
+                fp32, bf16 = results["fp32"], results["bf16"]
+                print(f"{side} bf16 against fp32: step {fp32['best_ms'] / bf16['best_ms']:.2f}x faster (best), peak "
+                      f"memory {bf16['peak_memory_bytes'] / fp32['peak_memory_bytes']:.2f}x")
         if args.breakdown:
             for precision in ours:
                 print(f"\n{precision}:")

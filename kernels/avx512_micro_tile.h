@@ -13,7 +13,9 @@
 
 // GCC 12's intrinsics warn about their own _mm512_undefined_ps() (GCC bug 105593).
 #pragma GCC diagnostic push
+#if !defined(__clang__)  // clang has no such warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop

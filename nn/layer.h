@@ -3,7 +3,8 @@
 // Contract shared by every layer (nn/layers/*):
 //   - forward(inputs, mode) checks the input shapes (output_shape() does the same checks) and
 //     returns a new output tensor on the inputs' device. In Mode::train it keeps what backward()
-//     needs (Caffe keeps it in the layer too); in Mode::eval it keeps nothing.
+//     needs (Caffe keeps it in the layer too), activations through KeptActivation (bf16 at bf16
+//     precision: nn/layers/kept_activation.h); in Mode::eval it keeps nothing.
 //   - backward(grad_output, need_input_grad) may only follow a train-mode forward. It returns
 //     one tensor per input: dL/d(input), or an undefined Tensor where need_input_grad is false
 //     (the first layer of a network needs none). It ADDS dL/d(parameter) into the grad of

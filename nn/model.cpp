@@ -138,9 +138,14 @@ Tensor Model::backward(const Tensor& grad_output, bool need_input_grad,
     I2V_DISPATCH_FLOATING(sum.device(), sum.dtype(), axpy, sum.numel(), scalar_t(1), g.contiguous().data<scalar_t>(),
                           sum.data<scalar_t>());
   };
+  // What each layer kept for its backward pass is released once the pass is past it (as PyTorch
+  // frees a graph's saved tensors), so a step's memory falls as its backward pass goes on.
   for (size_t i = end; i-- > 0;) {
-    if (!grads[i].defined() || !needs_grad[i]) continue;
     const ModelNode& node = nodes_[i];
+    if (!grads[i].defined() || !needs_grad[i]) {
+      node.layer->clear_saved();
+      continue;
+    }
     std::vector<bool> need;
     for (const std::string& source : node.inputs) need.push_back(source_needs_grad(source));
     std::vector<Tensor> input_grads;
@@ -149,6 +154,7 @@ Tensor Model::backward(const Tensor& grad_output, bool need_input_grad,
       input_grads = node.layer->backward(grads[i], need);
     }
     grads[i] = Tensor();
+    node.layer->clear_saved();
     if (after_layer) after_layer(node.name);
     for (size_t k = 0; k < node.inputs.size(); ++k) {
       if (!need[k]) continue;
@@ -156,6 +162,7 @@ Tensor Model::backward(const Tensor& grad_output, bool need_input_grad,
       else accumulate(grads[index_of(node.inputs[k])], input_grads[k]);
     }
   }
+  last_forward_end_ = 0;
   return input_grad;
 }
 
@@ -315,7 +322,7 @@ std::string Model::summary_table(int64_t batch) const {
     activations += row.activation_bytes;
   }
   text += fmt::format("total: {} parameters ({}), {} per forward pass, {} of layer outputs "
-                      "(a training step keeps about all of them for backward)\n",
+                      "(a training step keeps about all of them for backward, in bf16 at half the bytes)\n",
                       format_count(params), format_si(double(params) * 4, "B"), format_si(double(flops), "FLOP"),
                       format_si(double(activations), "B"));
   return text;

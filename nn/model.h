@@ -75,7 +75,8 @@ class Model {
                  const std::string& until = "", const LayerObserver& observe = nullptr);
   // After a train-mode forward: back-propagates dL/d(output) through the layers that ran, adding
   // into the parameters' grads. Layers with nothing to train upstream get no input gradient.
-  // Returns dL/d(input) when asked, else an undefined tensor. `after_layer`, when given, is told
+  // Returns dL/d(input) when asked, else an undefined tensor. Each layer releases what its forward
+  // kept once the pass is past it: a second backward() needs another forward(). `after_layer`, when given, is told
   // each layer's name once its backward has run (its parameters' gradients are then complete):
   // distributed training starts summing them there (train/gradient_reducer.h).
   Tensor backward(const Tensor& grad_output, bool need_input_grad = false,

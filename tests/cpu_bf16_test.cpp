@@ -30,12 +30,8 @@
 namespace i2v {
 namespace {
 
-float round_bf16(float x) { return bf16_value(to_bf16(x)); }
-
-std::vector<float> rounded_bf16(std::vector<float> v) {
-  for (float& x : v) x = round_bf16(x);
-  return v;
-}
+using test::round_bf16;
+using test::rounded_bf16;
 
 struct Bf16Path {
   std::string name;

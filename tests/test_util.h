@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/bfloat16.h"
 #include "kernels/device.h"
 #include "kernels/dispatch.h"
 #include "base/error.h"
@@ -31,6 +32,14 @@ uint64_t run_seed();
 // A generator for the current test, derived from the run seed and the test's name, so each test
 // draws fresh inputs every run and a failure replays with the printed seed.
 std::mt19937_64 test_rng();
+
+// x rounded to bfloat16 (to nearest, ties to even: kernels/bfloat16.h) and back: what a bf16
+// product's operand, or an activation kept in bf16, holds.
+inline float round_bf16(float x) { return bf16_value(to_bf16(x)); }
+inline std::vector<float> rounded_bf16(std::vector<float> values) {
+  for (float& x : values) x = round_bf16(x);
+  return values;
+}
 
 // Uniform values in [lo, hi) — never all zeros or constants.
 Tensor random_tensor(const Shape& shape, std::mt19937_64& rng, Device device = Device::cpu(),

@@ -107,7 +107,7 @@ std::vector<double> sum_ranks_gradients(BatchNormSync& sync, const std::vector<d
 }  // namespace
 
 void BatchNorm2d::clear_saved() {
-  input_ = Tensor();
+  input_ = KeptActivation();
   batch_mean_ = Tensor();
   batch_var_ = Tensor();
 }
@@ -141,20 +141,20 @@ Tensor BatchNorm2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
   I2V_DISPATCH_FLOATING(x.device(), x.dtype(), batch_norm_forward, x.data<scalar_t>(), mean.data<scalar_t>(),
                         var.data<scalar_t>(), weight_.value.data<scalar_t>(), bias_.value.data<scalar_t>(), n, c, s,
                         scalar_t(eps_), y.data<scalar_t>());
-  input_ = x;
+  input_ = KeptActivation(x);
   batch_mean_ = mean;
   batch_var_ = var;
   return y;
 }
 
 std::vector<Tensor> BatchNorm2d::backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) {
-  check_backward_ready(*this, input_, grad_output);
+  check_backward_ready(*this, input_.signature(), grad_output);
   const bool need_dx = need_input_grad.at(0);
   if (!need_dx && !weight_.requires_grad && !bias_.requires_grad) return {Tensor()};
-  const Tensor dy = grad_output.contiguous();
+  const Tensor dy = grad_output.contiguous(), x = input_.whole();
   const int64_t n = dy.size(0), c = channels_, s = dy.size(2) * dy.size(3);
   Tensor sums = Tensor::empty({2, c}, dy.dtype(), dy.device());  // Σdy, Σdy·(x − mean)
-  I2V_DISPATCH_FLOATING(dy.device(), dy.dtype(), batch_norm_backward_sums, input_.data<scalar_t>(),
+  I2V_DISPATCH_FLOATING(dy.device(), dy.dtype(), batch_norm_backward_sums, x.data<scalar_t>(),
                         dy.data<scalar_t>(), batch_mean_.data<scalar_t>(), n, c, s, sums.data<scalar_t>());
   // The parameters' gradients come from this rank's sums: the gradient reducer adds the ranks'.
   I2V_DISPATCH_FLOATING(dy.device(), dy.dtype(), batch_norm_backward_parameters, batch_var_.data<scalar_t>(),
@@ -165,7 +165,7 @@ std::vector<Tensor> BatchNorm2d::backward(const Tensor& grad_output, const std::
   // dx: every value of the global batch moved the statistics, so it takes every rank's sums.
   if (sync_) sums = tensor_like(sum_ranks_gradients(*sync_, host_values(sums), describe()), sums);
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
-  I2V_DISPATCH_FLOATING(dy.device(), dy.dtype(), batch_norm_backward_input, input_.data<scalar_t>(),
+  I2V_DISPATCH_FLOATING(dy.device(), dy.dtype(), batch_norm_backward_input, x.data<scalar_t>(),
                         dy.data<scalar_t>(), batch_mean_.data<scalar_t>(), batch_var_.data<scalar_t>(),
                         weight_.value.data<scalar_t>(), sums.data<scalar_t>(), batch_count_, n, c, s, scalar_t(eps_),
                         dx.data<scalar_t>());

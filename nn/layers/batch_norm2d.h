@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "nn/layer.h"
+#include "nn/layers/kept_activation.h"
 
 namespace i2v {
 
@@ -63,7 +64,8 @@ class BatchNorm2d final : public Layer {
   Parameter weight_, bias_;
   Tensor running_mean_, running_var_, num_batches_tracked_;
   // Kept by a train-mode forward: the input and the batch's statistics.
-  Tensor input_, batch_mean_, batch_var_;
+  KeptActivation input_;
+  Tensor batch_mean_, batch_var_;
   int64_t batch_count_ = 0;  // values per channel the statistics came from (every rank's with sync_)
   BatchNormSync* sync_ = nullptr;
 };

@@ -14,9 +14,15 @@ void check_backward_ready(const Layer& layer, const Tensor& saved, const Tensor&
 
 void check_backward_ready(const Layer& layer, const Tensor& saved, const Tensor& grad_output,
                           const Shape& expected) {
-  std::optional<TensorSignature> output;
-  if (saved.defined()) output = TensorSignature{expected, saved.device(), saved.dtype()};
-  check_backward_ready(layer, output, grad_output);
+  std::optional<TensorSignature> signature;
+  if (saved.defined()) signature = TensorSignature::of(saved);
+  check_backward_ready(layer, signature, grad_output, expected);
+}
+
+void check_backward_ready(const Layer& layer, std::optional<TensorSignature> saved, const Tensor& grad_output,
+                          const Shape& expected) {
+  if (saved) saved->shape = expected;
+  check_backward_ready(layer, saved, grad_output);
 }
 
 void check_backward_ready(const Layer& layer, const std::optional<TensorSignature>& output, const Tensor& grad_output) {

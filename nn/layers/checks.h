@@ -25,6 +25,10 @@ struct TensorSignature {
 };
 // Throws unless a train-mode forward ran (`output` is set) and grad_output matches it.
 void check_backward_ready(const Layer& layer, const std::optional<TensorSignature>& output, const Tensor& grad_output);
+// The same for a layer that kept a tensor like `saved` (its device and dtype) whose output has
+// the `expected` shape.
+void check_backward_ready(const Layer& layer, std::optional<TensorSignature> saved, const Tensor& grad_output,
+                          const Shape& expected);
 // Throws unless `shape` has `rank` dimensions; `layout` names them in the message ("NCHW").
 void check_rank(const Layer& layer, const Shape& shape, int rank, const char* layout);
 

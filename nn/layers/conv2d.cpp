@@ -176,7 +176,7 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
   const DType dtype = x.dtype();
   const Plan p = plan(x.shape(), device, dtype, false);
   Tensor y = Tensor::empty(out_shape, dtype, device);
-  input_ = mode == Mode::train ? x : Tensor();
+  input_ = mode == Mode::train ? KeptActivation(x) : KeptActivation();
   if (p.path == Plan::Path::implicit_tensor_core) {
     const float* bias = params_.has_bias() ? params_.bias.value.data<float>() : nullptr;
     I2V_DISPATCH_GPU(device, conv_forward_tensor_core, matmul_precision(), w.data<float>(), bias, out_channels_,
@@ -218,13 +218,15 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
 }
 
 std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) {
-  check_backward_ready(*this, input_, grad_output, input_.defined() ? output_shape({input_.shape()}) : Shape{});
-  const Device device = input_.device();
-  const DType dtype = input_.dtype();
+  check_backward_ready(*this, input_.signature(), grad_output,
+                       input_.defined() ? output_shape({input_.shape()}) : Shape{});
+  const Device device = grad_output.device();
+  const DType dtype = grad_output.dtype();
   const bool need_dx = need_input_grad.at(0), need_dw = params_.weight.requires_grad;
   const Plan p = plan(input_.shape(), device, dtype, need_dx);
   const Tensor dy = grad_output.contiguous();
   const Tensor& w = params_.weight.value;
+  const Tensor input = need_dw ? input_.whole() : Tensor();  // the weight gradient's operand
 
   if (params_.has_bias() && params_.bias.requires_grad)
     I2V_DISPATCH_FLOATING(device, dtype, channel_bias_grad, dy.data<scalar_t>(), p.batch, out_channels_, p.pixels,
@@ -233,7 +235,7 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
   if (p.path == Plan::Path::implicit_tensor_core) {  // the whole batch at once; what is left runs below
     if (need_dw)
       I2V_DISPATCH_GPU(device, conv_weight_grad_tensor_core, matmul_precision(), dy.data<float>(), out_channels_,
-                       input_.data<float>(), p.batch, p.geometry, params_.weight.grad.data<float>());
+                       input.data<float>(), p.batch, p.geometry, params_.weight.grad.data<float>());
     if (need_dx && p.implicit_input_grad)
       I2V_DISPATCH_GPU(device, conv_input_grad_tensor_core, matmul_precision(), w.data<float>(), out_channels_,
                        dy.data<float>(), p.batch, p.geometry, dx.data<float>());
@@ -242,7 +244,7 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
     I2V_CALL_CPU(conv_input_grad_winograd, w.data<float>(), out_channels_, dy.data<float>(), p.batch, p.geometry,
                  dx.data<float>());
   if (need_dw && p.winograd)
-    I2V_CALL_CPU(conv_weight_grad_winograd, dy.data<float>(), out_channels_, input_.data<float>(), p.batch,
+    I2V_CALL_CPU(conv_weight_grad_winograd, dy.data<float>(), out_channels_, input.data<float>(), p.batch,
                  p.geometry, params_.weight.grad.data<float>());
   const bool group_dw = need_dw && p.path != Plan::Path::implicit_tensor_core && !p.winograd;
   const bool group_dx = need_dx && !p.implicit_input_grad && !p.winograd;
@@ -257,8 +259,8 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
       I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, dy.select(0, first).data<scalar_t>(), count,
                             out_channels_, p.pixels, dy_group.data<scalar_t>());
     const Tensor dy_matrix = count == 1 ? dy.select(0, first) : dy_group;
-    const Tensor images = input_.select(0, first);
     if (group_dw) {
+      const Tensor images = input.select(0, first);
       switch (p.path) {
         case Plan::Path::fused_avx512:
           I2V_CALL_CPU(conv_weight_grad_avx512, dy_matrix.data<float>(), out_channels_, images.data<float>(), count,

@@ -16,6 +16,7 @@
 
 #include "kernels/im2col.h"
 #include "nn/layer.h"
+#include "nn/layers/kept_activation.h"
 #include "nn/layers/weight_and_bias.h"
 
 namespace i2v {
@@ -40,7 +41,7 @@ class Conv2d final : public Layer {
   Tensor forward(const std::vector<Tensor>& inputs, Mode mode) override;
   std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
   std::vector<std::pair<std::string, Parameter*>> parameters() override { return params_.named(); }
-  void clear_saved() override { input_ = Tensor(); }
+  void clear_saved() override { input_ = KeptActivation(); }
 
   int64_t in_channels() const { return in_channels_; }
   int64_t out_channels() const { return out_channels_; }
@@ -69,7 +70,7 @@ class Conv2d final : public Layer {
   Extent2d kernel_, stride_, padding_;
   WeightAndBias params_;
   int64_t workspace_budget_ = int64_t(6) << 20;
-  Tensor input_;  // kept by a train-mode forward
+  KeptActivation input_;  // kept by a train-mode forward
 };
 
 }  // namespace i2v

@@ -18,16 +18,19 @@ Tensor ElementwiseLayer::forward(const std::vector<Tensor>& inputs, Mode mode) {
   const Tensor x = inputs[0].contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   run_forward(x, y);
-  kept_ = mode == Mode::eval ? Tensor() : keeps_ == Keeps::input ? x : y;
+  kept_ = mode == Mode::eval ? KeptActivation() : KeptActivation(keeps_ == Keeps::input ? x : y);
   return y;
 }
 
 std::vector<Tensor> ElementwiseLayer::backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) {
-  check_backward_ready(*this, kept_, grad_output);
+  check_backward_ready(*this, kept_.signature(), grad_output);
   if (!need_input_grad.at(0)) return {Tensor()};
   const Tensor dy = grad_output.contiguous();
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
-  run_backward(kept_, dy, dx);
+  const Tensor dy_flat = dy.view({dy.numel()}), dx_flat = dx.view({dx.numel()});
+  kept_.for_each_piece([&](int64_t begin, int64_t end, const Tensor& kept) {
+    run_backward(kept, dy_flat.slice(0, begin, end), dx_flat.slice(0, begin, end));
+  });
   return {dx};
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "nn/layer.h"
+#include "nn/layers/kept_activation.h"
 
 namespace i2v {
 
@@ -14,7 +15,7 @@ class ElementwiseLayer : public Layer {
   int64_t forward_flops(const std::vector<Shape>& inputs) const final;
   Tensor forward(const std::vector<Tensor>& inputs, Mode mode) final;
   std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) final;
-  void clear_saved() final { kept_ = Tensor(); }
+  void clear_saved() final { kept_ = KeptActivation(); }
 
  protected:
   enum class Keeps { input, output };
@@ -22,13 +23,14 @@ class ElementwiseLayer : public Layer {
 
   // y = f(x); x and y contiguous, of one shape, dtype and device.
   virtual void run_forward(const Tensor& x, const Tensor& y) const = 0;
-  // dx = dy · f' from the kept tensor (the input or the output); all contiguous, alike.
+  // dx = dy · f' from the kept tensor (the input or the output); all contiguous, of one dtype and
+  // device and of as many elements (the backward pass hands over consecutive pieces, flattened).
   virtual void run_backward(const Tensor& kept, const Tensor& dy, const Tensor& dx) const = 0;
 
  private:
   Keeps keeps_;
   int64_t flops_per_element_;
-  Tensor kept_;  // kept by a train-mode forward
+  KeptActivation kept_;  // kept by a train-mode forward
 };
 
 }  // namespace i2v

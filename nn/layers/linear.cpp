@@ -56,20 +56,21 @@ Tensor Linear::forward(const std::vector<Tensor>& inputs, Mode mode) {
   if (params_.has_bias())
     I2V_DISPATCH_FLOATING(x.device(), x.dtype(), add_channel_bias, y.data<scalar_t>(),
                           params_.bias.value.data<scalar_t>(), rows, out_features_, 1);
-  input_ = mode == Mode::train ? x : Tensor();
+  input_ = mode == Mode::train ? KeptActivation(x) : KeptActivation();
   return y;
 }
 
 std::vector<Tensor> Linear::backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) {
-  check_backward_ready(*this, input_, grad_output, input_.defined() ? output_shape({input_.shape()}) : Shape{});
+  check_backward_ready(*this, input_.signature(), grad_output,
+                       input_.defined() ? output_shape({input_.shape()}) : Shape{});
   const Tensor dy = grad_output.contiguous();
   const Device device = dy.device();
   const DType dtype = dy.dtype();
-  const int64_t rows = input_.numel() / in_features_;
+  const int64_t rows = shape_numel(input_.shape()) / in_features_;
   if (params_.weight.requires_grad)
     I2V_DISPATCH_FLOATING(device, dtype, gemm, true, false, out_features_, in_features_, rows, scalar_t(1),
-                          dy.data<scalar_t>(), out_features_, input_.data<scalar_t>(), in_features_, scalar_t(1),
-                          params_.weight.grad.data<scalar_t>(), in_features_);
+                          dy.data<scalar_t>(), out_features_, input_.whole().data<scalar_t>(), in_features_,
+                          scalar_t(1), params_.weight.grad.data<scalar_t>(), in_features_);
   if (params_.has_bias() && params_.bias.requires_grad)
     I2V_DISPATCH_FLOATING(device, dtype, channel_bias_grad, dy.data<scalar_t>(), rows, out_features_, 1,
                           params_.bias.grad.data<scalar_t>());

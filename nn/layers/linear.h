@@ -8,6 +8,7 @@
 #pragma once
 
 #include "nn/layer.h"
+#include "nn/layers/kept_activation.h"
 #include "nn/layers/weight_and_bias.h"
 
 namespace i2v {
@@ -24,7 +25,7 @@ class Linear final : public Layer {
   Tensor forward(const std::vector<Tensor>& inputs, Mode mode) override;
   std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
   std::vector<std::pair<std::string, Parameter*>> parameters() override { return params_.named(); }
-  void clear_saved() override { input_ = Tensor(); }
+  void clear_saved() override { input_ = KeptActivation(); }
 
   int64_t in_features() const { return in_features_; }
   int64_t out_features() const { return out_features_; }
@@ -34,7 +35,7 @@ class Linear final : public Layer {
  private:
   int64_t in_features_, out_features_;
   WeightAndBias params_;
-  Tensor input_;  // kept by a train-mode forward
+  KeptActivation input_;  // kept by a train-mode forward
 };
 
 }  // namespace i2v
