@@ -409,7 +409,7 @@ TEST_P(ConvWinograd, Conv2dAtBf16TakesItForForwardAndBothGradients) {
   // At bf16 Conv2d keeps its input as bf16 (nn/layers/kept_activation.h): the weight gradient
   // transforms the rounded input.
   Operands kept = o;
-  for (float& value : kept.x) value = round_bf16(value);
+  kept.x = test::rounded_bf16(o.x);
   EXPECT_EQ(conv.weight().grad.to_vector<float>(), weight_grad(c, kept));  // zero_grad: onto zeros
 }
 

@@ -1,9 +1,9 @@
 // Every zoo model (nn/model_zoo.h) on the GPU-like devices (sim, and cuda when present), in fp32
 // and tf32, and every layer type in bf16 on those and the cpu (kernels/precision.h), against the
-// same weights in float64 on the cpu — not against
-// the cpu's fp32: where a quantity is ill-conditioned, fp32 on any device is as far from the truth
-// as the device is, and two fp32 results that disagree do not say which one is wrong. Errors are
-// normwise, ‖device − float64‖ / ‖float64‖ per tensor (tests/layer_check.h).
+// same weights in float64 on the cpu — not against the cpu's fp32: where a quantity is
+// ill-conditioned, fp32 on any device is as far from the truth as the device is, and two fp32
+// results that disagree do not say which one is wrong. Errors are normwise,
+// ‖device − float64‖ / ‖float64‖ per tensor (tests/layer_check.h).
 //
 //   EveryLayerAgreesWithFloat64   each layer computes from the float64 run's own inputs and
 //                                 output gradient (RecordingLayer's forced mode), so that its
@@ -16,10 +16,10 @@
 //                                 of them bit for bit (no float atomics).
 //
 // Bounds: fp32 1e-5 per layer and 2e-5 end to end; tf32 5e-3 per layer (one TF32 product:
-// operands rounded to 11 significant bits) and 2e-2 end to end; bf16 4e-2 per layer (8 bits). Worst measured on sim over several
-// runs: fp32 2.3e-6 per layer, 6e-6 end to end for most seeds and 1.52e-5 for one (resnet101-gcn's
-// gcn.dynamic_adj.bias gradient, a sum over the nodes whose terms cancel,
-// I2V_TEST_SEED=748682535); tf32 1.8e-3 per layer, 2-8e-3 end to end for most seeds
+// operands rounded to 11 significant bits) and 2e-2 end to end; bf16 4e-2 per layer (8 bits).
+// Worst measured on sim over several runs: fp32 2.3e-6 per layer, 6e-6 end to end for most seeds
+// and 1.52e-5 for one (resnet101-gcn's gcn.dynamic_adj.bias gradient, a sum over the nodes whose
+// terms cancel, I2V_TEST_SEED=748682535); tf32 1.8e-3 per layer, 2-8e-3 end to end for most seeds
 // (ResNet-101, a hundred layers of rounding) and 1.05e-2 for one (resnet101-gcn's
 // gcn.dynamic_adj.weight gradient, I2V_TEST_SEED=4002053879: the GCN head's products add their
 // rounding to the trunk's); the same for three training steps: 8e-7 and 1.3e-3. A kernel that is
