@@ -129,7 +129,7 @@ void run_activations(const std::string& picture, const std::string& weights, con
   std::vector<LayerStats> stats;
   int sheets = 0;
   trained.model->forward(input.to(device), {}, Mode::eval, "", [&](const std::string& layer, const Tensor& output) {
-    const Tensor values = output.to(Device::cpu()).contiguous();
+    const Tensor values = output.to(Device::cpu()).cast(DType::f32).contiguous();
     const std::vector<float> v = values.to_vector<float>();
     LayerStats s{layer, Shape(values.shape().begin() + 1, values.shape().end())};
     for (float x : v) {

@@ -17,15 +17,15 @@
 // bf16 with bf16 operands (vdpbf16ps where the CPU has AVX-512 BF16: kernels/gemm.h). --batch
 // defaults to 64 on cuda, 8 elsewhere.
 //
-// --breakdown times every layer's forward and backward on its own: it calls the layers in the
-// model's order as Model::forward/backward do (the model must be a chain) for --repetitions more
-// steps and reports each layer's median. Its total matches the step's time to within the cost of
-// the timers.
+// --breakdown times every layer's forward and backward on its own, from Model::forward's and
+// backward's word that a layer is done, for --repetitions more steps, and reports each layer's
+// median. Its total matches the step's time to within the cost of the timers.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,11 +72,14 @@ struct StepParts {
   double zero_grad = 0, loss = 0, sgd = 0;
 };
 
-// The same step, layer by layer with a timer around each call. Requires a chain: every layer
-// reads the one before it.
+// The same step, timed layer by layer: Model::forward and backward tell when each layer is done
+// (a layer's time includes what the model converts for it at bf16: its inputs widened, its
+// output rounded; in the backward pass, its gradient's rounding counts to the layer before it).
 StepParts timed_train_step(Model& model, Loss& loss, Sgd& sgd, const StepInputs& inputs) {
   const Device device = model.device();
   const std::vector<ModelNode>& nodes = model.nodes();
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < nodes.size(); ++i) index[nodes[i].name] = i;
   StepParts parts;
   parts.forward.resize(nodes.size());
   parts.backward.resize(nodes.size());
@@ -84,39 +87,27 @@ StepParts timed_train_step(Model& model, Loss& loss, Sgd& sgd, const StepInputs&
   model.zero_grad();
   parts.zero_grad = now_ms(device) - start;
 
-  std::vector<Tensor> outputs(nodes.size());
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    start = now_ms(device);
-    outputs[i] = nodes[i].layer->forward({i == 0 ? inputs.images : outputs[i - 1]}, Mode::train);
-    parts.forward[i] = now_ms(device) - start;
-    if (i > 0) outputs[i - 1] = Tensor();  // as Model::forward: dropped once its reader has run
-  }
   start = now_ms(device);
-  loss.forward({outputs.back(), inputs.targets});
-  Tensor grad = loss.backward();
+  const Tensor logits = model.forward(inputs.images, {}, Mode::train, "", [&](const std::string& layer, const Tensor&) {
+    const double end = now_ms(device);
+    parts.forward[index.at(layer)] = end - start;
+    start = end;
+  });
+  loss.forward({logits, inputs.targets});
+  const Tensor grad = loss.backward();
   loss.clear_saved();
   parts.loss = now_ms(device) - start;
-  outputs.back() = Tensor();
 
-  for (size_t i = nodes.size(); i-- > 0;) {
-    start = now_ms(device);
-    grad = nodes[i].layer->backward(grad, {i > 0})[0];
-    parts.backward[i] = now_ms(device) - start;
-  }
+  start = now_ms(device);
+  model.backward(grad, false, [&](const std::string& layer) {
+    const double end = now_ms(device);
+    parts.backward[index.at(layer)] = end - start;
+    start = end;
+  });
   start = now_ms(device);
   sgd.step(bench::kStepLearningRate);
   parts.sgd = now_ms(device) - start;
   return parts;
-}
-
-void check_chain(const Model& model) {
-  const std::vector<ModelNode>& nodes = model.nodes();
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    const std::string previous = i == 0 ? Model::kInput : nodes[i - 1].name;
-    I2V_CHECK(nodes[i].inputs == std::vector<std::string>{previous},
-              "--breakdown needs a chain of layers; layer '{}' of {} does not read '{}'", nodes[i].name,
-              model.name(), previous);
-  }
 }
 
 std::string shape_json(const Shape& shape) { return nlohmann::json(shape).dump(); }
@@ -165,7 +156,6 @@ int run(int argc, char** argv) {
   options.input_size = image;
   options.outputs = outputs;
   Model model = build_model(zoo_config(model_name, options));
-  if (breakdown) check_chain(model);
   model.initialize(1);
   model.to(device);
   const std::vector<LayerSummary> summary = model.summary(batch);

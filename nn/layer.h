@@ -11,7 +11,8 @@
 //     every parameter with requires_grad (the optimizer zeroes them); a frozen parameter costs
 //     no gradient work.
 //   - Tensors are float32 on every device, or float64 on the cpu device (the double-precision
-//     reference the gradient checker differentiates numerically).
+//     reference the gradient checker differentiates numerically); a layer whose bf16() is passed
+//     also takes bfloat16 (and returns it).
 //   - Parameters use PyTorch's layouts (conv weight [out, in, kh, kw], linear [out, in]) and
 //     the names "weight" and "bias"; buffers are state that is not trained (BatchNorm's
 //     running statistics).
@@ -61,6 +62,18 @@ class Layer {
   virtual std::vector<std::string> optional_buffers() const { return {}; }
   // Releases what forward kept for backward.
   virtual void clear_saved() {}
+  // How the layer's activations pass at bf16 precision (kernels/precision.h), where tensors go
+  // from layer to layer in bf16 as under PyTorch's bf16 autocast. Model::forward and backward
+  // apply it; a layer called on its own sees only what it is handed.
+  enum class Bf16 {
+    widened,  // reads f32: a bf16 input is widened for it, the gradient it returns rounded back
+    rounded,  // as widened, and its output is rounded to bf16, its gradient widened for it, as
+              // autocast returns them: the matrix products (Conv2d, Linear), which round their
+              // operands to bf16 anyway, and BatchNorm2d (its statistics in f32)
+    passed,   // reads bf16 and returns the same dtype, gradients too: an elementwise activation,
+              // max pooling (nothing computed there needs more than bf16 holds)
+  };
+  virtual Bf16 bf16() const { return Bf16::widened; }
   // The state of the layer's random generator (Dropout's masks), which checkpoints save so that
   // a resumed run draws what an uninterrupted one would; empty for layers without one.
   virtual std::vector<uint64_t> random_state() const { return {}; }

@@ -4,10 +4,12 @@
 #include <set>
 
 #include "kernels/axpy.h"
+#include "kernels/precision.h"
 #include "kernels/trace.h"
 #include "base/error.h"
 #include "base/random.h"
 #include "base/text.h"
+#include "nn/layers/kept_activation.h"
 
 namespace i2v {
 
@@ -96,18 +98,30 @@ Tensor Model::forward(const Tensor& input, const std::map<std::string, Tensor>& 
     for (const std::string& source : nodes_[i].inputs)
       if (!is_model_input(source)) last_reader[index_of(source)] = i;
   std::vector<Tensor> outputs(end);
+  output_dtypes_.assign(end, DType::f32);
   for (size_t i = 0; i < end; ++i) {
+    // At bf16 precision activations pass between layers in bf16, as each layer's bf16() says
+    // (nn/layer.h); the model's own inputs and output are f32.
+    const Layer::Bf16 bf16 = nodes_[i].layer->bf16();
     std::vector<Tensor> inputs;
-    for (const std::string& source : nodes_[i].inputs)
-      inputs.push_back(is_model_input(source) ? model_input(source) : outputs[index_of(source)]);
-    const trace::Span span(trace::Kind::layer, nodes_[i].name, ".forward", input.device());
-    outputs[i] = nodes_[i].layer->forward(inputs, mode);
-    if (observe) observe(nodes_[i].name, outputs[i]);
+    for (const std::string& source : nodes_[i].inputs) {
+      const Tensor& x = is_model_input(source) ? model_input(source) : outputs[index_of(source)];
+      inputs.push_back(bf16 == Layer::Bf16::passed ? x : widened(x));
+    }
+    // Outputs read for the last time go now: a bf16 one widened for this layer is not needed.
     for (const std::string& source : nodes_[i].inputs)
       if (!is_model_input(source) && last_reader[index_of(source)] == i) outputs[index_of(source)] = Tensor();
+    {
+      const trace::Span span(trace::Kind::layer, nodes_[i].name, ".forward", input.device());
+      outputs[i] = nodes_[i].layer->forward(inputs, mode);
+      if (bf16 == Layer::Bf16::rounded && outputs[i].dtype() == DType::f32 && matmul_precision() == Precision::bf16)
+        outputs[i] = outputs[i].cast(DType::bf16);
+    }
+    output_dtypes_[i] = outputs[i].dtype();
+    if (observe) observe(nodes_[i].name, outputs[i]);
   }
   last_forward_end_ = mode == Mode::train ? end : 0;
-  return outputs[end - 1];
+  return widened(outputs[end - 1]);
 }
 
 Tensor Model::backward(const Tensor& grad_output, bool need_input_grad,
@@ -125,18 +139,25 @@ Tensor Model::backward(const Tensor& grad_output, bool need_input_grad,
     for (auto& [param_name, p] : nodes_[i].layer->parameters()) needs_grad[i] = needs_grad[i] || p->requires_grad;
     for (const std::string& source : nodes_[i].inputs) needs_grad[i] = needs_grad[i] || source_needs_grad(source);
   }
+  // A layer's output gradient has the output's dtype: bf16 where the forward passed it on so.
+  auto in_dtype = [](const Tensor& g, DType dtype) {
+    return dtype == DType::bf16 && g.dtype() == DType::f32 ? g.cast(DType::bf16) : g;
+  };
   std::vector<Tensor> grads(end);
   Tensor input_grad;
-  grads[end - 1] = grad_output;
-  // Adds `g` into `sum` (the gradient of an output read by several layers).
+  grads[end - 1] = in_dtype(grad_output, output_dtypes_[end - 1]);
+  // Adds `g` into `sum` (the gradient of an output read by several layers), in f32 for bf16.
   auto accumulate = [](Tensor& sum, const Tensor& g) {
     if (!sum.defined()) {
       sum = g;
       return;
     }
-    sum = sum.clone();
-    I2V_DISPATCH_FLOATING(sum.device(), sum.dtype(), axpy, sum.numel(), scalar_t(1), g.contiguous().data<scalar_t>(),
-                          sum.data<scalar_t>());
+    const DType dtype = sum.dtype();
+    Tensor total = dtype == DType::bf16 ? sum.cast(DType::f32) : sum.clone();
+    const Tensor addend = widened(g).contiguous();
+    I2V_DISPATCH_FLOATING(total.device(), total.dtype(), axpy, total.numel(), scalar_t(1), addend.data<scalar_t>(),
+                          total.data<scalar_t>());
+    sum = total.cast(dtype);
   };
   // What each layer kept for its backward pass is released once the pass is past it (as PyTorch
   // frees a graph's saved tensors), so a step's memory falls as its backward pass goes on.
@@ -150,16 +171,23 @@ Tensor Model::backward(const Tensor& grad_output, bool need_input_grad,
     for (const std::string& source : node.inputs) need.push_back(source_needs_grad(source));
     std::vector<Tensor> input_grads;
     {
+      // Handed over (a bf16 gradient widened for the layer is not needed during its call).
+      Tensor dy = std::move(grads[i]);
+      grads[i] = Tensor();
+      if (node.layer->bf16() != Layer::Bf16::passed) dy = widened(dy);
       const trace::Span span(trace::Kind::layer, node.name, ".backward", grad_output.device());
-      input_grads = node.layer->backward(grads[i], need);
+      input_grads = node.layer->backward(dy, need);
     }
-    grads[i] = Tensor();
     node.layer->clear_saved();
     if (after_layer) after_layer(node.name);
     for (size_t k = 0; k < node.inputs.size(); ++k) {
       if (!need[k]) continue;
-      if (node.inputs[k] == kInput) accumulate(input_grad, input_grads[k]);
-      else accumulate(grads[index_of(node.inputs[k])], input_grads[k]);
+      if (is_model_input(node.inputs[k])) {
+        accumulate(input_grad, input_grads[k]);
+      } else {
+        const size_t source = index_of(node.inputs[k]);
+        accumulate(grads[source], in_dtype(input_grads[k], output_dtypes_[source]));
+      }
     }
   }
   last_forward_end_ = 0;

@@ -65,11 +65,13 @@ class Model {
   bool has_node(const std::string& name) const;
   Layer& layer(const std::string& name);
 
-  // Runs the layers up to and including `until` (default: all) and returns that layer's output.
+  // Runs the layers up to and including `until` (default: all) and returns that layer's output,
+  // in f32 (or f64). At bf16 precision the activations between layers are bf16 where the layers'
+  // bf16() says (nn/layer.h), as under PyTorch's bf16 autocast, and so are their gradients.
   Tensor forward(const Tensor& input, Mode mode, const std::string& until = "");
   // The same with the auxiliary inputs ([N, ...] on the model's device), which must hold every
-  // one the model declares. `observe`, when given, sees each layer's output as it is made (to
-  // look inside: i2v inspect activations).
+  // one the model declares. `observe`, when given, sees each layer's output as it is made, bf16
+  // where it passes on so (to look inside: i2v inspect activations).
   using LayerObserver = std::function<void(const std::string& layer, const Tensor& output)>;
   Tensor forward(const Tensor& input, const std::map<std::string, Tensor>& auxiliary, Mode mode,
                  const std::string& until = "", const LayerObserver& observe = nullptr);
@@ -129,6 +131,7 @@ class Model {
   std::map<std::string, size_t> index_;
   Device device_ = Device::cpu();
   size_t last_forward_end_ = 0;  // nodes [0, end) ran in the last train-mode forward
+  std::vector<DType> output_dtypes_;  // of each node's output in the last forward (bf16 or not)
 };
 
 // The one-line note for a person loading `tensors` (read from `source`) into a model when some

@@ -356,6 +356,16 @@ void Tensor::copy_from(const Tensor& source) {
   check_defined("copy_from()");
   source.check_defined("copy_from()");
   I2V_CHECK(source.shape_ == shape_, "copy_from: shape {} into {}", shape_str(source.shape_), shape_str(shape_));
+  if (source.dtype_ != dtype_ && is_floating(source.dtype_) && is_floating(dtype_)) {
+    I2V_CHECK(is_contiguous() && source.device() == device(),
+              "copy_from: converting {} into {} needs a contiguous tensor on the source's device", dtype_name(source.dtype_),
+              dtype_name(dtype_));
+    const Tensor src = source.contiguous();
+    if (numel() > 0)
+      I2V_DISPATCH(device(), cast_floats, raw_data(), float_format(dtype_), src.raw_data(), float_format(source.dtype_),
+                   numel());
+    return;
+  }
   I2V_CHECK(source.dtype_ == dtype_, "copy_from: dtype {} into {}", dtype_name(source.dtype_), dtype_name(dtype_));
   if (numel() == 0) return;
   Tensor src = source;

@@ -124,7 +124,9 @@ class Tensor {
   // 0x7fff; from f64 rounded once, kernels/bfloat16.h). Other pairs convert on the host through
   // double, as C++'s conversions do (floats to integers truncate toward zero).
   Tensor cast(DType dtype) const;
-  // Copies `source` (same shape and dtype, any device, any strides) into this tensor's elements.
+  // Copies `source` (same shape and dtype, any device, any strides) into this tensor's elements;
+  // between floating dtypes it converts as cast() does (into a contiguous tensor on `source`'s
+  // device), without cast()'s new tensor.
   void copy_from(const Tensor& source);
   Tensor& fill_(double value);
 

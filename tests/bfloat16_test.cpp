@@ -259,6 +259,29 @@ TEST_P(Bf16TensorTest, CastsOfNonContiguousViewsAndEmptyTensors) {
   EXPECT_EQ(Tensor::empty({0, 3}, DType::f32, device).cast(DType::bf16).shape(), Shape({0, 3}));
 }
 
+// copy_from between floating dtypes converts as cast() does, into part of a tensor (a slice of
+// it: how the bf16 layers write a piece), from a strided source; across devices it refuses.
+TEST_P(Bf16TensorTest, CopyFromConvertsIntoASlice) {
+  const Device device = GetParam();
+  auto rng = test_rng();
+  const Tensor source = test::random_tensor({4, 6}, rng, device).transpose(0, 1);  // [6, 4], strided
+  Tensor into = Tensor::full({10, 4}, 3.0, DType::bf16, device);
+  into.slice(0, 2, 8).copy_from(source);
+  const std::vector<float> got = into.cast(DType::f32).to_vector<float>(),
+                           expected = source.cast(DType::bf16).cast(DType::f32).to_vector<float>();
+  for (int64_t i = 0; i < 40; ++i) {
+    const bool copied = i >= 8 && i < 32;
+    EXPECT_EQ(got[size_t(i)], copied ? expected[size_t(i - 8)] : 3.0f) << i;
+  }
+  Tensor wide = Tensor::empty({6, 4}, DType::f32, device);
+  wide.copy_from(into.slice(0, 2, 8));
+  EXPECT_EQ(wide.to_vector<float>(), expected) << "widening is exact";
+  if (!device.is_cpu()) {
+    Tensor on_cpu = Tensor::empty({6, 4}, DType::bf16, Device::cpu());
+    test::expect_error_containing([&] { on_cpu.copy_from(wide); }, "on the source's device");
+  }
+}
+
 TEST_P(Bf16TensorTest, FillsCopiesAndMovesBetweenDevices) {
   const Device device = GetParam();
   EXPECT_EQ(bits_of(Tensor::zeros({3}, DType::bf16, device).to_vector<bfloat16>()),

@@ -63,9 +63,9 @@ TEST_P(KeptActivationTest, KeepsBf16AtBf16AndWidensExactly) {
 
 INSTANTIATE_TEST_SUITE_P(Devices, KeptActivationTest, testing::ValuesIn(test::all_devices()), test::device_name);
 
-// Pieces of 4 Mi elements, in order, covering the tensor once; each the rounded values.
+// Pieces of piece_elements(), in order, covering the tensor once; each the rounded values.
 TEST(KeptActivation, WidensInPiecesAtBf16) {
-  const int64_t piece = int64_t(1) << 22, n = 2 * piece + 5;
+  const int64_t piece = piece_elements(Device::cpu()), n = 2 * piece + 5;
   std::vector<float> values(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) values[size_t(i)] = 1.0f + float(i % 1000) / 997.0f;
   const Tensor x = Tensor::from_vector(values, {n});
@@ -80,6 +80,24 @@ TEST(KeptActivation, WidensInPiecesAtBf16) {
     EXPECT_TRUE(std::equal(got.begin(), got.end(), expected.begin() + begin));
   });
   EXPECT_EQ(ranges, (std::vector<std::pair<int64_t, int64_t>>{{0, piece}, {piece, 2 * piece}, {2 * piece, n}}));
+}
+
+// Pieces of whole units, 1 Mi elements on a cpu and 4 Mi on a GPU: 63 planes of 16,640 elements
+// on a cpu, 252 on a GPU; a unit larger than a piece goes alone.
+TEST(KeptActivation, PiecesHoldWholeUnits) {
+  const auto ranges = [](Device device, int64_t units, int64_t unit_size) {
+    std::vector<std::pair<int64_t, int64_t>> seen;
+    for_each_piece(device, units, unit_size, [&](int64_t begin, int64_t end) { seen.emplace_back(begin, end); });
+    return seen;
+  };
+  using Ranges = std::vector<std::pair<int64_t, int64_t>>;
+  EXPECT_EQ(piece_elements(Device::cpu()), 1 << 20);
+  EXPECT_EQ(piece_elements(Device::sim()), 1 << 22);
+  EXPECT_EQ(ranges(Device::cpu(), 130, 16640), (Ranges{{0, 63}, {63, 126}, {126, 130}}));
+  EXPECT_EQ(ranges(Device::sim(), 256, 16640), (Ranges{{0, 252}, {252, 256}}));
+  EXPECT_EQ(ranges(Device::cpu(), 3, int64_t(5) << 20), (Ranges{{0, 1}, {1, 2}, {2, 3}}));
+  EXPECT_EQ(ranges(Device::cpu(), 10, 1), (Ranges{{0, 10}}));
+  EXPECT_EQ(ranges(Device::cpu(), 0, 1), Ranges{});
 }
 
 TEST(KeptActivation, RefusesToWidenWhatWasNotKept) {

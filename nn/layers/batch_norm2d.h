@@ -51,6 +51,7 @@ class BatchNorm2d final : public Layer {
   // num_batches_tracked: a state dict without it loads as a count of 0, as in PyTorch.
   std::vector<std::string> optional_buffers() const override { return {"num_batches_tracked"}; }
   void clear_saved() override;
+  Bf16 bf16() const override { return Bf16::rounded; }
 
   int64_t channels() const { return channels_; }
   double eps() const { return eps_; }

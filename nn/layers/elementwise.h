@@ -1,7 +1,8 @@
 // The shell shared by the one-input elementwise layers (ReLU, LeakyReLU, Sigmoid): the output
 // has the input's shape; a train-mode forward keeps the tensor the derivative reads — the input,
 // or the output where the derivative is cheaper from it (sigmoid) — and backward runs the
-// layer's gradient kernel on it. A layer supplies its two kernel calls.
+// layer's gradient kernel on it. A layer supplies its two kernel calls. A bf16 input (between
+// layers at bf16 precision) gives a bf16 output, computed a piece at a time in f32.
 #pragma once
 
 #include "nn/layer.h"
@@ -16,6 +17,7 @@ class ElementwiseLayer : public Layer {
   Tensor forward(const std::vector<Tensor>& inputs, Mode mode) final;
   std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) final;
   void clear_saved() final { kept_ = KeptActivation(); }
+  Bf16 bf16() const final { return Bf16::passed; }
 
  protected:
   enum class Keeps { input, output };

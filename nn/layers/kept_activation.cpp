@@ -7,12 +7,6 @@
 
 namespace i2v {
 
-namespace {
-// Elements widened at a time: 4 Mi (16 MiB of f32), a small fraction of the largest activations
-// (VGG's first at 224×224 batch 64 has 205 Mi: ~50 pieces).
-constexpr int64_t kPieceElements = int64_t(1) << 22;
-}  // namespace
-
 KeptActivation::KeptActivation(const Tensor& x) : signature_(TensorSignature::of(x)) {
   I2V_CHECK(x.is_contiguous(), "KeptActivation: a non-contiguous tensor {}", shape_str(x.shape()));
   const bool narrow = x.dtype() == DType::f32 && matmul_precision() == Precision::bf16;
@@ -21,7 +15,7 @@ KeptActivation::KeptActivation(const Tensor& x) : signature_(TensorSignature::of
 
 Tensor KeptActivation::whole() const {
   I2V_CHECK(defined(), "KeptActivation: nothing was kept");
-  return kept_.cast(signature_->dtype);
+  return widened(kept_);
 }
 
 void KeptActivation::for_each_piece(
@@ -29,14 +23,23 @@ void KeptActivation::for_each_piece(
   I2V_CHECK(defined(), "KeptActivation: nothing was kept");
   const int64_t n = kept_.numel();
   const Tensor flat = kept_.view({n});
-  if (kept_.dtype() == signature_->dtype) {
+  if (kept_.dtype() != DType::bf16) {
     visit(0, n, flat);
     return;
   }
-  for (int64_t begin = 0; begin < n; begin += kPieceElements) {
-    const int64_t end = std::min(n, begin + kPieceElements);
-    visit(begin, end, flat.slice(0, begin, end).cast(signature_->dtype));
-  }
+  i2v::for_each_piece(kept_.device(), n, 1,
+                      [&](int64_t begin, int64_t end) { visit(begin, end, widened(flat.slice(0, begin, end))); });
 }
+
+int64_t piece_elements(Device device) { return device.is_cpu() ? int64_t(1) << 20 : int64_t(1) << 22; }
+
+void for_each_piece(Device device, int64_t units, int64_t unit_size,
+                    const std::function<void(int64_t begin, int64_t end)>& visit) {
+  I2V_CHECK(units >= 0 && unit_size > 0, "for_each_piece: {} units of {} elements", units, unit_size);
+  const int64_t step = std::max<int64_t>(1, piece_elements(device) / unit_size);
+  for (int64_t begin = 0; begin < units; begin += step) visit(begin, std::min(units, begin + step));
+}
+
+Tensor widened(const Tensor& x) { return x.dtype() == DType::bf16 ? x.cast(DType::f32) : x; }
 
 }  // namespace i2v

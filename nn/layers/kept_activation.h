@@ -2,12 +2,12 @@
 // Linear's inputs, BatchNorm2d's input, an activation function's input or output).
 //
 // At bf16 (kernels/precision.h) a float32 activation is kept as bfloat16: half the bytes, as
-// PyTorch's bf16 autocast keeps its activations (i2v-tag's training step at 224×224 batch 64
-// peaks at 0.71× the memory of fp32's: bench/RESULTS.md). Where the backward pass reads it as the
-// operand of a bf16 product (Conv2d's and Linear's weight gradients) nothing changes: the product
-// rounds its operands to bf16 anyway. Elsewhere the gradient is computed from the rounded value
-// (≤ 2⁻⁹ of it): a ReLU reads only its sign, BatchNorm2d's x − mean moves by ≤ 2⁻⁹ of x. At fp32
-// and tf32, and in double, the tensor is kept as it is, and reading it copies nothing.
+// PyTorch's bf16 autocast keeps its activations; one that comes in bf16 (passed between layers so)
+// is kept as it is. Where the backward pass reads it as the operand of a bf16 product (Conv2d's
+// and Linear's weight gradients) nothing changes: the product rounds its operands to bf16 anyway.
+// Elsewhere the gradient is computed from the rounded value (≤ 2⁻⁹ of it): a ReLU reads only its
+// sign, BatchNorm2d's x − mean moves by ≤ 2⁻⁹ of x. At fp32 and tf32, and in double, the tensor is
+// kept as it is, and reading it copies nothing.
 #pragma once
 
 #include <functional>
@@ -21,7 +21,8 @@ namespace i2v {
 class KeptActivation {
  public:
   KeptActivation() = default;
-  // Keeps the contiguous tensor x: as bf16 at bf16 precision when x is f32, else x itself.
+  // Keeps the contiguous tensor x: as bf16 at bf16 precision when x is f32, else x itself (a bf16
+  // x, an activation passed between layers in bf16, is kept as it is).
   explicit KeptActivation(const Tensor& x);
 
   bool defined() const { return kept_.defined(); }
@@ -29,17 +30,35 @@ class KeptActivation {
   const std::optional<TensorSignature>& signature() const { return signature_; }
   const Shape& shape() const { return signature_.value().shape; }
 
-  // The activation in the forward pass's dtype (its values rounded to bf16 where kept so).
+  // The activation in the dtype backward passes compute in: the forward pass's, f32 where it is
+  // kept as bf16 (its values rounded to bf16).
   Tensor whole() const;
   // Calls visit(begin, end, values) for consecutive ranges of the flattened activation, values
-  // holding its elements [begin, end) in the forward pass's dtype. Kept as bf16 the ranges are
-  // pieces of 4 Mi elements widened one at a time, so that an elementwise backward pass never
-  // holds a whole f32 copy beside its dy and dx; kept as it is, one range: the tensor itself.
+  // holding its elements [begin, end) in the dtype whole() has. Kept as bf16 the ranges are
+  // pieces (for_each_piece below) widened one at a time, so that an elementwise backward pass
+  // never holds a whole f32 copy beside its dy and dx; else one range: the tensor itself.
   void for_each_piece(const std::function<void(int64_t begin, int64_t end, const Tensor& values)>& visit) const;
 
  private:
   Tensor kept_;
   std::optional<TensorSignature> signature_;
 };
+
+// bf16 activations a piece at a time. Kernels compute in f32; a layer that passes bf16 tensors
+// through (Layer::Bf16::passed) widens a piece of its input, computes it in f32 and rounds the
+// piece of its output, so that no whole f32 copy of a large activation exists.
+// Elements in a piece on `device`: on a cpu 1 Mi (4 MiB of f32, mostly in cache between a
+// piece's passes; i2v-tag's relu1_1 and pool1 at 224×224 batch 8 took 21 + 18 ms so, 34 + 21 ms
+// in pieces of 4 Mi and 24 + 26 ms in pieces of 256 Ki, whose 5 planes of 224×224 leave one of
+// two threads idle part of the time); on a GPU 4 Mi (16 MiB: each of a piece's kernel launches
+// moves enough bytes to hide its cost).
+int64_t piece_elements(Device device);
+// Calls visit(begin, end) for consecutive ranges covering [0, units), units of `unit_size`
+// elements (1, or a pooling layer's planes), each range as many units as fit in a piece, and at
+// least one.
+void for_each_piece(Device device, int64_t units, int64_t unit_size,
+                    const std::function<void(int64_t begin, int64_t end)>& visit);
+// x widened to f32 when it is bf16; else x itself.
+Tensor widened(const Tensor& x);
 
 }  // namespace i2v

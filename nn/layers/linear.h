@@ -26,6 +26,7 @@ class Linear final : public Layer {
   std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
   std::vector<std::pair<std::string, Parameter*>> parameters() override { return params_.named(); }
   void clear_saved() override { input_ = KeptActivation(); }
+  Bf16 bf16() const override { return Bf16::rounded; }
 
   int64_t in_features() const { return in_features_; }
   int64_t out_features() const { return out_features_; }

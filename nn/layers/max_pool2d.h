@@ -23,6 +23,7 @@ class MaxPool2d final : public Layer {
   Tensor forward(const std::vector<Tensor>& inputs, Mode mode) override;
   std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
   void clear_saved() override { route_.clear(); }
+  Bf16 bf16() const override { return Bf16::passed; }
 
   const Pool2dOptions& options() const { return options_; }
 
