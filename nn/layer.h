@@ -70,8 +70,8 @@ class Layer {
     rounded,  // as widened, and its output is rounded to bf16, its gradient widened for it, as
               // autocast returns them: the matrix products (Conv2d, Linear), which round their
               // operands to bf16 anyway, and BatchNorm2d (its statistics in f32)
-    passed,   // reads bf16 and returns the same dtype, gradients too: an elementwise activation,
-              // max pooling (nothing computed there needs more than bf16 holds)
+    passed,   // reads bf16 and returns bf16 (f32 for f32), gradients too: the elementwise
+              // layers and max pooling, which compute in f32 and round each result once
   };
   virtual Bf16 bf16() const { return Bf16::widened; }
   // The state of the layer's random generator (Dropout's masks), which checkpoints save so that
