@@ -101,7 +101,7 @@ Tensor Model::forward(const Tensor& input, const std::map<std::string, Tensor>& 
   output_dtypes_.assign(end, DType::f32);
   for (size_t i = 0; i < end; ++i) {
     // At bf16 precision activations pass between layers in bf16, as each layer's bf16() says
-    // (nn/layer.h); the model's own inputs and output are f32.
+    // (nn/layer.h); what the model hands out is never bf16.
     const Layer::Bf16 bf16 = nodes_[i].layer->bf16();
     std::vector<Tensor> inputs;
     for (const std::string& source : nodes_[i].inputs) {
