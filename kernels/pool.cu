@@ -3,8 +3,9 @@
 // outputs whose windows cover it (so overlapping windows need no atomics).
 //
 // Roofline: windows of stride ≥ kernel touch each input once: 2×2 stride 2 max pooling reads
-// 16 B and writes 8 B (value and argmax) per output, ~3 TB/s on an H100 gives ~120 G outputs/s,
-// memory-bound. Backward reads dy and argmax once per covering window and writes dx once.
+// 16 B and writes 5 B (value and a one-byte argmax) per output, ~3 TB/s on an H100 gives
+// ~140 G outputs/s, memory-bound. Backward reads dy and argmax once per covering window and
+// writes dx once.
 // Global average pooling is a per-plane sum (kernels/reduce.cuh).
 #include "kernels/elementwise.cuh"
 #include "kernels/pool.h"
@@ -36,42 +37,46 @@ __device__ __forceinline__ CoveringOutputs covering_outputs(int64_t i, int64_t o
   return {first, last < out - 1 ? last : out - 1};
 }
 
-// Σ contribution(o, index) over the outputs o whose windows cover input element i (of
-// planes · in_h · in_w), in increasing o; `index` is i's index within its plane.
+// Σ contribution(o, oh, ow, position) over the outputs o = (oh, ow) whose windows cover input
+// element i (of planes · in_h · in_w), in increasing o; `position` is i's position in o's window
+// (window_position).
 template <typename Contribution>
 __device__ __forceinline__ float sum_over_covering_outputs(const Pool2dGeometry& g, int64_t i,
                                                            const Contribution& contribution) {
   const int64_t iw = i % g.in_w, ih = (i / g.in_w) % g.in_h, plane = i / (g.in_w * g.in_h);
   const CoveringOutputs oh = covering_outputs(ih, g.out_h, g.kernel_h, g.stride_h, g.pad_h);
   const CoveringOutputs ow = covering_outputs(iw, g.out_w, g.kernel_w, g.stride_w, g.pad_w);
-  const int64_t base = plane * g.out_h * g.out_w, index = ih * g.in_w + iw;
+  const int64_t base = plane * g.out_h * g.out_w;
   float sum = 0.0f;
   for (int64_t h = oh.first; h <= oh.last; ++h)
-    for (int64_t w = ow.first; w <= ow.last; ++w) sum += contribution(base + h * g.out_w + w, h, w, index);
+    for (int64_t w = ow.first; w <= ow.last; ++w) {
+      const int32_t position = int32_t((ih - (h * g.stride_h - g.pad_h)) * g.kernel_w + iw - (w * g.stride_w - g.pad_w));
+      sum += contribution(base + h * g.out_w + w, h, w, position);
+    }
   return sum;
 }
 
 struct MaxPoolForward {
   const float* x;
   float* y;
-  int32_t* argmax;
+  PoolArgmax argmax;
   Pool2dGeometry g;
   __device__ void operator()(int64_t o) const {
     const OutputAt at = output_at(g, o);
-    const WindowMax<float> best = window_max(x + at.plane * g.in_h * g.in_w, g.in_w, at.window);
+    const WindowMax<float> best = window_max(x + at.plane * g.in_h * g.in_w, g, at.window);
     y[o] = best.value;
-    argmax[o] = best.index;
+    argmax.set(o, best.position);
   }
 };
 
 struct MaxPoolBackward {
   const float* dy;
-  const int32_t* argmax;
+  PoolArgmax argmax;
   float* dx;
   Pool2dGeometry g;
   __device__ void operator()(int64_t i) const {
     dx[i] = sum_over_covering_outputs(
-        g, i, [this](int64_t o, int64_t, int64_t, int64_t index) { return argmax[o] == index ? dy[o] : 0.0f; });
+        g, i, [this](int64_t o, int64_t, int64_t, int32_t position) { return argmax[o] == position ? dy[o] : 0.0f; });
   }
 };
 
@@ -90,7 +95,7 @@ struct AvgPoolBackward {
   float* dx;
   Pool2dGeometry g;
   __device__ void operator()(int64_t i) const {
-    dx[i] = sum_over_covering_outputs(g, i, [this](int64_t o, int64_t oh, int64_t ow, int64_t) {
+    dx[i] = sum_over_covering_outputs(g, i, [this](int64_t o, int64_t oh, int64_t ow, int32_t) {
       return dy[o] / avg_pool_divisor<float>(g, pool_window(g, oh, ow));
     });
   }
@@ -105,11 +110,11 @@ struct GlobalAvgPoolBackward {
 
 }  // namespace
 
-void max_pool2d_forward(const float* x, const Pool2dGeometry& g, float* y, int32_t* argmax) {
+void max_pool2d_forward(const float* x, const Pool2dGeometry& g, float* y, const PoolArgmax& argmax) {
   for_each_element(MaxPoolForward{x, y, argmax, g}, g.planes * g.out_h * g.out_w);
 }
 
-void max_pool2d_backward(const float* dy, const int32_t* argmax, const Pool2dGeometry& g, float* dx) {
+void max_pool2d_backward(const float* dy, const PoolArgmax& argmax, const Pool2dGeometry& g, float* dx) {
   for_each_element(MaxPoolBackward{dy, argmax, dx, g}, g.planes * g.in_h * g.in_w);
 }
 

@@ -28,16 +28,17 @@ struct Pool2dGeometry {
   bool count_include_pad = true;  // average pooling only
 };
 
-// The input positions [begin, end) that output o of one axis pools, and the window's size within
-// the padded input (avg_pool's divisor with count_include_pad).
+// The input positions [begin, end) that output o of one axis pools, the window's size within
+// the padded input (avg_pool's divisor with count_include_pad), and where the whole window
+// starts, o · stride − pad (before the input where it begins in the padding).
 struct PoolSpan {
-  int64_t begin, end, padded_size;
+  int64_t begin, end, padded_size, start;
 };
 
 I2V_HD PoolSpan pool_span(int64_t o, int64_t in, int64_t kernel, int64_t stride, int64_t pad) {
   const int64_t start = o * stride - pad;
   const int64_t padded_end = start + kernel < in + pad ? start + kernel : in + pad;
-  return {start > 0 ? start : 0, start + kernel < in ? start + kernel : in, padded_end - start};
+  return {start > 0 ? start : 0, start + kernel < in ? start + kernel : in, padded_end - start, start};
 }
 
 // The input spans of output (oh, ow)'s window.
@@ -50,24 +51,48 @@ I2V_HD PoolWindow pool_window(const Pool2dGeometry& g, int64_t oh, int64_t ow) {
           pool_span(ow, g.in_w, g.kernel_w, g.stride_w, g.pad_w)};
 }
 
-// The largest value of a window of the plane `xp` and its index in the plane. The first index
-// wins a tie and a NaN wins over numbers, as in PyTorch.
+// Input (ih, iw)'s position in the window `win` of a kernel_w-wide kernel: row-major from the
+// window's start, padding included, so less than kernel_h · kernel_w.
+I2V_HD int32_t window_position(const PoolWindow& win, int64_t kernel_w, int64_t ih, int64_t iw) {
+  return int32_t((ih - win.h.start) * kernel_w + (iw - win.w.start));
+}
+
+// The largest value of a window of the plane `xp` and its position in the window. The first
+// element wins a tie and a NaN wins over numbers, as in PyTorch.
 template <typename T>
 struct WindowMax {
   T value;
-  int32_t index;
+  int32_t position;
 };
 
 template <typename T>
-I2V_HD WindowMax<T> window_max(const T* xp, int64_t in_w, const PoolWindow& win) {
-  WindowMax<T> best{T(-INFINITY), int32_t(win.h.begin * in_w + win.w.begin)};
+I2V_HD WindowMax<T> window_max(const T* xp, const Pool2dGeometry& g, const PoolWindow& win) {
+  WindowMax<T> best{T(-INFINITY), window_position(win, g.kernel_w, win.h.begin, win.w.begin)};
   for (int64_t ih = win.h.begin; ih < win.h.end; ++ih)
     for (int64_t iw = win.w.begin; iw < win.w.end; ++iw) {
-      const T v = xp[ih * in_w + iw];
-      if (v > best.value || std::isnan(v)) best = {v, int32_t(ih * in_w + iw)};
+      const T v = xp[ih * g.in_w + iw];
+      if (v > best.value || std::isnan(v)) best = {v, window_position(win, g.kernel_w, ih, iw)};
     }
   return best;
 }
+
+// Max pooling's argmax, one per output: the position in its window (window_position) of the
+// element the output took. A byte each where a window holds at most 256 elements (any MaxPool2d
+// up to 16×16: a quarter of what an int32 index of the plane takes), else four (a global max
+// pooling over a plane larger than 16×16). Exactly one of the two is set.
+struct PoolArgmax {
+  uint8_t* bytes = nullptr;
+  int32_t* words = nullptr;
+
+  static bool fits_bytes(const Pool2dGeometry& g) { return g.kernel_h * g.kernel_w <= 256; }
+  I2V_HD void set(int64_t o, int32_t position) const {
+    if (bytes)
+      bytes[o] = uint8_t(position);
+    else
+      words[o] = position;
+  }
+  I2V_HD int32_t operator[](int64_t o) const { return bytes ? int32_t(bytes[o]) : words[o]; }
+};
 
 template <typename T>
 I2V_HD T avg_pool_divisor(const Pool2dGeometry& g, const PoolWindow& win) {
@@ -85,12 +110,12 @@ I2V_HD T window_mean(const T* xp, const Pool2dGeometry& g, const PoolWindow& win
 
 }  // namespace i2v
 
-// y [planes, out_h, out_w] = max over each window of x [planes, in_h, in_w]; argmax (same shape
-// as y) = the index in its input plane of the element chosen.
+// y [planes, out_h, out_w] = max over each window of x [planes, in_h, in_w]; argmax (as many as
+// y) = the position in its window of the element chosen.
 I2V_DECLARE_FLOATING_KERNEL(void max_pool2d_forward(const scalar_t* x, const Pool2dGeometry& geometry, scalar_t* y,
-                                                    int32_t* argmax))
+                                                    const PoolArgmax& argmax))
 // dx = dy routed to the argmax of each window (summed where windows overlap).
-I2V_DECLARE_FLOATING_KERNEL(void max_pool2d_backward(const scalar_t* dy, const int32_t* argmax,
+I2V_DECLARE_FLOATING_KERNEL(void max_pool2d_backward(const scalar_t* dy, const PoolArgmax& argmax,
                                                      const Pool2dGeometry& geometry, scalar_t* dx))
 I2V_DECLARE_FLOATING_KERNEL(void avg_pool2d_forward(const scalar_t* x, const Pool2dGeometry& geometry, scalar_t* y))
 I2V_DECLARE_FLOATING_KERNEL(void avg_pool2d_backward(const scalar_t* dy, const Pool2dGeometry& geometry,

@@ -1,5 +1,5 @@
 // MaxPool2d, AvgPool2d and GlobalAvgPool: PyTorch's output sizes and values, gradients checked in
-// double on the cpu, and the same results on every device.
+// double on the cpu, and the same results on every device; what max pooling keeps.
 //
 // Tolerances (cpu vs device, float): max pooling compares and copies, average pooling adds a
 // window in the same order on both devices (the I2V_HD bodies are shared) and divides: all exact
@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "base/error.h"
+#include "kernels/allocator.h"
 #include "nn/layers/avg_pool2d.h"
 #include "nn/layers/global_avg_pool.h"
+#include "nn/layers/global_max_pool.h"
 #include "nn/layers/max_pool2d.h"
 #include "tests/layer_check.h"
 #include "tests/test_util.h"
@@ -30,7 +32,7 @@ struct PoolCase {
 
 // Batch 1, odd and non-square inputs, stride > 1 and < kernel (overlapping windows), padding,
 // ceil_mode (with a last window running into the right padding), and the brief's 2×2 s2,
-// 8×8 s8 p1 and 4×4 s4 p1.
+// 8×8 s8 p1 and 4×4 s4 p1; windows of 256 and 289 elements (the argmax's two widths).
 const std::vector<PoolCase> kCases = {
     {{1, 2, 6, 8}, Pool2dOptions::square(2)},
     {{2, 3, 7, 5}, Pool2dOptions::square(2, 2, 0, true)},
@@ -41,6 +43,8 @@ const std::vector<PoolCase> kCases = {
     {{2, 2, 9, 10}, Pool2dOptions::square(4, 4, 1, true)},
     {{1, 3, 6, 7}, {3, 2, 2, 1, 1, 0, false}},  // rectangular kernel, stride and padding
     {{1, 1, 5, 5}, Pool2dOptions::square(2, 1)},
+    {{1, 1, 33, 32}, Pool2dOptions::square(16, 16, 1)},  // 256-element windows: the argmax in a byte
+    {{1, 2, 34, 35}, Pool2dOptions::square(17, 17)},     // 289: in four
 };
 
 // `count` pooling configurations drawn at random (replayable from the run's seed): any kernel up
@@ -208,6 +212,27 @@ TEST_P(PoolOnDevices, GlobalAvgAgreesWithCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, PoolOnDevices, testing::ValuesIn(test::gpu_devices()), test::device_name);
+
+// A train-mode max pooling keeps, beside its output's signature, one argmax byte per output where
+// a window holds at most 256 elements (kernels/pool.h's PoolArgmax), four bytes past that; a
+// global max pooling over a 16×16 plane or one of 17×17 the same.
+TEST(PoolLayers, MaxPoolingKeepsAByteAnOutputForWindowsUpTo256) {
+  auto rng = test::test_rng();
+  Allocator& memory = allocator(Device::cpu());
+  auto kept_bytes = [&](Layer& layer, const Shape& shape) {
+    const Tensor x = test::random_tensor(shape, rng);
+    const size_t before = memory.stats().in_use_bytes;
+    const Tensor y = layer.forward({x}, Mode::train);
+    return memory.stats().in_use_bytes - before - y.nbytes();
+  };
+  MaxPool2d pool2(2), pool16(16), pool17(17);
+  EXPECT_EQ(kept_bytes(pool2, {8, 16, 64, 64}), size_t(8 * 16 * 32 * 32));
+  EXPECT_EQ(kept_bytes(pool16, {4, 16, 64, 64}), size_t(4 * 16 * 4 * 4));
+  EXPECT_EQ(kept_bytes(pool17, {4, 16, 68, 68}), size_t(4 * 16 * 4 * 4 * 4));
+  GlobalMaxPool global16, global17;
+  EXPECT_EQ(kept_bytes(global16, {4, 16, 16, 16}), size_t(4 * 16));
+  EXPECT_EQ(kept_bytes(global17, {4, 16, 17, 17}), size_t(4 * 16 * 4));
+}
 
 // The 2×2 stride-2 fast path keeps window_max's rules: the first index wins a tie, a NaN wins
 // over numbers (the last NaN of a window), -inf is a value like any other.

@@ -61,7 +61,7 @@ namespace {
 // `g` (nn/layers/kept_activation.h), `piece` the geometry of those planes alone.
 void for_each_plane_piece(Device device, const Pool2dGeometry& g,
                           const std::function<void(int64_t begin, int64_t end, const Pool2dGeometry& piece)>& visit) {
-  for_each_piece(device, g.planes, g.in_h * g.in_w, [&](int64_t begin, int64_t end) {
+  for_each_piece(piece_elements(device), g.planes, g.in_h * g.in_w, [&](int64_t begin, int64_t end) {
     Pool2dGeometry piece = g;
     piece.planes = end - begin;
     visit(begin, end, piece);
@@ -73,22 +73,32 @@ Tensor planes(const Tensor& t, const Pool2dGeometry& g, int64_t begin, int64_t e
   return t.view({g.planes, t.numel() / g.planes}).slice(0, begin, end);
 }
 
+// The kernels' view of an argmax tensor, u8 or i32.
+PoolArgmax argmax_pointers(const Tensor& argmax) {
+  PoolArgmax pointers;
+  if (argmax.dtype() == DType::u8)
+    pointers.bytes = argmax.data<uint8_t>();
+  else
+    pointers.words = argmax.data<int32_t>();
+  return pointers;
+}
+
 }  // namespace
 
 Tensor MaxPoolRoute::forward(const Tensor& x, const Pool2dGeometry& g, const Shape& out_shape, Mode mode) {
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
-  Tensor argmax = Tensor::empty(out_shape, DType::i32, x.device());
+  Tensor argmax = Tensor::empty(out_shape, PoolArgmax::fits_bytes(g) ? DType::u8 : DType::i32, x.device());
   if (x.dtype() == DType::bf16) {  // planes a piece at a time in f32, rounded back (exactly: a max)
     for_each_plane_piece(x.device(), g, [&](int64_t begin, int64_t end, const Pool2dGeometry& piece) {
       const Tensor x_piece = widened(planes(x, g, begin, end));
       const Tensor y_piece = Tensor::empty({piece.planes, g.out_h * g.out_w}, DType::f32, x.device());
       I2V_DISPATCH(x.device(), max_pool2d_forward, x_piece.data<float>(), piece, y_piece.data<float>(),
-                   planes(argmax, g, begin, end).data<int32_t>());
+                   argmax_pointers(planes(argmax, g, begin, end)));
       planes(y, g, begin, end).copy_from(y_piece);
     });
   } else {
     I2V_DISPATCH_FLOATING(x.device(), x.dtype(), max_pool2d_forward, x.data<scalar_t>(), g, y.data<scalar_t>(),
-                          argmax.data<int32_t>());
+                          argmax_pointers(argmax));
   }
   clear();
   if (mode == Mode::train) {
@@ -110,12 +120,12 @@ std::vector<Tensor> MaxPoolRoute::backward(const Layer& layer, const Tensor& gra
     for_each_plane_piece(dy.device(), g, [&](int64_t begin, int64_t end, const Pool2dGeometry& piece) {
       const Tensor dy_piece = widened(planes(dy, g, begin, end));
       const Tensor dx_piece = Tensor::empty({piece.planes, g.in_h * g.in_w}, DType::f32, dy.device());
-      I2V_DISPATCH(dy.device(), max_pool2d_backward, dy_piece.data<float>(), planes(argmax_, g, begin, end).data<int32_t>(),
-                   piece, dx_piece.data<float>());
+      I2V_DISPATCH(dy.device(), max_pool2d_backward, dy_piece.data<float>(),
+                   argmax_pointers(planes(argmax_, g, begin, end)), piece, dx_piece.data<float>());
       planes(dx, g, begin, end).copy_from(dx_piece);
     });
   } else {
-    I2V_DISPATCH_FLOATING(dy.device(), dy.dtype(), max_pool2d_backward, dy.data<scalar_t>(), argmax_.data<int32_t>(),
+    I2V_DISPATCH_FLOATING(dy.device(), dy.dtype(), max_pool2d_backward, dy.data<scalar_t>(), argmax_pointers(argmax_),
                           g, dx.data<scalar_t>());
   }
   return {dx};

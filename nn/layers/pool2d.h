@@ -34,8 +34,9 @@ int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
 Pool2dGeometry pool2d_geometry(const Layer& layer, const Pool2dOptions& options, const Shape& input);
 
 // Max pooling's forward and backward for MaxPool2d and GlobalMaxPool: a train-mode forward keeps
-// the geometry, the output's signature and, for each output element, the index in its input
-// plane of the element chosen (i32); backward routes each gradient there.
+// the geometry, the output's signature and, for each output element, the position in its window
+// of the element chosen (kernels/pool.h's PoolArgmax: u8 for windows of up to 256 elements, else
+// i32); backward routes each gradient there.
 class MaxPoolRoute {
  public:
   // `x` contiguous; `out_shape` holds planes × out_h × out_w elements.
