@@ -20,11 +20,11 @@
 //         are within ~1e-2 relative of fp32. No loss scaling: bf16 has fp32's 8-bit exponent, so
 //         gradients that fp32 represents do not underflow to zero (fp16's 5-bit exponent is why
 //         fp16 training needs a loss scale). Activations pass from layer to layer in bf16, as
-//         autocast's do: the outputs of convolutions, linear layers and batch norms are rounded
-//         to bf16, the activation functions and max pooling take and give bf16, the other
-//         layers are handed f32, and the gradients take the same dtypes (nn/layer.h's
-//         Layer::bf16(), applied by nn/model.cpp); what layers keep for the backward pass is
-//         bf16 too (nn/layers/kept_activation.h).
+//         autocast's do: convolutions, activation functions and max pooling take and give bf16,
+//         the outputs of linear layers and batch norms are rounded to bf16, the other layers
+//         are handed f32, and the gradients take the same dtypes (nn/layer.h's Layer::bf16(),
+//         applied by nn/model.cpp); what layers keep for the backward pass is bf16 too
+//         (nn/layers/kept_activation.h).
 // The sim device runs the same tensor-core kernels as cuda, bit for bit.
 #pragma once
 

@@ -68,10 +68,12 @@ class Layer {
   enum class Bf16 {
     widened,  // reads f32: a bf16 input is widened for it, the gradient it returns rounded back
     rounded,  // as widened, and its output is rounded to bf16, its gradient widened for it, as
-              // autocast returns them: the matrix products (Conv2d, Linear), which round their
-              // operands to bf16 anyway, and BatchNorm2d (its statistics in f32)
-    passed,   // reads bf16 and returns bf16 (f32 for f32), gradients too: the elementwise
-              // layers and max pooling, which compute in f32 and round each result once
+              // autocast returns them: Linear, whose product rounds its operands to bf16 anyway,
+              // and BatchNorm2d (its statistics in f32)
+    passed,   // handed its inputs in bf16 (an f32 one rounded, as autocast rounds a convolution's
+              // operands) and returns bf16, gradients too; at other precisions f32 in, f32 out:
+              // the elementwise layers, max pooling and Conv2d, which compute a piece at a time
+              // in f32 and round each result once
   };
   virtual Bf16 bf16() const { return Bf16::widened; }
   // The state of the layer's random generator (Dropout's masks), which checkpoints save so that

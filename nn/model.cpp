@@ -99,6 +99,7 @@ Tensor Model::forward(const Tensor& input, const std::map<std::string, Tensor>& 
       if (!is_model_input(source)) last_reader[index_of(source)] = i;
   std::vector<Tensor> outputs(end);
   output_dtypes_.assign(end, DType::f32);
+  const bool at_bf16 = matmul_precision() == Precision::bf16;
   for (size_t i = 0; i < end; ++i) {
     // At bf16 precision activations pass between layers in bf16, as each layer's bf16() says
     // (nn/layer.h); what the model hands out is never bf16.
@@ -106,7 +107,10 @@ Tensor Model::forward(const Tensor& input, const std::map<std::string, Tensor>& 
     std::vector<Tensor> inputs;
     for (const std::string& source : nodes_[i].inputs) {
       const Tensor& x = is_model_input(source) ? model_input(source) : outputs[index_of(source)];
-      inputs.push_back(bf16 == Layer::Bf16::passed ? x : widened(x));
+      if (bf16 != Layer::Bf16::passed)
+        inputs.push_back(widened(x));
+      else
+        inputs.push_back(at_bf16 && x.dtype() == DType::f32 ? x.cast(DType::bf16) : x);
     }
     // Outputs read for the last time go now: a bf16 one widened for this layer is not needed.
     for (const std::string& source : nodes_[i].inputs)
@@ -114,7 +118,7 @@ Tensor Model::forward(const Tensor& input, const std::map<std::string, Tensor>& 
     {
       const trace::Span span(trace::Kind::layer, nodes_[i].name, ".forward", input.device());
       outputs[i] = nodes_[i].layer->forward(inputs, mode);
-      if (bf16 == Layer::Bf16::rounded && outputs[i].dtype() == DType::f32 && matmul_precision() == Precision::bf16)
+      if (bf16 == Layer::Bf16::rounded && outputs[i].dtype() == DType::f32 && at_bf16)
         outputs[i] = outputs[i].cast(DType::bf16);
     }
     output_dtypes_[i] = outputs[i].dtype();
@@ -139,9 +143,11 @@ Tensor Model::backward(const Tensor& grad_output, bool need_input_grad,
     for (auto& [param_name, p] : nodes_[i].layer->parameters()) needs_grad[i] = needs_grad[i] || p->requires_grad;
     for (const std::string& source : nodes_[i].inputs) needs_grad[i] = needs_grad[i] || source_needs_grad(source);
   }
-  // A layer's output gradient has the output's dtype: bf16 where the forward passed it on so.
+  // A gradient has its tensor's dtype: bf16 where the forward passed the tensor on so, f32 where
+  // a layer read it rounded (a passed layer at bf16: the rounding's gradient is the identity).
   auto in_dtype = [](const Tensor& g, DType dtype) {
-    return dtype == DType::bf16 && g.dtype() == DType::f32 ? g.cast(DType::bf16) : g;
+    if (dtype == DType::bf16 && g.dtype() == DType::f32) return g.cast(DType::bf16);
+    return dtype == DType::f32 ? widened(g) : g;
   };
   std::vector<Tensor> grads(end);
   Tensor input_grad;
@@ -183,7 +189,7 @@ Tensor Model::backward(const Tensor& grad_output, bool need_input_grad,
     for (size_t k = 0; k < node.inputs.size(); ++k) {
       if (!need[k]) continue;
       if (is_model_input(node.inputs[k])) {
-        accumulate(input_grad, input_grads[k]);
+        accumulate(input_grad, widened(input_grads[k]));
       } else {
         const size_t source = index_of(node.inputs[k]);
         accumulate(grads[source], in_dtype(input_grads[k], output_dtypes_[source]));

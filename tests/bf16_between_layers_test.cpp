@@ -1,11 +1,12 @@
 // Activations passed from layer to layer in bf16 at bf16 precision, as under PyTorch's bf16
 // autocast (nn/layer.h's Layer::bf16(), applied by nn/model.cpp), on every device:
-//   - a layer that passes bf16 through (the elementwise activations, max pooling) gives for a
-//     bf16 input exactly what it gives in f32 for the widened input, rounded to bf16 — forward
-//     and backward, also where the work goes in pieces (nn/layers/kept_activation.h);
-//   - a model rounds its convolutions' and linear layers' outputs to bf16, keeps bf16 through the
-//     activations and pooling, widens for every other layer and hands out f32; the gradients take
-//     the same dtypes, summed in f32 where an output has two readers;
+//   - a layer that passes bf16 through (the elementwise activations, max pooling, Conv2d) gives
+//     for a bf16 input exactly what it gives in f32 for the widened input, rounded to bf16 —
+//     forward and backward, also where the work goes in pieces (nn/layers/kept_activation.h);
+//     a convolution's weight gradient summed over pieces agrees to f32's rounding;
+//   - a model hands its convolutions, activations and pooling bf16 and gets bf16 from them, rounds
+//     its linear layers' outputs to bf16, widens for every other layer and hands out f32; the
+//     gradients take the same dtypes, summed in f32 where an output has two readers;
 //   - the model's results move by about one rounding from passing f32, and what its forward keeps
 //     for the backward pass is bf16.
 #include <functional>
@@ -88,6 +89,54 @@ TEST(Bf16Layers, PiecesGiveWhatOnePassGives) {
   const Tensor x = random_bf16({2, 128, 130, 128}, rng, Device::cpu());  // 4.26 Mi elements: 5 pieces
   for (const char* name : {"relu", "sigmoid", "max_pool2d k3 s2 p1 (overlapping windows)"})
     expect_passed_as_f32_rounded(name, passing_layers().at(name), x, rng);
+}
+
+// A convolution passing bf16 (a piece of images at a time, kept_activation.h) against one on the
+// widened input, both with the same weights: output and input gradient are the f32 layer's
+// rounded, bit for bit (an image's sums do not depend on the images beside it); so are the
+// weight and bias gradients where the batch is one piece, and within f32's rounding where they
+// are summed over pieces.
+void expect_conv_passed_as_f32_rounded(const Shape& x_shape, Device device, int64_t pieces) {
+  SCOPED_TRACE(shape_str(x_shape));
+  auto rng = test::test_rng();
+  PrecisionScope bf16(Precision::bf16);
+  Conv2d passed(x_shape[1], x_shape[1], 3, 1, 1), reference(x_shape[1], x_shape[1], 3, 1, 1);
+  // A piece holds the images that many elements hold (conv2d.h); the reference's groups alike.
+  const int64_t budget = shape_numel(x_shape) / pieces;
+  passed.set_workspace_budget(budget);
+  reference.set_workspace_budget(budget);
+  test::randomize_parameters(passed, rng, 0.1);
+  for (size_t k = 0; k < 2; ++k) reference.parameters()[k].second->value = passed.parameters()[k].second->value.clone();
+  passed.to(device);
+  reference.to(device);
+  EXPECT_EQ(passed.bf16(), Layer::Bf16::passed);
+  const Tensor x = random_bf16(x_shape, rng, device);
+  const Tensor y = passed.forward({x}, Mode::train), y_f32 = reference.forward({x.cast(DType::f32)}, Mode::train);
+  ASSERT_EQ(y.dtype(), DType::bf16);
+  EXPECT_EQ(y.cast(DType::f32).to_vector<float>(), rounded_bf16(y_f32.to_vector<float>()));
+
+  const Tensor dy = random_bf16(y.shape(), rng, device);
+  const Tensor dx = passed.backward(dy, {true}).at(0), dx_f32 = reference.backward(dy.cast(DType::f32), {true}).at(0);
+  ASSERT_EQ(dx.dtype(), DType::bf16);
+  EXPECT_EQ(dx.cast(DType::f32).to_vector<float>(), rounded_bf16(dx_f32.to_vector<float>()));
+  for (size_t k = 0; k < 2; ++k) {
+    const Tensor& grad = passed.parameters()[k].second->grad;
+    const Tensor& expected = reference.parameters()[k].second->grad;
+    if (pieces == 1)
+      EXPECT_EQ(grad.to_vector<float>(), expected.to_vector<float>()) << passed.parameters()[k].first;
+    else
+      test::expect_normwise_close(passed.parameters()[k].first, grad, expected, 1e-5);
+  }
+}
+
+TEST_P(Bf16LayersTest, AConvolutionComputesInF32AndRounds) {
+  expect_conv_passed_as_f32_rounded({2, 4, 10, 10}, GetParam(), 1);
+}
+
+// 3 images of 16 × 200 × 200 in pieces of one, convolved 16 to 16 channels by Winograd at bf16
+// on AVX-512, by im2col elsewhere.
+TEST(Bf16Layers, AConvolutionInPiecesGivesWhatOnePassGives) {
+  expect_conv_passed_as_f32_rounded({3, 16, 200, 200}, Device::cpu(), 3);
 }
 
 // conv1 → relu1 → conv2 → relu2 → add(relu2, relu1) → gap → fc: relu1's output has two readers,

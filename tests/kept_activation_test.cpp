@@ -87,7 +87,8 @@ TEST(KeptActivation, WidensInPiecesAtBf16) {
 TEST(KeptActivation, PiecesHoldWholeUnits) {
   const auto ranges = [](Device device, int64_t units, int64_t unit_size) {
     std::vector<std::pair<int64_t, int64_t>> seen;
-    for_each_piece(device, units, unit_size, [&](int64_t begin, int64_t end) { seen.emplace_back(begin, end); });
+    for_each_piece(piece_elements(device), units, unit_size,
+                   [&](int64_t begin, int64_t end) { seen.emplace_back(begin, end); });
     return seen;
   };
   using Ranges = std::vector<std::pair<int64_t, int64_t>>;

@@ -167,16 +167,36 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const Ten
 
 }  // namespace
 
+void Conv2d::for_each_image_piece(const Shape& input,
+                                  const std::function<void(int64_t begin, int64_t end)>& visit) const {
+  const Shape output = output_shape({input});
+  const int64_t per_image = std::max(shape_numel(input), shape_numel(output)) / std::max<int64_t>(1, input[0]);
+  for_each_piece(workspace_budget_, input[0], std::max<int64_t>(1, per_image), visit);
+}
+
 Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
-  const Shape out_shape = output_shape({inputs.at(0).shape()});
+  check_input_count(*this, inputs.size(), 1);
   const Tensor x = inputs[0].contiguous();
+  geometry(x.shape());
+  input_ = mode == Mode::train ? KeptActivation(x) : KeptActivation();
+  if (x.dtype() != DType::bf16) return forward_images(x);
+  // Passed in bf16 (nn/layer.h): a piece of images at a time widened, convolved in f32 and its
+  // output rounded, so that neither the input nor the output exists whole in f32.
+  const Tensor y = Tensor::empty(output_shape({x.shape()}), DType::bf16, x.device());
+  for_each_image_piece(x.shape(), [&](int64_t begin, int64_t end) {
+    y.slice(0, begin, end).copy_from(forward_images(widened(x.slice(0, begin, end))));
+  });
+  return y;
+}
+
+Tensor Conv2d::forward_images(const Tensor& x) const {
+  const Shape out_shape = output_shape({x.shape()});
   params_.check_matches(*this, x);
   const Tensor& w = params_.weight.value;
   const Device device = x.device();
   const DType dtype = x.dtype();
   const Plan p = plan(x.shape(), device, dtype, false);
   Tensor y = Tensor::empty(out_shape, dtype, device);
-  input_ = mode == Mode::train ? KeptActivation(x) : KeptActivation();
   if (p.path == Plan::Path::implicit_tensor_core) {
     const float* bias = params_.has_bias() ? params_.bias.value.data<float>() : nullptr;
     I2V_DISPATCH_GPU(device, conv_forward_tensor_core, matmul_precision(), w.data<float>(), bias, out_channels_,
@@ -220,18 +240,34 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
 std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) {
   check_backward_ready(*this, input_.signature(), grad_output,
                        input_.defined() ? output_shape({input_.shape()}) : Shape{});
-  const Device device = grad_output.device();
-  const DType dtype = grad_output.dtype();
   const bool need_dx = need_input_grad.at(0), need_dw = params_.weight.requires_grad;
-  const Plan p = plan(input_.shape(), device, dtype, need_dx);
   const Tensor dy = grad_output.contiguous();
+  if (dy.dtype() != DType::bf16)
+    return {backward_images(dy, input_.shape(), need_dw ? input_.whole() : Tensor(), need_dx)};
+  // Passed in bf16, as the forward: a piece of images at a time, the weight gradient summed over
+  // the pieces in f32 and each input gradient rounded once.
+  const Tensor dx = need_dx ? Tensor::empty(input_.shape(), DType::bf16, dy.device()) : Tensor();
+  for_each_image_piece(input_.shape(), [&](int64_t begin, int64_t end) {
+    Shape images = input_.shape();
+    images[0] = end - begin;
+    const Tensor dx_piece = backward_images(widened(dy.slice(0, begin, end)), images,
+                                            need_dw ? input_.samples(begin, end) : Tensor(), need_dx);
+    if (need_dx) dx.slice(0, begin, end).copy_from(dx_piece);
+  });
+  return {dx};
+}
+
+Tensor Conv2d::backward_images(const Tensor& dy, const Shape& images, const Tensor& input, bool need_dx) {
+  const Device device = dy.device();
+  const DType dtype = dy.dtype();
+  const bool need_dw = input.defined();
+  const Plan p = plan(images, device, dtype, need_dx);
   const Tensor& w = params_.weight.value;
-  const Tensor input = need_dw ? input_.whole() : Tensor();  // the weight gradient's operand
 
   if (params_.has_bias() && params_.bias.requires_grad)
     I2V_DISPATCH_FLOATING(device, dtype, channel_bias_grad, dy.data<scalar_t>(), p.batch, out_channels_, p.pixels,
                           params_.bias.grad.data<scalar_t>());
-  Tensor dx = need_dx ? Tensor::empty(input_.shape(), dtype, device) : Tensor();
+  Tensor dx = need_dx ? Tensor::empty(images, dtype, device) : Tensor();
   if (p.path == Plan::Path::implicit_tensor_core) {  // the whole batch at once; what is left runs below
     if (need_dw)
       I2V_DISPATCH_GPU(device, conv_weight_grad_tensor_core, matmul_precision(), dy.data<float>(), out_channels_,
@@ -248,7 +284,7 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
                  p.geometry, params_.weight.grad.data<float>());
   const bool group_dw = need_dw && p.path != Plan::Path::implicit_tensor_core && !p.winograd;
   const bool group_dx = need_dx && !p.implicit_input_grad && !p.winograd;
-  if (!group_dw && !group_dx) return {dx};
+  if (!group_dw && !group_dx) return dx;
 
   const Tensor col = p.col_workspace ? p.workspace(dtype, device) : Tensor();
   Tensor dy_group;  // dy of a group as one [out][images · pixels] matrix
@@ -283,7 +319,7 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
                               dx_images.data<scalar_t>());
     }
   }
-  return {dx};
+  return dx;
 }
 
 }  // namespace i2v

@@ -42,7 +42,7 @@ class Conv2d final : public Layer {
   std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) override;
   std::vector<std::pair<std::string, Parameter*>> parameters() override { return params_.named(); }
   void clear_saved() override { input_ = KeptActivation(); }
-  Bf16 bf16() const override { return Bf16::rounded; }
+  Bf16 bf16() const override { return Bf16::passed; }
 
   int64_t in_channels() const { return in_channels_; }
   int64_t out_channels() const { return out_channels_; }
@@ -53,10 +53,15 @@ class Conv2d final : public Layer {
   Parameter& bias() { return params_.bias; }  // undefined value when built without bias
 
   // The most elements a group's col matrix, and its [out][images · pixels] output or gradient,
-  // may hold (one image always fits, whatever its size; groups are evened out). The default, 6 Mi (24 MiB in float),
-  // stays under glibc's 32 MiB mmap threshold: larger blocks come back as fresh pages on every
-  // call, whose first touch costs ~15 ms per 32 MiB here. Fewer bound the workspace; more put
-  // more images into each GEMM.
+  // may hold (one image always fits, whatever its size; groups are evened out); and, passing
+  // bf16 (nn/layer.h), the images of a piece widened to f32 (of the larger of input and output).
+  // The default, 6 Mi (24 MiB in float), stays under glibc's 32 MiB mmap threshold: larger
+  // blocks come back as fresh pages on every call, whose first touch costs ~15 ms per 32 MiB
+  // here. Fewer bound the workspace; more put more images into each GEMM. (For the pieces: i2v-
+  // tag's bf16 step at 224×224 batch 64 on the cpu took 6.90 s in pieces of 1 Mi elements, 6.00 s
+  // of 4 Mi, 5.86 s of 8 Mi and 5.79 s of 16 Mi or passing f32, peaking at 2,125, 2,127, 2,135
+  // and 2,214 MiB: each piece pays the Winograd transforms of the weights and a pass over the
+  // weight gradient again.)
   void set_workspace_budget(int64_t elements);
 
  private:
@@ -66,6 +71,16 @@ class Conv2d final : public Layer {
   ConvGeometry geometry(const Shape& input) const;
   // For a forward pass, or a backward one with or without the input gradient.
   Plan plan(const Shape& input, Device device, DType dtype, bool input_grad) const;
+  // Calls visit(begin, end) for consecutive ranges of the batch `input` shapes: pieces of a bf16
+  // pass, as many images each as the workspace budget holds of the larger of an image and its
+  // output (at least one).
+  void for_each_image_piece(const Shape& input, const std::function<void(int64_t begin, int64_t end)>& visit) const;
+  // The output of the contiguous images x (f32, or f64), computed as `plan` says.
+  Tensor forward_images(const Tensor& x) const;
+  // The input gradient of the images of shape `images` for their output gradient dy (contiguous,
+  // f32 or f64), undefined unless need_dx; adds their weight gradient where `input` (the images,
+  // as dy's dtype) is defined, and their bias gradient.
+  Tensor backward_images(const Tensor& dy, const Shape& images, const Tensor& input, bool need_dx);
 
   int64_t in_channels_, out_channels_;
   Extent2d kernel_, stride_, padding_;

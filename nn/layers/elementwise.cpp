@@ -19,7 +19,7 @@ Tensor ElementwiseLayer::forward(const std::vector<Tensor>& inputs, Mode mode) {
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (x.dtype() == DType::bf16) {  // a piece at a time in f32, rounded back (kept_activation.h)
     const Tensor x_flat = x.view({x.numel()}), y_flat = y.view({y.numel()});
-    for_each_piece(x.device(), x.numel(), 1, [&](int64_t begin, int64_t end) {
+    for_each_piece(piece_elements(x.device()), x.numel(), 1, [&](int64_t begin, int64_t end) {
       const Tensor y_piece = Tensor::empty({end - begin}, DType::f32, x.device());
       run_forward(widened(x_flat.slice(0, begin, end)), y_piece);
       y_flat.slice(0, begin, end).copy_from(y_piece);

@@ -18,6 +18,11 @@ Tensor KeptActivation::whole() const {
   return widened(kept_);
 }
 
+Tensor KeptActivation::samples(int64_t begin, int64_t end) const {
+  I2V_CHECK(defined(), "KeptActivation: nothing was kept");
+  return widened(kept_.slice(0, begin, end));
+}
+
 void KeptActivation::for_each_piece(
     const std::function<void(int64_t begin, int64_t end, const Tensor& values)>& visit) const {
   I2V_CHECK(defined(), "KeptActivation: nothing was kept");
@@ -27,16 +32,16 @@ void KeptActivation::for_each_piece(
     visit(0, n, flat);
     return;
   }
-  i2v::for_each_piece(kept_.device(), n, 1,
+  i2v::for_each_piece(piece_elements(kept_.device()), n, 1,
                       [&](int64_t begin, int64_t end) { visit(begin, end, widened(flat.slice(0, begin, end))); });
 }
 
 int64_t piece_elements(Device device) { return device.is_cpu() ? int64_t(1) << 20 : int64_t(1) << 22; }
 
-void for_each_piece(Device device, int64_t units, int64_t unit_size,
+void for_each_piece(int64_t piece, int64_t units, int64_t unit_size,
                     const std::function<void(int64_t begin, int64_t end)>& visit) {
   I2V_CHECK(units >= 0 && unit_size > 0, "for_each_piece: {} units of {} elements", units, unit_size);
-  const int64_t step = std::max<int64_t>(1, piece_elements(device) / unit_size);
+  const int64_t step = std::max<int64_t>(1, piece / unit_size);
   for (int64_t begin = 0; begin < units; begin += step) visit(begin, std::min(units, begin + step));
 }
 

@@ -3,7 +3,8 @@
 //
 // At bf16 (kernels/precision.h) a float32 activation is kept as bfloat16: half the bytes, as
 // PyTorch's bf16 autocast keeps its activations; one that comes in bf16 (passed between layers so)
-// is kept as it is. Where the backward pass reads it as the operand of a bf16 product (Conv2d's
+// is kept as it is, so that a ReLU keeping its output and the convolution reading it share one
+// tensor, as autocast's saved tensors do. Where the backward pass reads it as the operand of a bf16 product (Conv2d's
 // and Linear's weight gradients) nothing changes: the product rounds its operands to bf16 anyway.
 // Elsewhere the gradient is computed from the rounded value (≤ 2⁻⁹ of it): a ReLU reads only its
 // sign, BatchNorm2d's x − mean moves by ≤ 2⁻⁹ of x. At fp32 and tf32, and in double, the tensor is
@@ -33,6 +34,8 @@ class KeptActivation {
   // The activation in the dtype backward passes compute in: the forward pass's, f32 where it is
   // kept as bf16 (its values rounded to bf16).
   Tensor whole() const;
+  // Its samples [begin, end) (along the first axis), as whole() has them.
+  Tensor samples(int64_t begin, int64_t end) const;
   // Calls visit(begin, end, values) for consecutive ranges of the flattened activation, values
   // holding its elements [begin, end) in the dtype whole() has. Kept as bf16 the ranges are
   // pieces (for_each_piece below) widened one at a time, so that an elementwise backward pass
@@ -54,9 +57,9 @@ class KeptActivation {
 // moves enough bytes to hide its cost).
 int64_t piece_elements(Device device);
 // Calls visit(begin, end) for consecutive ranges covering [0, units), units of `unit_size`
-// elements (1, or a pooling layer's planes), each range as many units as fit in a piece, and at
-// least one.
-void for_each_piece(Device device, int64_t units, int64_t unit_size,
+// elements (1, a pooling layer's planes, a convolution's images), each range as many units as
+// `piece` elements hold (piece_elements(device), or a convolution's own), and at least one.
+void for_each_piece(int64_t piece, int64_t units, int64_t unit_size,
                     const std::function<void(int64_t begin, int64_t end)>& visit);
 // x widened to f32 when it is bf16; else x itself.
 Tensor widened(const Tensor& x);
