@@ -12,7 +12,7 @@
 //     no gradient work.
 //   - Tensors are float32 on every device, or float64 on the cpu device (the double-precision
 //     reference the gradient checker differentiates numerically); a layer whose bf16() is passed
-//     also takes bfloat16 (and returns it).
+//     also takes bfloat16 (and returns it), one whose bf16() is rounded takes it too.
 //   - Parameters use PyTorch's layouts (conv weight [out, in, kh, kw], linear [out, in]) and
 //     the names "weight" and "bias"; buffers are state that is not trained (BatchNorm's
 //     running statistics).
@@ -67,9 +67,10 @@ class Layer {
   // apply it; a layer called on its own sees only what it is handed.
   enum class Bf16 {
     widened,  // reads f32: a bf16 input is widened for it, the gradient it returns rounded back
-    rounded,  // as widened, and its output is rounded to bf16, its gradient widened for it, as
-              // autocast returns them: Linear, whose product rounds its operands to bf16 anyway,
-              // and BatchNorm2d (its statistics in f32)
+    rounded,  // handed its input as it comes, which it widens (and keeps as it came); its output
+              // is rounded to bf16 and its output gradient widened for it, as autocast returns
+              // them: Linear, whose product rounds its operands to bf16 anyway, and BatchNorm2d
+              // (its statistics over the whole batch in f32)
     passed,   // handed its inputs in bf16 (an f32 one rounded, as autocast rounds a convolution's
               // operands) and returns bf16, gradients too; at other precisions f32 in, f32 out:
               // the elementwise layers, max pooling and Conv2d, which compute a piece at a time

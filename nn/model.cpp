@@ -107,8 +107,10 @@ Tensor Model::forward(const Tensor& input, const std::map<std::string, Tensor>& 
     std::vector<Tensor> inputs;
     for (const std::string& source : nodes_[i].inputs) {
       const Tensor& x = is_model_input(source) ? model_input(source) : outputs[index_of(source)];
-      if (bf16 != Layer::Bf16::passed)
+      if (bf16 == Layer::Bf16::widened)
         inputs.push_back(widened(x));
+      else if (bf16 == Layer::Bf16::rounded)
+        inputs.push_back(x);
       else
         inputs.push_back(at_bf16 && x.dtype() == DType::f32 ? x.cast(DType::bf16) : x);
     }

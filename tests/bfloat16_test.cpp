@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/bfloat16.h"
+#include "nn/layers/global_avg_pool.h"
 #include "nn/layers/linear.h"
 #include "tests/test_util.h"
 
@@ -326,9 +327,10 @@ TEST_P(Bf16TensorTest, LayersRefuseBf16NamingTheDtype) {
       [&] { Tensor::zeros({2}, DType::bf16, device).data<float>(); }, "holds bf16, not f32");
   Linear linear(3, 2);
   test::expect_error_containing([&] { linear.to(device, DType::bf16); }, "parameters cannot be bf16");
-  linear.to(device);
+  // A layer that reads f32 only (Layer::Bf16::widened: a model widens bf16 for it).
+  GlobalAvgPool pool;
   test::expect_error_containing(
-      [&] { linear.forward({Tensor::zeros({4, 3}, DType::bf16, device)}, Mode::eval); }, "bf16");
+      [&] { pool.forward({Tensor::zeros({4, 3, 2, 2}, DType::bf16, device)}, Mode::eval); }, "bf16");
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, Bf16TensorTest, testing::ValuesIn(test::all_devices()), test::device_name);

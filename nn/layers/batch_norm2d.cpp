@@ -115,7 +115,8 @@ void BatchNorm2d::clear_saved() {
 Tensor BatchNorm2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
   check_input_count(*this, inputs.size(), 1);
   output_shape({inputs[0].shape()});
-  const Tensor x = inputs[0].contiguous();
+  const Tensor given = inputs[0].contiguous();
+  const Tensor x = widened(given);  // a bf16 input (nn/layer.h) in f32, kept as it came
   I2V_CHECK(x.device() == weight_.value.device() && x.dtype() == weight_.value.dtype(),
             "{}: input on {} as {}, parameters on {} as {}", describe(), x.device().name(), dtype_name(x.dtype()),
             weight_.value.device().name(), dtype_name(weight_.value.dtype()));
@@ -141,14 +142,14 @@ Tensor BatchNorm2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
   I2V_DISPATCH_FLOATING(x.device(), x.dtype(), batch_norm_forward, x.data<scalar_t>(), mean.data<scalar_t>(),
                         var.data<scalar_t>(), weight_.value.data<scalar_t>(), bias_.value.data<scalar_t>(), n, c, s,
                         scalar_t(eps_), y.data<scalar_t>());
-  input_ = KeptActivation(x);
+  input_ = KeptActivation(given);
   batch_mean_ = mean;
   batch_var_ = var;
   return y;
 }
 
 std::vector<Tensor> BatchNorm2d::backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) {
-  check_backward_ready(*this, input_.signature(), grad_output);
+  check_backward_ready(*this, input_.whole_signature(), grad_output);
   const bool need_dx = need_input_grad.at(0);
   if (!need_dx && !weight_.requires_grad && !bias_.requires_grad) return {Tensor()};
   const Tensor dy = grad_output.contiguous(), x = input_.whole();

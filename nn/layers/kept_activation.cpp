@@ -13,6 +13,12 @@ KeptActivation::KeptActivation(const Tensor& x) : signature_(TensorSignature::of
   kept_ = narrow ? x.cast(DType::bf16) : x;
 }
 
+std::optional<TensorSignature> KeptActivation::whole_signature() const {
+  std::optional<TensorSignature> whole = signature_;
+  if (whole && whole->dtype == DType::bf16) whole->dtype = DType::f32;
+  return whole;
+}
+
 Tensor KeptActivation::whole() const {
   I2V_CHECK(defined(), "KeptActivation: nothing was kept");
   return widened(kept_);

@@ -30,6 +30,9 @@ class KeptActivation {
   // The shape, device and dtype of the tensor the forward pass had; unset when nothing is kept.
   const std::optional<TensorSignature>& signature() const { return signature_; }
   const Shape& shape() const { return signature_.value().shape; }
+  // The signature whole() has: the forward pass's, bf16 as f32. A layer that computes a bf16
+  // input in f32 (Layer::Bf16::rounded) checks its output gradient against it.
+  std::optional<TensorSignature> whole_signature() const;
 
   // The activation in the dtype backward passes compute in: the forward pass's, f32 where it is
   // kept as bf16 (its values rounded to bf16).

@@ -45,7 +45,8 @@ int64_t Linear::forward_flops(const std::vector<Shape>& inputs) const {
 
 Tensor Linear::forward(const std::vector<Tensor>& inputs, Mode mode) {
   const Shape out_shape = output_shape({inputs.at(0).shape()});
-  const Tensor x = inputs[0].contiguous();
+  const Tensor given = inputs[0].contiguous();
+  const Tensor x = widened(given);  // a bf16 input (nn/layer.h) in f32, kept as it came
   params_.check_matches(*this, x);
   const Tensor& w = params_.weight.value;
   const int64_t rows = x.numel() / in_features_;
@@ -56,12 +57,12 @@ Tensor Linear::forward(const std::vector<Tensor>& inputs, Mode mode) {
   if (params_.has_bias())
     I2V_DISPATCH_FLOATING(x.device(), x.dtype(), add_channel_bias, y.data<scalar_t>(),
                           params_.bias.value.data<scalar_t>(), rows, out_features_, 1);
-  input_ = mode == Mode::train ? KeptActivation(x) : KeptActivation();
+  input_ = mode == Mode::train ? KeptActivation(given) : KeptActivation();
   return y;
 }
 
 std::vector<Tensor> Linear::backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) {
-  check_backward_ready(*this, input_.signature(), grad_output,
+  check_backward_ready(*this, input_.whole_signature(), grad_output,
                        input_.defined() ? output_shape({input_.shape()}) : Shape{});
   const Tensor dy = grad_output.contiguous();
   const Device device = dy.device();

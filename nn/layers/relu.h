@@ -1,4 +1,7 @@
-// ReLU: y = max(x, 0). Backward passes the gradient where x > 0 (0 at x == 0, as PyTorch).
+// ReLU: y = max(x, 0). Backward passes the gradient where x > 0 (0 at x == 0, as PyTorch), read
+// from the output it keeps (y > 0 exactly where x > 0): the next layer, a convolution, keeps
+// that same tensor as its input, so the two hold one activation between them, as PyTorch's
+// in-place ReLU does.
 #pragma once
 
 #include "nn/layers/elementwise.h"
@@ -7,12 +10,12 @@ namespace i2v {
 
 class ReLU final : public ElementwiseLayer {
  public:
-  ReLU() : ElementwiseLayer(Keeps::input, 1) {}
+  ReLU() : ElementwiseLayer(Keeps::output, 1) {}
   std::string kind() const override { return "relu"; }
 
  private:
   void run_forward(const Tensor& x, const Tensor& y) const override;
-  void run_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) const override;
+  void run_backward(const Tensor& y, const Tensor& dy, const Tensor& dx) const override;
 };
 
 }  // namespace i2v
