@@ -17,13 +17,23 @@ StepInputs random_step_inputs(const Model& model, int64_t batch, int64_t outputs
   return {Tensor::from_vector(images, shape, device), Tensor::from_vector(targets, {batch, outputs}, device)};
 }
 
-double train_step(Model& model, Loss& loss, Sgd& sgd, const StepInputs& inputs) {
+double train_step(Model& model, Loss& loss, Sgd& sgd, const StepInputs& inputs, const StepMarks& marks) {
+  const auto mark = [&](StepPart part) {
+    if (marks.part) marks.part(part);
+  };
+  Model::LayerObserver observe = nullptr;
+  if (marks.forward) observe = [&](const std::string& layer, const Tensor&) { marks.forward(layer); };
+
   model.zero_grad();
-  const Tensor logits = model.forward(inputs.images, Mode::train);
+  mark(StepPart::zero_grad);
+  const Tensor logits = model.forward(inputs.images, {}, Mode::train, "", observe);
   const double value = loss.forward({logits, inputs.targets}).item<float>({0});
-  model.backward(loss.backward());
+  const Tensor grad = loss.backward();
   loss.clear_saved();
+  mark(StepPart::loss);
+  model.backward(grad, false, marks.backward);
   sgd.step(kStepLearningRate);
+  mark(StepPart::sgd);
   return value;
 }
 

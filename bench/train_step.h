@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "nn/loss.h"
@@ -24,9 +26,18 @@ struct StepInputs {
 // Fixed random inputs (seed 2) for `model`, on `device`.
 StepInputs random_step_inputs(const Model& model, int64_t batch, int64_t outputs, Device device);
 
+// Told when each part of a step is done, in order: part(zero_grad), forward(layer) for each
+// layer, part(loss), backward(layer) for each layer (its weight gradients complete), part(sgd).
+// Any may be empty. train_step_bench --breakdown times the parts by them.
+enum class StepPart { zero_grad, loss, sgd };
+struct StepMarks {
+  std::function<void(StepPart part)> part;
+  std::function<void(const std::string& layer)> forward, backward;
+};
+
 // One step; returns the loss (read back from the device: the step's work up to the loss has run,
 // SGD's may still be running on a GPU).
-double train_step(Model& model, Loss& loss, Sgd& sgd, const StepInputs& inputs);
+double train_step(Model& model, Loss& loss, Sgd& sgd, const StepInputs& inputs, const StepMarks& marks = {});
 
 double median(std::vector<double> values);
 

@@ -72,9 +72,9 @@ struct StepParts {
   double zero_grad = 0, loss = 0, sgd = 0;
 };
 
-// The same step, timed layer by layer: Model::forward and backward tell when each layer is done
-// (a layer's time includes what the model converts for it at bf16: its inputs widened, its
-// output rounded; in the backward pass, its gradient's rounding counts to the layer before it).
+// One step timed layer by layer, through bench::train_step's marks (a layer's time includes what
+// the model converts for it at bf16: its inputs widened, its output rounded; in the backward pass,
+// its gradient's rounding counts to the layer before it).
 StepParts timed_train_step(Model& model, Loss& loss, Sgd& sgd, const StepInputs& inputs) {
   const Device device = model.device();
   const std::vector<ModelNode>& nodes = model.nodes();
@@ -84,29 +84,22 @@ StepParts timed_train_step(Model& model, Loss& loss, Sgd& sgd, const StepInputs&
   parts.forward.resize(nodes.size());
   parts.backward.resize(nodes.size());
   double start = now_ms(device);
-  model.zero_grad();
-  parts.zero_grad = now_ms(device) - start;
-
-  start = now_ms(device);
-  const Tensor logits = model.forward(inputs.images, {}, Mode::train, "", [&](const std::string& layer, const Tensor&) {
-    const double end = now_ms(device);
-    parts.forward[index.at(layer)] = end - start;
+  const auto since_last_mark = [&] {
+    const double end = now_ms(device), elapsed = end - start;
     start = end;
-  });
-  loss.forward({logits, inputs.targets});
-  const Tensor grad = loss.backward();
-  loss.clear_saved();
-  parts.loss = now_ms(device) - start;
-
-  start = now_ms(device);
-  model.backward(grad, false, [&](const std::string& layer) {
-    const double end = now_ms(device);
-    parts.backward[index.at(layer)] = end - start;
-    start = end;
-  });
-  start = now_ms(device);
-  sgd.step(bench::kStepLearningRate);
-  parts.sgd = now_ms(device) - start;
+    return elapsed;
+  };
+  bench::StepMarks marks;
+  marks.part = [&](bench::StepPart part) {
+    switch (part) {
+      case bench::StepPart::zero_grad: parts.zero_grad = since_last_mark(); break;
+      case bench::StepPart::loss: parts.loss = since_last_mark(); break;
+      case bench::StepPart::sgd: parts.sgd = since_last_mark(); break;
+    }
+  };
+  marks.forward = [&](const std::string& layer) { parts.forward[index.at(layer)] = since_last_mark(); };
+  marks.backward = [&](const std::string& layer) { parts.backward[index.at(layer)] = since_last_mark(); };
+  bench::train_step(model, loss, sgd, inputs, marks);
   return parts;
 }
 
