@@ -48,11 +48,13 @@ void report(benchmark::State& state, int64_t elements, double bytes_per_step) {
   state.counters["GB/s"] = benchmark::Counter(bytes_per_step / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// Forward in train mode then backward of `layer` on one input of `shape`. `bytes_per_element`:
-// floats the pair must read or write per input element, times 4.
-void run_layer(benchmark::State& state, Layer& layer, const Shape& shape, double bytes_per_element) {
-  const Tensor x = uniform(shape, -2.0f, 2.0f, 1);
-  const Tensor dy = uniform(layer.output_shape({shape}), -1.0f, 1.0f, 2);
+// Forward in train mode then backward of `layer` on one input of `shape` in `dtype` (f32, or
+// bf16 as activations pass between layers at bf16 precision). `bytes_per_element`: bytes the
+// pair must read or write per input element.
+void run_layer(benchmark::State& state, Layer& layer, const Shape& shape, double bytes_per_element,
+               DType dtype = DType::f32) {
+  const Tensor x = uniform(shape, -2.0f, 2.0f, 1).cast(dtype);
+  const Tensor dy = uniform(layer.output_shape({shape}), -1.0f, 1.0f, 2).cast(dtype);
   for (auto _ : state) {
     const Tensor y = layer.forward({x}, Mode::train);
     const std::vector<Tensor> dx = layer.backward(dy, {true});
@@ -67,6 +69,13 @@ void BM_ReLU(benchmark::State& state) {
   run_layer(state, layer, kBlock1, 5 * 4);
 }
 BENCHMARK(BM_ReLU)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
+
+// The same in bf16 (kernels/activation.h: 2-byte elements, computed in f32).
+void BM_ReLU_bf16(benchmark::State& state) {
+  ReLU layer;
+  run_layer(state, layer, kBlock1, 5 * 2, DType::bf16);
+}
+BENCHMARK(BM_ReLU_bf16)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 // What a fresh output costs: the ReLU forward kernel alone into a new tensor each step (arg 1:
 // its pages are touched for the first time, a page fault each 4 KiB) or into one reused (arg 0).
@@ -110,6 +119,13 @@ void BM_MaxPool2x2(benchmark::State& state) {
   run_layer(state, layer, kBlock1, 2 * (4 + 1 + 0.25));
 }
 BENCHMARK(BM_MaxPool2x2)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
+
+// The same in bf16 (kernels/pool.h): 2 bytes for each 4 above.
+void BM_MaxPool2x2_bf16(benchmark::State& state) {
+  MaxPool2d layer(2);
+  run_layer(state, layer, kBlock1, 2 * (2 + 0.5 + 0.25), DType::bf16);
+}
+BENCHMARK(BM_MaxPool2x2_bf16)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 // 2×2 stride 2: forward reads x, writes y (a quarter); backward reads dy, writes dx.
 void BM_AvgPool2x2(benchmark::State& state) {

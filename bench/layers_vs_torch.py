@@ -11,7 +11,8 @@ times do not, and their ratio is the fair one.
 
     /usr/bin/python3 bench/layers_vs_torch.py [--bench build/bench/layers_bench] [--threads 2]
 
-The ops are memory-bound, and their big outputs (100 MB at batch 8, 64×224×224) are fresh
+The `_bf16` rows run both sides on bfloat16 tensors (as activations pass between layers under
+bf16 mixed precision). The ops are memory-bound, and their big outputs (100 MB at batch 8, 64×224×224) are fresh
 allocations on both sides: first-touch page faults are a large part of every step.
 
 Needs Debian's python3-torch (run with /usr/bin/python3); without it, says so and exits 1.
@@ -37,14 +38,14 @@ HEAD = (8, 1539, 7, 7)      # the conv6 head before global average pooling
 TAGS = (8, 1539)            # logits of the 1,539 tags
 
 
-def uniform(shape, lo, hi, requires_grad=False):
-    x = torch.empty(shape).uniform_(lo, hi)
+def uniform(shape, lo, hi, requires_grad=False, dtype=torch.float32):
+    x = torch.empty(shape).uniform_(lo, hi).to(dtype)
     return x.requires_grad_(requires_grad)
 
 
-def layer_step(op, shape):
+def layer_step(op, shape, dtype=torch.float32):
     """One training step of a layer: forward, then backward of a fixed output gradient."""
-    x = uniform(shape, -2.0, 2.0, requires_grad=True)
+    x = uniform(shape, -2.0, 2.0, requires_grad=True, dtype=dtype)
     with torch.no_grad():
         dy = torch.empty_like(op(x)).uniform_(-1.0, 1.0)
 
@@ -69,9 +70,11 @@ def torch_cases():
     labels = torch.tensor([3, 1538, 0, 700, 12, 999, 512, 1024])
     return {
         "BM_ReLU": layer_step(F.relu, BLOCK1),
+        "BM_ReLU_bf16": layer_step(F.relu, BLOCK1, torch.bfloat16),
         "BM_Sigmoid": layer_step(torch.sigmoid, BLOCK1),
         "BM_Dropout": layer_step(lambda x: F.dropout(x, 0.5, training=True), BLOCK1),
         "BM_MaxPool2x2": layer_step(lambda x: F.max_pool2d(x, 2), BLOCK1),
+        "BM_MaxPool2x2_bf16": layer_step(lambda x: F.max_pool2d(x, 2), BLOCK1, torch.bfloat16),
         "BM_AvgPool2x2": layer_step(lambda x: F.avg_pool2d(x, 2), BLOCK1),
         "BM_GlobalAvgPool": layer_step(lambda x: x.mean(dim=(2, 3)), HEAD),
         "BM_BatchNorm2d": layer_step(batch_norm, BLOCK1),

@@ -30,7 +30,7 @@ I2V_HD T bce_with_logits(T x, T t, T pos_weight) {
 template <typename T>
 I2V_HD T bce_with_logits_grad(T x, T t, T pos_weight) {
   const T log_weight = T(1) + (pos_weight - T(1)) * t;
-  return (T(1) - t) - log_weight * sigmoid(-x);
+  return (T(1) - t) - log_weight * SigmoidMath<T>().forward(-x);
 }
 
 // The inputs of the loss: logits and targets [n], optional pos_weight [classes] and mask [n].

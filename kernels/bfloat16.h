@@ -100,4 +100,18 @@ struct bfloat16 {
 };
 static_assert(sizeof(bfloat16) == 2, "a bfloat16 is two bytes");
 
+// The type a kernel computes an element of T in: T itself, f32 for a bfloat16 (whose result is
+// then rounded once, as it is stored: T(value)). So a kernel body written over T gives, on bf16
+// tensors, the f32 kernel's result on the widened input, rounded.
+template <typename T>
+struct ComputeIn {
+  using type = T;
+};
+template <>
+struct ComputeIn<bfloat16> {
+  using type = float;
+};
+template <typename T>
+using compute_t = typename ComputeIn<T>::type;
+
 }  // namespace i2v

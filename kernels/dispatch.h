@@ -8,15 +8,18 @@
 //
 // Layer kernels compute in float on every device and, on the CPU only, also in double: the
 // double-precision CPU path is the reference the gradient checker differentiates numerically.
-//   I2V_DECLARE_FLOATING_KERNEL(void relu_forward(const scalar_t* x, scalar_t* y, int64_t n));
+//   I2V_DECLARE_FLOATING_KERNEL(void axpy(int64_t n, scalar_t alpha, const scalar_t* x, scalar_t* y));
 // declares a template over scalar_t in i2v::cpu (instantiated for float and double) and the
 // float version in i2v::sim and i2v::cuda; and
-//   I2V_DISPATCH_FLOATING(device, dtype, relu_forward, x.data<scalar_t>(), y.data<scalar_t>(), n);
+//   I2V_DISPATCH_FLOATING(device, dtype, axpy, n, scalar_t(alpha), x.data<scalar_t>(), y.data<scalar_t>());
 // calls it with scalar_t = double on the CPU for f64 tensors and scalar_t = float otherwise
-// (PyTorch's AT_DISPATCH_FLOATING_TYPES idiom).
+// (PyTorch's AT_DISPATCH_FLOATING_TYPES idiom). Kernels that also take bf16 elements (computing
+// in f32: kernels/activation.h) declare an overload per element type and are called through
+// I2V_DISPATCH_FLOATING_OR_BF16, which adds scalar_t = bfloat16 for bf16 tensors.
 #pragma once
 
 #include "i2v_config.h"
+#include "kernels/bfloat16.h"
 #include "kernels/device.h"
 #include "kernels/trace.h"
 
@@ -77,6 +80,16 @@ namespace i2v {
       case ::i2v::DeviceType::sim: I2V_TRACED(op, device, I2V_SIM_CALL, fn, __VA_ARGS__); break;     \
       case ::i2v::DeviceType::cuda: I2V_TRACED(op, device, I2V_CUDA_CALL, fn, __VA_ARGS__); break;   \
     }                                                                                                 \
+  } while (0)
+
+#define I2V_DISPATCH_FLOATING_OR_BF16(device, dtype, fn, ...) \
+  do {                                                         \
+    if ((dtype) == ::i2v::DType::bf16) {                       \
+      using scalar_t = ::i2v::bfloat16;                        \
+      I2V_DISPATCH(device, fn, __VA_ARGS__);                   \
+    } else {                                                   \
+      I2V_DISPATCH_FLOATING(device, dtype, fn, __VA_ARGS__);   \
+    }                                                          \
   } while (0)
 
 // A kernel that exists only on the cpu (a path the caller chose for the cpu), traced as the

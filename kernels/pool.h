@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/bfloat16.h"
 #include "kernels/dispatch.h"
 #include "kernels/host_device.h"
 
@@ -57,20 +58,21 @@ I2V_HD int32_t window_position(const PoolWindow& win, int64_t kernel_w, int64_t 
   return int32_t((ih - win.h.start) * kernel_w + (iw - win.w.start));
 }
 
-// The largest value of a window of the plane `xp` and its position in the window. The first
-// element wins a tie and a NaN wins over numbers, as in PyTorch.
-template <typename T>
+// The largest value of a window of the plane `xp` and its position in the window, compared in
+// C (f32 for bf16 planes: exact, a maximum is one of the values). The first element wins a tie
+// and a NaN wins over numbers, as in PyTorch.
+template <typename C>
 struct WindowMax {
-  T value;
+  C value;
   int32_t position;
 };
 
-template <typename T>
-I2V_HD WindowMax<T> window_max(const T* xp, const Pool2dGeometry& g, const PoolWindow& win) {
-  WindowMax<T> best{T(-INFINITY), window_position(win, g.kernel_w, win.h.begin, win.w.begin)};
+template <typename T, typename C = compute_t<T>>
+I2V_HD WindowMax<C> window_max(const T* xp, const Pool2dGeometry& g, const PoolWindow& win) {
+  WindowMax<C> best{C(-INFINITY), window_position(win, g.kernel_w, win.h.begin, win.w.begin)};
   for (int64_t ih = win.h.begin; ih < win.h.end; ++ih)
     for (int64_t iw = win.w.begin; iw < win.w.end; ++iw) {
-      const T v = xp[ih * g.in_w + iw];
+      const C v = C(xp[ih * g.in_w + iw]);
       if (v > best.value || std::isnan(v)) best = {v, window_position(win, g.kernel_w, ih, iw)};
     }
   return best;
@@ -117,6 +119,13 @@ I2V_DECLARE_FLOATING_KERNEL(void max_pool2d_forward(const scalar_t* x, const Poo
 // dx = dy routed to the argmax of each window (summed where windows overlap).
 I2V_DECLARE_FLOATING_KERNEL(void max_pool2d_backward(const scalar_t* dy, const PoolArgmax& argmax,
                                                      const Pool2dGeometry& geometry, scalar_t* dx))
+// Max pooling on bf16 planes too (passed between layers at bf16, nn/layer.h), bit for bit the
+// f32 kernels' results on the widened values, rounded: a window's maximum compared in f32 and
+// stored (a NaN as the canonical one), an input's gradients summed in f32 and rounded once.
+I2V_DECLARE_KERNELS(void max_pool2d_forward(const bfloat16* x, const Pool2dGeometry& geometry, bfloat16* y,
+                                            const PoolArgmax& argmax);
+                    void max_pool2d_backward(const bfloat16* dy, const PoolArgmax& argmax,
+                                             const Pool2dGeometry& geometry, bfloat16* dx);)
 I2V_DECLARE_FLOATING_KERNEL(void avg_pool2d_forward(const scalar_t* x, const Pool2dGeometry& geometry, scalar_t* y))
 I2V_DECLARE_FLOATING_KERNEL(void avg_pool2d_backward(const scalar_t* dy, const Pool2dGeometry& geometry,
                                                      scalar_t* dx))

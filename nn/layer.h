@@ -73,8 +73,9 @@ class Layer {
               // (its statistics over the whole batch in f32)
     passed,   // handed its inputs in bf16 (an f32 one rounded, as autocast rounds a convolution's
               // operands) and returns bf16, gradients too; at other precisions f32 in, f32 out:
-              // the elementwise layers, max pooling and Conv2d, which compute a piece at a time
-              // in f32 and round each result once
+              // the elementwise layers and max pooling, whose kernels read bf16 and compute
+              // each element in f32, and Conv2d, which computes a piece of images at a time in
+              // f32; each result rounded once
   };
   virtual Bf16 bf16() const { return Bf16::widened; }
   // The state of the layer's random generator (Dropout's masks), which checkpoints save so that

@@ -2,7 +2,8 @@
 // autocast (nn/layer.h's Layer::bf16(), applied by nn/model.cpp), on every device:
 //   - a layer that passes bf16 through (the elementwise activations, max pooling, Conv2d) gives
 //     for a bf16 input exactly what it gives in f32 for the widened input, rounded to bf16 —
-//     forward and backward, also where the work goes in pieces (nn/layers/kept_activation.h);
+//     forward and backward, for every bf16 value, also where the work goes in pieces
+//     (nn/layers/kept_activation.h);
 //     a convolution's weight gradient summed over pieces agrees to f32's rounding;
 //   - a model hands its convolutions, activations and pooling bf16 and gets bf16 from them, rounds
 //     its linear layers' outputs to bf16, widens for every other layer and hands out f32; the
@@ -25,6 +26,7 @@
 #include "nn/layers/linear.h"
 #include "nn/layers/max_pool2d.h"
 #include "nn/layers/relu.h"
+#include "nn/layers/scale.h"
 #include "nn/layers/sigmoid.h"
 #include "nn/model.h"
 #include "tests/layer_check.h"
@@ -42,6 +44,14 @@ Tensor random_bf16(const Shape& shape, std::mt19937_64& rng, Device device) {
   return test::random_tensor(shape, rng, device).cast(DType::bf16);
 }
 
+// The bits of a bf16 tensor; and of an f32 one rounded to bf16 (a NaN to the canonical 0x7fff).
+std::vector<uint16_t> bf16_bits(const Tensor& x) {
+  std::vector<uint16_t> bits;
+  for (const bfloat16 value : x.to_vector<bfloat16>()) bits.push_back(value.bits);
+  return bits;
+}
+std::vector<uint16_t> rounded_bits(const Tensor& x) { return bf16_bits(x.cast(DType::bf16)); }
+
 // Runs a layer made by `make` on the bf16 x and dy, and another on them widened to f32, and
 // expects the first's output and input gradient to be bf16 and the second's rounded, bit for bit.
 void expect_passed_as_f32_rounded(const std::string& name, const LayerFactory& make, const Tensor& x,
@@ -53,13 +63,13 @@ void expect_passed_as_f32_rounded(const std::string& name, const LayerFactory& m
   const Tensor y = passed->forward({x}, Mode::train);
   const Tensor y_f32 = reference->forward({x.cast(DType::f32)}, Mode::train);
   ASSERT_EQ(y.dtype(), DType::bf16);
-  EXPECT_EQ(y.cast(DType::f32).to_vector<float>(), rounded_bf16(y_f32.to_vector<float>()));
+  EXPECT_EQ(bf16_bits(y), rounded_bits(y_f32));
 
   const Tensor dy = random_bf16(y.shape(), rng, x.device());
   const Tensor dx = passed->backward(dy, {true}).at(0);
   const Tensor dx_f32 = reference->backward(dy.cast(DType::f32), {true}).at(0);
   ASSERT_EQ(dx.dtype(), DType::bf16);
-  EXPECT_EQ(dx.cast(DType::f32).to_vector<float>(), rounded_bf16(dx_f32.to_vector<float>()));
+  EXPECT_EQ(bf16_bits(dx), rounded_bits(dx_f32));
 }
 
 const std::map<std::string, LayerFactory>& passing_layers() {
@@ -67,6 +77,7 @@ const std::map<std::string, LayerFactory>& passing_layers() {
       {"relu", [] { return std::make_unique<ReLU>(); }},
       {"leaky_relu", [] { return std::make_unique<LeakyReLU>(0.1); }},
       {"sigmoid", [] { return std::make_unique<Sigmoid>(); }},
+      {"scale", [] { return std::make_unique<Scale>(0.3); }},
       {"max_pool2d k2", [] { return std::make_unique<MaxPool2d>(2); }},
       {"max_pool2d k3 s2 p1 (overlapping windows)", [] { return std::make_unique<MaxPool2d>(3, 2, 1); }},
   };
@@ -81,14 +92,24 @@ TEST_P(Bf16LayersTest, APassingLayerComputesInF32AndRounds) {
   for (const auto& [name, make] : passing_layers()) expect_passed_as_f32_rounded(name, make, x, rng);
 }
 
+// Every bf16 value as an input, NaNs, infinities, zeros and subnormals among them (the
+// activations' kernels compute bf16 elements themselves: kernels/activation.h).
+TEST_P(Bf16LayersTest, EveryBf16ValueComputesAsInF32Rounded) {
+  auto rng = test::test_rng();
+  std::vector<bfloat16> every(65536);
+  for (uint32_t bits = 0; bits < 65536; ++bits) every[bits] = bfloat16::from_bits(uint16_t(bits));
+  const Tensor x = Tensor::from_vector(every, {1, 4, 128, 128}, GetParam());
+  for (const auto& [name, make] : passing_layers()) expect_passed_as_f32_rounded(name, make, x, rng);
+}
+
 INSTANTIATE_TEST_SUITE_P(Devices, Bf16LayersTest, testing::ValuesIn(test::all_devices()), test::device_name);
 
-// Tensors of many pieces (nn/layers/kept_activation.h's piece_elements; a pooling layer's hold
-// whole planes): the same bits as one f32 pass.
-TEST(Bf16Layers, PiecesGiveWhatOnePassGives) {
+// Large tensors (all threads on the cpu; a pooling layer's pieces, nn/layers/kept_activation.h's
+// piece_elements, hold whole planes): the same bits as one f32 pass.
+TEST(Bf16Layers, LargeTensorsGiveWhatOnePassGives) {
   auto rng = test::test_rng();
   const Tensor x = random_bf16({2, 128, 130, 128}, rng, Device::cpu());  // 4.26 Mi elements: 5 pieces
-  for (const char* name : {"relu", "sigmoid", "max_pool2d k3 s2 p1 (overlapping windows)"})
+  for (const char* name : {"relu", "sigmoid", "scale", "max_pool2d k3 s2 p1 (overlapping windows)"})
     expect_passed_as_f32_rounded(name, passing_layers().at(name), x, rng);
 }
 

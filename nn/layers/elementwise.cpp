@@ -17,16 +17,7 @@ Tensor ElementwiseLayer::forward(const std::vector<Tensor>& inputs, Mode mode) {
   check_input_count(*this, inputs.size(), 1);
   const Tensor x = inputs[0].contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (x.dtype() == DType::bf16) {  // a piece at a time in f32, rounded back (kept_activation.h)
-    const Tensor x_flat = x.view({x.numel()}), y_flat = y.view({y.numel()});
-    for_each_piece(piece_elements(x.device()), x.numel(), 1, [&](int64_t begin, int64_t end) {
-      const Tensor y_piece = Tensor::empty({end - begin}, DType::f32, x.device());
-      run_forward(widened(x_flat.slice(0, begin, end)), y_piece);
-      y_flat.slice(0, begin, end).copy_from(y_piece);
-    });
-  } else {
-    run_forward(x, y);
-  }
+  run_forward(x, y);  // a bf16 x too: the kernels compute each element in f32 and round it
   kept_ = mode == Mode::eval ? KeptActivation() : KeptActivation(keeps_ == Keeps::input ? x : y);
   return y;
 }
@@ -36,14 +27,15 @@ std::vector<Tensor> ElementwiseLayer::backward(const Tensor& grad_output, const 
   if (!need_input_grad.at(0)) return {Tensor()};
   const Tensor dy = grad_output.contiguous();
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+  if (dy.dtype() == DType::bf16) {  // passed in bf16: what was kept is the bf16 input or output
+    run_backward(kept_.stored(), dy, dx);
+    return {dx};
+  }
+  // An f32 gradient, and what was kept f32 too, or narrowed to bf16 (an f32 input at bf16
+  // precision: kept_activation.h), widened a piece at a time.
   const Tensor dy_flat = dy.view({dy.numel()}), dx_flat = dx.view({dx.numel()});
   kept_.for_each_piece([&](int64_t begin, int64_t end, const Tensor& kept) {
-    const Tensor dy_piece = dy_flat.slice(0, begin, end);
-    Tensor dx_piece = dx_flat.slice(0, begin, end);
-    if (dy.dtype() != DType::bf16) return run_backward(kept, dy_piece, dx_piece);
-    const Tensor dx_f32 = Tensor::empty({end - begin}, DType::f32, dy.device());
-    run_backward(kept, widened(dy_piece), dx_f32);
-    dx_piece.copy_from(dx_f32);
+    run_backward(kept, dy_flat.slice(0, begin, end), dx_flat.slice(0, begin, end));
   });
   return {dx};
 }

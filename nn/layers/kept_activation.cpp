@@ -24,6 +24,11 @@ Tensor KeptActivation::whole() const {
   return widened(kept_);
 }
 
+const Tensor& KeptActivation::stored() const {
+  I2V_CHECK(defined(), "KeptActivation: nothing was kept");
+  return kept_;
+}
+
 Tensor KeptActivation::samples(int64_t begin, int64_t end) const {
   I2V_CHECK(defined(), "KeptActivation: nothing was kept");
   return widened(kept_.slice(0, begin, end));

@@ -37,6 +37,9 @@ class KeptActivation {
   // The activation in the dtype backward passes compute in: the forward pass's, f32 where it is
   // kept as bf16 (its values rounded to bf16).
   Tensor whole() const;
+  // The tensor as it is kept: bf16 where it is kept so, else whole() itself. For kernels that
+  // read bf16 elements themselves (kernels/activation.h).
+  const Tensor& stored() const;
   // Its samples [begin, end) (along the first axis), as whole() has them.
   Tensor samples(int64_t begin, int64_t end) const;
   // Calls visit(begin, end, values) for consecutive ranges of the flattened activation, values
@@ -50,17 +53,18 @@ class KeptActivation {
   std::optional<TensorSignature> signature_;
 };
 
-// bf16 activations a piece at a time. Kernels compute in f32; a layer that passes bf16 tensors
-// through (Layer::Bf16::passed) widens a piece of its input, computes it in f32 and rounds the
-// piece of its output, so that no whole f32 copy of a large activation exists.
+// bf16 activations a piece at a time, where kernels read f32 only: Conv2d's (a piece of images
+// as large as its workspace budget, nn/layers/conv2d.h), and an elementwise backward pass whose
+// f32 gradient meets an activation kept as bf16 (KeptActivation::for_each_piece). Each piece is
+// widened, computed in f32 and its result rounded, so that no whole f32 copy of a large
+// activation exists. (The activations' and max pooling's kernels read and write bf16 themselves:
+// kernels/activation.h, kernels/pool.h.)
 // Elements in a piece on `device`: on a cpu 1 Mi (4 MiB of f32, mostly in cache between a
-// piece's passes; i2v-tag's relu1_1 and pool1 at 224×224 batch 8 took 21 + 18 ms so, 34 + 21 ms
-// in pieces of 4 Mi and 24 + 26 ms in pieces of 256 Ki, whose 5 planes of 224×224 leave one of
-// two threads idle part of the time); on a GPU 4 Mi (16 MiB: each of a piece's kernel launches
-// moves enough bytes to hide its cost).
+// piece's passes); on a GPU 4 Mi (16 MiB: each of a piece's kernel launches moves enough bytes
+// to hide its cost).
 int64_t piece_elements(Device device);
 // Calls visit(begin, end) for consecutive ranges covering [0, units), units of `unit_size`
-// elements (1, a pooling layer's planes, a convolution's images), each range as many units as
+// elements (1, or a convolution's images), each range as many units as
 // `piece` elements hold (piece_elements(device), or a convolution's own), and at least one.
 void for_each_piece(int64_t piece, int64_t units, int64_t unit_size,
                     const std::function<void(int64_t begin, int64_t end)>& visit);

@@ -1,12 +1,9 @@
 #include "nn/layers/pool2d.h"
 
-#include <functional>
-
 #include <fmt/format.h>
 
 #include "base/error.h"
 #include "nn/layers/checks.h"
-#include "nn/layers/kept_activation.h"
 
 namespace i2v {
 
@@ -57,22 +54,6 @@ std::string pool2d_options_str(const Pool2dOptions& o) {
 
 namespace {
 
-// For a bf16 pooling: calls visit(begin, end, piece) for pieces of whole planes [begin, end) of
-// `g` (nn/layers/kept_activation.h), `piece` the geometry of those planes alone.
-void for_each_plane_piece(Device device, const Pool2dGeometry& g,
-                          const std::function<void(int64_t begin, int64_t end, const Pool2dGeometry& piece)>& visit) {
-  for_each_piece(piece_elements(device), g.planes, g.in_h * g.in_w, [&](int64_t begin, int64_t end) {
-    Pool2dGeometry piece = g;
-    piece.planes = end - begin;
-    visit(begin, end, piece);
-  });
-}
-
-// Planes [begin, end) of t, an input, output or argmax of the pooling `g`: [end - begin, plane size].
-Tensor planes(const Tensor& t, const Pool2dGeometry& g, int64_t begin, int64_t end) {
-  return t.view({g.planes, t.numel() / g.planes}).slice(0, begin, end);
-}
-
 // The kernels' view of an argmax tensor, u8 or i32.
 PoolArgmax argmax_pointers(const Tensor& argmax) {
   PoolArgmax pointers;
@@ -88,18 +69,9 @@ PoolArgmax argmax_pointers(const Tensor& argmax) {
 Tensor MaxPoolRoute::forward(const Tensor& x, const Pool2dGeometry& g, const Shape& out_shape, Mode mode) {
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   Tensor argmax = Tensor::empty(out_shape, PoolArgmax::fits_bytes(g) ? DType::u8 : DType::i32, x.device());
-  if (x.dtype() == DType::bf16) {  // planes a piece at a time in f32, rounded back (exactly: a max)
-    for_each_plane_piece(x.device(), g, [&](int64_t begin, int64_t end, const Pool2dGeometry& piece) {
-      const Tensor x_piece = widened(planes(x, g, begin, end));
-      const Tensor y_piece = Tensor::empty({piece.planes, g.out_h * g.out_w}, DType::f32, x.device());
-      I2V_DISPATCH(x.device(), max_pool2d_forward, x_piece.data<float>(), piece, y_piece.data<float>(),
-                   argmax_pointers(planes(argmax, g, begin, end)));
-      planes(y, g, begin, end).copy_from(y_piece);
-    });
-  } else {
-    I2V_DISPATCH_FLOATING(x.device(), x.dtype(), max_pool2d_forward, x.data<scalar_t>(), g, y.data<scalar_t>(),
-                          argmax_pointers(argmax));
-  }
+  // A bf16 x too (kernels/pool.h: compared in f32, the maximum stored as it is).
+  I2V_DISPATCH_FLOATING_OR_BF16(x.device(), x.dtype(), max_pool2d_forward, x.data<scalar_t>(), g, y.data<scalar_t>(),
+                                argmax_pointers(argmax));
   clear();
   if (mode == Mode::train) {
     geometry_ = g;
@@ -116,18 +88,9 @@ std::vector<Tensor> MaxPoolRoute::backward(const Layer& layer, const Tensor& gra
   const Tensor dy = grad_output.contiguous();
   const Pool2dGeometry& g = geometry_;
   Tensor dx = Tensor::empty({dy.size(0), dy.size(1), g.in_h, g.in_w}, dy.dtype(), dy.device());
-  if (dy.dtype() == DType::bf16) {  // in f32 a piece at a time, each input's sum rounded once
-    for_each_plane_piece(dy.device(), g, [&](int64_t begin, int64_t end, const Pool2dGeometry& piece) {
-      const Tensor dy_piece = widened(planes(dy, g, begin, end));
-      const Tensor dx_piece = Tensor::empty({piece.planes, g.in_h * g.in_w}, DType::f32, dy.device());
-      I2V_DISPATCH(dy.device(), max_pool2d_backward, dy_piece.data<float>(),
-                   argmax_pointers(planes(argmax_, g, begin, end)), piece, dx_piece.data<float>());
-      planes(dx, g, begin, end).copy_from(dx_piece);
-    });
-  } else {
-    I2V_DISPATCH_FLOATING(dy.device(), dy.dtype(), max_pool2d_backward, dy.data<scalar_t>(), argmax_pointers(argmax_),
-                          g, dx.data<scalar_t>());
-  }
+  // A bf16 dy too (kernels/pool.h: each input's gradients summed in f32, rounded once).
+  I2V_DISPATCH_FLOATING_OR_BF16(dy.device(), dy.dtype(), max_pool2d_backward, dy.data<scalar_t>(),
+                                argmax_pointers(argmax_), g, dx.data<scalar_t>());
   return {dx};
 }
 

@@ -5,13 +5,13 @@
 namespace i2v {
 
 void ReLU::run_forward(const Tensor& x, const Tensor& y) const {
-  I2V_DISPATCH_FLOATING(x.device(), x.dtype(), relu_forward, x.data<scalar_t>(), y.data<scalar_t>(), x.numel());
+  I2V_DISPATCH_FLOATING_OR_BF16(x.device(), x.dtype(), relu_forward, x.data<scalar_t>(), y.data<scalar_t>(), x.numel());
 }
 
-// relu_grad(y, dy) = relu_grad(x, dy): y > 0 where x > 0, y = 0 elsewhere.
+// The gradient from y equals the one from x: y > 0 where x > 0, y = 0 elsewhere.
 void ReLU::run_backward(const Tensor& y, const Tensor& dy, const Tensor& dx) const {
-  I2V_DISPATCH_FLOATING(dy.device(), dy.dtype(), relu_backward, y.data<scalar_t>(), dy.data<scalar_t>(),
-                        dx.data<scalar_t>(), dy.numel());
+  I2V_DISPATCH_FLOATING_OR_BF16(dy.device(), dy.dtype(), relu_backward, y.data<scalar_t>(), dy.data<scalar_t>(),
+                                dx.data<scalar_t>(), dy.numel());
 }
 
 }  // namespace i2v

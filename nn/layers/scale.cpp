@@ -2,27 +2,21 @@
 
 #include <fmt/format.h>
 
-#include "kernels/axpy.h"
+#include "kernels/activation.h"
 
 namespace i2v {
 
-namespace {
-
-// out = factor · in, as axpy into zeros (kernels/axpy.h).
-void scaled_copy(const Tensor& in, double factor, const Tensor& out) {
-  Tensor(out).fill_(0.0);
-  I2V_DISPATCH_FLOATING(in.device(), in.dtype(), axpy, in.numel(), scalar_t(factor), in.data<scalar_t>(),
-                        out.data<scalar_t>());
-}
-
-}  // namespace
-
 std::string Scale::describe() const { return fmt::format("scale {:g}", factor_); }
 
-void Scale::run_forward(const Tensor& x, const Tensor& y) const { scaled_copy(x, factor_, y); }
+void Scale::run_forward(const Tensor& x, const Tensor& y) const {
+  I2V_DISPATCH_FLOATING_OR_BF16(x.device(), x.dtype(), scale_elements, x.data<scalar_t>(), y.data<scalar_t>(),
+                                x.numel(), compute_t<scalar_t>(factor_));
+}
 
+// d(factor · x) = factor · dy.
 void Scale::run_backward(const Tensor& /*y*/, const Tensor& dy, const Tensor& dx) const {
-  scaled_copy(dy, factor_, dx);
+  I2V_DISPATCH_FLOATING_OR_BF16(dy.device(), dy.dtype(), scale_elements, dy.data<scalar_t>(), dx.data<scalar_t>(),
+                                dy.numel(), compute_t<scalar_t>(factor_));
 }
 
 }  // namespace i2v
