@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -76,12 +78,53 @@ class TrainKillTest : public test::TempDirectoryTest {
     return pid;
   }
 
-  // Waits for `pid`; its exit status, or 128 + the signal that ended it.
+  // A status from waitpid as a shell reports it: the exit status, or 128 + the signal.
+  static int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+  // Waits for `pid`; its exit code.
   static int wait_for(pid_t pid) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_code(status);
+  }
+
+  // Polls every millisecond until `happened()` or until the process `pid` ends (its exit code
+  // then in `*code`); true when it happened with the process still running.
+  static bool watch(pid_t pid, const std::function<bool()>& happened, int* code) {
+    const Clock::time_point give_up = Clock::now() + std::chrono::minutes(2);
+    while (Clock::now() < give_up) {
+      if (happened()) return true;
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        *code = exit_code(status);
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ADD_FAILURE() << "waited two minutes for a moment to kill the run at";
+    return true;
+  }
+
+  // The names in `run`/checkpoints: finished checkpoints, and the temporaries of writes under way.
+  struct Checkpoints {
+    std::set<std::string> finished, temporaries;
+  };
+  Checkpoints checkpoints(const std::string& run) const {
+    Checkpoints names;
+    std::error_code error;  // the folder may not exist yet, and a name may go while it is listed
+    for (const fs::directory_entry& entry : fs::directory_iterator(path(run + "/checkpoints"), error)) {
+      const std::string name = entry.path().filename().string();
+      (name.find(".tmp.") != std::string::npos ? names.temporaries : names.finished).insert(name);
+    }
+    return names;
+  }
+
+  // How many of `now` are not in `before`.
+  static size_t new_names(const std::set<std::string>& now, const std::set<std::string>& before) {
+    size_t count = 0;
+    for (const std::string& name : now) count += before.count(name) == 0;
+    return count;
   }
 
   // Runs to the end; returns the seconds it took.
@@ -130,28 +173,49 @@ TEST_F(TrainKillTest, KilledAt20RandomMomentsAndResumedEndsWithTheSameBits) {
   const double training = std::max(whole - startup, 0.1);
   std::printf("uninterrupted run %.2f s, of which ~%.2f s starting\n", whole, startup);
 
-  // Each kill comes after a random delay: from half the startup (killed while it reads the
-  // data, writes config.json or resumes) to a 30th of the training past it, so that 20 kills
-  // take about a third of the run and the rest of it is left for the last, unkilled resume.
+  // Three kinds of moment, in turn, each at a random time:
+  //  - starting: after a delay of up to the startup (reading the data, writing config.json,
+  //    loading the checkpoint it resumes from);
+  //  - writing: as soon as the resumed run's 1st, 2nd or 3rd checkpoint write is seen under way;
+  //  - stepping: up to one step's time after its 1st, 2nd or 3rd checkpoint is finished.
+  // The last two follow what the run has done, not the clock: on a loaded machine (CI runs the
+  // tests two at a time, under ASan too) a resumed run may start far slower than the timed runs.
+  const double step_time = training / (kEpochs * 6);
   Rng rng(test::run_seed());
   int kills = 0, finished_early = 0, interrupted_writes = 0;
   for (int attempt = 0; attempt < 20; ++attempt) {
-    const double delay = rng.uniform(0.5 * startup, startup + training / 30);
+    const Checkpoints before = checkpoints("killed");
     const pid_t pid = start("killed", /*resume=*/true);
-    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
-    ::kill(pid, SIGKILL);
-    const int status = wait_for(pid);
-    if (status == 128 + SIGKILL) {
+    const size_t nth = 1 + rng.below(3);
+    int code = 0;
+    bool running = true;
+    if (attempt % 3 == 0) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(rng.uniform(0, startup)));
+    } else if (attempt % 3 == 1) {
+      std::set<std::string> writes_seen;
+      running = watch(pid, [&] {
+        for (const std::string& name : checkpoints("killed").temporaries) writes_seen.insert(name);
+        return new_names(writes_seen, before.temporaries) >= nth;
+      }, &code);
+    } else {
+      running = watch(pid, [&] { return new_names(checkpoints("killed").finished, before.finished) >= nth; }, &code);
+      if (running) std::this_thread::sleep_for(std::chrono::duration<double>(rng.uniform(0, step_time)));
+    }
+    if (running) {
+      ::kill(pid, SIGKILL);
+      code = wait_for(pid);
+    }
+    if (code == 128 + SIGKILL) {
       ++kills;
     } else {
-      EXPECT_EQ(status, 0) << read_file(path("killed.log"));
+      EXPECT_EQ(code, 0) << read_file(path("killed.log"));
       ++finished_early;
     }
     interrupted_writes += check_nothing_half_written("killed") > 0;
   }
   std::printf("%d kills (%d of them during a write), %d runs finished before their kill\n", kills,
               interrupted_writes, finished_early);
-  EXPECT_GE(kills, 18) << "the kills came too late: the run finished first";
+  EXPECT_EQ(kills, 20) << "a run finished before its kill";
   EXPECT_GE(interrupted_writes, 1) << "no kill came during a write";
   run_to_end("killed", /*resume=*/true);
   EXPECT_EQ(check_nothing_half_written("killed"), 0);
