@@ -3,12 +3,14 @@
 // loaders — how a stage of each operand is gathered — and an epilogue — where C goes:
 //
 //   conv_forward_tc_128x128x32         A = weight [out][rows] (a matrix), B = im2col(images)
-//                                      gathered per element; C → y in NCHW, + bias.
+//                                      gathered per element; C → y in NCHW, + bias, stored as
+//                                      f32 or rounded once to bf16.
 //   conv_weight_grad_tc_128x128x32     A = dy as [out][count · P], B = im2col(images)ᵀ gathered
 //                                      per element; C → grad_weight (+=), or a split's partial
 //                                      sums, which add_splits adds in order.
 //   the input gradient                 flip_kernel writes weightᵀ with the kernel flipped, then
-//                                      the forward kernel runs on dy (stride 1).
+//                                      the forward kernel runs on dy (stride 1), its output
+//                                      f32 or bf16 as the forward's.
 //
 // The gathers: a loader thread owns one column of the stage (an output pixel p for the forward,
 // a pixel p of the reduction for the weight gradient) and walks the stage's rows with additions
@@ -168,10 +170,11 @@ struct NchwColumn {
   }
 };
 
-template <Precision P>
+// y as Out: float, or bfloat16 (the f32 value, bias added, rounded once).
+template <Precision P, typename Out>
 __global__ void __launch_bounds__(tc::kThreads)
     conv_forward_tc_128x128x32(MatrixLoader<KLayout::inner> weight, Im2colLoader images, const float* bias,
-                                 int64_t out_channels, float* y) {
+                                 int64_t out_channels, Out* y) {
   const int64_t row0 = int64_t(blockIdx.y) * tc::kTile, col0 = int64_t(blockIdx.x) * tc::kTile;
   tc::Accumulators acc;
   tc::block_tile_mma<P>(weight, images, row0, col0, 0, images.g.col_rows(), int(threadIdx.x), acc);
@@ -180,7 +183,7 @@ __global__ void __launch_bounds__(tc::kThreads)
   tc::for_each_accumulator(acc, int(threadIdx.x), [&](int r, int c, float value) {
     const int64_t o = row0 + r, column = col0 + c;
     if (o >= out_channels || column >= images.columns) return;
-    y[nchw.offset_of(column) + o * pixels] = bias ? value + bias[o] : value;
+    y[nchw.offset_of(column) + o * pixels] = Out(bias ? value + bias[o] : value);
   });
 }
 
@@ -251,10 +254,9 @@ dim3 tile_grid(int64_t rows, int64_t columns, int64_t splits) {
   return dim3(unsigned((columns + tc::kTile - 1) / tc::kTile), unsigned(row_tiles), unsigned(splits));
 }
 
-}  // namespace
-
-void conv_forward_tensor_core(Precision precision, const float* weight, const float* bias, int64_t out_channels,
-                              const float* images, int64_t count, const ConvGeometry& g, float* y) {
+template <typename Out>
+void conv_forward(Precision precision, const float* weight, const float* bias, int64_t out_channels,
+                  const float* images, int64_t count, const ConvGeometry& g, Out* y) {
   const int64_t columns = count * g.out_pixels(), rows = g.col_rows();
   if (columns == 0 || out_channels == 0) return;
   const MatrixLoader<KLayout::inner> a{weight, rows, out_channels, rows, tc::vector_copies(weight, rows)};
@@ -262,12 +264,46 @@ void conv_forward_tensor_core(Precision precision, const float* weight, const fl
   constexpr size_t shared = tc::shared_bytes<MatrixLoader<KLayout::inner>, Im2colLoader>();
   tc::with_tensor_core_precision(precision, "conv_forward_tensor_core", [&](auto p) {
     constexpr Precision P = decltype(p)::value;
-    static const bool allowed = (tc::allow_shared_bytes(conv_forward_tc_128x128x32<P>, shared), true);
+    static const bool allowed = (tc::allow_shared_bytes(conv_forward_tc_128x128x32<P, Out>, shared), true);
     (void)allowed;
-    I2V_LAUNCH(conv_forward_tc_128x128x32<P>, tile_grid(out_channels, columns, 1), tc::kThreads, shared, 0, a, b,
-               bias, out_channels, y);
+    I2V_LAUNCH(conv_forward_tc_128x128x32<P, Out>, tile_grid(out_channels, columns, 1), tc::kThreads, shared, 0, a,
+               b, bias, out_channels, y);
   });
 }
+
+template <typename Out>
+void conv_input_grad(Precision precision, const float* weight, int64_t out_channels, const float* dy, int64_t count,
+                     const ConvGeometry& g, Out* grad_images) {
+  I2V_CHECK(conv_input_grad_tensor_core_applies(g), "conv_input_grad_tensor_core: stride {}x{}, padding {}x{}, kernel {}x{}",
+            g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.kernel_h, g.kernel_w);
+  const int64_t weights = out_channels * g.col_rows();
+  if (count == 0 || weights == 0) return;
+  const Scratch flipped(weights);
+  I2V_LAUNCH(flip_kernel, elementwise_blocks(weights), kElementwiseThreads, 0, 0, weight, out_channels, g.channels,
+             g.kernel_h, g.kernel_w, flipped.data());
+  // dy is the input of a stride-1 convolution with out_channels channels whose output has the
+  // images' size: (out + 2 · (kernel − 1 − pad) − kernel) + 1 = height.
+  ConvGeometry flipped_geometry = g;
+  flipped_geometry.channels = out_channels;
+  flipped_geometry.height = g.out_height(), flipped_geometry.width = g.out_width();
+  flipped_geometry.pad_h = g.kernel_h - 1 - g.pad_h, flipped_geometry.pad_w = g.kernel_w - 1 - g.pad_w;
+  conv_forward(precision, flipped.data(), nullptr, g.channels, dy, count, flipped_geometry, grad_images);
+}
+
+}  // namespace
+
+#define I2V_CONV_TENSOR_CORE_OUTPUTS(out_t)                                                                       \
+  void conv_forward_tensor_core(Precision precision, const float* weight, const float* bias, int64_t out_channels, \
+                                const float* images, int64_t count, const ConvGeometry& g, out_t* y) {            \
+    conv_forward(precision, weight, bias, out_channels, images, count, g, y);                                     \
+  }                                                                                                                \
+  void conv_input_grad_tensor_core(Precision precision, const float* weight, int64_t out_channels, const float* dy, \
+                                   int64_t count, const ConvGeometry& g, out_t* grad_images) {                    \
+    conv_input_grad(precision, weight, out_channels, dy, count, g, grad_images);                                  \
+  }
+I2V_CONV_TENSOR_CORE_OUTPUTS(float)
+I2V_CONV_TENSOR_CORE_OUTPUTS(bfloat16)
+#undef I2V_CONV_TENSOR_CORE_OUTPUTS
 
 void conv_weight_grad_tensor_core(Precision precision, const float* dy, int64_t out_channels, const float* images,
                                   int64_t count, const ConvGeometry& g, float* grad_weight) {
@@ -300,24 +336,6 @@ void conv_weight_grad_tensor_core(Precision precision, const float* dy, int64_t 
     I2V_LAUNCH(add_splits, elementwise_blocks(out_channels * rows), kElementwiseThreads, 0, 0, partial.data(),
                splits, out_channels * rows, grad_weight);
   });
-}
-
-void conv_input_grad_tensor_core(Precision precision, const float* weight, int64_t out_channels, const float* dy,
-                                 int64_t count, const ConvGeometry& g, float* grad_images) {
-  I2V_CHECK(conv_input_grad_tensor_core_applies(g), "conv_input_grad_tensor_core: stride {}x{}, padding {}x{}, kernel {}x{}",
-            g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.kernel_h, g.kernel_w);
-  const int64_t weights = out_channels * g.col_rows();
-  if (count == 0 || weights == 0) return;
-  const Scratch flipped(weights);
-  I2V_LAUNCH(flip_kernel, elementwise_blocks(weights), kElementwiseThreads, 0, 0, weight, out_channels, g.channels,
-             g.kernel_h, g.kernel_w, flipped.data());
-  // dy is the input of a stride-1 convolution with out_channels channels whose output has the
-  // images' size: (out + 2 · (kernel − 1 − pad) − kernel) + 1 = height.
-  ConvGeometry flipped_geometry = g;
-  flipped_geometry.channels = out_channels;
-  flipped_geometry.height = g.out_height(), flipped_geometry.width = g.out_width();
-  flipped_geometry.pad_h = g.kernel_h - 1 - g.pad_h, flipped_geometry.pad_w = g.kernel_w - 1 - g.pad_w;
-  conv_forward_tensor_core(precision, flipped.data(), nullptr, g.channels, dy, count, flipped_geometry, grad_images);
 }
 
 }  // namespace i2v::I2V_GPU_NS

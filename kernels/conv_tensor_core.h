@@ -17,6 +17,7 @@
 
 #include <cstdint>
 
+#include "kernels/bfloat16.h"
 #include "kernels/dispatch.h"
 #include "kernels/im2col.h"
 #include "kernels/precision.h"
@@ -31,13 +32,20 @@ inline bool conv_input_grad_tensor_core_applies(const ConvGeometry& g) {
 
 }  // namespace i2v
 
+// The forward and the input gradient write y and grad_images as f32, or as bf16 (the f32 result
+// rounded once as it is stored: a layer passing bf16, nn/layer.h, gets the f32 kernel's output
+// rounded without an f32 copy of it).
+#define I2V_CONV_TENSOR_CORE_OUTPUTS(out_t)                                                                      \
+  /* bias: [out_channels], or nullptr for none. */                                                              \
+  void conv_forward_tensor_core(Precision precision, const float* weight, const float* bias, int64_t out_channels, \
+                                const float* images, int64_t count, const ConvGeometry& geometry, out_t* y);      \
+  /* Requires conv_input_grad_tensor_core_applies(geometry). */                                                 \
+  void conv_input_grad_tensor_core(Precision precision, const float* weight, int64_t out_channels, const float* dy, \
+                                   int64_t count, const ConvGeometry& geometry, out_t* grad_images);
+
 I2V_DECLARE_GPU(
-    // bias: [out_channels], or nullptr for none.
-    void conv_forward_tensor_core(Precision precision, const float* weight, const float* bias, int64_t out_channels,
-                                  const float* images, int64_t count, const ConvGeometry& geometry, float* y);
+    I2V_CONV_TENSOR_CORE_OUTPUTS(float) I2V_CONV_TENSOR_CORE_OUTPUTS(bfloat16)
     void conv_weight_grad_tensor_core(Precision precision, const float* dy, int64_t out_channels,
                                       const float* images, int64_t count, const ConvGeometry& geometry,
-                                      float* grad_weight);
-    // Requires conv_input_grad_tensor_core_applies(geometry).
-    void conv_input_grad_tensor_core(Precision precision, const float* weight, int64_t out_channels, const float* dy,
-                                     int64_t count, const ConvGeometry& geometry, float* grad_images);)
+                                      float* grad_weight);)
+#undef I2V_CONV_TENSOR_CORE_OUTPUTS

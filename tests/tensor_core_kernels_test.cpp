@@ -229,6 +229,11 @@ TEST_P(TensorCoreConv, ProductsMatchTheConvolutionOfRoundedOperands) {
     I2V_DISPATCH_GPU(device, conv_forward_tensor_core, precision, w_dev.data<float>(), bias_dev.data<float>(), c.out,
                      x_dev.data<float>(), c.batch, g, y.data<float>());
     expect_near_all("y", y.to_vector<float>(), expected.y, magnitude.y, g.col_rows());
+    // Stored as bf16 (for a layer passing bf16): the same sums, rounded once, bit for bit.
+    Tensor y_bf16 = Tensor::empty(y.shape(), DType::bf16, device);
+    I2V_DISPATCH_GPU(device, conv_forward_tensor_core, precision, w_dev.data<float>(), bias_dev.data<float>(), c.out,
+                     x_dev.data<float>(), c.batch, g, y_bf16.data<bfloat16>());
+    EXPECT_EQ(y_bf16.cast(DType::f32).to_vector<float>(), test::rounded_bf16(y.to_vector<float>()));
 
     // The weight gradient accumulates; twice from the same start gives the same bits.
     std::vector<float> grad_expected = expected.grad_weight, grad_magnitude = magnitude.grad_weight;
@@ -252,6 +257,11 @@ TEST_P(TensorCoreConv, ProductsMatchTheConvolutionOfRoundedOperands) {
                        dy_dev.data<float>(), c.batch, g, grad_images.data<float>());
       expect_near_all("grad_images", grad_images.to_vector<float>(), expected.grad_images, magnitude.grad_images,
                       c.out * g.kernel_h * g.kernel_w);
+      Tensor grad_images_bf16 = Tensor::empty(grad_images.shape(), DType::bf16, device);
+      I2V_DISPATCH_GPU(device, conv_input_grad_tensor_core, precision, w_dev.data<float>(), c.out,
+                       dy_dev.data<float>(), c.batch, g, grad_images_bf16.data<bfloat16>());
+      EXPECT_EQ(grad_images_bf16.cast(DType::f32).to_vector<float>(),
+                test::rounded_bf16(grad_images.to_vector<float>()));
     }
   }
 }

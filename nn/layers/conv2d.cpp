@@ -179,33 +179,40 @@ Tensor Conv2d::forward(const std::vector<Tensor>& inputs, Mode mode) {
   const Tensor x = inputs[0].contiguous();
   geometry(x.shape());
   input_ = mode == Mode::train ? KeptActivation(x) : KeptActivation();
-  if (x.dtype() != DType::bf16) return forward_images(x);
+  const Tensor y = Tensor::empty(output_shape({x.shape()}), x.dtype(), x.device());
+  if (x.dtype() != DType::bf16) {
+    forward_images(x, y);
+    return y;
+  }
   // Passed in bf16 (nn/layer.h): a piece of images at a time widened, convolved in f32 and its
-  // output rounded, so that neither the input nor the output exists whole in f32.
-  const Tensor y = Tensor::empty(output_shape({x.shape()}), DType::bf16, x.device());
+  // output rounded (by the tensor-core kernel as it stores it), so that neither the input nor the
+  // output exists whole in f32.
   for_each_image_piece(x.shape(), [&](int64_t begin, int64_t end) {
-    y.slice(0, begin, end).copy_from(forward_images(widened(x.slice(0, begin, end))));
+    forward_images(widened(x.slice(0, begin, end)), y.slice(0, begin, end));
   });
   return y;
 }
 
-Tensor Conv2d::forward_images(const Tensor& x) const {
-  const Shape out_shape = output_shape({x.shape()});
+void Conv2d::forward_images(const Tensor& x, Tensor y) const {
   params_.check_matches(*this, x);
   const Tensor& w = params_.weight.value;
   const Device device = x.device();
   const DType dtype = x.dtype();
   const Plan p = plan(x.shape(), device, dtype, false);
-  Tensor y = Tensor::empty(out_shape, dtype, device);
-  if (p.path == Plan::Path::implicit_tensor_core) {
+  if (p.path == Plan::Path::implicit_tensor_core) {  // writes f32 or bf16 itself
     const float* bias = params_.has_bias() ? params_.bias.value.data<float>() : nullptr;
-    I2V_DISPATCH_GPU(device, conv_forward_tensor_core, matmul_precision(), w.data<float>(), bias, out_channels_,
-                     x.data<float>(), p.batch, p.geometry, y.data<float>());
-    return y;
+    const auto run = [&](auto* out) {
+      I2V_DISPATCH_GPU(device, conv_forward_tensor_core, matmul_precision(), w.data<float>(), bias, out_channels_,
+                       x.data<float>(), p.batch, p.geometry, out);
+    };
+    y.dtype() == DType::bf16 ? run(y.data<bfloat16>()) : run(y.data<float>());
+    return;
   }
+  // The other paths write x's dtype: a bf16 y is rounded from their output.
+  const Tensor out = y.dtype() == dtype ? y : Tensor::empty(y.shape(), dtype, device);
   if (p.winograd) {
     I2V_CALL_CPU(conv_forward_winograd, w.data<float>(), out_channels_, x.data<float>(), p.batch, p.geometry,
-                 y.data<float>());
+                 out.data<float>());
   } else {
     const Tensor col = p.col_workspace ? p.workspace(dtype, device) : Tensor();
     Tensor y_group;  // a group's output is [out][images · pixels]; one image's is already y's layout
@@ -213,28 +220,28 @@ Tensor Conv2d::forward_images(const Tensor& x) const {
 
     for (int64_t first = 0; first < p.batch; first += p.group) {
       const int64_t count = p.count(first), columns = count * p.pixels;
-      const Tensor images = x.select(0, first), out = count == 1 ? y.select(0, first) : y_group;
+      const Tensor images = x.select(0, first), group_out = count == 1 ? out.select(0, first) : y_group;
       switch (p.path) {
         case Plan::Path::fused_avx512:
           I2V_CALL_CPU(conv_forward_avx512, w.data<float>(), out_channels_, images.data<float>(), count, p.geometry,
-                       out.data<float>());
+                       group_out.data<float>());
           break;
         case Plan::Path::im2col_gemm:
           gemm(false, false, out_channels_, columns, p.rows, w, p.rows,
-               col_matrix(images, count, p.geometry, p.col_workspace, col), columns, 0.0, out, columns);
+               col_matrix(images, count, p.geometry, p.col_workspace, col), columns, 0.0, group_out, columns);
           break;
         case Plan::Path::implicit_tensor_core:
           I2V_THROW("{}: the tensor-core forward runs on the whole batch", describe());
       }
       if (count > 1)
         I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, y_group.data<scalar_t>(), out_channels_, count, p.pixels,
-                              y.select(0, first).data<scalar_t>());
+                              out.select(0, first).data<scalar_t>());
     }
   }
   if (params_.has_bias())
-    I2V_DISPATCH_FLOATING(device, dtype, add_channel_bias, y.data<scalar_t>(), params_.bias.value.data<scalar_t>(),
+    I2V_DISPATCH_FLOATING(device, dtype, add_channel_bias, out.data<scalar_t>(), params_.bias.value.data<scalar_t>(),
                           p.batch, out_channels_, p.pixels);
-  return y;
+  if (y.dtype() != dtype) y.copy_from(out);
 }
 
 std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vector<bool>& need_input_grad) {
@@ -242,84 +249,92 @@ std::vector<Tensor> Conv2d::backward(const Tensor& grad_output, const std::vecto
                        input_.defined() ? output_shape({input_.shape()}) : Shape{});
   const bool need_dx = need_input_grad.at(0), need_dw = params_.weight.requires_grad;
   const Tensor dy = grad_output.contiguous();
-  if (dy.dtype() != DType::bf16)
-    return {backward_images(dy, input_.shape(), need_dw ? input_.whole() : Tensor(), need_dx)};
+  const Tensor dx = need_dx ? Tensor::empty(input_.shape(), dy.dtype(), dy.device()) : Tensor();
+  if (dy.dtype() != DType::bf16) {
+    backward_images(dy, input_.shape(), need_dw ? input_.whole() : Tensor(), dx);
+    return {dx};
+  }
   // Passed in bf16, as the forward: a piece of images at a time, the weight gradient summed over
   // the pieces in f32 and each input gradient rounded once.
-  const Tensor dx = need_dx ? Tensor::empty(input_.shape(), DType::bf16, dy.device()) : Tensor();
   for_each_image_piece(input_.shape(), [&](int64_t begin, int64_t end) {
     Shape images = input_.shape();
     images[0] = end - begin;
-    const Tensor dx_piece = backward_images(widened(dy.slice(0, begin, end)), images,
-                                            need_dw ? input_.samples(begin, end) : Tensor(), need_dx);
-    if (need_dx) dx.slice(0, begin, end).copy_from(dx_piece);
+    backward_images(widened(dy.slice(0, begin, end)), images, need_dw ? input_.samples(begin, end) : Tensor(),
+                    need_dx ? dx.slice(0, begin, end) : Tensor());
   });
   return {dx};
 }
 
-Tensor Conv2d::backward_images(const Tensor& dy, const Shape& images, const Tensor& input, bool need_dx) {
+void Conv2d::backward_images(const Tensor& dy, const Shape& images, const Tensor& input, Tensor dx) {
   const Device device = dy.device();
   const DType dtype = dy.dtype();
-  const bool need_dw = input.defined();
+  const bool need_dw = input.defined(), need_dx = dx.defined();
   const Plan p = plan(images, device, dtype, need_dx);
   const Tensor& w = params_.weight.value;
+  // The tensor-core input gradient writes f32 or bf16 itself; the other paths write dy's dtype,
+  // into a temporary that a bf16 dx is rounded from.
+  const bool rounded_dx = need_dx && !p.implicit_input_grad && dx.dtype() != dtype;
+  const Tensor dx_out = rounded_dx ? Tensor::empty(images, dtype, device) : dx;
 
   if (params_.has_bias() && params_.bias.requires_grad)
     I2V_DISPATCH_FLOATING(device, dtype, channel_bias_grad, dy.data<scalar_t>(), p.batch, out_channels_, p.pixels,
                           params_.bias.grad.data<scalar_t>());
-  Tensor dx = need_dx ? Tensor::empty(images, dtype, device) : Tensor();
   if (p.path == Plan::Path::implicit_tensor_core) {  // the whole batch at once; what is left runs below
     if (need_dw)
       I2V_DISPATCH_GPU(device, conv_weight_grad_tensor_core, matmul_precision(), dy.data<float>(), out_channels_,
                        input.data<float>(), p.batch, p.geometry, params_.weight.grad.data<float>());
-    if (need_dx && p.implicit_input_grad)
+    const auto input_grad = [&](auto* out) {
       I2V_DISPATCH_GPU(device, conv_input_grad_tensor_core, matmul_precision(), w.data<float>(), out_channels_,
-                       dy.data<float>(), p.batch, p.geometry, dx.data<float>());
+                       dy.data<float>(), p.batch, p.geometry, out);
+    };
+    if (need_dx && p.implicit_input_grad)
+      dx.dtype() == DType::bf16 ? input_grad(dx.data<bfloat16>()) : input_grad(dx.data<float>());
   }
   if (need_dx && p.winograd)
     I2V_CALL_CPU(conv_input_grad_winograd, w.data<float>(), out_channels_, dy.data<float>(), p.batch, p.geometry,
-                 dx.data<float>());
+                 dx_out.data<float>());
   if (need_dw && p.winograd)
     I2V_CALL_CPU(conv_weight_grad_winograd, dy.data<float>(), out_channels_, input.data<float>(), p.batch,
                  p.geometry, params_.weight.grad.data<float>());
   const bool group_dw = need_dw && p.path != Plan::Path::implicit_tensor_core && !p.winograd;
   const bool group_dx = need_dx && !p.implicit_input_grad && !p.winograd;
-  if (!group_dw && !group_dx) return dx;
-
-  const Tensor col = p.col_workspace ? p.workspace(dtype, device) : Tensor();
-  Tensor dy_group;  // dy of a group as one [out][images · pixels] matrix
-  if (p.group > 1) dy_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
-  for (int64_t first = 0; first < p.batch; first += p.group) {
-    const int64_t count = p.count(first), columns = count * p.pixels;
-    if (count > 1)
-      I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, dy.select(0, first).data<scalar_t>(), count,
-                            out_channels_, p.pixels, dy_group.data<scalar_t>());
-    const Tensor dy_matrix = count == 1 ? dy.select(0, first) : dy_group;
-    if (group_dw) {
-      const Tensor images = input.select(0, first);
-      switch (p.path) {
-        case Plan::Path::fused_avx512:
-          I2V_CALL_CPU(conv_weight_grad_avx512, dy_matrix.data<float>(), out_channels_, images.data<float>(), count,
-                       p.geometry, params_.weight.grad.data<float>());
-          break;
-        case Plan::Path::im2col_gemm:
-          gemm(false, true, out_channels_, p.rows, columns, dy_matrix, columns,
-               col_matrix(images, count, p.geometry, p.col_workspace, col), columns, 1.0, params_.weight.grad, p.rows);
-          break;
-        case Plan::Path::implicit_tensor_core:
-          I2V_THROW("{}: the tensor-core weight gradient runs on the whole batch", describe());
+  if (group_dw || group_dx) {
+    const Tensor col = p.col_workspace ? p.workspace(dtype, device) : Tensor();
+    Tensor dy_group;  // dy of a group as one [out][images · pixels] matrix
+    if (p.group > 1) dy_group = Tensor::empty({out_channels_, p.group * p.pixels}, dtype, device);
+    for (int64_t first = 0; first < p.batch; first += p.group) {
+      const int64_t count = p.count(first), columns = count * p.pixels;
+      if (count > 1)
+        I2V_DISPATCH_FLOATING(device, dtype, swap_outer_axes, dy.select(0, first).data<scalar_t>(), count,
+                              out_channels_, p.pixels, dy_group.data<scalar_t>());
+      const Tensor dy_matrix = count == 1 ? dy.select(0, first) : dy_group;
+      if (group_dw) {
+        const Tensor images = input.select(0, first);
+        switch (p.path) {
+          case Plan::Path::fused_avx512:
+            I2V_CALL_CPU(conv_weight_grad_avx512, dy_matrix.data<float>(), out_channels_, images.data<float>(), count,
+                         p.geometry, params_.weight.grad.data<float>());
+            break;
+          case Plan::Path::im2col_gemm:
+            gemm(false, true, out_channels_, p.rows, columns, dy_matrix, columns,
+                 col_matrix(images, count, p.geometry, p.col_workspace, col), columns, 1.0, params_.weight.grad,
+                 p.rows);
+            break;
+          case Plan::Path::implicit_tensor_core:
+            I2V_THROW("{}: the tensor-core weight gradient runs on the whole batch", describe());
+        }
+      }
+      if (group_dx) {
+        // dcol = weightᵀ · dy, then col2im; a pointwise image's dcol is its gradient.
+        const Tensor dx_images = dx_out.select(0, first), dcol = p.col_workspace ? col : dx_images;
+        gemm(true, false, p.rows, columns, out_channels_, w, p.rows, dy_matrix, columns, 0.0, dcol, columns);
+        if (p.col_workspace)
+          I2V_DISPATCH_FLOATING(device, dtype, col2im, col.data<scalar_t>(), count, p.geometry,
+                                dx_images.data<scalar_t>());
       }
     }
-    if (group_dx) {
-      // dcol = weightᵀ · dy, then col2im; a pointwise image's dcol is its gradient.
-      const Tensor dx_images = dx.select(0, first), dcol = p.col_workspace ? col : dx_images;
-      gemm(true, false, p.rows, columns, out_channels_, w, p.rows, dy_matrix, columns, 0.0, dcol, columns);
-      if (p.col_workspace)
-        I2V_DISPATCH_FLOATING(device, dtype, col2im, col.data<scalar_t>(), count, p.geometry,
-                              dx_images.data<scalar_t>());
-    }
   }
-  return dx;
+  if (rounded_dx) dx.copy_from(dx_out);
 }
 
 }  // namespace i2v

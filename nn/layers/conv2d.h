@@ -75,12 +75,14 @@ class Conv2d final : public Layer {
   // pass, as many images each as the workspace budget holds of the larger of an image and its
   // output (at least one).
   void for_each_image_piece(const Shape& input, const std::function<void(int64_t begin, int64_t end)>& visit) const;
-  // The output of the contiguous images x (f32, or f64), computed as `plan` says.
-  Tensor forward_images(const Tensor& x) const;
-  // The input gradient of the images of shape `images` for their output gradient dy (contiguous,
-  // f32 or f64), undefined unless need_dx; adds their weight gradient where `input` (the images,
-  // as dy's dtype) is defined, and their bias gradient.
-  Tensor backward_images(const Tensor& dy, const Shape& images, const Tensor& input, bool need_dx);
+  // Writes the output of the contiguous images x (f32, or f64), computed as `plan` says, into y:
+  // of x's dtype, or bf16 for an f32 x (rounded once).
+  void forward_images(const Tensor& x, Tensor y) const;
+  // Writes the input gradient of the images of shape `images` for their output gradient dy
+  // (contiguous, f32 or f64) into dx where it is defined (dy's dtype, or bf16 for an f32 dy);
+  // adds their weight gradient where `input` (the images, as dy's dtype) is defined, and their
+  // bias gradient.
+  void backward_images(const Tensor& dy, const Shape& images, const Tensor& input, Tensor dx);
 
   int64_t in_channels_, out_channels_;
   Extent2d kernel_, stride_, padding_;
