@@ -22,9 +22,11 @@ namespace i2v {
 // the derivative is cheaper from it).
 template <typename C>
 struct ReluMath {
-  I2V_HD C forward(C x) const { return x > C(0) ? x : C(0); }
-  // 0 at x == 0, as PyTorch.
-  I2V_HD C backward(C x, C dy) const { return x > C(0) ? dy : C(0); }
+  // As PyTorch's (clamp_min and threshold_backward), comparisons that a NaN fails: a NaN passes
+  // through both ways, so a diverging network shows in its loss instead of being zeroed here;
+  // -0 stays -0; the gradient is 0 at x == 0.
+  I2V_HD C forward(C x) const { return x < C(0) ? C(0) : x; }
+  I2V_HD C backward(C x, C dy) const { return x <= C(0) ? C(0) : dy; }
 };
 
 template <typename C>

@@ -1,7 +1,7 @@
-// ReLU: y = max(x, 0). Backward passes the gradient where x > 0 (0 at x == 0, as PyTorch), read
-// from the output it keeps (y > 0 exactly where x > 0): the next layer, a convolution, keeps
-// that same tensor as its input, so the two hold one activation between them, as PyTorch's
-// in-place ReLU does.
+// ReLU: y = max(x, 0), a NaN kept (kernels/activation.h's ReluMath, as PyTorch). Backward passes
+// the gradient where x > 0 or x is NaN (0 at x == 0, as PyTorch), read from the output it keeps
+// (y is x exactly there): the next layer, a convolution, keeps that same tensor as its input, so
+// the two hold one activation between them, as PyTorch's in-place ReLU does.
 #pragma once
 
 #include "nn/layers/elementwise.h"
