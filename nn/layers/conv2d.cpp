@@ -165,6 +165,14 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const Ten
                         b.data<scalar_t>(), ldb, scalar_t(beta), c.data<scalar_t>(), ldc);
 }
 
+// Calls write(out) with out the tensor's data as the f32 or bf16 it holds: the tensor-core
+// kernels round into a bf16 destination themselves.
+template <class Write>
+void with_f32_or_bf16_data(const Tensor& destination, Write write) {
+  if (destination.dtype() == DType::bf16) write(destination.data<bfloat16>());
+  else write(destination.data<float>());
+}
+
 }  // namespace
 
 void Conv2d::for_each_image_piece(const Shape& input,
@@ -201,11 +209,10 @@ void Conv2d::forward_images(const Tensor& x, Tensor y) const {
   const Plan p = plan(x.shape(), device, dtype, false);
   if (p.path == Plan::Path::implicit_tensor_core) {  // writes f32 or bf16 itself
     const float* bias = params_.has_bias() ? params_.bias.value.data<float>() : nullptr;
-    const auto run = [&](auto* out) {
+    with_f32_or_bf16_data(y, [&](auto* out) {
       I2V_DISPATCH_GPU(device, conv_forward_tensor_core, matmul_precision(), w.data<float>(), bias, out_channels_,
                        x.data<float>(), p.batch, p.geometry, out);
-    };
-    y.dtype() == DType::bf16 ? run(y.data<bfloat16>()) : run(y.data<float>());
+    });
     return;
   }
   // The other paths write x's dtype: a bf16 y is rounded from their output.
@@ -283,12 +290,11 @@ void Conv2d::backward_images(const Tensor& dy, const Shape& images, const Tensor
     if (need_dw)
       I2V_DISPATCH_GPU(device, conv_weight_grad_tensor_core, matmul_precision(), dy.data<float>(), out_channels_,
                        input.data<float>(), p.batch, p.geometry, params_.weight.grad.data<float>());
-    const auto input_grad = [&](auto* out) {
-      I2V_DISPATCH_GPU(device, conv_input_grad_tensor_core, matmul_precision(), w.data<float>(), out_channels_,
-                       dy.data<float>(), p.batch, p.geometry, out);
-    };
     if (need_dx && p.implicit_input_grad)
-      dx.dtype() == DType::bf16 ? input_grad(dx.data<bfloat16>()) : input_grad(dx.data<float>());
+      with_f32_or_bf16_data(dx, [&](auto* out) {
+        I2V_DISPATCH_GPU(device, conv_input_grad_tensor_core, matmul_precision(), w.data<float>(), out_channels_,
+                         dy.data<float>(), p.batch, p.geometry, out);
+      });
   }
   if (need_dx && p.winograd)
     I2V_CALL_CPU(conv_input_grad_winograd, w.data<float>(), out_channels_, dy.data<float>(), p.batch, p.geometry,
