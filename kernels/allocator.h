@@ -48,4 +48,26 @@ class Allocator {
 
 Allocator& allocator(Device device);
 
+// Memory for one call's temporaries (a kernel's packed panels, partial sums), from the device's
+// allocator and handed back to it when the Scratch goes out of scope, so that the allocator's
+// stats count it while the call runs. On a GPU, kernels run in order on the default stream, so a
+// block handed back is only reused by work launched after the kernels that used it.
+class Scratch {
+ public:
+  Scratch(Device device, size_t bytes)
+      : allocator_(allocator(device)), data_(bytes > 0 ? allocator_.allocate(bytes) : nullptr) {}
+  ~Scratch() { allocator_.deallocate(data_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data_);
+  }
+
+ private:
+  Allocator& allocator_;
+  void* data_;
+};
+
 }  // namespace i2v

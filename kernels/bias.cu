@@ -17,7 +17,7 @@ void add_channel_bias(float* y, const float* bias, int64_t outer, int64_t channe
 
 void channel_bias_grad(const float* dy, int64_t outer, int64_t channels, int64_t inner, float* bias_grad) {
   if (channels == 0) return;
-  DeviceScratch sums(sizeof(float) * size_t(channels));
+  Scratch sums(Device::I2V_GPU_NS(), sizeof(float) * size_t(channels));
   channel_sums<1>(ElementValues<float>{dy}, outer, channels, inner, 1.0f, sums.as<float>());
   for_each_element(AddChannelSums<float>{sums.as<float>(), bias_grad}, channels);
 }

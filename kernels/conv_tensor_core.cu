@@ -231,23 +231,6 @@ __global__ void flip_kernel(const float* weight, int64_t out_channels, int64_t i
   }
 }
 
-// Device memory from the device's allocator for the length of a call. Kernels run in order on
-// the default stream, so a block handed back here is only reused by work launched later.
-class Scratch {
- public:
-  explicit Scratch(int64_t floats)
-      : allocator_(allocator(Device::I2V_GPU_NS())),
-        data_(static_cast<float*>(allocator_.allocate(size_t(floats) * sizeof(float)))) {}
-  ~Scratch() { allocator_.deallocate(data_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  float* data() const { return data_; }
-
- private:
-  Allocator& allocator_;
-  float* data_;
-};
-
 dim3 tile_grid(int64_t rows, int64_t columns, int64_t splits) {
   const int64_t row_tiles = (rows + tc::kTile - 1) / tc::kTile;
   I2V_CHECK(row_tiles <= 65535, "tensor-core convolution: {} output rows, at most {}", rows, 65535 * tc::kTile);
@@ -278,16 +261,16 @@ void conv_input_grad(Precision precision, const float* weight, int64_t out_chann
             g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.kernel_h, g.kernel_w);
   const int64_t weights = out_channels * g.col_rows();
   if (count == 0 || weights == 0) return;
-  const Scratch flipped(weights);
+  const Scratch flipped(Device::I2V_GPU_NS(), size_t(weights) * sizeof(float));
   I2V_LAUNCH(flip_kernel, elementwise_blocks(weights), kElementwiseThreads, 0, 0, weight, out_channels, g.channels,
-             g.kernel_h, g.kernel_w, flipped.data());
+             g.kernel_h, g.kernel_w, flipped.as<float>());
   // dy is the input of a stride-1 convolution with out_channels channels whose output has the
   // images' size: (out + 2 · (kernel − 1 − pad) − kernel) + 1 = height.
   ConvGeometry flipped_geometry = g;
   flipped_geometry.channels = out_channels;
   flipped_geometry.height = g.out_height(), flipped_geometry.width = g.out_width();
   flipped_geometry.pad_h = g.kernel_h - 1 - g.pad_h, flipped_geometry.pad_w = g.kernel_w - 1 - g.pad_w;
-  conv_forward(precision, flipped.data(), nullptr, g.channels, dy, count, flipped_geometry, grad_images);
+  conv_forward(precision, flipped.as<float>(), nullptr, g.channels, dy, count, flipped_geometry, grad_images);
 }
 
 }  // namespace
@@ -330,10 +313,10 @@ void conv_weight_grad_tensor_core(Precision precision, const float* dy, int64_t 
                  stages_per_split, grad_weight, nullptr);
       return;
     }
-    const Scratch partial(splits * out_channels * rows);
+    const Scratch partial(Device::I2V_GPU_NS(), size_t(splits * out_channels * rows) * sizeof(float));
     I2V_LAUNCH(conv_weight_grad_tc_128x128x32<P>, tile_grid(out_channels, rows, splits), tc::kThreads, shared, 0, a,
-               b, stages_per_split, grad_weight, partial.data());
-    I2V_LAUNCH(add_splits, elementwise_blocks(out_channels * rows), kElementwiseThreads, 0, 0, partial.data(),
+               b, stages_per_split, grad_weight, partial.as<float>());
+    I2V_LAUNCH(add_splits, elementwise_blocks(out_channels * rows), kElementwiseThreads, 0, 0, partial.as<float>(),
                splits, out_channels * rows, grad_weight);
   });
 }

@@ -161,20 +161,6 @@ __global__ void merge_split_lists(HammingKnnArgs args, SplitLayout layout) {
   }
 }
 
-// Device memory from the device's allocator, returned when it goes out of scope.
-class Scratch {
- public:
-  explicit Scratch(size_t bytes) : allocator_(allocator(Device::I2V_GPU_NS())), data_(allocator_.allocate(bytes)) {}
-  ~Scratch() { allocator_.deallocate(data_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  int32_t* ints() const { return static_cast<int32_t*>(data_); }
-
- private:
-  Allocator& allocator_;
-  void* data_;
-};
-
 }  // namespace
 
 void hamming_knn(const HammingKnnArgs& args) {
@@ -200,9 +186,9 @@ void hamming_knn(const HammingKnnArgs& args) {
     I2V_LAUNCH(hamming_topk_tile_64x64x16, grid, block, shared_bytes, 0, args, layout);
     return;
   }
-  Scratch lists(2 * list_entries * sizeof(int32_t));
-  layout.list_rows = lists.ints();
-  layout.list_distances = lists.ints() + list_entries;
+  Scratch lists(Device::I2V_GPU_NS(), 2 * list_entries * sizeof(int32_t));
+  layout.list_rows = lists.as<int32_t>();
+  layout.list_distances = lists.as<int32_t>() + list_entries;
   I2V_LAUNCH(hamming_topk_tile_64x64x16, grid, block, shared_bytes, 0, args, layout);
   const unsigned merge_threads = 128;
   I2V_LAUNCH(merge_split_lists, unsigned((args.query_count + merge_threads - 1) / merge_threads), merge_threads, 0, 0,

@@ -22,7 +22,7 @@ void node_classifier_backward(const float* ds, const float* z, const float* weig
                               int64_t features, float* dz, float* weight_grad, float* bias_grad) {
   if (dz != nullptr) for_each_element(NodeInputGrad<float>{ds, weight, dz, nodes, features}, batch * nodes * features);
   if (weight_grad != nullptr && nodes * features > 0) {
-    DeviceScratch sums(sizeof(float) * size_t(nodes * features));
+    Scratch sums(Device::I2V_GPU_NS(), sizeof(float) * size_t(nodes * features));
     channel_sums<1>(NodeWeightGradTerms<float>{ds, z, nodes, features}, batch, nodes * features, 1, 1.0f,
                     sums.as<float>());
     for_each_element(AddChannelSums<float>{sums.as<float>(), weight_grad}, nodes * features);

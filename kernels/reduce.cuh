@@ -90,22 +90,6 @@ __global__ void sum_partials_kernel(const T* partials, int64_t rows, int64_t par
   if (lane == 0) out[row] = sum * scale;
 }
 
-// Device memory for one call's temporaries, from the device's caching allocator.
-class DeviceScratch {
- public:
-  explicit DeviceScratch(size_t bytes) : data_(allocator(Device::I2V_GPU_NS()).allocate(bytes)) {}
-  ~DeviceScratch() { allocator(Device::I2V_GPU_NS()).deallocate(data_); }
-  DeviceScratch(const DeviceScratch&) = delete;
-  DeviceScratch& operator=(const DeviceScratch&) = delete;
-  template <typename T>
-  T* as() const {
-    return static_cast<T*>(data_);
-  }
-
- private:
-  void* data_;
-};
-
 // out[k · channels + c] = scale · Σ value(i, c).v[k] over channel c of [outer, channels, inner]
 // (kernels/reduce.h). `out` is device memory of K · channels floats.
 template <int K, typename Value>
@@ -119,7 +103,7 @@ void channel_sums(const Value& value, int64_t outer, int64_t channels, int64_t i
                split.chunk, scale, out);
     return;
   }
-  DeviceScratch partials(sizeof(float) * size_t(K * channels * split.parts));
+  Scratch partials(Device::I2V_GPU_NS(), sizeof(float) * size_t(K * channels * split.parts));
   I2V_LAUNCH(channel_partial_sums_kernel<K, Value>, grid, split.threads, 0, 0, value, channels, inner, count,
              split.chunk, 1.0f, partials.as<float>());
   const int64_t rows = K * channels, warps_per_block = 8;
