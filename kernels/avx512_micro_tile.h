@@ -21,10 +21,9 @@
 #pragma GCC diagnostic pop
 
 #include <cstdint>
-#include <cstdlib>
-#include <memory>
 
 #include "base/error.h"
+#include "kernels/allocator.h"
 #include "kernels/gemm.h"
 
 #define I2V_AVX512 __attribute__((target("avx512f,fma")))
@@ -33,25 +32,18 @@
 
 namespace i2v::cpu::avx512 {
 
-// Packing space: 64-byte-aligned floats that grow and are kept (a caller holds one per thread),
-// so a product does not allocate, and fault in, its panels on every call.
-class AlignedBuffer {
+// Packing space for one call: `floats` for each of `threads` threads, in 64-byte-aligned slices of
+// one block from the cpu allocator (kernels/allocator.h). Its cache hands the same block to the
+// next call, so panels are not faulted in again, and its stats count the space while it is used.
+class PackingSpace {
  public:
-  float* at_least(int64_t floats) {
-    if (floats > floats_) {
-      data_.reset(static_cast<float*>(std::aligned_alloc(64, size_t((floats + 15) / 16 * 16) * sizeof(float))));
-      I2V_CHECK(data_ != nullptr, "could not allocate {} MiB of packing space", floats * 4 >> 20);
-      floats_ = floats;
-    }
-    return data_.get();
-  }
+  explicit PackingSpace(int64_t floats, int threads = 1)
+      : stride_((floats + 15) / 16 * 16), block_(Device::cpu(), size_t(stride_ * threads) * sizeof(float)) {}
+  float* of(int thread = 0) const { return block_.as<float>() + stride_ * thread; }
 
  private:
-  struct FreeDeleter {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float[], FreeDeleter> data_;
-  int64_t floats_ = 0;
+  int64_t stride_;  // floats of a slice
+  Scratch block_;
 };
 
 constexpr int kMR = 8;                      // rows of a micro-tile

@@ -553,18 +553,21 @@ void winograd_weight_grad(const Problem& p, const float* images, const float* dy
   const int64_t row_panels = (p.rows + kMR - 1) / kMR, column_panels = (p.depth + kNR - 1) / kNR;
   const int64_t most_depth_rows = packed_depth(arithmetic, kGradTiles);
   const int64_t a_slot = most_depth_rows * kMR, b_slot = most_depth_rows * kNR;
-  thread_local AlignedBuffer a_buffer, b_buffer, du_buffer;
-  float* a_panels = a_buffer.at_least(kPositions * row_panels * a_slot);
-  float* b_panels = b_buffer.at_least(kPositions * column_panels * b_slot);
-  float* du = du_buffer.at_least(kPositions * p.rows * p.depth);
+  // The call's packing space: the A and B panels and dU, which the threads share, and a staging
+  // area for each thread.
+  const PackingSpace a_space(kPositions * row_panels * a_slot), b_space(kPositions * column_panels * b_slot);
+  const PackingSpace du_space(kPositions * p.rows * p.depth);
+  const PackingSpace stages(kPositions * 16 * kGradTiles, omp_get_max_threads());
+  float* a_panels = a_space.of();
+  float* b_panels = b_space.of();
+  float* du = du_space.of();
   const int64_t tiles = p.tiles(), row_groups = row_panels, column_groups = (p.depth + 15) / 16;
   const MicroTile kernels[kMaxVectors] = {micro_kernel<1>(arithmetic), micro_kernel<2>(arithmetic),
                                           micro_kernel<3>(arithmetic)};
 #pragma omp parallel
   {
-    thread_local TileBlock block;
-    thread_local AlignedBuffer stage_buffer;
-    float* stage = stage_buffer.at_least(kPositions * 16 * kGradTiles);
+    TileBlock block;
+    float* stage = stages.of(omp_get_thread_num());
     for (int64_t first = 0; first < tiles; first += kGradTiles) {
       block.reset(p, first, int(std::min(kGradTiles, tiles - first)));
       const int64_t depth_rows = staged_depth_rows(arithmetic, block.count);
@@ -614,24 +617,24 @@ void winograd_convolution(const float* weight, const WeightOrder& order, const P
                                      const float* source, float* result) {
   const CpuArithmetic arithmetic = cpu_arithmetic();
   const int64_t depth_rows = packed_depth(arithmetic, p.depth), row_panels = (p.rows + kMR - 1) / kMR;
-  thread_local AlignedBuffer weight_panels;
-  float* u = weight_panels.at_least(row_panels * kPositions * depth_rows * kMR);
+  const PackingSpace u_space(row_panels * kPositions * depth_rows * kMR);
+  float* u = u_space.of();
 #pragma omp parallel for schedule(static)
   for (int64_t group = 0; group < (p.rows + 15) / 16; ++group)
     transform_weight_rows(arithmetic, weight, p, order, group, u);
 
   const int64_t tiles = p.tiles(), blocks = (tiles + kNR - 1) / kNR;
   const int threads = omp_get_max_threads();
+  const PackingSpace v_space(kPositions * depth_rows * kNR, threads), sums_space(kPositions * kMR * kNR, threads);
   // Too few blocks to share evenly by whole blocks: every thread takes its part of each block's rows.
   const int64_t parts = blocks >= 8 * threads || blocks % threads == 0 ? 1 : threads;
   const MicroTile kernels[kMaxVectors] = {micro_kernel<1>(arithmetic), micro_kernel<2>(arithmetic),
                                           micro_kernel<3>(arithmetic)};
 #pragma omp parallel
   {
-    thread_local AlignedBuffer input_panels, sums_buffer;
-    thread_local TileBlock tile_block;
-    float* v = input_panels.at_least(kPositions * depth_rows * kNR);
-    float* sums = sums_buffer.at_least(kPositions * kMR * kNR);
+    TileBlock tile_block;
+    float* v = v_space.of(omp_get_thread_num());
+    float* sums = sums_space.of(omp_get_thread_num());
 #pragma omp for schedule(static, 1)
     for (int64_t item = 0; item < blocks * parts; ++item) {
       const int64_t block = item / parts, part = item % parts;

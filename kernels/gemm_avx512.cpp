@@ -77,11 +77,6 @@ constexpr int64_t kMC = 256;                // rows of a packed A block (a multi
 constexpr int64_t kNC = 4608;               // columns of a packed B block (a multiple of kNR)
 constexpr double kParallelFlops = 1 << 21;  // smaller products run on the calling thread
 
-// Where one thread packs into: one A block and one B block, allocated once per calling thread
-// (4-byte elements: fp32, or bf16 pairs), and one fp32 panel that bf16_pairs rounds from.
-struct Workspace {
-  AlignedBuffer a, b, scratch;
-};
 
 
 // ---- packing ---------------------------------------------------------------------------------
@@ -371,11 +366,15 @@ template <typename PackB>
 I2V_AVX512 void gemm_part(CpuArithmetic arithmetic, bool trans_a, int64_t row0, int64_t m, int64_t col0, int64_t n,
                           int64_t k, int64_t depth_block, float alpha, const float* a, int64_t lda, const PackB& b,
                           float beta, float* c, int64_t ldc) {
-  thread_local Workspace workspace;
-  float* packed_a = workspace.a.at_least(kMC * kDeepKC);
-  float* packed_b = workspace.b.at_least(kDeepKC * kNC);
-  float* scratch = workspace.scratch.at_least(kDeepKC * kNR);
   const int64_t column_block = even_block(n, kNC, kNR), row_block = even_block(m, kMC, kMR);
+  // Where this thread packs into: an A block and a B block (4-byte elements: fp32, or bf16
+  // pairs), and one fp32 panel that the bf16 formats round from.
+  const int64_t most_depth = std::min(depth_block, k), most_packed_depth = packed_depth(arithmetic, most_depth);
+  const PackingSpace a_block(row_block * most_packed_depth), b_block(column_block * most_packed_depth);
+  const PackingSpace panel(most_depth * kNR);
+  float* packed_a = a_block.of();
+  float* packed_b = b_block.of();
+  float* scratch = panel.of();
   for (int64_t jc = col0; jc < col0 + n; jc += column_block) {
     const int64_t nc = std::min(column_block, col0 + n - jc), b_panels = (nc + kNR - 1) / kNR;
     for (int64_t pc = 0; pc < k; pc += depth_block) {
