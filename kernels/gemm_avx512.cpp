@@ -77,8 +77,6 @@ constexpr int64_t kMC = 256;                // rows of a packed A block (a multi
 constexpr int64_t kNC = 4608;               // columns of a packed B block (a multiple of kNR)
 constexpr double kParallelFlops = 1 << 21;  // smaller products run on the calling thread
 
-
-
 // ---- packing ---------------------------------------------------------------------------------
 
 // Packs rows [0, rows) × depth [0, kc) of op(A) (rows ≤ kMR) as [kc][kMR], zero rows below.
